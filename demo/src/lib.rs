@@ -1,0 +1,96 @@
+//! The edge-tenancy demo worker: the control-plane registry of tenants over the `CONTROL_PLANE` D1
+//! binding.
+//!
+//! Routes:
+//! - `GET /health`: liveness and version.
+//! - `GET /tenants`: every registered tenant.
+//! - `POST /tenants` with `{"id": "<tenant id>"}`: registers a tenant (201, or 400/409).
+//! - `GET /tenants/{id}`: one tenant (or 400/404).
+
+use edge_tenancy::registry::Registry;
+use edge_tenancy::workers::{error_response, D1};
+use edge_tenancy::{Error, TenantId};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::cell::Cell;
+use worker::{event, Context, Date, Env, Request, Response, Result, Router};
+
+/// What a route hands back: a JSON value, or the library error that becomes the answer.
+type Outcome = std::result::Result<Value, Error>;
+
+thread_local! {
+    // The table is created once per isolate rather than on every request.
+    static SCHEMA_READY: Cell<bool> = const { Cell::new(false) };
+}
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    Router::new()
+        .get("/health", |_, _| {
+            Response::from_json(&json!({ "status": "ok", "version": edge_tenancy::VERSION }))
+        })
+        .get_async("/tenants", |_, ctx| async move {
+            answer(list(&ctx.env).await, 200)
+        })
+        .post_async("/tenants", |req, ctx| async move {
+            answer(register(req, &ctx.env).await, 201)
+        })
+        .get_async("/tenants/:id", |_, ctx| async move {
+            let id = ctx.param("id").cloned().unwrap_or_default();
+            answer(get(&ctx.env, &id).await, 200)
+        })
+        .run(req, env)
+        .await
+}
+
+async fn registry(env: &Env) -> std::result::Result<Registry<D1>, Error> {
+    let registry = Registry::new(D1::binding(env, "CONTROL_PLANE")?);
+    if !SCHEMA_READY.get() {
+        registry.create_schema().await?;
+        SCHEMA_READY.set(true);
+    }
+    Ok(registry)
+}
+
+async fn list(env: &Env) -> Outcome {
+    let tenants = registry(env).await?.list().await?;
+    Ok(json!({ "tenants": tenants }))
+}
+
+async fn register(mut req: Request, env: &Env) -> Outcome {
+    #[derive(Deserialize)]
+    struct Body {
+        id: String,
+    }
+    let body: Body = req
+        .json()
+        .await
+        .map_err(|_| Error::InvalidBody(r#"expected {"id": "<tenant id>"}"#))?;
+    let id = TenantId::parse(&body.id)?;
+    let now = Date::now().as_millis() as i64;
+    let record = registry(env).await?.register(&id, now).await?;
+    Ok(json!(record))
+}
+
+async fn get(env: &Env, raw_id: &str) -> Outcome {
+    let id = TenantId::parse(raw_id)?;
+    Ok(json!(registry(env).await?.get(&id).await?))
+}
+
+/// An outcome as a response: the value as JSON with `status`, or the mapped error.
+fn answer(outcome: Outcome, status: u16) -> Result<Response> {
+    match outcome {
+        Ok(value) => Ok(Response::from_json(&value)?.with_status(status)),
+        Err(error) => {
+            if let Error::Storage(cause) = &error {
+                worker::console_error!("edge-tenancy storage error: {cause}");
+            }
+            error_response(&error)
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! # edge-tenancy
+//!
+//! Database-per-tenant middleware for Cloudflare Workers. A request comes in; edge-tenancy finds
+//! out which tenant it is for, checks that the caller may act for that tenant, finds the tenant's
+//! own database and hands it to the handler.
+//!
+//! The crate is a core that does no I/O, plus thin edges:
+//!
+//! - [`TenantId`]: the only way to name a tenant, valid by construction.
+//! - [`Error`]: every way a request can fail, mapped to an HTTP status and JSON body in one place
+//!   ([`Error::to_response`]).
+//! - [`sql`]: the SQL edge ([`sql::SqlDatabase`]) the core runs its statements through.
+//! - [`registry`]: the control-plane registry of tenants, stored in the control-plane database.
+//! - `workers` (feature `workers`): the edge implementations for Rust workers on the `worker`
+//!   crate — D1 behind [`sql::SqlDatabase`], errors as `worker::Response`.
+//!
+//! The npm package (`js/` in the repository) exposes the same core to JavaScript workers.
+
+#![warn(missing_docs)]
+
+mod error;
+pub mod registry;
+pub mod sql;
+mod tenant_id;
+#[cfg(test)]
+mod testing;
+#[cfg(feature = "workers")]
+pub mod workers;
+
+pub use error::{Error, ErrorResponse};
+pub use tenant_id::{TenantId, TenantIdError, MAX_LEN as TENANT_ID_MAX_LEN};
+
+/// The version of this crate, as in `Cargo.toml`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

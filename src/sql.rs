@@ -1,0 +1,86 @@
+//! The SQL edge: the little the library asks of a database.
+//!
+//! The core builds [`Statement`] values and reads rows; a [`SqlDatabase`] runs them. The workers
+//! build implements it for D1 (see `workers::d1`); native tests implement it over real SQLite.
+
+use std::borrow::Cow;
+
+/// A row as the database returns it: column name to JSON value (what D1's `.all()` gives).
+pub type Row = serde_json::Map<String, serde_json::Value>;
+
+/// A value bound to a `?` parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// A 64-bit integer. D1 takes numbers as JavaScript doubles, so values beyond ±2^53 lose
+    /// precision there; the library only binds timestamps and counters.
+    Integer(i64),
+    /// A double.
+    Real(f64),
+    /// UTF-8 text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Self::Integer(v)
+    }
+}
+
+/// One SQL statement with its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// SQL text with `?` placeholders.
+    pub sql: Cow<'static, str>,
+    /// Values for the placeholders, in order.
+    pub params: Vec<Value>,
+}
+
+impl Statement {
+    /// A statement with parameters.
+    pub fn new(sql: impl Into<Cow<'static, str>>, params: Vec<Value>) -> Self {
+        Self {
+            sql: sql.into(),
+            params,
+        }
+    }
+}
+
+/// A database failed to run a batch. The message is the database's own and may name tables or
+/// columns, so it is logged, never sent to a client (see [`crate::Error::Storage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlError(pub String);
+
+impl std::fmt::Display for SqlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "database error: {}", self.0)
+    }
+}
+
+impl std::error::Error for SqlError {}
+
+/// A database the library can run statements on.
+///
+/// One method, because D1's `batch` is the one primitive every backend offers with the same
+/// meaning: the statements run in order in one transaction, all or none. The futures need not be
+/// `Send`: on Workers everything runs on one thread.
+#[allow(async_fn_in_trait)]
+pub trait SqlDatabase {
+    /// Runs `statements` atomically and returns each one's rows, in order.
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError>;
+}
+
+impl<T: SqlDatabase> SqlDatabase for &T {
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
+        (**self).batch(statements).await
+    }
+}

@@ -1,0 +1,14 @@
+//! Errors as `worker::Response`s, through the one mapping in [`Error::to_response`].
+
+use crate::Error;
+use worker::{Headers, Response};
+
+/// The JSON error answer for `error`: its status and `{"error":{"code","message"}}`.
+pub fn error_response(error: &Error) -> worker::Result<Response> {
+    let mapped = error.to_response();
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    Ok(Response::ok(mapped.body())?
+        .with_status(mapped.status)
+        .with_headers(headers))
+}
