@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Every test: formatting and lints, the Rust unit tests, the wasm builds, the .d.ts type tests and
+# the JS specs that run the built workers in workerd. Installs what it needs first.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+bash "$ROOT/scripts/setup.sh"
+source "$ROOT/scripts/env.sh" # picks up a Node 22 that setup may just have installed
+cd "$ROOT"
+step() { printf '\n== %s\n' "$*"; }
+
+step "rustfmt and clippy"
+cargo fmt --all --check
+cargo clippy --quiet -p edge-tenancy --all-targets -- -D warnings
+cargo clippy --quiet --workspace --target wasm32-unknown-unknown -- -D warnings
+
+step "Rust unit tests"
+cargo test -p edge-tenancy
+
+step "wasm builds"
+bash scripts/build.sh
+
+step "TypeScript declarations"
+(cd js && tsc -p tsconfig.json)
+
+step "JS specs in workerd"
+node --test --test-concurrency=1 "tests/*.test.mjs"

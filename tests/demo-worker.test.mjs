@@ -1,0 +1,95 @@
+// The built Rust demo worker (demo/build) in workerd with a local D1: the registry round trip.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ROOT, startWorker, json } from "./helpers.mjs";
+
+let worker;
+before(async () => {
+  worker = await startWorker({
+    scriptPath: join(ROOT, "demo/build/index.js"),
+    d1Databases: { CONTROL_PLANE: "control-plane" },
+  });
+});
+after(() => worker?.dispose());
+
+const post = (body) =>
+  worker.fetch("/tenants", { method: "POST", headers: { "content-type": "application/json" }, body });
+
+test("health reports the crate version", async () => {
+  const res = await worker.fetch("/health");
+  assert.equal(res.status, 200);
+  const cargo = (await import("node:fs")).readFileSync(join(ROOT, "Cargo.toml"), "utf8");
+  assert.deepEqual(await json(res), { status: "ok", version: cargo.match(/^version = "(.+)"/m)[1] });
+});
+
+test("a registered tenant is stored in D1 and read back", async () => {
+  const before = Date.now();
+  const created = await post(JSON.stringify({ id: "acme" }));
+  assert.equal(created.status, 201);
+  const record = await json(created);
+  assert.equal(record.id, "acme");
+  assert.ok(record.created_at >= before && record.created_at <= Date.now(), "created_at is now");
+
+  const got = await worker.fetch("/tenants/acme");
+  assert.equal(got.status, 200);
+  assert.deepEqual(await json(got), record);
+
+  // Straight from the D1 binding, not through the worker: the row is really there.
+  const db = await worker.mf.getD1Database("CONTROL_PLANE");
+  const row = await db.prepare("SELECT id, created_at FROM edge_tenancy_tenants WHERE id = ?").bind("acme").first();
+  assert.deepEqual(row, record);
+});
+
+test("the list is ordered by id", async () => {
+  for (const id of ["zeta", "beta"]) assert.equal((await post(JSON.stringify({ id }))).status, 201);
+  const res = await worker.fetch("/tenants");
+  assert.equal(res.status, 200);
+  const ids = (await json(res)).tenants.map((t) => t.id);
+  assert.deepEqual(ids, [...ids].sort());
+  assert.ok(["acme", "beta", "zeta"].every((id) => ids.includes(id)));
+});
+
+test("registering twice is 409 and keeps the first record", async () => {
+  const first = await json(await post(JSON.stringify({ id: "twice" })));
+  const second = await post(JSON.stringify({ id: "twice" }));
+  assert.equal(second.status, 409);
+  assert.equal((await json(second)).error.code, "tenant_exists");
+  assert.deepEqual(await json(await worker.fetch("/tenants/twice")), first);
+});
+
+test("bad input gets 400 with a JSON error that does not echo it", async () => {
+  const cases = [
+    [JSON.stringify({ id: "Acme" }), "invalid_tenant_id"],
+    [JSON.stringify({ id: "-acme" }), "invalid_tenant_id"],
+    [JSON.stringify({ id: "xn--acme" }), "invalid_tenant_id"],
+    [JSON.stringify({ id: "a".repeat(64) }), "invalid_tenant_id"],
+    [JSON.stringify({ id: "" }), "invalid_tenant_id"],
+    [JSON.stringify({ id: "<script>SECRET</script>" }), "invalid_tenant_id"],
+    [JSON.stringify({ id: 42 }), "invalid_body"],
+    [JSON.stringify({}), "invalid_body"],
+    ["not json SECRET", "invalid_body"],
+    ["", "invalid_body"],
+  ];
+  for (const [body, code] of cases) {
+    const res = await post(body);
+    assert.equal(res.status, 400, body);
+    assert.equal(res.headers.get("content-type"), "application/json");
+    const text = await res.text();
+    assert.equal(JSON.parse(text).error.code, code, body);
+    assert.ok(!text.includes("SECRET"), `echoed input: ${text}`);
+  }
+  const ids = (await json(await worker.fetch("/tenants"))).tenants.map((t) => t.id);
+  assert.ok(!ids.some((id) => !/^[a-z0-9-]+$/.test(id)), "nothing invalid was stored");
+});
+
+test("lookups: unknown tenant 404, invalid id 400", async () => {
+  const missing = await worker.fetch("/tenants/nobody");
+  assert.equal(missing.status, 404);
+  assert.equal((await json(missing)).error.code, "tenant_not_found");
+  for (const raw of ["UPPER", "-x", "a_b", "a%2eb", "xn--zz"]) {
+    const res = await worker.fetch(`/tenants/${raw}`);
+    assert.equal(res.status, 400, raw);
+    assert.equal((await json(res)).error.code, "invalid_tenant_id", raw);
+  }
+});
