@@ -1,5 +1,7 @@
 //! The pipeline's one error type, and the one place it becomes an HTTP answer.
 
+use crate::authenticate::AuthError;
+use crate::resolve::HostError;
 use crate::sql::SqlError;
 use crate::tenant_id::TenantIdError;
 use serde::Serialize;
@@ -15,6 +17,18 @@ use std::fmt;
 pub enum Error {
     /// A tenant id that is not valid (400).
     InvalidTenantId(TenantIdError),
+    /// The request names no tenant, and no control-plane tenant is configured (400).
+    NoTenant,
+    /// The request's host is not a valid host name (400).
+    InvalidHost(HostError),
+    /// A header the pipeline reads came more than once, or with a value it cannot use (400).
+    InvalidHeader(&'static str),
+    /// The caller is not authenticated (401, with a `WWW-Authenticate` challenge).
+    Unauthenticated(AuthError),
+    /// The caller may not act for this tenant (403).
+    Forbidden(&'static str),
+    /// The keys to verify tokens with could not be fetched (503).
+    KeysUnavailable,
     /// A request body that is not what the endpoint takes (400).
     InvalidBody(&'static str),
     /// The tenant is not registered (404).
@@ -34,13 +48,29 @@ pub struct ErrorResponse {
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,
+    /// The `WWW-Authenticate` header a 401 carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub www_authenticate: Option<String>,
 }
+
+/// The realm in `WWW-Authenticate` challenges.
+const REALM: &str = "edge-tenancy";
 
 impl Error {
     /// The HTTP answer for this error.
     pub fn to_response(&self) -> ErrorResponse {
         let (status, code, message) = match self {
             Self::InvalidTenantId(e) => (400, "invalid_tenant_id", e.to_string()),
+            Self::NoTenant => (400, "no_tenant", "the request names no tenant".to_owned()),
+            Self::InvalidHost(e) => (400, "invalid_host", e.to_string()),
+            Self::InvalidHeader(why) => (400, "invalid_header", (*why).to_owned()),
+            Self::Unauthenticated(e) => (401, "unauthenticated", e.to_string()),
+            Self::Forbidden(why) => (403, "forbidden", (*why).to_owned()),
+            Self::KeysUnavailable => (
+                503,
+                "keys_unavailable",
+                "the keys to verify the token could not be fetched; try again".to_owned(),
+            ),
             Self::InvalidBody(why) => (400, "invalid_body", (*why).to_owned()),
             Self::TenantNotFound => (404, "tenant_not_found", "no such tenant".to_owned()),
             Self::TenantExists => (409, "tenant_exists", "the tenant exists already".to_owned()),
@@ -50,10 +80,18 @@ impl Error {
                 "the database could not be reached; try again".to_owned(),
             ),
         };
+        let www_authenticate = match self {
+            Self::Unauthenticated(e) => Some(match e.challenge_error() {
+                None => format!("Bearer realm=\"{REALM}\""),
+                Some(error) => format!("Bearer realm=\"{REALM}\", error=\"{error}\""),
+            }),
+            _ => None,
+        };
         ErrorResponse {
             status,
             code,
             message,
+            www_authenticate,
         }
     }
 }
@@ -116,6 +154,16 @@ mod tests {
                 "invalid_tenant_id",
             ),
             (Error::InvalidBody("x"), 400, "invalid_body"),
+            (Error::NoTenant, 400, "no_tenant"),
+            (Error::InvalidHost(HostError::Empty), 400, "invalid_host"),
+            (Error::InvalidHeader("x"), 400, "invalid_header"),
+            (
+                Error::Unauthenticated(AuthError::Expired),
+                401,
+                "unauthenticated",
+            ),
+            (Error::Forbidden("x"), 403, "forbidden"),
+            (Error::KeysUnavailable, 503, "keys_unavailable"),
             (Error::TenantNotFound, 404, "tenant_not_found"),
             (Error::TenantExists, 409, "tenant_exists"),
             (
@@ -128,6 +176,21 @@ mod tests {
             let r = error.to_response();
             assert_eq!((r.status, r.code), (status, code), "{error:?}");
         }
+    }
+
+    #[test]
+    fn only_401s_carry_a_challenge() {
+        let missing = Error::Unauthenticated(AuthError::Missing).to_response();
+        assert_eq!(
+            missing.www_authenticate.as_deref(),
+            Some(r#"Bearer realm="edge-tenancy""#)
+        );
+        let expired = Error::Unauthenticated(AuthError::Expired).to_response();
+        assert_eq!(
+            expired.www_authenticate.as_deref(),
+            Some(r#"Bearer realm="edge-tenancy", error="invalid_token""#)
+        );
+        assert_eq!(Error::Forbidden("x").to_response().www_authenticate, None);
     }
 
     #[test]

@@ -18,8 +18,11 @@
 
 #![warn(missing_docs)]
 
+pub mod authenticate;
 mod error;
+mod principal;
 pub mod registry;
+pub mod resolve;
 pub mod sql;
 mod tenant_id;
 #[cfg(test)]
@@ -28,6 +31,7 @@ mod testing;
 pub mod workers;
 
 pub use error::{Error, ErrorResponse};
+pub use principal::Principal;
 pub use tenant_id::{TenantId, TenantIdError, MAX_LEN as TENANT_ID_MAX_LEN};
 
 /// The version of this crate, as in `Cargo.toml`.
