@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod authenticate;
+pub mod authorize;
 mod error;
 mod principal;
 pub mod registry;

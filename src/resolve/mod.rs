@@ -1,5 +1,23 @@
 //! Stage 1, resolve: which tenant a request is for.
+//!
+//! A [`Resolver`] is built once from a [`ResolveConfig`] (checked then, so a bad setting fails at
+//! start-up) and tries its strategies in order over a [`RequestParts`]: subdomain of a base
+//! domain, custom domain, header, path prefix, the verified token's claim, query parameter. The
+//! first that names a tenant wins; with none, the control-plane tenant if one is configured.
+//! Hosts are parsed strictly ([`Host`]): dot boundaries, ports, trailing dots and case are
+//! handled once, there.
 
+mod config;
+mod custom_domain;
 mod host;
+mod request;
+mod resolver;
 
+pub use config::{ConfigError, ResolveConfig, StrategyConfig};
+pub use custom_domain::{CustomDomains, StaticDomains};
 pub use host::{Host, HostError, MAX_HOST_LEN};
+pub use request::RequestParts;
+pub use resolver::{Resolved, Resolver, Source};
+
+#[cfg(test)]
+mod tests;

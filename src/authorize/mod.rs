@@ -1,0 +1,298 @@
+//! Stage 3, authorize: may this caller act for the resolved tenant?
+//!
+//! The rules, in order:
+//! 1. A public path needs no token.
+//! 2. Otherwise a verified token is required (401 without one).
+//! 3. A token bound to the resolved tenant may act for it.
+//! 4. A token bound to the control-plane tenant that grants the admin scope may act for any
+//!    tenant: the control plane administers the others.
+//! 5. Anything else is 403: a token for tenant A never reaches tenant B, and when the request and
+//!    the token both name a tenant, they must agree.
+
+use crate::authenticate::AuthError;
+use crate::resolve::{ConfigError, Resolved};
+use crate::{Error, Principal, TenantId};
+use serde::Deserialize;
+
+/// Access settings, in the plain serializable form.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessConfig {
+    /// The scope that makes a control-plane token an administrator (default `tenants:admin`).
+    #[serde(default = "default_admin_scope")]
+    pub admin_scope: String,
+    /// Paths that need no token: `/health` covers `/health` and `/health/…`, not `/healthz`.
+    #[serde(default)]
+    pub public_paths: Vec<String>,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            admin_scope: default_admin_scope(),
+            public_paths: Vec::new(),
+        }
+    }
+}
+
+fn default_admin_scope() -> String {
+    "tenants:admin".to_owned()
+}
+
+/// How a caller was let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A public path: the caller may be anonymous.
+    Public,
+    /// The token is bound to the tenant.
+    Member,
+    /// A control-plane administrator acting for the tenant.
+    Admin,
+}
+
+/// The checked access rules.
+#[derive(Debug, Clone)]
+pub struct AccessRules {
+    admin_scope: String,
+    public_paths: Vec<String>,
+    control_plane: Option<TenantId>,
+}
+
+impl AccessRules {
+    /// Checks `config`; `control_plane` is the resolver's control-plane tenant.
+    pub fn new(config: AccessConfig, control_plane: Option<TenantId>) -> Result<Self, ConfigError> {
+        if config.admin_scope.is_empty() || config.admin_scope.contains(char::is_whitespace) {
+            return Err(ConfigError("adminScope must be one non-empty scope".into()));
+        }
+        for path in &config.public_paths {
+            if !path.starts_with('/') {
+                return Err(ConfigError(format!(
+                    "publicPaths: {path:?} does not start with '/'"
+                )));
+            }
+        }
+        let public_paths = config
+            .public_paths
+            .into_iter()
+            .map(|p| match p.trim_end_matches('/') {
+                "" => "/".to_owned(),
+                trimmed => trimmed.to_owned(),
+            })
+            .collect();
+        Ok(Self {
+            admin_scope: config.admin_scope,
+            public_paths,
+            control_plane,
+        })
+    }
+
+    /// Whether `path` (the request's own path) needs no token.
+    pub fn is_public(&self, path: &str) -> bool {
+        self.public_paths.iter().any(|p| {
+            p == "/"
+                || path == p
+                || path
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    }
+
+    /// Whether `principal` may act for `resolved.tenant` on `path`.
+    pub fn check(
+        &self,
+        path: &str,
+        resolved: &Resolved,
+        principal: Option<&Principal>,
+    ) -> Result<Access, Error> {
+        if self.is_public(path) {
+            return Ok(Access::Public);
+        }
+        let principal = principal.ok_or(Error::Unauthenticated(AuthError::Missing))?;
+        match &principal.tenant {
+            Some(bound) if *bound == resolved.tenant => Ok(Access::Member),
+            Some(bound)
+                if Some(bound) == self.control_plane.as_ref()
+                    && principal.has_scope(&self.admin_scope) =>
+            {
+                Ok(Access::Admin)
+            }
+            Some(_) => Err(Error::Forbidden("the token is not valid for this tenant")),
+            None => Err(Error::Forbidden("the token is bound to no tenant")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::Source;
+
+    fn id(s: &str) -> TenantId {
+        s.parse().unwrap()
+    }
+
+    fn rules() -> AccessRules {
+        let config = AccessConfig {
+            public_paths: vec!["/health".into(), "/docs/".into()],
+            ..AccessConfig::default()
+        };
+        AccessRules::new(config, Some(id("main"))).unwrap()
+    }
+
+    fn principal(tenant: Option<&str>, scopes: &[&str]) -> Principal {
+        Principal {
+            tenant: tenant.map(id),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            ..Principal::default()
+        }
+    }
+
+    fn resolved(tenant: &str, source: Source) -> Resolved {
+        Resolved {
+            tenant: id(tenant),
+            source,
+            path: "/x".into(),
+        }
+    }
+
+    #[test]
+    fn the_rules_in_a_table() {
+        let admin = principal(Some("main"), &["read", "tenants:admin"]);
+        let main_user = principal(Some("main"), &["read"]);
+        let acme = principal(Some("acme"), &["tenants:admin"]);
+        let unbound = principal(None, &["tenants:admin"]);
+        let r = rules();
+        let cases: Vec<(&str, Resolved, Option<&Principal>, Result<Access, &str>)> = vec![
+            (
+                "/x",
+                resolved("acme", Source::Subdomain),
+                Some(&acme),
+                Ok(Access::Member),
+            ),
+            (
+                "/x",
+                resolved("acme", Source::JwtClaim),
+                Some(&acme),
+                Ok(Access::Member),
+            ),
+            (
+                "/x",
+                resolved("beta", Source::Subdomain),
+                Some(&acme),
+                Err("forbidden"),
+            ),
+            (
+                "/x",
+                resolved("main", Source::ControlPlane),
+                Some(&acme),
+                Err("forbidden"),
+            ),
+            (
+                "/x",
+                resolved("acme", Source::Header),
+                Some(&admin),
+                Ok(Access::Admin),
+            ),
+            (
+                "/x",
+                resolved("main", Source::ControlPlane),
+                Some(&admin),
+                Ok(Access::Member),
+            ),
+            (
+                "/x",
+                resolved("main", Source::ControlPlane),
+                Some(&main_user),
+                Ok(Access::Member),
+            ),
+            (
+                "/x",
+                resolved("acme", Source::Header),
+                Some(&main_user),
+                Err("forbidden"),
+            ),
+            (
+                "/x",
+                resolved("acme", Source::Header),
+                Some(&unbound),
+                Err("forbidden"),
+            ),
+            (
+                "/x",
+                resolved("acme", Source::Header),
+                None,
+                Err("unauthenticated"),
+            ),
+            (
+                "/health",
+                resolved("acme", Source::Header),
+                None,
+                Ok(Access::Public),
+            ),
+            (
+                "/health/deep",
+                resolved("acme", Source::Header),
+                None,
+                Ok(Access::Public),
+            ),
+            (
+                "/healthz",
+                resolved("acme", Source::Header),
+                None,
+                Err("unauthenticated"),
+            ),
+            (
+                "/docs",
+                resolved("acme", Source::Header),
+                None,
+                Ok(Access::Public),
+            ),
+            (
+                "/docs/a",
+                resolved("acme", Source::Header),
+                None,
+                Ok(Access::Public),
+            ),
+            (
+                "/doc",
+                resolved("acme", Source::Header),
+                None,
+                Err("unauthenticated"),
+            ),
+        ];
+        for (path, resolved, principal, want) in cases {
+            let got = r
+                .check(path, &resolved, principal)
+                .map_err(|e| e.to_response().code);
+            assert_eq!(got, want, "{path} {resolved:?} {principal:?}");
+        }
+    }
+
+    #[test]
+    fn admins_need_a_control_plane() {
+        let r = AccessRules::new(AccessConfig::default(), None).unwrap();
+        let admin = principal(Some("main"), &["tenants:admin"]);
+        let got = r.check("/x", &resolved("acme", Source::Header), Some(&admin));
+        assert!(matches!(got, Err(Error::Forbidden(_))));
+    }
+
+    #[test]
+    fn bad_configuration_fails_at_creation() {
+        for config in [
+            AccessConfig {
+                admin_scope: "".into(),
+                ..AccessConfig::default()
+            },
+            AccessConfig {
+                admin_scope: "a b".into(),
+                ..AccessConfig::default()
+            },
+            AccessConfig {
+                public_paths: vec!["health".into()],
+                ..AccessConfig::default()
+            },
+        ] {
+            assert!(AccessRules::new(config, None).is_err());
+        }
+    }
+}

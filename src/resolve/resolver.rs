@@ -1,0 +1,305 @@
+//! [`Resolver`]: runs the configured strategies over a request.
+
+use super::config::{ConfigError, ResolveConfig, StrategyConfig};
+use super::custom_domain::{CustomDomains, StaticDomains};
+use super::{Host, RequestParts};
+use crate::{Error, Principal, TenantId};
+
+/// Where the tenant of a request was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A subdomain of a base domain.
+    Subdomain,
+    /// A custom domain.
+    CustomDomain,
+    /// A request header.
+    Header,
+    /// A path prefix.
+    PathPrefix,
+    /// The verified token's tenant claim.
+    JwtClaim,
+    /// A query parameter.
+    Query,
+    /// Nothing named a tenant: the configured control-plane tenant.
+    ControlPlane,
+}
+
+impl Source {
+    /// Whether the request itself named the tenant (as opposed to the token or the default).
+    pub fn is_from_request(self) -> bool {
+        !matches!(self, Self::JwtClaim | Self::ControlPlane)
+    }
+}
+
+/// The tenant a request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Which strategy found it.
+    pub source: Source,
+    /// The path to hand on: without the prefix for [`Source::PathPrefix`], else unchanged.
+    pub path: String,
+}
+
+/// A validated strategy.
+#[derive(Debug, Clone)]
+enum Strategy {
+    Subdomain {
+        /// Longest first, so `app.example.com` wins over `example.com`.
+        bases: Vec<Host>,
+        reserved: Vec<String>,
+        nested: bool,
+    },
+    CustomDomain,
+    Header(String),
+    PathPrefix(String),
+    JwtClaim,
+    Query(String),
+}
+
+/// Resolves tenants with a checked [`ResolveConfig`]. `D` answers custom-domain lookups.
+#[derive(Debug, Clone)]
+pub struct Resolver<D = StaticDomains> {
+    strategies: Vec<Strategy>,
+    control_plane: Option<TenantId>,
+    trust_forwarded_host: bool,
+    domains: D,
+}
+
+impl Resolver<StaticDomains> {
+    /// Checks `config`: base domains and custom domains must be valid hosts, reserved labels and
+    /// header names lower-case tokens, the path prefix `/…/`, the control-plane id a tenant id.
+    pub fn new(config: ResolveConfig) -> Result<Self, ConfigError> {
+        let mut domains = Vec::new();
+        let mut strategies = Vec::with_capacity(config.strategies.len());
+        for strategy in config.strategies {
+            strategies.push(match strategy {
+                StrategyConfig::Subdomain {
+                    base_domains,
+                    reserved,
+                    nested,
+                } => {
+                    if base_domains.is_empty() {
+                        return Err(ConfigError("subdomain: baseDomains is empty".into()));
+                    }
+                    let mut bases = base_domains
+                        .iter()
+                        .map(|b| config_host(b, "subdomain: base domain"))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    bases.sort_by_key(|b| std::cmp::Reverse(b.as_str().len()));
+                    let reserved = reserved.iter().map(|r| r.to_ascii_lowercase()).collect();
+                    Strategy::Subdomain {
+                        bases,
+                        reserved,
+                        nested,
+                    }
+                }
+                StrategyConfig::CustomDomain { domains: map } => {
+                    for (host, tenant) in map {
+                        let host = config_host(&host, "customDomain: host")?;
+                        domains.push((host, config_tenant(&tenant, "customDomain")?));
+                    }
+                    Strategy::CustomDomain
+                }
+                StrategyConfig::Header { name } => Strategy::Header(config_token(&name, "header")?),
+                StrategyConfig::PathPrefix { prefix } => {
+                    let inner = prefix.strip_prefix('/').and_then(|p| p.strip_suffix('/'));
+                    if !inner.is_some_and(|i| !i.is_empty() && !i.contains("//")) {
+                        return Err(ConfigError(
+                            "pathPrefix: the prefix starts and ends with '/', as in /t/".into(),
+                        ));
+                    }
+                    Strategy::PathPrefix(prefix)
+                }
+                StrategyConfig::JwtClaim => Strategy::JwtClaim,
+                StrategyConfig::Query { name } => Strategy::Query(config_token(&name, "query")?),
+            });
+        }
+        let control_plane = config
+            .control_plane_tenant
+            .as_deref()
+            .map(|t| config_tenant(t, "controlPlaneTenant"))
+            .transpose()?;
+        Ok(Self {
+            strategies,
+            control_plane,
+            trust_forwarded_host: config.trust_forwarded_host,
+            domains: StaticDomains::new(domains),
+        })
+    }
+}
+
+impl<D: CustomDomains> Resolver<D> {
+    /// The same resolver, with custom domains answered by `domains` (such as the registry).
+    pub fn with_custom_domains<E: CustomDomains>(self, domains: E) -> Resolver<E> {
+        Resolver {
+            strategies: self.strategies,
+            control_plane: self.control_plane,
+            trust_forwarded_host: self.trust_forwarded_host,
+            domains,
+        }
+    }
+
+    /// The configured control-plane tenant.
+    pub fn control_plane(&self) -> Option<&TenantId> {
+        self.control_plane.as_ref()
+    }
+
+    /// The header names this resolver reads, so a JS caller can pass just those across to wasm.
+    pub fn headers_read(&self) -> Vec<&str> {
+        let mut names = vec!["host"];
+        if self.trust_forwarded_host {
+            names.push("x-forwarded-host");
+        }
+        names.extend(self.strategies.iter().filter_map(|s| match s {
+            Strategy::Header(name) => Some(name.as_str()),
+            _ => None,
+        }));
+        names
+    }
+
+    /// The tenant of `request`: the first strategy that names one, else the control plane.
+    /// A strategy that finds an invalid tenant id fails the request (400) rather than falling
+    /// through, so a typo never lands on another tenant. `principal` is the verified caller, for
+    /// [`Source::JwtClaim`].
+    pub async fn resolve(
+        &self,
+        request: &RequestParts,
+        principal: Option<&Principal>,
+    ) -> Result<Resolved, Error> {
+        let mut host = None;
+        for strategy in &self.strategies {
+            let path = request.path();
+            let found = match strategy {
+                Strategy::Subdomain {
+                    bases,
+                    reserved,
+                    nested,
+                } => {
+                    let host = self.host(request, &mut host)?;
+                    subdomain(host, bases, reserved, *nested)?
+                }
+                Strategy::CustomDomain => {
+                    let host = self.host(request, &mut host)?;
+                    self.domains.tenant_for(host).await?
+                }
+                Strategy::Header(name) => request.header(name)?.map(TenantId::parse).transpose()?,
+                Strategy::PathPrefix(prefix) => {
+                    if let Some((tenant, rest)) = path_prefix(path, prefix)? {
+                        return Ok(Resolved {
+                            tenant,
+                            source: Source::PathPrefix,
+                            path: rest,
+                        });
+                    }
+                    None
+                }
+                Strategy::JwtClaim => principal.and_then(|p| p.tenant.clone()),
+                Strategy::Query(name) => request
+                    .query_param(name)?
+                    .map(TenantId::parse)
+                    .transpose()?,
+            };
+            if let Some(tenant) = found {
+                let source = strategy.source();
+                return Ok(Resolved {
+                    tenant,
+                    source,
+                    path: path.to_owned(),
+                });
+            }
+        }
+        let tenant = self.control_plane.clone().ok_or(Error::NoTenant)?;
+        Ok(Resolved {
+            tenant,
+            source: Source::ControlPlane,
+            path: request.path().to_owned(),
+        })
+    }
+
+    /// The request's host, parsed once and only when a strategy needs it.
+    fn host<'h>(
+        &self,
+        request: &RequestParts,
+        cache: &'h mut Option<Host>,
+    ) -> Result<&'h Host, Error> {
+        if cache.is_none() {
+            let forwarded = match self.trust_forwarded_host {
+                true => request.header("x-forwarded-host")?,
+                false => None,
+            };
+            let raw = match (forwarded, request.header("host")?) {
+                (Some(f), _) => f,
+                (None, Some(h)) => h,
+                (None, None) => request.authority(),
+            };
+            *cache = Some(Host::parse(raw).map_err(Error::InvalidHost)?);
+        }
+        Ok(cache.as_ref().expect("just set"))
+    }
+}
+
+impl Strategy {
+    fn source(&self) -> Source {
+        match self {
+            Self::Subdomain { .. } => Source::Subdomain,
+            Self::CustomDomain => Source::CustomDomain,
+            Self::Header(_) => Source::Header,
+            Self::PathPrefix(_) => Source::PathPrefix,
+            Self::JwtClaim => Source::JwtClaim,
+            Self::Query(_) => Source::Query,
+        }
+    }
+}
+
+fn subdomain(
+    host: &Host,
+    bases: &[Host],
+    reserved: &[String],
+    nested: bool,
+) -> Result<Option<TenantId>, Error> {
+    let Some(prefix) = bases.iter().find_map(|base| host.subdomain_of(base)) else {
+        return Ok(None);
+    };
+    let label = match prefix.rsplit_once('.') {
+        Some(_) if !nested => return Ok(None),
+        Some((_, label)) => label,
+        None => prefix,
+    };
+    if reserved.iter().any(|r| r == label) {
+        return Ok(None);
+    }
+    Ok(Some(TenantId::parse(label)?))
+}
+
+/// `/t/acme/x` under `/t/` is `acme` and `/x`; `/t/acme` is `acme` and `/`.
+fn path_prefix(path: &str, prefix: &str) -> Result<Option<(TenantId, String)>, Error> {
+    let Some(rest) = path.strip_prefix(prefix) else {
+        return Ok(None);
+    };
+    let (segment, rest) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let rest = if rest.is_empty() { "/" } else { rest };
+    Ok(Some((TenantId::parse(segment)?, rest.to_owned())))
+}
+
+fn config_host(raw: &str, what: &str) -> Result<Host, ConfigError> {
+    Host::parse(raw).map_err(|e| ConfigError(format!("{what} {raw:?}: {e}")))
+}
+
+fn config_tenant(raw: &str, what: &str) -> Result<TenantId, ConfigError> {
+    TenantId::parse(raw).map_err(|e| ConfigError(format!("{what} {raw:?}: {e}")))
+}
+
+/// A header or parameter name: an HTTP token, lower-cased.
+fn config_token(raw: &str, what: &str) -> Result<String, ConfigError> {
+    let ok = !raw.is_empty()
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if ok {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err(ConfigError(format!("{what}: {raw:?} is not a valid name")))
+    }
+}
