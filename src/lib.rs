@@ -21,6 +21,7 @@
 pub mod authenticate;
 pub mod authorize;
 mod error;
+pub mod pipeline;
 mod principal;
 pub mod registry;
 pub mod resolve;

@@ -1,0 +1,212 @@
+//! The request pipeline: authenticate → resolve → authorize, in one call.
+//!
+//! [`Pipeline::run`] takes a request's parts and the time, and returns the [`TenantContext`] the
+//! handler works with, or the [`Error`] that becomes the answer. It does no I/O of its own: token
+//! checks go through [`TokenVerifier`] and custom-domain lookups through
+//! [`CustomDomains`](crate::resolve::CustomDomains).
+
+use crate::authorize::{Access, AccessRules};
+use crate::resolve::{CustomDomains, RequestParts, Resolver, Source, StaticDomains};
+use crate::{Error, Principal, TenantId};
+
+/// Checks a bearer token and says who it names. Implemented by the jwt-compact
+/// [`Verifier`](crate::authenticate::Verifier); a Workers build may check signatures with
+/// WebCrypto instead.
+#[allow(async_fn_in_trait)]
+pub trait TokenVerifier {
+    /// The principal of the `Authorization` header value `authorization`, checked at `now`
+    /// (seconds since the Unix epoch).
+    async fn verify_bearer(&self, authorization: &str, now: i64) -> Result<Principal, Error>;
+}
+
+/// What a handler learns about a request that passed the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantContext {
+    /// The tenant the request is for.
+    pub tenant: TenantId,
+    /// Where the tenant was found.
+    pub source: Source,
+    /// The path to route on (without a tenant path prefix).
+    pub path: String,
+    /// The verified caller, if a token was sent.
+    pub principal: Option<Principal>,
+    /// How the caller was let in.
+    pub access: Access,
+}
+
+/// Resolver, verifier and access rules together.
+#[derive(Debug, Clone)]
+pub struct Pipeline<V, D = StaticDomains> {
+    resolver: Resolver<D>,
+    verifier: Option<V>,
+    rules: AccessRules,
+}
+
+impl<V: TokenVerifier, D: CustomDomains> Pipeline<V, D> {
+    /// A pipeline. Without a verifier, every token is refused and only public paths pass.
+    pub fn new(resolver: Resolver<D>, verifier: Option<V>, rules: AccessRules) -> Self {
+        Self {
+            resolver,
+            verifier,
+            rules,
+        }
+    }
+
+    /// The resolver, for the header names it reads.
+    pub fn resolver(&self) -> &Resolver<D> {
+        &self.resolver
+    }
+
+    /// Runs the stages over `request` at `now` (seconds since the Unix epoch).
+    ///
+    /// A token that is sent is always checked, even on a public path: a bad token is an error,
+    /// never silently dropped.
+    pub async fn run(&self, request: &RequestParts, now: i64) -> Result<TenantContext, Error> {
+        let principal = match (request.header("authorization")?, &self.verifier) {
+            (None, _) => None,
+            (Some(authorization), Some(verifier)) => {
+                Some(verifier.verify_bearer(authorization, now).await?)
+            }
+            (Some(_), None) => {
+                return Err(Error::Unauthenticated(
+                    crate::authenticate::AuthError::UnknownKey,
+                ));
+            }
+        };
+        let resolved = self.resolver.resolve(request, principal.as_ref()).await?;
+        let access = self
+            .rules
+            .check(request.path(), &resolved, principal.as_ref())?;
+        Ok(TenantContext {
+            tenant: resolved.tenant,
+            source: resolved.source,
+            path: resolved.path,
+            principal,
+            access,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authenticate::AuthError;
+    use crate::authorize::AccessConfig;
+    use pollster::block_on;
+
+    /// Tokens are `tenant:scope` in these tests; `bad` fails like a bad signature.
+    struct FakeVerifier;
+
+    impl TokenVerifier for FakeVerifier {
+        async fn verify_bearer(&self, authorization: &str, _now: i64) -> Result<Principal, Error> {
+            let token = authorization
+                .strip_prefix("Bearer ")
+                .ok_or(Error::Unauthenticated(AuthError::Malformed))?;
+            if token == "bad" {
+                return Err(Error::Unauthenticated(AuthError::BadSignature));
+            }
+            let (tenant, scope) = token.split_once(':').unwrap_or((token, ""));
+            Ok(Principal {
+                tenant: Some(
+                    tenant
+                        .parse()
+                        .map_err(|_| Error::Unauthenticated(AuthError::InvalidClaim("tenant")))?,
+                ),
+                scopes: vec![scope.to_owned()],
+                ..Principal::default()
+            })
+        }
+    }
+
+    fn pipeline(verifier: Option<FakeVerifier>) -> Pipeline<FakeVerifier> {
+        let resolver = Resolver::new(
+            serde_json::from_str(
+                r#"{ "strategies": [
+                    { "type": "subdomain", "baseDomains": ["example.com"] },
+                    { "type": "jwtClaim" }
+                ], "controlPlaneTenant": "main" }"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let access = AccessConfig {
+            public_paths: vec!["/health".into()],
+            ..AccessConfig::default()
+        };
+        let rules = AccessRules::new(access, resolver.control_plane().cloned()).unwrap();
+        Pipeline::new(resolver, verifier, rules)
+    }
+
+    fn run(p: &Pipeline<FakeVerifier>, host: &str, path: &str, token: Option<&str>) -> String {
+        let mut headers = vec![("host", host.to_owned())];
+        if let Some(token) = token {
+            headers.push(("authorization", format!("Bearer {token}")));
+        }
+        let parts = RequestParts::new(&format!("https://{host}{path}"), headers);
+        match block_on(p.run(&parts, 0)) {
+            Ok(ctx) => format!("{}@{:?} {:?}", ctx.tenant, ctx.source, ctx.access),
+            Err(e) => {
+                let r = e.to_response();
+                format!("{} {}", r.status, r.code)
+            }
+        }
+    }
+
+    #[test]
+    fn stages_in_order() {
+        let p = pipeline(Some(FakeVerifier));
+        let cases = [
+            (
+                "acme.example.com",
+                "/x",
+                Some("acme"),
+                "acme@Subdomain Member",
+            ),
+            ("acme.example.com", "/x", Some("beta"), "403 forbidden"),
+            (
+                "acme.example.com",
+                "/x",
+                Some("main:tenants:admin"),
+                "acme@Subdomain Admin",
+            ),
+            ("acme.example.com", "/x", Some("main:read"), "403 forbidden"),
+            ("acme.example.com", "/x", None, "401 unauthenticated"),
+            ("acme.example.com", "/x", Some("bad"), "401 unauthenticated"),
+            ("acme.example.com", "/health", None, "acme@Subdomain Public"),
+            // A bad token is refused even on a public path.
+            (
+                "acme.example.com",
+                "/health",
+                Some("bad"),
+                "401 unauthenticated",
+            ),
+            // The token names the tenant when the host does not.
+            ("other.net", "/x", Some("beta"), "beta@JwtClaim Member"),
+            ("other.net", "/health", None, "main@ControlPlane Public"),
+            // Resolution errors come before access checks.
+            ("Acme_.example.com", "/x", Some("acme"), "400 invalid_host"),
+            (
+                "xn--a.example.com",
+                "/x",
+                Some("acme"),
+                "400 invalid_tenant_id",
+            ),
+        ];
+        for (host, path, token, want) in cases {
+            assert_eq!(run(&p, host, path, token), want, "{host}{path} {token:?}");
+        }
+    }
+
+    #[test]
+    fn without_a_verifier_tokens_are_refused() {
+        let p = pipeline(None);
+        assert_eq!(
+            run(&p, "acme.example.com", "/x", Some("acme")),
+            "401 unauthenticated"
+        );
+        assert_eq!(
+            run(&p, "acme.example.com", "/health", None),
+            "acme@Subdomain Public"
+        );
+    }
+}
