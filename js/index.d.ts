@@ -27,6 +27,119 @@ export declare class EdgeTenancyError extends Error {
   readonly status: number;
   /** Stable code for clients to branch on, such as `invalid_tenant_id`. */
   readonly code: string;
+  /** The `WWW-Authenticate` challenge of a 401, else `null`. */
+  readonly wwwAuthenticate: string | null;
   /** `{"error":{"code","message"}}` with {@link status}. */
   toResponse(): Response;
 }
+
+/** One way to find the tenant in a request; tried in the configured order, first match wins. */
+export type Strategy =
+  | {
+      type: "subdomain";
+      /** Base domains, e.g. `["example.com"]`; the longest that matches is used. */
+      baseDomains: string[];
+      /** Labels that are never tenants. @default ["www", "api", "app", "admin"] */
+      reserved?: string[];
+      /** Take the label next to the base from deeper hosts (`eu.acme.example.com` → `acme`). @default false */
+      nested?: boolean;
+    }
+  | { type: "customDomain"; /** host → tenant id */ domains?: Record<string, string> }
+  | { type: "header"; /** @default "x-tenant-id" */ name?: string }
+  | { type: "pathPrefix"; /** `/t/{tenant}/…`; the rest of the path is handed on. @default "/t/" */ prefix?: string }
+  | { type: "jwtClaim" }
+  | { type: "query"; name: string };
+
+/** A JSON Web Key (public), as in a JWKS. */
+export interface Jwk {
+  kty: "RSA" | "EC" | "OKP" | "oct";
+  kid?: string;
+  alg?: string;
+  use?: string;
+  [member: string]: unknown;
+}
+
+/** How bearer tokens are verified. */
+export interface AuthenticateConfig {
+  /** Public keys (a JWKS's `keys`); each allows one algorithm (its `alg`, or the one its type implies). */
+  keys?: Jwk[];
+  /** HMAC secrets, each with its algorithm. */
+  secrets?: { secret: string; alg: "HS256" | "HS384" | "HS512"; kid?: string }[];
+  /** Required `iss`. */
+  issuer?: string;
+  /** Required member of `aud`. */
+  audience?: string;
+  /** Clock skew allowed on `exp` and `nbf`, in seconds. @default 60 */
+  leewaySecs?: number;
+  /** Refuse tokens without `exp`. @default true */
+  requireExp?: boolean;
+  /** The tenant claim: a name (`org_name`), a namespaced URL claim, or a dotted path (`org.id`). @default "tenant" */
+  tenantClaim?: string;
+  /** The claim listing databases the token may attach. @default "attach" */
+  attachClaim?: string;
+  /** Longest accepted token, in bytes. @default 8192 */
+  maxTokenBytes?: number;
+}
+
+/** Everything {@link createTenancy} needs. */
+export interface TenancyConfig {
+  resolve: {
+    strategies: Strategy[];
+    /** The tenant for requests that name none. */
+    controlPlaneTenant?: string;
+    /** Trust `X-Forwarded-Host` (only behind a proxy that sets it). @default false */
+    trustForwardedHost?: boolean;
+  };
+  /** Without it, every token is refused and only public paths pass. */
+  authenticate?: AuthenticateConfig;
+  access?: {
+    /** Scope that makes a control-plane token an administrator. @default "tenants:admin" */
+    adminScope?: string;
+    /** Paths that need no token (`/health` covers `/health/…`). */
+    publicPaths?: string[];
+  };
+}
+
+/** The verified caller. */
+export interface Principal {
+  subject: string | null;
+  tenant: TenantId | null;
+  scopes: string[];
+  /** Databases the token may attach in multi-database queries. */
+  attach: string[];
+  /** `exp`, seconds since the epoch. */
+  expiresAt: number | null;
+}
+
+/** A request that passed the pipeline. */
+export interface TenantContext {
+  ok: true;
+  tenant: TenantId;
+  source: "subdomain" | "customDomain" | "header" | "pathPrefix" | "jwtClaim" | "query" | "controlPlane";
+  /** The path to route on, without a tenant path prefix. */
+  path: string;
+  principal: Principal | null;
+  access: "public" | "member" | "admin";
+}
+
+/** A request that did not: the error, and the response to send. */
+export interface TenancyFailure {
+  ok: false;
+  error: EdgeTenancyError;
+  response: Response;
+}
+
+/** A configured pipeline. */
+export interface Tenancy {
+  /** Resolve, authenticate and authorize `request`: one call into wasm. */
+  resolve(request: Request): TenantContext | TenancyFailure;
+}
+
+/**
+ * Builds the pipeline once (at module scope); a bad setting throws here, not on a request.
+ * @example
+ * const tenancy = createTenancy({ resolve: { strategies: [{ type: "subdomain", baseDomains: ["example.com"] }] } });
+ * const result = tenancy.resolve(request);
+ * if (!result.ok) return result.response;
+ */
+export declare function createTenancy(config: TenancyConfig): Tenancy;

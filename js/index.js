@@ -7,17 +7,20 @@ import * as wasm from "./dist/edge_tenancy.js";
 wasm.initSync({ module: wasmModule });
 
 export class EdgeTenancyError extends Error {
-  constructor({ status, code, message }) {
+  constructor({ status, code, message, www_authenticate }) {
     super(message);
     this.name = "EdgeTenancyError";
     this.status = status;
     this.code = code;
+    this.wwwAuthenticate = www_authenticate ?? null;
   }
 
   toResponse() {
+    const headers = { "content-type": "application/json" };
+    if (this.wwwAuthenticate) headers["www-authenticate"] = this.wwwAuthenticate;
     return new Response(JSON.stringify({ error: { code: this.code, message: this.message } }), {
       status: this.status,
-      headers: { "content-type": "application/json" },
+      headers,
     });
   }
 }
@@ -49,4 +52,24 @@ export function isTenantId(value) {
     if (e instanceof EdgeTenancyError) return false;
     throw e;
   }
+}
+
+export function createTenancy(config) {
+  const tenancy = new wasm.Tenancy(config);
+  const names = tenancy.headerNames().split("\n");
+  return {
+    resolve(request) {
+      let headers = "";
+      for (const name of names) {
+        const value = request.headers.get(name);
+        if (value !== null) headers += `${name}\n${value}\n`;
+      }
+      const outcome = JSON.parse(tenancy.resolve(request.url, headers, Date.now() / 1000));
+      if (outcome.error) {
+        const error = new EdgeTenancyError(outcome.error);
+        return { ok: false, error, response: error.toResponse() };
+      }
+      return { ok: true, ...outcome };
+    },
+  };
 }

@@ -1,5 +1,5 @@
 // Type tests, checked by `tsc --noEmit` in the test command: what must and must not compile.
-import { EdgeTenancyError, isTenantId, parseTenantId, version, type TenantId } from "edge-tenancy";
+import { createTenancy, EdgeTenancyError, isTenantId, parseTenantId, version, type TenantId } from "edge-tenancy";
 
 const id: TenantId = parseTenantId("acme");
 const asString: string = id;
@@ -27,4 +27,25 @@ function handle(e: unknown): Response | undefined {
 // @ts-expect-error parseTenantId takes a string
 parseTenantId(42);
 
-void asString, v, unchecked, handle;
+const tenancy = createTenancy({
+  resolve: { strategies: [{ type: "subdomain", baseDomains: ["example.com"] }, { type: "jwtClaim" }], controlPlaneTenant: "main" },
+  authenticate: { secrets: [{ secret: "s".repeat(32), alg: "HS256" }], issuer: "https://issuer/" },
+  access: { publicPaths: ["/health"] },
+});
+
+function route(request: Request): Response {
+  const result = tenancy.resolve(request);
+  if (!result.ok) return result.response;
+  // Narrowed by `ok`: the context's fields are typed.
+  const tenant: TenantId = result.tenant;
+  const access: "public" | "member" | "admin" = result.access;
+  const attach: string[] = result.principal?.attach ?? [];
+  return new Response(JSON.stringify({ tenant, access, attach }));
+}
+
+// @ts-expect-error an unknown strategy type is refused
+createTenancy({ resolve: { strategies: [{ type: "cookie" }] } });
+// @ts-expect-error HS algorithms only for secrets
+createTenancy({ resolve: { strategies: [] }, authenticate: { secrets: [{ secret: "x", alg: "RS256" }] } });
+
+void asString, v, unchecked, handle, route;

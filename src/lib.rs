@@ -20,6 +20,7 @@
 
 pub mod authenticate;
 pub mod authorize;
+mod config;
 mod error;
 pub mod pipeline;
 mod principal;
@@ -32,6 +33,7 @@ mod testing;
 #[cfg(feature = "workers")]
 pub mod workers;
 
+pub use config::TenancyConfig;
 pub use error::{Error, ErrorResponse};
 pub use principal::Principal;
 pub use tenant_id::{TenantId, TenantIdError, MAX_LEN as TENANT_ID_MAX_LEN};

@@ -20,7 +20,7 @@ pub trait TokenVerifier {
 }
 
 /// What a handler learns about a request that passed the pipeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TenantContext {
     /// The tenant the request is for.
     pub tenant: TenantId,

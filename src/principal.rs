@@ -1,10 +1,12 @@
 //! [`Principal`]: who is calling, as a verified token says.
 
 use crate::TenantId;
+use serde::Serialize;
 
 /// The caller, built only from a token whose signature and claims were verified
 /// (see [`crate::authenticate`]). Nothing here comes from an unverified source.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Principal {
     /// The `sub` claim.
     pub subject: Option<String>,

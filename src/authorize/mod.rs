@@ -12,7 +12,7 @@
 use crate::authenticate::AuthError;
 use crate::resolve::{ConfigError, Resolved};
 use crate::{Error, Principal, TenantId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Access settings, in the plain serializable form.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -40,7 +40,8 @@ fn default_admin_scope() -> String {
 }
 
 /// How a caller was let in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Access {
     /// A public path: the caller may be anonymous.
     Public,
@@ -162,7 +163,13 @@ mod tests {
         let acme = principal(Some("acme"), &["tenants:admin"]);
         let unbound = principal(None, &["tenants:admin"]);
         let r = rules();
-        let cases: Vec<(&str, Resolved, Option<&Principal>, Result<Access, &str>)> = vec![
+        type Case<'a> = (
+            &'a str,
+            Resolved,
+            Option<&'a Principal>,
+            Result<Access, &'a str>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "/x",
                 resolved("acme", Source::Subdomain),

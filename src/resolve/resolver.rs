@@ -6,7 +6,8 @@ use super::{Host, RequestParts};
 use crate::{Error, Principal, TenantId};
 
 /// Where the tenant of a request was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Source {
     /// A subdomain of a base domain.
     Subdomain,
@@ -146,9 +147,11 @@ impl<D: CustomDomains> Resolver<D> {
         self.control_plane.as_ref()
     }
 
-    /// The header names this resolver reads, so a JS caller can pass just those across to wasm.
+    /// The header names this resolver reads besides `Host`, so a JS caller can pass just those
+    /// across to wasm. On Workers the request URL already carries the host (the runtime builds it
+    /// from `Host`), so the edges hand over the URL and leave `Host` out.
     pub fn headers_read(&self) -> Vec<&str> {
-        let mut names = vec!["host"];
+        let mut names = vec![];
         if self.trust_forwarded_host {
             names.push("x-forwarded-host");
         }

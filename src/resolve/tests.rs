@@ -47,7 +47,13 @@ fn each_strategy_and_the_fallback() {
         tenant: Some("tok".parse().unwrap()),
         ..Principal::default()
     };
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<&Principal>, &str)> = vec![
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Option<&'a Principal>,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "https://acme.example.com/x",
             host("acme.example.com"),
@@ -296,7 +302,8 @@ fn hostile_requests() {
     let long_label = format!("{}.example.com", "a".repeat(64));
     let three_hundred = "a".repeat(300);
     let nul = "acme\0.example.com";
-    let mut cases: Vec<(String, Vec<(&str, String)>, &str)> = vec![
+    type Case<'a> = (String, Vec<(&'a str, String)>, &'a str);
+    let mut cases: Vec<Case> = vec![
         // Dot boundary: no suffix matching without a dot.
         (
             "https://x/".into(),

@@ -1,10 +1,14 @@
 //! The edges for Rust workers on the [`worker`] crate.
 //!
 //! - [`d1`]: a D1 binding as the library's [`SqlDatabase`](crate::sql::SqlDatabase).
+//! - [`request`]: a `worker::Request` as the pipeline's
+//!   [`RequestParts`](crate::resolve::RequestParts).
 //! - [`response`]: an [`Error`](crate::Error) as a `worker::Response`.
 
 pub mod d1;
+pub mod request;
 pub mod response;
 
 pub use d1::D1;
+pub use request::request_parts;
 pub use response::error_response;

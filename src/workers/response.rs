@@ -3,11 +3,15 @@
 use crate::Error;
 use worker::{Headers, Response};
 
-/// The JSON error answer for `error`: its status and `{"error":{"code","message"}}`.
+/// The JSON error answer for `error`: its status, `{"error":{"code","message"}}`, and the
+/// `WWW-Authenticate` challenge on a 401.
 pub fn error_response(error: &Error) -> worker::Result<Response> {
     let mapped = error.to_response();
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
+    if let Some(challenge) = &mapped.www_authenticate {
+        headers.set("www-authenticate", challenge)?;
+    }
     Ok(Response::ok(mapped.body())?
         .with_status(mapped.status)
         .with_headers(headers))

@@ -4,7 +4,13 @@
 //! boundary (see the project's performance notes). Errors cross as the JSON of
 //! [`edge_tenancy::ErrorResponse`], which `js/index.js` turns into an `EdgeTenancyError`.
 
-use edge_tenancy::{Error, TenantId};
+use edge_tenancy::authenticate::Verifier;
+use edge_tenancy::pipeline::Pipeline;
+use edge_tenancy::resolve::RequestParts;
+use edge_tenancy::{Error, TenancyConfig, TenantId};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::*;
 
 /// The library's version.
@@ -19,6 +25,55 @@ pub fn parse_tenant_id(input: &str) -> Result<String, String> {
     TenantId::parse(input)
         .map(|id| id.as_str().to_owned())
         .map_err(|e| error_json(&Error::from(e)))
+}
+
+/// A configured pipeline: resolve, authenticate and authorize requests.
+#[wasm_bindgen]
+pub struct Tenancy {
+    pipeline: Pipeline<Verifier>,
+}
+
+#[wasm_bindgen]
+impl Tenancy {
+    /// Builds the pipeline from a plain config object; a bad setting throws here, once.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: JsValue) -> Result<Tenancy, JsError> {
+        let config: TenancyConfig = serde_wasm_bindgen::from_value(config)
+            .map_err(|e| JsError::new(&format!("invalid edge-tenancy configuration: {e}")))?;
+        let pipeline = config.build().map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(Tenancy { pipeline })
+    }
+
+    /// The header names the pipeline reads, newline-separated, so JS passes only those.
+    #[wasm_bindgen(js_name = headerNames)]
+    pub fn header_names(&self) -> String {
+        let mut names = self.pipeline.resolver().headers_read();
+        names.push("authorization");
+        names.join("\n")
+    }
+
+    /// Runs the pipeline. `headers` is `name\nvalue\n` pairs; `now` is seconds since the epoch.
+    /// Returns the JSON of the tenant context, or `{"error": …}` with the error response.
+    pub fn resolve(&self, url: &str, headers: &str, now: f64) -> String {
+        let mut lines = headers.split('\n');
+        let pairs = std::iter::from_fn(|| Some((lines.next()?, lines.next()?.to_owned())));
+        let request = RequestParts::new(url, pairs);
+        let outcome = now_or_never(self.pipeline.run(&request, now as i64));
+        match outcome {
+            Some(Ok(context)) => serde_json::to_string(&context).expect("a context serializes"),
+            Some(Err(error)) => format!(r#"{{"error":{}}}"#, error_json(&error)),
+            None => unreachable!("the JS pipeline's verifier and domain lookup are synchronous"),
+        }
+    }
+}
+
+/// Polls a future once. The pipeline in the npm package does no I/O (static custom domains, a
+/// verifier with its keys in memory), so its future is ready on the first poll.
+fn now_or_never<F: Future>(future: F) -> Option<F::Output> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
 }
 
 fn error_json(error: &Error) -> String {

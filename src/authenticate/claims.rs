@@ -1,0 +1,164 @@
+//! From verified claims to a [`Principal`]: time, issuer and audience checks, then the mapping.
+
+use super::keys::CustomClaims;
+use super::AuthError;
+use crate::{Principal, TenantId};
+use jwt_compact::Claims;
+use serde_json::Value;
+
+/// Where a claim sits in the claims object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPath(Vec<String>);
+
+impl ClaimPath {
+    /// `org_name`; a namespaced URL claim (`https://example.com/tenant`, taken whole, dots and
+    /// all); or a dotted path into nested objects (`org.id`).
+    pub fn parse(path: &str) -> Self {
+        if path.contains("://") {
+            Self(vec![path.to_owned()])
+        } else {
+            Self(path.split('.').map(str::to_owned).collect())
+        }
+    }
+
+    fn get<'c>(&self, claims: &'c CustomClaims) -> Option<&'c Value> {
+        let (first, rest) = self.0.split_first()?;
+        rest.iter()
+            .try_fold(claims.get(first)?, |value, key| value.get(key))
+    }
+}
+
+/// What a token's claims must satisfy, and where the principal's parts are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRules {
+    /// Required `iss`.
+    pub issuer: Option<String>,
+    /// Required member of `aud`.
+    pub audience: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_secs: i64,
+    /// Refuse tokens without `exp`.
+    pub require_exp: bool,
+    /// The claim naming the caller's tenant.
+    pub tenant_claim: ClaimPath,
+    /// The claim listing databases the caller may attach.
+    pub attach_claim: ClaimPath,
+}
+
+impl Default for ClaimRules {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audience: None,
+            leeway_secs: 60,
+            require_exp: true,
+            tenant_claim: ClaimPath::parse("tenant"),
+            attach_claim: ClaimPath::parse("attach"),
+        }
+    }
+}
+
+impl ClaimRules {
+    /// Checks `claims` at `now` (seconds since the epoch) and maps them to a principal.
+    pub(super) fn principal(
+        &self,
+        claims: &Claims<CustomClaims>,
+        now: i64,
+    ) -> Result<Principal, AuthError> {
+        let exp = claims.expiration.map(|t| t.timestamp());
+        match exp {
+            Some(exp) if now >= exp.saturating_add(self.leeway_secs) => {
+                return Err(AuthError::Expired)
+            }
+            None if self.require_exp => return Err(AuthError::MissingClaim("exp")),
+            _ => {}
+        }
+        if let Some(nbf) = claims.not_before.map(|t| t.timestamp()) {
+            if now < nbf.saturating_sub(self.leeway_secs) {
+                return Err(AuthError::NotYetValid);
+            }
+        }
+        let custom = &claims.custom;
+        if let Some(issuer) = &self.issuer {
+            match custom.get("iss") {
+                None => return Err(AuthError::MissingClaim("iss")),
+                Some(Value::String(iss)) if iss == issuer => {}
+                Some(_) => return Err(AuthError::WrongIssuer),
+            }
+        }
+        if let Some(audience) = &self.audience {
+            let matches = match custom.get("aud") {
+                None => return Err(AuthError::MissingClaim("aud")),
+                Some(Value::String(aud)) => aud == audience,
+                Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(audience)),
+                Some(_) => return Err(AuthError::InvalidClaim("aud")),
+            };
+            if !matches {
+                return Err(AuthError::WrongAudience);
+            }
+        }
+        let tenant = match self.tenant_claim.get(custom) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) => {
+                Some(TenantId::parse(t).map_err(|_| AuthError::InvalidClaim("tenant"))?)
+            }
+            Some(_) => return Err(AuthError::InvalidClaim("tenant")),
+        };
+        let mut scopes = match custom.get("scope") {
+            None => Vec::new(),
+            Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+            Some(_) => return Err(AuthError::InvalidClaim("scope")),
+        };
+        scopes.extend(strings(custom.get("permissions"), "permissions")?);
+        Ok(Principal {
+            subject: match custom.get("sub") {
+                None => None,
+                Some(Value::String(sub)) => Some(sub.clone()),
+                Some(_) => return Err(AuthError::InvalidClaim("sub")),
+            },
+            tenant,
+            scopes,
+            attach: strings(self.attach_claim.get(custom), "attach")?,
+            expires_at: exp,
+        })
+    }
+}
+
+/// An optional array of strings.
+fn strings(value: Option<&Value>, claim: &'static str) -> Result<Vec<String>, AuthError> {
+    match value {
+        None => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or(AuthError::InvalidClaim(claim))
+            })
+            .collect(),
+        Some(_) => Err(AuthError::InvalidClaim(claim)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn claim_paths_name_keys_urls_and_nested_objects() {
+        let Value::Object(claims) = json!({
+            "org_name": "acme",
+            "org": { "id": "beta" },
+            "https://example.com/tenant": "gamma"
+        }) else {
+            unreachable!()
+        };
+        let get = |path: &str| ClaimPath::parse(path).get(&claims).cloned();
+        assert_eq!(get("org_name"), Some(json!("acme")));
+        assert_eq!(get("org.id"), Some(json!("beta")));
+        assert_eq!(get("https://example.com/tenant"), Some(json!("gamma")));
+        assert_eq!(get("org.missing"), None);
+        assert_eq!(get("org_name.deeper"), None);
+    }
+}

@@ -1,0 +1,95 @@
+//! [`AuthConfig`]: token verification settings in the plain serializable form.
+
+use super::{ClaimPath, ClaimRules, KeySet, Verifier, DEFAULT_MAX_TOKEN_BYTES};
+use crate::resolve::ConfigError;
+use serde::Deserialize;
+
+/// How bearer tokens are verified.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Public JWKs (a JWKS's `keys`).
+    #[serde(default)]
+    pub keys: Vec<serde_json::Value>,
+    /// HMAC secrets.
+    #[serde(default)]
+    pub secrets: Vec<SecretConfig>,
+    /// Required `iss`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Required member of `aud`.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Leeway on `exp` and `nbf` in seconds (default 60).
+    #[serde(default)]
+    pub leeway_secs: Option<i64>,
+    /// Refuse tokens without `exp` (default true).
+    #[serde(default)]
+    pub require_exp: Option<bool>,
+    /// The tenant claim (default `tenant`); see [`ClaimPath::parse`].
+    #[serde(default)]
+    pub tenant_claim: Option<String>,
+    /// The attach-list claim (default `attach`).
+    #[serde(default)]
+    pub attach_claim: Option<String>,
+    /// The longest token in bytes (default 8 KiB).
+    #[serde(default)]
+    pub max_token_bytes: Option<usize>,
+}
+
+/// An HMAC secret.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretConfig {
+    /// The secret, as UTF-8 text.
+    pub secret: String,
+    /// `HS256`, `HS384` or `HS512`.
+    pub alg: String,
+    /// Its key id.
+    #[serde(default)]
+    pub kid: Option<String>,
+}
+
+impl AuthConfig {
+    /// Checks the keys and settings and builds the verifier.
+    pub fn build(self) -> Result<Verifier, ConfigError> {
+        let mut keys = KeySet::new();
+        let key_error = |e: super::KeyError| ConfigError(e.to_string());
+        for secret in &self.secrets {
+            keys.add_secret(secret.secret.as_bytes(), &secret.alg, secret.kid.clone())
+                .map_err(key_error)?;
+        }
+        for jwk in &self.keys {
+            keys.add_jwk(jwk).map_err(key_error)?;
+        }
+        if keys.is_empty() {
+            return Err(ConfigError("authenticate: no keys or secrets".into()));
+        }
+        let defaults = ClaimRules::default();
+        let leeway_secs = self.leeway_secs.unwrap_or(defaults.leeway_secs);
+        if !(0..=3600).contains(&leeway_secs) {
+            return Err(ConfigError("authenticate: leewaySecs is 0 to 3600".into()));
+        }
+        let rules = ClaimRules {
+            issuer: self.issuer,
+            audience: self.audience,
+            leeway_secs,
+            require_exp: self.require_exp.unwrap_or(defaults.require_exp),
+            tenant_claim: self
+                .tenant_claim
+                .as_deref()
+                .map_or(defaults.tenant_claim, ClaimPath::parse),
+            attach_claim: self
+                .attach_claim
+                .as_deref()
+                .map_or(defaults.attach_claim, ClaimPath::parse),
+        };
+        let max = self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
+        if !(256..=64 * 1024).contains(&max) {
+            return Err(ConfigError(
+                "authenticate: maxTokenBytes is 256 to 65536".into(),
+            ));
+        }
+        Ok(Verifier::new(keys, rules, max))
+    }
+}

@@ -1,0 +1,214 @@
+//! [`KeySet`]: the keys tokens are verified with, each tied to the one algorithm it allows.
+//!
+//! A token never chooses its algorithm: the header's `kid` picks a key, and the header's `alg`
+//! must then be that key's algorithm. So `alg: none`, or an HS256 token signed with an RSA
+//! public key as its secret, finds nothing to verify with.
+
+use jwt_compact::alg::{
+    Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa, RsaPublicKey,
+};
+use jwt_compact::jwk::JsonWebKey;
+use jwt_compact::{AlgorithmExt, Token, UntrustedToken, ValidationError};
+use std::fmt;
+
+use super::AuthError;
+
+/// Custom claims, kept as JSON so any claim layout can be read.
+pub(super) type CustomClaims = serde_json::Map<String, serde_json::Value>;
+
+/// The smallest HMAC secret accepted: as long as the hash (RFC 7518 §3.2).
+const MIN_HMAC_BYTES: [usize; 3] = [32, 48, 64];
+const MIN_RSA_BITS: usize = 2048;
+
+/// A verifying key and its one algorithm.
+enum Verifying {
+    Hs256(Hs256Key),
+    Hs384(Hs384Key),
+    Hs512(Hs512Key),
+    Es256(Box<<Es256 as jwt_compact::Algorithm>::VerifyingKey>),
+    EdDsa(Box<<Ed25519 as jwt_compact::Algorithm>::VerifyingKey>),
+    Rs256(Box<RsaPublicKey>),
+}
+
+/// One key with its optional `kid`.
+pub struct Key {
+    kid: Option<String>,
+    verifying: Verifying,
+}
+
+/// The keys a [`super::Verifier`] accepts.
+#[derive(Default)]
+pub struct KeySet {
+    keys: Vec<Key>,
+}
+
+/// A key that cannot be used, found at configuration time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError(pub String);
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid key: {}", self.0)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+impl KeySet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an HMAC secret for `alg` (`HS256`, `HS384` or `HS512`). Secrets shorter than the
+    /// hash are refused: they can be brute-forced from one token.
+    pub fn add_secret(
+        &mut self,
+        secret: &[u8],
+        alg: &str,
+        kid: Option<String>,
+    ) -> Result<(), KeyError> {
+        let (verifying, min) = match alg {
+            "HS256" => (Verifying::Hs256(Hs256Key::new(secret)), MIN_HMAC_BYTES[0]),
+            "HS384" => (Verifying::Hs384(Hs384Key::new(secret)), MIN_HMAC_BYTES[1]),
+            "HS512" => (Verifying::Hs512(Hs512Key::new(secret)), MIN_HMAC_BYTES[2]),
+            _ => {
+                return Err(KeyError(format!(
+                    "a secret is for HS256, HS384 or HS512, not {alg:?}"
+                )))
+            }
+        };
+        if secret.len() < min {
+            return Err(KeyError(format!(
+                "an {alg} secret needs at least {min} bytes"
+            )));
+        }
+        self.push(kid, verifying)
+    }
+
+    /// Adds the public keys of a JWKS (`{"keys": [...]}`) or of a single JWK. Keys marked
+    /// `"use": "enc"` are skipped; private keys are refused, so a secret never sits in config
+    /// where a public key belongs.
+    pub fn add_jwks(&mut self, json: &serde_json::Value) -> Result<(), KeyError> {
+        match json.get("keys") {
+            Some(serde_json::Value::Array(keys)) => keys.iter().try_for_each(|k| self.add_jwk(k)),
+            Some(_) => Err(KeyError("a JWKS's keys is an array".into())),
+            None => self.add_jwk(json),
+        }
+    }
+
+    /// Adds one public JWK. Its algorithm is its `alg`, or the one its type implies
+    /// (RSA → RS256, EC P-256 → ES256, OKP Ed25519 → EdDSA); an `oct` key needs an `alg`.
+    pub fn add_jwk(&mut self, jwk: &serde_json::Value) -> Result<(), KeyError> {
+        let field = |name: &str| jwk.get(name).and_then(|v| v.as_str());
+        if field("use") == Some("enc") {
+            return Ok(());
+        }
+        if jwk.get("d").is_some() {
+            return Err(KeyError(
+                "a private key was given; configure the public key only".into(),
+            ));
+        }
+        let kid = field("kid").map(str::to_owned);
+        let kty = field("kty").unwrap_or_default();
+        let parsed: JsonWebKey<'_> =
+            serde_json::from_value(jwk.clone()).map_err(|e| KeyError(format!("not a JWK: {e}")))?;
+        let bad = |e: &dyn fmt::Display| KeyError(format!("{kty} key: {e}"));
+        let verifying = match (kty, field("alg")) {
+            ("oct", Some(alg)) => {
+                let JsonWebKey::Symmetric { secret } = &parsed else {
+                    unreachable!("kty is oct")
+                };
+                return self.add_secret(secret, alg, kid);
+            }
+            ("oct", None) => return Err(KeyError("an oct key needs an alg".into())),
+            ("RSA", None | Some("RS256")) => {
+                let JsonWebKey::Rsa { modulus, .. } = &parsed else {
+                    unreachable!("kty is RSA")
+                };
+                let significant = modulus.iter().skip_while(|&&b| b == 0).count();
+                if significant * 8 < MIN_RSA_BITS {
+                    return Err(KeyError(format!(
+                        "RSA keys need at least {MIN_RSA_BITS} bits"
+                    )));
+                }
+                let key = RsaPublicKey::try_from(&parsed).map_err(|e| bad(&e))?;
+                Verifying::Rs256(Box::new(key))
+            }
+            ("EC", None | Some("ES256")) => {
+                let JsonWebKey::EllipticCurve { curve, x, y, .. } = &parsed else {
+                    unreachable!("kty is EC")
+                };
+                if curve != "P-256" || x.len() != 32 || y.len() != 32 {
+                    return Err(KeyError("EC keys must be P-256".into()));
+                }
+                let sec1 = [&[4u8][..], x, y].concat();
+                let key = jwt_compact::alg::VerifyingKey::<Es256>::from_slice(&sec1)
+                    .map_err(|e| bad(&e))?;
+                Verifying::Es256(Box::new(key))
+            }
+            ("OKP", None | Some("EdDSA")) => {
+                let JsonWebKey::KeyPair { curve, .. } = &parsed else {
+                    unreachable!("kty is OKP")
+                };
+                if curve != "Ed25519" {
+                    return Err(KeyError("OKP keys must be Ed25519".into()));
+                }
+                let key = <Ed25519 as jwt_compact::Algorithm>::VerifyingKey::try_from(&parsed)
+                    .map_err(|e| bad(&e))?;
+                Verifying::EdDsa(Box::new(key))
+            }
+            (kty, alg) => {
+                return Err(KeyError(format!(
+                    "unsupported key: kty {kty:?} with alg {alg:?}"
+                )))
+            }
+        };
+        self.push(kid, verifying)
+    }
+
+    fn push(&mut self, kid: Option<String>, verifying: Verifying) -> Result<(), KeyError> {
+        if kid.is_some() && self.keys.iter().any(|k| k.kid == kid) {
+            return Err(KeyError("two keys share a kid".into()));
+        }
+        self.keys.push(Key { kid, verifying });
+        Ok(())
+    }
+
+    /// Whether the set has no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The key for a token: by its `kid`, or the only key when it has none.
+    fn select(&self, kid: Option<&str>) -> Result<&Key, AuthError> {
+        match kid {
+            Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
+            None if self.keys.len() == 1 => self.keys.first(),
+            None => None,
+        }
+        .ok_or(AuthError::UnknownKey)
+    }
+
+    /// Checks the token's algorithm and signature with the selected key; only then are its
+    /// claims parsed (jwt-compact hands them out only inside a validated [`Token`]).
+    pub(super) fn validate(
+        &self,
+        token: &UntrustedToken<'_>,
+    ) -> Result<Token<CustomClaims>, AuthError> {
+        let key = self.select(token.header().key_id.as_deref())?;
+        let result = match &key.verifying {
+            Verifying::Hs256(k) => Hs256.validator(k).validate(token),
+            Verifying::Hs384(k) => Hs384.validator(k).validate(token),
+            Verifying::Hs512(k) => Hs512.validator(k).validate(token),
+            Verifying::Es256(k) => Es256.validator(k.as_ref()).validate(token),
+            Verifying::EdDsa(k) => Ed25519.validator(k.as_ref()).validate(token),
+            Verifying::Rs256(k) => Rsa::rs256().validator(k.as_ref()).validate(token),
+        };
+        result.map_err(|e| match e {
+            ValidationError::AlgorithmMismatch { .. } => AuthError::AlgorithmNotAllowed,
+            ValidationError::MalformedClaims(_) => AuthError::Malformed,
+            _ => AuthError::BadSignature,
+        })
+    }
+}
