@@ -2,13 +2,20 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import * as jose from "jose";
 import { ROOT, startWorker, json } from "./helpers.mjs";
+
+// The demo's pipeline configuration exactly as wrangler.toml ships it.
+const TENANCY_CONFIG = readFileSync(join(ROOT, "wrangler.toml"), "utf8").match(/TENANCY_CONFIG = '''([\s\S]*?)'''/)[1];
+const DEMO_SECRET = new TextEncoder().encode(JSON.parse(TENANCY_CONFIG).authenticate.secrets[0].secret);
 
 let worker;
 before(async () => {
   worker = await startWorker({
     scriptPath: join(ROOT, "demo/build/index.js"),
     d1Databases: { CONTROL_PLANE: "control-plane" },
+    bindings: { TENANCY_CONFIG },
   });
 });
 after(() => worker?.dispose());
@@ -92,4 +99,41 @@ test("lookups: unknown tenant 404, invalid id 400", async () => {
     assert.equal(res.status, 400, raw);
     assert.equal((await json(res)).error.code, "invalid_tenant_id", raw);
   }
+});
+
+test("whoami runs the pipeline in the Rust worker", async () => {
+  const token = (claims) =>
+    new jose.SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuer("edge-tenancy-demo").setExpirationTime("5m").sign(DEMO_SECRET);
+  const get = async (path, bearer, headers = {}) =>
+    worker.fetch(path, { headers: bearer ? { authorization: `Bearer ${bearer}`, ...headers } : headers });
+
+  const anonymous = await get("/t/acme/whoami");
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.headers.get("www-authenticate"), 'Bearer realm="edge-tenancy"');
+
+  const acme = await token({ tenant: "acme", sub: "u1" });
+  const mine = await get("/t/acme/whoami", acme);
+  assert.equal(mine.status, 200);
+  const context = await json(mine);
+  assert.deepEqual(
+    { tenant: context.tenant, source: context.source, path: context.path, access: context.access, sub: context.principal.subject },
+    { tenant: "acme", source: "pathPrefix", path: "/whoami", access: "member", sub: "u1" },
+  );
+
+  const other = await get("/t/beta/whoami", acme);
+  assert.equal(other.status, 403);
+  assert.equal((await json(other)).error.code, "forbidden");
+
+  const admin = await token({ tenant: "main", scope: "tenants:admin" });
+  const asAdmin = await json(await get("/whoami", admin, { "x-tenant-id": "beta" }));
+  assert.deepEqual([asAdmin.tenant, asAdmin.source, asAdmin.access], ["beta", "header", "admin"]);
+
+  const forged = await new jose.SignJWT({ tenant: "acme" }).setProtectedHeader({ alg: "HS256" })
+    .setIssuer("edge-tenancy-demo").setExpirationTime("5m").sign(new TextEncoder().encode("x".repeat(40)));
+  const refused = await get("/t/acme/whoami", forged);
+  assert.equal(refused.status, 401);
+  assert.match(refused.headers.get("www-authenticate"), /error="invalid_token"/);
+
+  const badTenant = await get("/t/ACME/whoami", acme);
+  assert.equal(badTenant.status, 400);
 });

@@ -6,13 +6,18 @@
 //! - `GET /tenants`: every registered tenant.
 //! - `POST /tenants` with `{"id": "<tenant id>"}`: registers a tenant (201, or 400/409).
 //! - `GET /tenants/{id}`: one tenant (or 400/404).
+//! - `GET /whoami` and `GET /t/{tenant}/whoami`: the tenant context of the request, through the
+//!   pipeline configured by the `TENANCY_CONFIG` var (401/403/400 as the pipeline decides).
 
+use edge_tenancy::authenticate::Verifier;
+use edge_tenancy::pipeline::Pipeline;
 use edge_tenancy::registry::Registry;
-use edge_tenancy::workers::{error_response, D1};
-use edge_tenancy::{Error, TenantId};
+use edge_tenancy::workers::{error_response, resolve_request, D1};
+use edge_tenancy::{Error, TenancyConfig, TenantId};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
+use std::rc::Rc;
 use worker::{event, Context, Date, Env, Request, Response, Result, Router};
 
 /// What a route hands back: a JSON value, or the library error that becomes the answer.
@@ -21,6 +26,8 @@ type Outcome = std::result::Result<Value, Error>;
 thread_local! {
     // The table is created once per isolate rather than on every request.
     static SCHEMA_READY: Cell<bool> = const { Cell::new(false) };
+    // The pipeline is built once per isolate from the TENANCY_CONFIG var.
+    static PIPELINE: OnceCell<Rc<Pipeline<Verifier>>> = const { OnceCell::new() };
 }
 
 #[event(start)]
@@ -44,8 +51,40 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             let id = ctx.param("id").cloned().unwrap_or_default();
             answer(get(&ctx.env, &id).await, 200)
         })
+        .get_async(
+            "/whoami",
+            |req, ctx| async move { whoami(&req, &ctx.env).await },
+        )
+        .get_async("/t/:tenant/whoami", |req, ctx| async move {
+            whoami(&req, &ctx.env).await
+        })
         .run(req, env)
         .await
+}
+
+/// The pipeline, built on first use. A bad TENANCY_CONFIG is a deployment error: it fails loudly
+/// (500, logged) rather than letting requests through.
+fn pipeline(env: &Env) -> Result<Rc<Pipeline<Verifier>>> {
+    if let Some(pipeline) = PIPELINE.with(|p| p.get().cloned()) {
+        return Ok(pipeline);
+    }
+    let raw = env.var("TENANCY_CONFIG")?.to_string();
+    let config: TenancyConfig = serde_json::from_str(&raw)
+        .map_err(|e| worker::Error::RustError(format!("TENANCY_CONFIG: {e}")))?;
+    let pipeline = Rc::new(
+        config
+            .build()
+            .map_err(|e| worker::Error::RustError(e.to_string()))?,
+    );
+    PIPELINE.with(|p| p.set(pipeline.clone()).ok());
+    Ok(pipeline)
+}
+
+async fn whoami(req: &Request, env: &Env) -> Result<Response> {
+    match resolve_request(&*pipeline(env)?, req).await {
+        Ok(context) => Response::from_json(&context),
+        Err(error) => error_response(&error),
+    }
 }
 
 async fn registry(env: &Env) -> std::result::Result<Registry<D1>, Error> {

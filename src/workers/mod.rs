@@ -4,11 +4,14 @@
 //! - [`request`]: a `worker::Request` as the pipeline's
 //!   [`RequestParts`](crate::resolve::RequestParts).
 //! - [`response`]: an [`Error`](crate::Error) as a `worker::Response`.
+//! - [`tenancy`]: the whole pipeline for a `worker::Request`.
 
 pub mod d1;
 pub mod request;
 pub mod response;
+pub mod tenancy;
 
 pub use d1::D1;
 pub use request::request_parts;
 pub use response::error_response;
+pub use tenancy::resolve_request;
