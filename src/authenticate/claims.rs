@@ -59,13 +59,13 @@ impl Default for ClaimRules {
 }
 
 impl ClaimRules {
-    /// Checks `claims` at `now` (seconds since the epoch) and maps them to a principal.
-    pub(super) fn principal(
+    /// Checks `exp` and `nbf` (seconds since the epoch) against `now`, with the leeway.
+    pub(super) fn check_time(
         &self,
-        claims: &Claims<CustomClaims>,
+        exp: Option<i64>,
+        nbf: Option<i64>,
         now: i64,
-    ) -> Result<Principal, AuthError> {
-        let exp = claims.expiration.map(|t| t.timestamp());
+    ) -> Result<(), AuthError> {
         match exp {
             Some(exp) if now >= exp.saturating_add(self.leeway_secs) => {
                 return Err(AuthError::Expired)
@@ -73,11 +73,20 @@ impl ClaimRules {
             None if self.require_exp => return Err(AuthError::MissingClaim("exp")),
             _ => {}
         }
-        if let Some(nbf) = claims.not_before.map(|t| t.timestamp()) {
-            if now < nbf.saturating_sub(self.leeway_secs) {
-                return Err(AuthError::NotYetValid);
-            }
+        match nbf {
+            Some(nbf) if now < nbf.saturating_sub(self.leeway_secs) => Err(AuthError::NotYetValid),
+            _ => Ok(()),
         }
+    }
+
+    /// Checks `claims` at `now` (seconds since the epoch) and maps them to a principal.
+    pub(super) fn principal(
+        &self,
+        claims: &Claims<CustomClaims>,
+        now: i64,
+    ) -> Result<Principal, AuthError> {
+        let exp = claims.expiration.map(|t| t.timestamp());
+        self.check_time(exp, claims.not_before.map(|t| t.timestamp()), now)?;
         let custom = &claims.custom;
         if let Some(issuer) = &self.issuer {
             match custom.get("iss") {

@@ -4,9 +4,12 @@
 //! its size, parses it with jwt-compact, picks the key by `kid` from a [`KeySet`] in which each
 //! key allows exactly one algorithm, checks the signature, and only then reads the claims:
 //! `exp`/`nbf` with leeway against the caller's `now`, `iss`, `aud`, and the tenant, scopes and
-//! attach list of the [`Principal`](crate::Principal) ([`ClaimRules`]).
+//! attach list of the [`Principal`](crate::Principal) ([`ClaimRules`]). Verified tokens are
+//! remembered per isolate (bounded, time checks re-run on every use), so a repeated token costs
+//! no signature check.
 
 mod bearer;
+mod cache;
 mod claims;
 mod config;
 mod error;
@@ -21,4 +24,4 @@ pub use claims::{ClaimPath, ClaimRules};
 pub use config::{AuthConfig, SecretConfig};
 pub use error::AuthError;
 pub use keys::{KeyError, KeySet};
-pub use verifier::Verifier;
+pub use verifier::{Verifier, DEFAULT_CACHE_TOKENS};
