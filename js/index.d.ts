@@ -79,6 +79,8 @@ export interface AuthenticateConfig {
   attachClaim?: string;
   /** Longest accepted token, in bytes. @default 8192 */
   maxTokenBytes?: number;
+  /** Verified tokens remembered per isolate; a hit skips the signature, never `exp`/`nbf`. 0 turns it off. @default 256 */
+  cacheTokens?: number;
 }
 
 /** Everything {@link createTenancy} needs. */

@@ -35,6 +35,9 @@ pub struct AuthConfig {
     /// The longest token in bytes (default 8 KiB).
     #[serde(default)]
     pub max_token_bytes: Option<usize>,
+    /// How many verified tokens to remember per isolate (default 256; 0 turns the cache off).
+    #[serde(default)]
+    pub cache_tokens: Option<usize>,
 }
 
 /// An HMAC secret.
@@ -90,6 +93,12 @@ impl AuthConfig {
                 "authenticate: maxTokenBytes is 256 to 65536".into(),
             ));
         }
-        Ok(Verifier::new(keys, rules, max))
+        let cache = self.cache_tokens.unwrap_or(super::DEFAULT_CACHE_TOKENS);
+        if cache > 10_000 {
+            return Err(ConfigError(
+                "authenticate: cacheTokens is at most 10000".into(),
+            ));
+        }
+        Ok(Verifier::new(keys, rules, max).with_cache(cache))
     }
 }

@@ -1,0 +1,105 @@
+// Benchmark: req/s of a bare Hono worker and of tenant resolution + JWT verification, with
+// edge-tenancy (wasm) and with jose (plain JS), under `workerd serve` directly (miniflare's proxy
+// hides the cost), variants alternated for ROUNDS rounds. Prints medians and ratios to bare.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as jose from "jose";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const BASE_PORT = 9301;
+
+const HS256_SECRET = "bench secret: thirty-two bytes or more!";
+const ed = await jose.generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+const jwks = { keys: [{ ...(await jose.exportJWK(ed.publicKey)), kid: "ed", alg: "EdDSA" }] };
+const claims = { tenant: "acme", sub: "bench-user" };
+const sign = (alg, kid, key) =>
+  new jose.SignJWT(claims).setProtectedHeader({ alg, kid }).setIssuer("bench").setExpirationTime("2h").sign(key);
+const tokens = {
+  HS256: await sign("HS256", "hs", new TextEncoder().encode(HS256_SECRET)),
+  EdDSA: await sign("EdDSA", "ed", ed.privateKey),
+};
+
+const variants = [
+  { name: "bare Hono", entry: "bare.js", env: {}, alg: "HS256" },
+  { name: "edge-tenancy HS256, repeated token", entry: "edge-tenancy.js", env: { CACHE_TOKENS: "256" }, alg: "HS256" },
+  { name: "edge-tenancy HS256, first sight", entry: "edge-tenancy.js", env: { CACHE_TOKENS: "0" }, alg: "HS256" },
+  { name: "jose HS256", entry: "jose.js", env: { ALG: "HS256" }, alg: "HS256" },
+  { name: "edge-tenancy EdDSA, repeated token", entry: "edge-tenancy.js", env: { CACHE_TOKENS: "256" }, alg: "EdDSA" },
+  { name: "edge-tenancy EdDSA, first sight", entry: "edge-tenancy.js", env: { CACHE_TOKENS: "0" }, alg: "EdDSA" },
+  { name: "jose EdDSA", entry: "jose.js", env: { ALG: "EdDSA" }, alg: "EdDSA" },
+];
+
+// Bundle each entry once, the way `wrangler deploy` would.
+const work = mkdtempSync(join(tmpdir(), "edge-tenancy-bench-"));
+const bundles = {};
+for (const entry of new Set(variants.map((v) => v.entry))) {
+  const outdir = join(work, entry.replace(".js", ""));
+  execFileSync(
+    "wrangler",
+    ["deploy", "--dry-run", "--outdir", outdir, "--name", "bench", "--compatibility-date", "2026-07-01", join(ROOT, "bench/workers", entry)],
+    { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] },
+  );
+  bundles[entry] = outdir;
+}
+
+const capnp = [`using Workerd = import "/workerd/workerd.capnp";`, `const config :Workerd.Config = (`];
+capnp.push(`  services = [${variants.map((_, i) => `(name = "v${i}", worker = .v${i})`).join(", ")}],`);
+capnp.push(`  sockets = [${variants.map((_, i) => `(name = "s${i}", address = "127.0.0.1:${BASE_PORT + i}", http = (), service = "v${i}")`).join(", ")}],`);
+capnp.push(`);`);
+variants.forEach((v, i) => {
+  // `embed` paths are relative to the config file; the main module comes first.
+  const dir = v.entry.replace(".js", "");
+  const modules = readdirSync(bundles[v.entry])
+    .filter((f) => f.endsWith(".js") || f.endsWith(".wasm"))
+    .sort((a, b) => Number(b.endsWith(".js")) - Number(a.endsWith(".js")))
+    .map((f) => `(name = "${f}", ${f.endsWith(".wasm") ? "wasm" : "esModule"} = embed "${dir}/${f}")`);
+  const env = { JWKS: JSON.stringify(jwks), HS256_SECRET, ...v.env };
+  const bindings = Object.entries(env).map(([name, value]) => `(name = "${name}", text = ${JSON.stringify(value)})`);
+  capnp.push(`const v${i} :Workerd.Worker = (modules = [${modules.join(", ")}], compatibilityDate = "2026-07-01", bindings = [${bindings.join(", ")}]);`);
+});
+const configPath = join(work, "bench.capnp");
+writeFileSync(configPath, capnp.join("\n") + "\n");
+
+const workerd = spawn(join(ROOT, "node_modules/.bin/workerd"), ["serve", configPath], { stdio: ["ignore", "ignore", "inherit"] });
+const stop = () => workerd.kill("SIGTERM");
+process.on("exit", stop);
+try {
+  // Every variant must answer correctly before it is timed: a benchmark of errors measures nothing.
+  for (const [i, v] of variants.entries()) {
+    let res;
+    for (let attempt = 0; attempt < 100 && !res; attempt++) {
+      res = await fetch(`http://127.0.0.1:${BASE_PORT + i}/`).catch(() => new Promise((r) => setTimeout(r, 100)));
+    }
+    // Up is all this checks: Node's fetch cannot set Host, so wrk's warm-up below checks that
+    // every answer with the tenant's host is 2xx.
+    if (!res) throw new Error(`${v.name} did not start`);
+  }
+  const wrk = (i, v, seconds) => {
+    const out = execFileSync("wrk", ["-t1", "-c16", `-d${seconds}s`, "-H", "Host: acme.example.com", "-H", `Authorization: Bearer ${tokens[v.alg]}`, `http://127.0.0.1:${BASE_PORT + i}/orders`], { encoding: "utf8" });
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+    const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+    if (non2xx > 0) throw new Error(`${v.name}: ${non2xx} responses were not 2xx`);
+    return rps;
+  };
+  // Warm up each variant (JIT, wasm instantiation), checking that every answer is 2xx.
+  variants.forEach((v, i) => wrk(i, v, 1));
+  const results = variants.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    variants.forEach((v, i) => results[i].push(wrk(i, v, SECONDS)));
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const bare = median(results[0]);
+  console.log(`\nworkerd serve, wrk -t1 -c16, ${ROUNDS} rounds x ${SECONDS}s, same token every request; medians\n`);
+  console.log("variant                                 req/s   vs bare   rounds");
+  for (const [i, v] of variants.entries()) {
+    const m = median(results[i]);
+    console.log(`${v.name.padEnd(38)} ${m.toFixed(0).padStart(7)}   ${(m / bare).toFixed(2).padStart(6)}x   ${results[i].map((r) => r.toFixed(0)).join(" / ")}`);
+  }
+} finally {
+  stop();
+}

@@ -1,0 +1,29 @@
+// The same job in plain JS with jose (WebCrypto): subdomain with a dot boundary, bearer token,
+// signature, issuer and expiry, and the token's tenant must match the host's.
+import { Hono } from "hono";
+import { importJWK, jwtVerify } from "jose";
+
+const TENANT = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+let key;
+const app = new Hono();
+app.use("*", async (c, next) => {
+  const host = new URL(c.req.url).hostname;
+  const label = host.endsWith(".example.com") ? host.slice(0, -".example.com".length) : null;
+  if (label === null || label.includes(".") || !TENANT.test(label)) return c.json({ error: "no tenant" }, 400);
+  const match = /^Bearer ([A-Za-z0-9._-]+)$/.exec(c.req.header("authorization") ?? "");
+  if (!match) return c.json({ error: "unauthenticated" }, 401);
+  key ??=
+    c.env.ALG === "HS256"
+      ? new TextEncoder().encode(c.env.HS256_SECRET)
+      : await importJWK(JSON.parse(c.env.JWKS).keys[0], "EdDSA");
+  try {
+    const { payload } = await jwtVerify(match[1], key, { issuer: "bench", algorithms: [c.env.ALG] });
+    if (payload.tenant !== label) return c.json({ error: "forbidden" }, 403);
+  } catch {
+    return c.json({ error: "unauthenticated" }, 401);
+  }
+  c.set("tenant", label);
+  await next();
+});
+app.get("*", (c) => c.json({ tenant: c.get("tenant") }));
+export default app;
