@@ -53,9 +53,43 @@ pub struct SecretConfig {
     pub kid: Option<String>,
 }
 
+/// The checked settings besides the keys.
+struct Settings {
+    rules: ClaimRules,
+    max_token_bytes: usize,
+    cache_tokens: usize,
+}
+
 impl AuthConfig {
     /// Checks the keys and settings and builds the verifier.
     pub fn build(self) -> Result<Verifier, ConfigError> {
+        self.build_with_jwks(None)
+    }
+
+    /// As [`AuthConfig::build`], with the keys of a fetched JWKS added to the configured ones.
+    pub fn build_with_jwks(
+        self,
+        jwks: Option<&serde_json::Value>,
+    ) -> Result<Verifier, ConfigError> {
+        let keys = self.keys(jwks)?;
+        if keys.is_empty() {
+            return Err(ConfigError("authenticate: no keys or secrets".into()));
+        }
+        let Settings {
+            rules,
+            max_token_bytes,
+            cache_tokens,
+        } = self.settings()?;
+        Ok(Verifier::new(keys, rules, max_token_bytes).with_cache(cache_tokens))
+    }
+
+    /// Checks everything but the presence of keys (a JWKS URL may bring them later).
+    pub(super) fn check(&self) -> Result<(), ConfigError> {
+        self.keys(None)?;
+        self.settings().map(|_| ())
+    }
+
+    fn keys(&self, jwks: Option<&serde_json::Value>) -> Result<KeySet, ConfigError> {
         let mut keys = KeySet::new();
         let key_error = |e: super::KeyError| ConfigError(e.to_string());
         for secret in &self.secrets {
@@ -65,17 +99,21 @@ impl AuthConfig {
         for jwk in &self.keys {
             keys.add_jwk(jwk).map_err(key_error)?;
         }
-        if keys.is_empty() {
-            return Err(ConfigError("authenticate: no keys or secrets".into()));
+        if let Some(jwks) = jwks {
+            keys.add_jwks(jwks).map_err(key_error)?;
         }
+        Ok(keys)
+    }
+
+    fn settings(&self) -> Result<Settings, ConfigError> {
         let defaults = ClaimRules::default();
         let leeway_secs = self.leeway_secs.unwrap_or(defaults.leeway_secs);
         if !(0..=3600).contains(&leeway_secs) {
             return Err(ConfigError("authenticate: leewaySecs is 0 to 3600".into()));
         }
         let rules = ClaimRules {
-            issuer: self.issuer,
-            audience: self.audience,
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
             leeway_secs,
             require_exp: self.require_exp.unwrap_or(defaults.require_exp),
             tenant_claim: self
@@ -87,18 +125,22 @@ impl AuthConfig {
                 .as_deref()
                 .map_or(defaults.attach_claim, ClaimPath::parse),
         };
-        let max = self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
-        if !(256..=64 * 1024).contains(&max) {
+        let max_token_bytes = self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
+        if !(256..=64 * 1024).contains(&max_token_bytes) {
             return Err(ConfigError(
                 "authenticate: maxTokenBytes is 256 to 65536".into(),
             ));
         }
-        let cache = self.cache_tokens.unwrap_or(super::DEFAULT_CACHE_TOKENS);
-        if cache > 10_000 {
+        let cache_tokens = self.cache_tokens.unwrap_or(super::DEFAULT_CACHE_TOKENS);
+        if cache_tokens > 10_000 {
             return Err(ConfigError(
                 "authenticate: cacheTokens is at most 10000".into(),
             ));
         }
-        Ok(Verifier::new(keys, rules, max).with_cache(cache))
+        Ok(Settings {
+            rules,
+            max_token_bytes,
+            cache_tokens,
+        })
     }
 }

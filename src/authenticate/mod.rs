@@ -13,6 +13,7 @@ mod cache;
 mod claims;
 mod config;
 mod error;
+mod jwks;
 mod keys;
 mod verifier;
 
@@ -23,5 +24,6 @@ pub use bearer::{bearer_token, DEFAULT_MAX_TOKEN_BYTES};
 pub use claims::{ClaimPath, ClaimRules};
 pub use config::{AuthConfig, SecretConfig};
 pub use error::AuthError;
+pub use jwks::{FetchJwks, JwksVerifier, RefreshPolicy};
 pub use keys::{KeyError, KeySet};
 pub use verifier::{Verifier, DEFAULT_CACHE_TOKENS};

@@ -1,17 +1,20 @@
 //! The edges for Rust workers on the [`worker`] crate.
 //!
 //! - [`d1`]: a D1 binding as the library's [`SqlDatabase`](crate::sql::SqlDatabase).
+//! - [`jwks`]: `fetch` for [`JwksVerifier`](crate::authenticate::JwksVerifier).
 //! - [`request`]: a `worker::Request` as the pipeline's
 //!   [`RequestParts`](crate::resolve::RequestParts).
 //! - [`response`]: an [`Error`](crate::Error) as a `worker::Response`.
 //! - [`tenancy`]: the whole pipeline for a `worker::Request`.
 
 pub mod d1;
+pub mod jwks;
 pub mod request;
 pub mod response;
 pub mod tenancy;
 
 pub use d1::D1;
+pub use jwks::WorkerFetch;
 pub use request::request_parts;
 pub use response::error_response;
 pub use tenancy::resolve_request;
