@@ -8,10 +8,11 @@ source "$ROOT/scripts/env.sh" # picks up a Node 22 that setup may just have inst
 cd "$ROOT"
 step() { printf '\n== %s\n' "$*"; }
 
-step "rustfmt and clippy"
+step "rustfmt, clippy and rustdoc"
 cargo fmt --all --check
 cargo clippy --quiet -p edge-tenancy --all-targets -- -D warnings
 cargo clippy --quiet --workspace --target wasm32-unknown-unknown -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p edge-tenancy
 
 step "Rust unit tests"
 cargo test -p edge-tenancy

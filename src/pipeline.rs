@@ -3,7 +3,7 @@
 //! [`Pipeline::run`] takes a request's parts and the time, and returns the [`TenantContext`] the
 //! handler works with, or the [`Error`] that becomes the answer. It does no I/O of its own: token
 //! checks go through [`TokenVerifier`] and custom-domain lookups through
-//! [`CustomDomains`](crate::resolve::CustomDomains).
+//! [`CustomDomains`].
 
 use crate::authorize::{Access, AccessRules};
 use crate::resolve::{CustomDomains, RequestParts, Resolver, Source, StaticDomains};
