@@ -110,22 +110,18 @@ impl KeySet {
             ));
         }
         let kid = field("kid").map(str::to_owned);
-        let kty = field("kty").unwrap_or_default();
+        let alg = field("alg");
         let parsed: JsonWebKey<'_> =
             serde_json::from_value(jwk.clone()).map_err(|e| KeyError(format!("not a JWK: {e}")))?;
-        let bad = |e: &dyn fmt::Display| KeyError(format!("{kty} key: {e}"));
-        let verifying = match (kty, field("alg")) {
-            ("oct", Some(alg)) => {
-                let JsonWebKey::Symmetric { secret } = &parsed else {
-                    unreachable!("kty is oct")
-                };
-                return self.add_secret(secret, alg, kid);
+        let bad = |e: &dyn fmt::Display| KeyError(format!("{:?} key: {e}", parsed.key_type()));
+        let verifying = match (&parsed, alg) {
+            (JsonWebKey::Symmetric { secret }, Some(alg)) => {
+                return self.add_secret(secret, alg, kid)
             }
-            ("oct", None) => return Err(KeyError("an oct key needs an alg".into())),
-            ("RSA", None | Some("RS256")) => {
-                let JsonWebKey::Rsa { modulus, .. } = &parsed else {
-                    unreachable!("kty is RSA")
-                };
+            (JsonWebKey::Symmetric { .. }, None) => {
+                return Err(KeyError("an oct key needs an alg".into()))
+            }
+            (JsonWebKey::Rsa { modulus, .. }, None | Some("RS256")) => {
                 let significant = modulus.iter().skip_while(|&&b| b == 0).count();
                 if significant * 8 < MIN_RSA_BITS {
                     return Err(KeyError(format!(
@@ -135,10 +131,7 @@ impl KeySet {
                 let key = RsaPublicKey::try_from(&parsed).map_err(|e| bad(&e))?;
                 Verifying::Rs256(Box::new(key))
             }
-            ("EC", None | Some("ES256")) => {
-                let JsonWebKey::EllipticCurve { curve, x, y, .. } = &parsed else {
-                    unreachable!("kty is EC")
-                };
+            (JsonWebKey::EllipticCurve { curve, x, y, .. }, None | Some("ES256")) => {
                 if curve != "P-256" || x.len() != 32 || y.len() != 32 {
                     return Err(KeyError("EC keys must be P-256".into()));
                 }
@@ -147,10 +140,7 @@ impl KeySet {
                     .map_err(|e| bad(&e))?;
                 Verifying::Es256(Box::new(key))
             }
-            ("OKP", None | Some("EdDSA")) => {
-                let JsonWebKey::KeyPair { curve, .. } = &parsed else {
-                    unreachable!("kty is OKP")
-                };
+            (JsonWebKey::KeyPair { curve, .. }, None | Some("EdDSA")) => {
                 if curve != "Ed25519" {
                     return Err(KeyError("OKP keys must be Ed25519".into()));
                 }
@@ -158,10 +148,11 @@ impl KeySet {
                     .map_err(|e| bad(&e))?;
                 Verifying::EdDsa(Box::new(key))
             }
-            (kty, alg) => {
+            (other, alg) => {
+                let kty = other.key_type();
                 return Err(KeyError(format!(
                     "unsupported key: kty {kty:?} with alg {alg:?}"
-                )))
+                )));
             }
         };
         self.push(kid, verifying)

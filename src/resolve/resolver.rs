@@ -227,19 +227,21 @@ impl<D: CustomDomains> Resolver<D> {
         request: &RequestParts,
         cache: &'h mut Option<Host>,
     ) -> Result<&'h Host, Error> {
-        if cache.is_none() {
-            let forwarded = match self.trust_forwarded_host {
-                true => request.header("x-forwarded-host")?,
-                false => None,
-            };
-            let raw = match (forwarded, request.header("host")?) {
-                (Some(f), _) => f,
-                (None, Some(h)) => h,
-                (None, None) => request.authority(),
-            };
-            *cache = Some(Host::parse(raw).map_err(Error::InvalidHost)?);
+        match cache {
+            Some(host) => Ok(host),
+            None => {
+                let forwarded = match self.trust_forwarded_host {
+                    true => request.header("x-forwarded-host")?,
+                    false => None,
+                };
+                let raw = match (forwarded, request.header("host")?) {
+                    (Some(f), _) => f,
+                    (None, Some(h)) => h,
+                    (None, None) => request.authority(),
+                };
+                Ok(cache.insert(Host::parse(raw).map_err(Error::InvalidHost)?))
+            }
         }
-        Ok(cache.as_ref().expect("just set"))
     }
 }
 
