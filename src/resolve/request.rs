@@ -61,24 +61,18 @@ impl RequestParts {
     /// The one value of header `name` (any case), if present. A header sent twice is refused:
     /// two `Host` or two tenant headers are how a request smuggles a second tenant past a proxy.
     pub fn header(&self, name: &str) -> Result<Option<&str>, Error> {
-        let mut values = self
+        let values = self
             .headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str());
-        let first = values.next();
-        match values.next() {
-            Some(_) => Err(Error::InvalidHeader(
-                "a header the request was routed by came twice",
-            )),
-            None => Ok(first),
-        }
+        single(values, "a header the request was routed by came twice")
     }
 
     /// The one value of query parameter `name`, undecoded (tenant ids need no decoding, so an
     /// encoded one is simply invalid). A parameter given twice is refused.
     pub fn query_param(&self, name: &str) -> Result<Option<&str>, Error> {
-        let mut values = self
+        let values = self
             .query
             .as_deref()
             .unwrap_or_default()
@@ -88,13 +82,22 @@ impl RequestParts {
                 None if pair == name => Some(""),
                 _ => None,
             });
-        let first = values.next();
-        match values.next() {
-            Some(_) => Err(Error::InvalidHeader(
-                "a query parameter the request was routed by came twice",
-            )),
-            None => Ok(first),
-        }
+        single(
+            values,
+            "a query parameter the request was routed by came twice",
+        )
+    }
+}
+
+/// The one value of `values`, if any; a second is an error.
+fn single<'a>(
+    mut values: impl Iterator<Item = &'a str>,
+    twice: &'static str,
+) -> Result<Option<&'a str>, Error> {
+    let first = values.next();
+    match values.next() {
+        Some(_) => Err(Error::InvalidHeader(twice)),
+        None => Ok(first),
     }
 }
 
