@@ -11,11 +11,18 @@ use serde_json::Value;
 pub struct ClaimPath(Vec<String>);
 
 impl ClaimPath {
-    /// `org_name`; a namespaced URL claim (`https://example.com/tenant`, taken whole, dots and
-    /// all); or a dotted path into nested objects (`org.id`).
+    /// One top-level claim named `name`, taken whole: `https://example.com/tenant` or
+    /// `tenant.id` are single keys here, dots and all.
+    pub fn key(name: &str) -> Self {
+        Self(vec![name.to_owned()])
+    }
+
+    /// A path as written in configuration: `org_name`; a namespaced URL claim
+    /// (`https://example.com/tenant`, taken whole as with [`ClaimPath::key`], since URLs have
+    /// dots); or else a dotted path into nested objects (`org.id`).
     pub fn parse(path: &str) -> Self {
         if path.contains("://") {
-            Self(vec![path.to_owned()])
+            Self::key(path)
         } else {
             Self(path.split('.').map(str::to_owned).collect())
         }
@@ -52,8 +59,8 @@ impl Default for ClaimRules {
             audience: None,
             leeway_secs: 60,
             require_exp: true,
-            tenant_claim: ClaimPath::parse("tenant"),
-            attach_claim: ClaimPath::parse("attach"),
+            tenant_claim: ClaimPath::key("tenant"),
+            attach_claim: ClaimPath::key("attach"),
         }
     }
 }
@@ -92,15 +99,15 @@ impl ClaimRules {
             match custom.get("iss") {
                 None => return Err(AuthError::MissingClaim("iss")),
                 Some(Value::String(iss)) if iss == issuer => {}
-                Some(_) => return Err(AuthError::WrongIssuer),
+                Some(Value::String(_)) => return Err(AuthError::WrongIssuer),
+                Some(_) => return Err(AuthError::InvalidClaim("iss")),
             }
         }
         if let Some(audience) = &self.audience {
             let matches = match custom.get("aud") {
                 None => return Err(AuthError::MissingClaim("aud")),
                 Some(Value::String(aud)) => aud == audience,
-                Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(audience)),
-                Some(_) => return Err(AuthError::InvalidClaim("aud")),
+                auds => strings(auds, "aud")?.contains(audience),
             };
             if !matches {
                 return Err(AuthError::WrongAudience);
@@ -159,15 +166,34 @@ mod tests {
         let Value::Object(claims) = json!({
             "org_name": "acme",
             "org": { "id": "beta" },
-            "https://example.com/tenant": "gamma"
+            "https://example.com/tenant": "gamma",
+            "tenant.id": "delta"
         }) else {
             unreachable!()
         };
-        let get = |path: &str| ClaimPath::parse(path).get(&claims).cloned();
-        assert_eq!(get("org_name"), Some(json!("acme")));
-        assert_eq!(get("org.id"), Some(json!("beta")));
-        assert_eq!(get("https://example.com/tenant"), Some(json!("gamma")));
-        assert_eq!(get("org.missing"), None);
-        assert_eq!(get("org_name.deeper"), None);
+        let get = |path: ClaimPath| path.get(&claims).cloned();
+        let cases = [
+            (ClaimPath::parse("org_name"), Some(json!("acme"))),
+            (ClaimPath::parse("org.id"), Some(json!("beta"))),
+            (ClaimPath::parse("org"), Some(json!({ "id": "beta" }))),
+            (
+                ClaimPath::parse("https://example.com/tenant"),
+                Some(json!("gamma")),
+            ),
+            (
+                ClaimPath::key("https://example.com/tenant"),
+                Some(json!("gamma")),
+            ),
+            (ClaimPath::key("tenant.id"), Some(json!("delta"))),
+            (ClaimPath::parse("tenant.id"), None),
+            (ClaimPath::key("org.id"), None),
+            (ClaimPath::parse("org.missing"), None),
+            (ClaimPath::parse("org_name.deeper"), None),
+            (ClaimPath::parse(""), None),
+            (ClaimPath::parse("org..id"), None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(get(path.clone()), want, "{path:?}");
+        }
     }
 }

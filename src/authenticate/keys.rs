@@ -8,9 +8,10 @@ use jwt_compact::alg::{
     Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa, RsaPublicKey,
 };
 use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::{AlgorithmExt, Token, UntrustedToken, ValidationError};
+use jwt_compact::{AlgorithmExt, Token, ValidationError};
 use std::fmt;
 
+use super::token::{HeaderExtensions, Untrusted};
 use super::AuthError;
 
 /// Custom claims, kept as JSON so any claim layout can be read.
@@ -18,6 +19,7 @@ pub(super) type CustomClaims = serde_json::Map<String, serde_json::Value>;
 
 /// The smallest HMAC secret accepted: as long as the hash (RFC 7518 §3.2).
 const MIN_HMAC_BYTES: [usize; 3] = [32, 48, 64];
+/// The smallest RSA modulus accepted (RFC 7518 §3.3).
 const MIN_RSA_BITS: usize = 2048;
 
 /// A verifying key and its one algorithm.
@@ -31,7 +33,7 @@ enum Verifying {
 }
 
 /// One key with its optional `kid`.
-pub struct Key {
+struct Key {
     kid: Option<String>,
     verifying: Verifying,
 }
@@ -42,13 +44,59 @@ pub struct KeySet {
     keys: Vec<Key>,
 }
 
-/// A key that cannot be used, found at configuration time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyError(pub String);
+/// A key that cannot be used, found at configuration time (never per request). No variant
+/// carries key material, so the message is safe to log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Not a JWK (a required member missing or of the wrong type, bad base64url), or a JWKS
+    /// whose `keys` is not an array.
+    NotAJwk,
+    /// A `kty` other than `oct`, `RSA`, `EC` and `OKP`.
+    UnsupportedKeyType,
+    /// An EC curve other than P-256, or an OKP curve other than Ed25519.
+    UnsupportedCurve,
+    /// An algorithm the key cannot have: not HS256/384/512 for a secret, or not the one its
+    /// type implies (RS256, ES256, EdDSA) for a public key.
+    UnsupportedAlgorithm,
+    /// An `oct` JWK without `alg`: a secret's algorithm is never guessed.
+    MissingAlgorithm,
+    /// The JWK carries private key material (`d`); configure the public key only.
+    PrivateKey,
+    /// An HMAC secret shorter than the hash, which could be brute-forced from one token.
+    WeakSecret {
+        /// The fewest bytes the algorithm takes.
+        min_bytes: usize,
+    },
+    /// An RSA modulus shorter than 2048 bits.
+    WeakRsaKey,
+    /// Key material that is not a valid public key (say, a point off the curve).
+    InvalidKey,
+    /// Two keys share a `kid`, so a token could not say which one it means.
+    DuplicateKid,
+}
 
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid key: {}", self.0)
+        f.write_str("invalid key: ")?;
+        match self {
+            Self::NotAJwk => f.write_str("not a JWK or JWKS"),
+            Self::UnsupportedKeyType => f.write_str("kty is oct, RSA, EC or OKP"),
+            Self::UnsupportedCurve => f.write_str("EC keys must be P-256 and OKP keys Ed25519"),
+            Self::UnsupportedAlgorithm => f.write_str(
+                "alg is HS256, HS384 or HS512 for a secret, RS256 for RSA, ES256 for EC, EdDSA for OKP",
+            ),
+            Self::MissingAlgorithm => f.write_str("an oct key needs an alg"),
+            Self::PrivateKey => {
+                f.write_str("a private key was given; configure the public key only")
+            }
+            Self::WeakSecret { min_bytes } => {
+                write!(f, "the secret needs at least {min_bytes} bytes")
+            }
+            Self::WeakRsaKey => write!(f, "RSA keys need at least {MIN_RSA_BITS} bits"),
+            Self::InvalidKey => f.write_str("the key material is not a valid public key"),
+            Self::DuplicateKid => f.write_str("two keys share a kid"),
+        }
     }
 }
 
@@ -68,20 +116,14 @@ impl KeySet {
         alg: &str,
         kid: Option<String>,
     ) -> Result<(), KeyError> {
-        let (verifying, min) = match alg {
+        let (verifying, min_bytes) = match alg {
             "HS256" => (Verifying::Hs256(Hs256Key::new(secret)), MIN_HMAC_BYTES[0]),
             "HS384" => (Verifying::Hs384(Hs384Key::new(secret)), MIN_HMAC_BYTES[1]),
             "HS512" => (Verifying::Hs512(Hs512Key::new(secret)), MIN_HMAC_BYTES[2]),
-            _ => {
-                return Err(KeyError(format!(
-                    "a secret is for HS256, HS384 or HS512, not {alg:?}"
-                )))
-            }
+            _ => return Err(KeyError::UnsupportedAlgorithm),
         };
-        if secret.len() < min {
-            return Err(KeyError(format!(
-                "an {alg} secret needs at least {min} bytes"
-            )));
+        if secret.len() < min_bytes {
+            return Err(KeyError::WeakSecret { min_bytes });
         }
         self.push(kid, verifying)
     }
@@ -92,7 +134,7 @@ impl KeySet {
     pub fn add_jwks(&mut self, json: &serde_json::Value) -> Result<(), KeyError> {
         match json.get("keys") {
             Some(serde_json::Value::Array(keys)) => keys.iter().try_for_each(|k| self.add_jwk(k)),
-            Some(_) => Err(KeyError("a JWKS's keys is an array".into())),
+            Some(_) => Err(KeyError::NotAJwk),
             None => self.add_jwk(json),
         }
     }
@@ -104,63 +146,62 @@ impl KeySet {
         if field("use") == Some("enc") {
             return Ok(());
         }
+        match field("kty") {
+            Some("oct" | "RSA" | "EC" | "OKP") => {}
+            Some(_) => return Err(KeyError::UnsupportedKeyType),
+            None => return Err(KeyError::NotAJwk),
+        }
         if jwk.get("d").is_some() {
-            return Err(KeyError(
-                "a private key was given; configure the public key only".into(),
-            ));
+            return Err(KeyError::PrivateKey);
         }
         let kid = field("kid").map(str::to_owned);
         let alg = field("alg");
+        // The parser's error is dropped: it may quote the key.
         let parsed: JsonWebKey<'_> =
-            serde_json::from_value(jwk.clone()).map_err(|e| KeyError(format!("not a JWK: {e}")))?;
-        let bad = |e: &dyn fmt::Display| KeyError(format!("{:?} key: {e}", parsed.key_type()));
+            serde_json::from_value(jwk.clone()).map_err(|_| KeyError::NotAJwk)?;
         let verifying = match (&parsed, alg) {
             (JsonWebKey::Symmetric { secret }, Some(alg)) => {
                 return self.add_secret(secret, alg, kid)
             }
-            (JsonWebKey::Symmetric { .. }, None) => {
-                return Err(KeyError("an oct key needs an alg".into()))
-            }
+            (JsonWebKey::Symmetric { .. }, None) => return Err(KeyError::MissingAlgorithm),
             (JsonWebKey::Rsa { modulus, .. }, None | Some("RS256")) => {
-                let significant = modulus.iter().skip_while(|&&b| b == 0).count();
-                if significant * 8 < MIN_RSA_BITS {
-                    return Err(KeyError(format!(
-                        "RSA keys need at least {MIN_RSA_BITS} bits"
-                    )));
+                let bits = modulus.iter().position(|&b| b != 0).map_or(0, |first| {
+                    (modulus.len() - first) * 8 - modulus[first].leading_zeros() as usize
+                });
+                if bits < MIN_RSA_BITS {
+                    return Err(KeyError::WeakRsaKey);
                 }
-                let key = RsaPublicKey::try_from(&parsed).map_err(|e| bad(&e))?;
+                let key = RsaPublicKey::try_from(&parsed).map_err(|_| KeyError::InvalidKey)?;
                 Verifying::Rs256(Box::new(key))
             }
             (JsonWebKey::EllipticCurve { curve, x, y, .. }, None | Some("ES256")) => {
-                if curve != "P-256" || x.len() != 32 || y.len() != 32 {
-                    return Err(KeyError("EC keys must be P-256".into()));
+                if curve != "P-256" {
+                    return Err(KeyError::UnsupportedCurve);
+                }
+                if x.len() != 32 || y.len() != 32 {
+                    return Err(KeyError::InvalidKey);
                 }
                 let sec1 = [&[4u8][..], x, y].concat();
                 let key = jwt_compact::alg::VerifyingKey::<Es256>::from_slice(&sec1)
-                    .map_err(|e| bad(&e))?;
+                    .map_err(|_| KeyError::InvalidKey)?;
                 Verifying::Es256(Box::new(key))
             }
             (JsonWebKey::KeyPair { curve, .. }, None | Some("EdDSA")) => {
                 if curve != "Ed25519" {
-                    return Err(KeyError("OKP keys must be Ed25519".into()));
+                    return Err(KeyError::UnsupportedCurve);
                 }
                 let key = <Ed25519 as jwt_compact::Algorithm>::VerifyingKey::try_from(&parsed)
-                    .map_err(|e| bad(&e))?;
+                    .map_err(|_| KeyError::InvalidKey)?;
                 Verifying::EdDsa(Box::new(key))
             }
-            (other, alg) => {
-                let kty = other.key_type();
-                return Err(KeyError(format!(
-                    "unsupported key: kty {kty:?} with alg {alg:?}"
-                )));
-            }
+            _ => return Err(KeyError::UnsupportedAlgorithm),
         };
         self.push(kid, verifying)
     }
 
     fn push(&mut self, kid: Option<String>, verifying: Verifying) -> Result<(), KeyError> {
         if kid.is_some() && self.keys.iter().any(|k| k.kid == kid) {
-            return Err(KeyError("two keys share a kid".into()));
+            return Err(KeyError::DuplicateKid);
         }
         self.keys.push(Key { kid, verifying });
         Ok(())
@@ -181,12 +222,14 @@ impl KeySet {
         .ok_or(AuthError::UnknownKey)
     }
 
-    /// Checks the token's algorithm and signature with the selected key; only then are its
-    /// claims parsed (jwt-compact hands them out only inside a validated [`Token`]).
+    /// Checks the token's algorithm and signature with the selected key. The claims come out
+    /// only inside the validated [`Token`]: jwt-compact parses them before it checks the
+    /// signature (so unparseable claims are [`AuthError::Malformed`], signed or not), but hands
+    /// them out only when it passes.
     pub(super) fn validate(
         &self,
-        token: &UntrustedToken<'_>,
-    ) -> Result<Token<CustomClaims>, AuthError> {
+        token: &Untrusted<'_>,
+    ) -> Result<Token<CustomClaims, HeaderExtensions>, AuthError> {
         let key = self.select(token.header().key_id.as_deref())?;
         let result = match &key.verifying {
             Verifying::Hs256(k) => Hs256.validator(k).validate(token),

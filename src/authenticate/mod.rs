@@ -1,29 +1,38 @@
 //! Stage 2, authenticate: who is calling, from a verified bearer token.
 //!
-//! [`Verifier::verify`] takes the token from `Authorization: Bearer …` ([`bearer_token`]), caps
-//! its size, parses it with jwt-compact, picks the key by `kid` from a [`KeySet`] in which each
-//! key allows exactly one algorithm, checks the signature, and only then reads the claims:
-//! `exp`/`nbf` with leeway against the caller's `now`, `iss`, `aud`, and the tenant, scopes and
-//! attach list of the [`Principal`](crate::Principal) ([`ClaimRules`]). Verified tokens are
-//! remembered per isolate (bounded, time checks re-run on every use), so a repeated token costs
-//! no signature check.
+//! The stage is sans-I/O: it reads no clock (`now`, seconds since the Unix epoch, is always an
+//! argument) and fetches nothing (a JWKS URL goes through the [`FetchJwks`] edge).
+//!
+//! - [`bearer_token`] takes the token out of `Authorization: Bearer …`, capped in size before
+//!   anything parses it.
+//! - [`KeySet`] holds the keys (JWK, JWKS, HMAC secrets), each allowing exactly one algorithm;
+//!   a token's `kid` picks the key and its `alg` must be that key's, so a token never chooses
+//!   how it is checked. Unusable keys are a [`KeyError`] at configuration time.
+//! - [`Verifier::verify`] parses the token with jwt-compact, checks the signature, and only then
+//!   reads the claims — jwt-compact hands them out only inside a validated token — against
+//!   [`ClaimRules`]: `exp`/`nbf` with leeway, `iss`, `aud`, and the tenant ([`ClaimPath`]),
+//!   scopes and attach list of the [`Principal`](crate::Principal). Verified tokens are
+//!   remembered per isolate (bounded, time checks re-run on every use), so a repeated token
+//!   costs no signature check.
+//! - [`AuthConfig`] builds a verifier from plain configuration; [`JwksVerifier`] keeps its keys
+//!   from a JWKS URL fresh by a [`RefreshPolicy`].
 
-mod bearer;
 mod cache;
 mod claims;
 mod config;
 mod error;
 mod jwks;
 mod keys;
+mod token;
 mod verifier;
 
 #[cfg(test)]
 mod tests;
 
-pub use bearer::{bearer_token, DEFAULT_MAX_TOKEN_BYTES};
 pub use claims::{ClaimPath, ClaimRules};
 pub use config::{AuthConfig, SecretConfig};
 pub use error::AuthError;
 pub use jwks::{FetchJwks, JwksVerifier, RefreshPolicy};
 pub use keys::{KeyError, KeySet};
+pub use token::{bearer_token, DEFAULT_MAX_TOKEN_BYTES};
 pub use verifier::{Verifier, DEFAULT_CACHE_TOKENS};

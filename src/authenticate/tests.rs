@@ -25,14 +25,18 @@ struct Signers {
     rsa: RsaPrivateKey,
 }
 
-fn signers() -> Signers {
-    let rsa: JsonWebKey<'_> = serde_json::from_str(RSA_PRIVATE_JWK).unwrap();
-    let ed: JsonWebKey<'_> = serde_json::from_str(ED25519_PRIVATE_JWK).unwrap();
-    Signers {
-        es256: SigningKey::<Es256>::from_slice(&[7u8; 32]).unwrap(),
-        eddsa: <Ed25519 as Algorithm>::SigningKey::try_from(&ed).unwrap(),
-        rsa: RsaPrivateKey::try_from(&rsa).unwrap(),
-    }
+/// The test signing keys, parsed once (an RSA private key is slow to load in debug builds).
+fn signers() -> &'static Signers {
+    static SIGNERS: std::sync::OnceLock<Signers> = std::sync::OnceLock::new();
+    SIGNERS.get_or_init(|| {
+        let rsa: JsonWebKey<'_> = serde_json::from_str(RSA_PRIVATE_JWK).unwrap();
+        let ed: JsonWebKey<'_> = serde_json::from_str(ED25519_PRIVATE_JWK).unwrap();
+        Signers {
+            es256: SigningKey::<Es256>::from_slice(&[7u8; 32]).unwrap(),
+            eddsa: <Ed25519 as Algorithm>::SigningKey::try_from(&ed).unwrap(),
+            rsa: RsaPrivateKey::try_from(&rsa).unwrap(),
+        }
+    })
 }
 
 /// The public JWKS of `signers()`, each key with a kid.
@@ -211,8 +215,8 @@ fn rfc8037_a4_ed25519() {
 #[test]
 fn every_algorithm_verifies_and_maps_claims() {
     let s = signers();
-    let v = verifier(&s);
-    for (alg, token) in every_algorithm(&s, &claims()) {
+    let v = verifier(s);
+    for (alg, token) in every_algorithm(s, &claims()) {
         let principal = v
             .verify(&token, NOW)
             .unwrap_or_else(|e| panic!("{alg}: {e:?}"));
@@ -232,14 +236,16 @@ fn every_algorithm_verifies_and_maps_claims() {
 fn hostile_tokens() {
     use AuthError::*;
     let s = signers();
-    let v = verifier(&s);
+    let v = verifier(s);
     let hs = |kid: Option<&str>, c: Value| sign(&Hs256, &Hs256Key::new(HS256_SECRET), kid, c);
     let es = |kid: Option<&str>, c: Value| sign(&Es256, &s.es256, kid, c);
     let good = es(Some("es"), claims());
     let parts: Vec<&str> = good.split('.').collect();
     let header = |h: Value| b64(h.to_string().as_bytes());
     let payload = b64(claims().to_string().as_bytes());
-    let rsa_public_pem_bytes = serde_json::to_vec(&public_jwks(&s)[2]).unwrap();
+    // The classic confusion signs HS256 with the RSA public key's bytes (usually its PEM) as the
+    // HMAC secret; which bytes does not matter here, since the key's algorithm is checked first.
+    let rsa_public_key_bytes = serde_json::to_vec(&public_jwks(s)[2]).unwrap();
 
     let mut cases: Vec<(String, String, Result<(), AuthError>)> = vec![
         ("good".into(), good.clone(), Ok(())),
@@ -272,7 +278,7 @@ fn hostile_tokens() {
             "HS256 signed with the RSA public key as secret".into(),
             sign(
                 &Hs256,
-                &Hs256Key::new(&rsa_public_pem_bytes),
+                &Hs256Key::new(&rsa_public_key_bytes),
                 Some("rs"),
                 claims(),
             ),
@@ -323,6 +329,8 @@ fn hostile_tokens() {
             es(Some("es"), with(claims(), json!({"exp": null}))),
             Err(MissingClaim("exp")),
         ),
+        // jwt-compact parses `exp`, `nbf` and `iat` before it checks the signature, so a token
+        // whose times do not parse is Malformed: not InvalidClaim, which would say it is signed.
         (
             "exp as string".into(),
             es(Some("es"), with(claims(), json!({"exp": "tomorrow"}))),
@@ -362,6 +370,19 @@ fn hostile_tokens() {
         (
             "iss array".into(),
             es(Some("es"), with(claims(), json!({"iss": [ISS]}))),
+            Err(InvalidClaim("iss")),
+        ),
+        (
+            "iss number".into(),
+            es(Some("es"), with(claims(), json!({"iss": 1}))),
+            Err(InvalidClaim("iss")),
+        ),
+        (
+            "iss differs in case".into(),
+            es(
+                Some("es"),
+                with(claims(), json!({"iss": "https://AUTH.example.com/"})),
+            ),
             Err(WrongIssuer),
         ),
         (
@@ -382,6 +403,21 @@ fn hostile_tokens() {
         (
             "aud array without ours".into(),
             es(Some("es"), with(claims(), json!({"aud": ["other"]}))),
+            Err(WrongAudience),
+        ),
+        (
+            "aud array with a number".into(),
+            es(Some("es"), with(claims(), json!({"aud": [AUD, 1]}))),
+            Err(InvalidClaim("aud")),
+        ),
+        (
+            "aud empty array".into(),
+            es(Some("es"), with(claims(), json!({"aud": []}))),
+            Err(WrongAudience),
+        ),
+        (
+            "aud prefix".into(),
+            es(Some("es"), with(claims(), json!({"aud": "api2"}))),
             Err(WrongAudience),
         ),
         (
@@ -465,6 +501,22 @@ fn hostile_tokens() {
             format!("{}==.{}.{}", parts[0], parts[1], parts[2]),
             Err(Malformed),
         ),
+        (
+            // The last character of a 64-byte signature holds 2 bits of it and 4 zero bits;
+            // setting one of those gives the same bytes, which the strict decoder refuses.
+            "signature with non-zero trailing bits".into(),
+            {
+                const ALPHABET: &[u8] =
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+                let (head, last) = good.split_at(good.len() - 1);
+                let index = ALPHABET
+                    .iter()
+                    .position(|&c| c == last.as_bytes()[0])
+                    .unwrap();
+                format!("{head}{}", ALPHABET[index ^ 1] as char)
+            },
+            Err(Malformed),
+        ),
         ("fourth part".into(), format!("{good}.AAAA"), Err(Malformed)),
         ("empty".into(), String::new(), Err(Malformed)),
         ("dots".into(), "..".into(), Err(Malformed)),
@@ -523,13 +575,58 @@ fn hostile_tokens() {
             }),
         ),
         (
-            "crit header".into(),
+            "crit header, unsigned".into(),
             format!(
                 "{}.{payload}.{}",
                 header(json!({"alg": "ES256", "kid": "es", "crit": ["exp"]})),
                 parts[2]
             ),
-            Err(BadSignature),
+            Err(Malformed),
+        ),
+        (
+            "crit header, signed".into(),
+            Es256
+                .token(
+                    &Header::new(json!({"crit": ["x-ext"], "x-ext": 1})).with_key_id("es"),
+                    &Claims::new(claims().as_object().unwrap().clone()),
+                    &s.es256,
+                )
+                .unwrap(),
+            Err(Malformed),
+        ),
+        (
+            "two tokens, as a folded header".into(),
+            format!("{good}, {good}"),
+            Err(Malformed),
+        ),
+        (
+            "bearer prefix left on".into(),
+            format!("Bearer {good}"),
+            Err(Malformed),
+        ),
+        (
+            "cty not JSON".into(),
+            format!(
+                "{}.{payload}.{}",
+                header(json!({"alg": "ES256", "kid": "es", "cty": "xml"})),
+                parts[2]
+            ),
+            Err(Malformed),
+        ),
+        (
+            "claims an array".into(),
+            format!("{}.{}.{}", parts[0], b64(b"[1]"), parts[2]),
+            Err(Malformed),
+        ),
+        (
+            "claims nested too deep".into(),
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                b64(format!("{}{}", "[".repeat(2000), "]".repeat(2000)).as_bytes()),
+                parts[2]
+            ),
+            Err(Malformed),
         ),
         (
             "kid not a string".into(),
@@ -554,10 +651,10 @@ fn hostile_tokens() {
     ];
     // Every algorithm expired; and every token relabelled with another key's kid, which (each
     // kid having its own algorithm) must never reach a signature check.
-    for (alg, token) in every_algorithm(&s, &with(claims(), json!({"exp": NOW - 3600}))) {
+    for (alg, token) in every_algorithm(s, &with(claims(), json!({"exp": NOW - 3600}))) {
         cases.push((format!("{alg} expired"), token, Err(Expired)));
     }
-    for (alg, token) in every_algorithm(&s, &claims()) {
+    for (alg, token) in every_algorithm(s, &claims()) {
         let (h, rest) = token.split_once('.').unwrap();
         let decoded: Value = serde_json::from_slice(&base64_decode(h)).unwrap();
         for other in ["hs256", "hs384", "hs512", "es", "ed", "rs"] {
@@ -611,44 +708,219 @@ fn base64_decode(s: &str) -> Vec<u8> {
 
 #[test]
 fn bad_key_configuration_fails_at_creation() {
-    let mut keys = KeySet::new();
+    use KeyError::*;
+    const ED_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+    let s = signers();
+    let rsa = public_jwks(s).swap_remove(2);
+    let es = public_jwks(s).swap_remove(0);
+    let short_secret = "c2hvcnQtc2VjcmV0LXZhbHVl"; // "short-secret-value"
+    let mut rsa_1024 = rsa.clone();
+    rsa_1024["n"] = b64(&[0xff; 128]).into();
+    let mut rsa_2047 = rsa.clone();
+    rsa_2047["n"] = b64(&[[0x7f].as_slice(), &[0xff; 255]].concat()).into();
+    let mut es_off_curve = es.clone();
+    es_off_curve["y"] = b64(&[1; 32]).into();
+    let mut es_short = es.clone();
+    es_short["x"] = b64(&[1; 31]).into();
     let refused = [
-        json!({ "kty": "oct", "k": "c2hvcnQ" }),
-        json!({ "kty": "oct", "k": "c2hvcnQ", "alg": "HS256" }),
-        json!({ "kty": "RSA", "n": "AQAB", "e": "AQAB" }),
-        json!({ "kty": "EC", "crv": "P-384", "x": "AA", "y": "AA" }),
-        json!({ "kty": "OKP", "crv": "X25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }),
-        json!({ "kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "alg": "HS256" }),
-        serde_json::from_str(ED25519_PRIVATE_JWK).unwrap(),
-        json!({ "kty": "XYZ" }),
-        json!("not an object"),
+        (json!("not an object"), NotAJwk),
+        (json!({}), NotAJwk),
+        (json!({ "kty": 1 }), NotAJwk),
+        (json!({ "kty": "XYZ" }), UnsupportedKeyType),
+        (json!({ "kty": "oct" }), NotAJwk),
+        (json!({ "kty": "oct", "k": "!!!", "alg": "HS256" }), NotAJwk),
+        (json!({ "kty": "oct", "k": short_secret }), MissingAlgorithm),
+        (
+            json!({ "kty": "oct", "k": short_secret, "alg": "HS256" }),
+            WeakSecret { min_bytes: 32 },
+        ),
+        (
+            json!({ "kty": "oct", "k": b64(&[1; 32]), "alg": "RS256" }),
+            UnsupportedAlgorithm,
+        ),
+        (
+            json!({ "kty": "RSA", "n": "AQAB", "e": "AQAB" }),
+            WeakRsaKey,
+        ),
+        (rsa_1024, WeakRsaKey),
+        (rsa_2047, WeakRsaKey),
+        (
+            with(rsa.clone(), json!({"alg": "HS256"})),
+            UnsupportedAlgorithm,
+        ),
+        (
+            with(rsa.clone(), json!({"alg": "PS256"})),
+            UnsupportedAlgorithm,
+        ),
+        (
+            with(rsa.clone(), json!({"alg": "none"})),
+            UnsupportedAlgorithm,
+        ),
+        (with(rsa.clone(), json!({"e": "AA"})), InvalidKey),
+        (
+            json!({ "kty": "EC", "crv": "P-384", "x": "AA", "y": "AA" }),
+            UnsupportedCurve,
+        ),
+        (
+            json!({ "kty": "EC", "crv": "secp256k1", "x": b64(&[1; 32]), "y": b64(&[1; 32]) }),
+            UnsupportedCurve,
+        ),
+        (es_off_curve, InvalidKey),
+        (es_short, InvalidKey),
+        (
+            with(es.clone(), json!({"alg": "ES384"})),
+            UnsupportedAlgorithm,
+        ),
+        (
+            json!({ "kty": "OKP", "crv": "X25519", "x": ED_X }),
+            UnsupportedCurve,
+        ),
+        (
+            json!({ "kty": "OKP", "crv": "Ed448", "x": ED_X }),
+            UnsupportedCurve,
+        ),
+        (
+            json!({ "kty": "OKP", "crv": "Ed25519", "x": "AAAA" }),
+            InvalidKey,
+        ),
+        (
+            json!({ "kty": "OKP", "crv": "Ed25519", "x": ED_X, "alg": "HS256" }),
+            UnsupportedAlgorithm,
+        ),
+        (
+            serde_json::from_str(ED25519_PRIVATE_JWK).unwrap(),
+            PrivateKey,
+        ),
+        (serde_json::from_str(RSA_PRIVATE_JWK).unwrap(), PrivateKey),
+        (with(es.clone(), json!({"d": b64(&[7; 32])})), PrivateKey),
     ];
-    for jwk in refused {
-        assert!(keys.add_jwk(&jwk).is_err(), "{jwk}");
+    for (jwk, want) in refused {
+        let mut keys = KeySet::new();
+        assert_eq!(keys.add_jwk(&jwk), Err(want), "{jwk}");
+        assert!(keys.is_empty(), "{jwk}");
+        // The message names the problem, never the key material.
+        let message = want.to_string();
+        for part in ["k", "n", "x", "y", "d"] {
+            if let Some(material) = jwk.get(part).and_then(Value::as_str) {
+                assert!(
+                    material.len() < 4 || !message.contains(material),
+                    "{message}"
+                );
+            }
+        }
     }
-    assert!(keys.add_secret(b"short", "HS256", None).is_err());
-    assert!(keys
-        .add_secret(HS256_SECRET.as_bytes(), "HS384", None)
-        .is_err());
-    assert!(keys
-        .add_secret(HS512_SECRET.as_bytes(), "none", None)
-        .is_err());
-    let enc = json!({ "kty": "OKP", "crv": "Ed25519", "use": "enc", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" });
-    keys.add_jwk(&enc).unwrap();
+
+    let mut keys = KeySet::new();
+    let secrets = [
+        (&b"short"[..], "HS256", WeakSecret { min_bytes: 32 }),
+        (
+            HS256_SECRET.as_bytes(),
+            "HS384",
+            WeakSecret { min_bytes: 48 },
+        ),
+        (
+            HS384_SECRET.as_bytes(),
+            "HS512",
+            WeakSecret { min_bytes: 64 },
+        ),
+        (HS512_SECRET.as_bytes(), "none", UnsupportedAlgorithm),
+        (HS512_SECRET.as_bytes(), "hs256", UnsupportedAlgorithm),
+        (HS512_SECRET.as_bytes(), "RS256", UnsupportedAlgorithm),
+    ];
+    for (secret, alg, want) in secrets {
+        assert_eq!(keys.add_secret(secret, alg, None), Err(want), "{alg}");
+    }
+    assert_eq!(
+        keys.add_jwks(&json!({ "keys": { "kty": "oct" } })),
+        Err(NotAJwk)
+    );
+    let enc = json!({ "kty": "OKP", "crv": "Ed25519", "use": "enc", "x": ED_X });
+    keys.add_jwks(&json!({ "keys": [enc] })).unwrap();
     assert!(keys.is_empty(), "encryption keys are skipped");
     keys.add_secret(HS256_SECRET.as_bytes(), "HS256", Some("a".into()))
         .unwrap();
-    assert!(
-        keys.add_secret(HS256_SECRET.as_bytes(), "HS256", Some("a".into()))
-            .is_err(),
-        "duplicate kid"
+    assert_eq!(
+        keys.add_secret(HS256_SECRET.as_bytes(), "HS256", Some("a".into())),
+        Err(DuplicateKid)
+    );
+    assert_eq!(
+        keys.add_jwk(&with(rsa.clone(), json!({"kid": "a"}))),
+        Err(DuplicateKid)
     );
     assert!(AuthConfig::default().build().is_err(), "no keys");
+    let config_error = AuthConfig {
+        secrets: vec![SecretConfig {
+            secret: "a-weak-secret".into(),
+            alg: "HS256".into(),
+            kid: None,
+        }],
+        ..AuthConfig::default()
+    }
+    .build()
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(!config_error.contains("a-weak-secret"), "{config_error}");
+}
+
+/// With one key and no `kid`, the key is found without one; its algorithm still rules.
+#[test]
+fn a_single_key_needs_no_kid() {
+    use AuthError::*;
+    let s = signers();
+    let rsa_public = public_jwks(s).swap_remove(2);
+    let mut rsa_no_kid = rsa_public.clone();
+    rsa_no_kid.as_object_mut().unwrap().remove("kid");
+    let mut keys = KeySet::new();
+    keys.add_jwk(&rsa_no_kid).unwrap();
+    let v = Verifier::new(keys, ClaimRules::default(), DEFAULT_MAX_TOKEN_BYTES);
+    let rs = |kid: Option<&str>| sign(&Rsa::rs256(), &s.rsa, kid, claims());
+    let confused = |secret: &[u8]| sign(&Hs256, &Hs256Key::new(secret), None, claims());
+    let modulus = base64_decode(rsa_public["n"].as_str().unwrap());
+    let cases = [
+        ("RS256, no kid", rs(None), Ok(())),
+        (
+            "RS256 with a kid the key lacks",
+            rs(Some("rs")),
+            Err(UnknownKey),
+        ),
+        (
+            "HS256 keyed with the public JWK",
+            confused(&serde_json::to_vec(&rsa_no_kid).unwrap()),
+            Err(AlgorithmNotAllowed),
+        ),
+        (
+            "HS256 keyed with the modulus",
+            confused(&modulus),
+            Err(AlgorithmNotAllowed),
+        ),
+        (
+            "PS256 header on the RS256 key",
+            sign(&Rsa::ps256(), &s.rsa, None, claims()),
+            Err(AlgorithmNotAllowed),
+        ),
+        (
+            "EdDSA on the RS256 key",
+            sign(&Ed25519, &s.eddsa, None, claims()),
+            Err(AlgorithmNotAllowed),
+        ),
+    ];
+    for (name, token, want) in cases {
+        assert_eq!(v.verify(&token, NOW).map(|_| ()), want, "{name}");
+    }
 }
 
 mod properties {
     use super::*;
     use proptest::prelude::*;
+
+    /// Runs `f` with one verifier per test thread, so cases do not rebuild the key set.
+    fn with_verifier<R>(f: impl FnOnce(&Verifier) -> R) -> R {
+        thread_local! {
+            static VERIFIER: Verifier = verifier(signers());
+        }
+        VERIFIER.with(f)
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
@@ -656,8 +928,7 @@ mod properties {
         /// Arbitrary text never verifies and never panics.
         #[test]
         fn arbitrary_text_is_refused(token in "\\PC{0,200}") {
-            let s = signers();
-            prop_assert!(verifier(&s).verify(&token, NOW).is_err());
+            prop_assert!(with_verifier(|v| v.verify(&token, NOW)).is_err());
         }
 
         /// Arbitrary base64url parts in JWS shape never verify and never panic.
@@ -665,9 +936,28 @@ mod properties {
         fn arbitrary_parts_are_refused(h in proptest::collection::vec(any::<u8>(), 0..64),
                                        p in proptest::collection::vec(any::<u8>(), 0..64),
                                        sig in proptest::collection::vec(any::<u8>(), 0..80)) {
-            let s = signers();
             let token = format!("{}.{}.{}", b64(&h), b64(&p), b64(&sig));
-            prop_assert!(verifier(&s).verify(&token, NOW).is_err());
+            prop_assert!(with_verifier(|v| v.verify(&token, NOW)).is_err());
+        }
+
+        /// A real token with one byte changed anywhere never verifies.
+        #[test]
+        fn any_changed_byte_is_refused(index in any::<prop::sample::Index>(),
+                                       replacement in "[A-Za-z0-9_.=-]") {
+            let token = sign(&Ed25519, &signers().eddsa, Some("ed"), claims());
+            let at = index.index(token.len());
+            prop_assume!(token[at..=at] != replacement);
+            let changed = format!("{}{replacement}{}", &token[..at], &token[at + 1..]);
+            prop_assert!(with_verifier(|v| v.verify(&changed, NOW)).is_err(), "{}", at);
+        }
+
+        /// Arbitrary `Authorization` values through the pipeline's entry point never panic and
+        /// never authenticate.
+        #[test]
+        fn arbitrary_headers_are_refused(header in "(?i:bearer )?[A-Za-z0-9_.=, -]{0,200}|\\PC{0,200}") {
+            use crate::pipeline::TokenVerifier;
+            let outcome = with_verifier(|v| pollster::block_on(v.verify_bearer(&header, NOW)));
+            prop_assert!(matches!(outcome, Err(crate::Error::Unauthenticated(_))));
         }
     }
 }
@@ -675,7 +965,7 @@ mod properties {
 #[test]
 fn cached_tokens_still_expire_and_forgeries_never_hit() {
     let s = signers();
-    let v = verifier(&s);
+    let v = verifier(s);
     let token = sign(&Ed25519, &s.eddsa, Some("ed"), claims());
     assert!(v.verify(&token, NOW).is_ok());
     assert!(v.verify(&token, NOW + 1).is_ok(), "cached");
@@ -760,7 +1050,7 @@ mod jwks_url {
     #[test]
     fn fetches_once_then_on_unknown_kid_at_most_once_a_minute() {
         let s = signers();
-        let keys = public_jwks(&s);
+        let keys = public_jwks(s);
         let fetcher = FakeFetcher {
             body: RefCell::new(jwks_of(vec![keys[1].clone()])),
             calls: Cell::new(0),
@@ -812,7 +1102,7 @@ mod jwks_url {
     #[test]
     fn stale_keys_are_refreshed_and_rotated_out_keys_stop_working() {
         let s = signers();
-        let keys = public_jwks(&s);
+        let keys = public_jwks(s);
         let fetcher = FakeFetcher {
             body: RefCell::new(jwks_of(keys.clone())),
             calls: Cell::new(0),
@@ -863,7 +1153,7 @@ mod jwks_url {
             assert_eq!(Error::KeysUnavailable.to_response().status, 503);
         }
         let fetcher = FakeFetcher {
-            body: RefCell::new(jwks_of(public_jwks(&s))),
+            body: RefCell::new(jwks_of(public_jwks(s))),
             calls: Cell::new(0),
         };
         let v = setup(&fetcher);

@@ -1,13 +1,12 @@
 //! [`Verifier`]: a bearer token in, a [`Principal`] out.
 
-use super::bearer::bearer_token;
 use super::cache::{TokenCache, Verified};
 use super::claims::ClaimRules;
 use super::keys::KeySet;
+use super::token::{bearer_token, check_size, parse};
 use super::AuthError;
 use crate::pipeline::TokenVerifier;
 use crate::{Error, Principal};
-use jwt_compact::UntrustedToken;
 use std::cell::RefCell;
 
 /// How many verified tokens a verifier remembers by default.
@@ -45,11 +44,7 @@ impl Verifier {
     /// the key's own algorithm, signature, then claims. A token verified before skips the
     /// signature, never the time checks.
     pub fn verify(&self, token: &str, now: i64) -> Result<Principal, AuthError> {
-        if token.len() > self.max_token_bytes {
-            return Err(AuthError::TooLarge {
-                max: self.max_token_bytes,
-            });
-        }
+        check_size(token, self.max_token_bytes)?;
         let cached = self.cache.borrow().get(token).cloned();
         if let Some(Verified {
             principal,
@@ -62,8 +57,7 @@ impl Verifier {
             }
             return checked.map(|()| principal);
         }
-        let untrusted = UntrustedToken::new(token).map_err(|_| AuthError::Malformed)?;
-        let validated = self.keys.validate(&untrusted)?;
+        let validated = self.keys.validate(&parse(token)?)?;
         let principal = self.rules.principal(validated.claims(), now)?;
         let verified = Verified {
             principal: principal.clone(),

@@ -1,0 +1,174 @@
+//! The bearer token: out of an `Authorization` header (RFC 6750), under a size cap, into
+//! jwt-compact's [`UntrustedToken`] — whose claims cannot be read until a key validates it.
+
+use super::AuthError;
+use jwt_compact::UntrustedToken;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+/// The longest token accepted by default. Real access tokens are a few hundred bytes to a few
+/// KiB; the cap is checked before any parsing, so a 1 MB header costs nothing.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// `Bearer` and the one space after it, in any case.
+const SCHEME: &str = "bearer ";
+
+/// The token in `Bearer <token>` (scheme in any case, one space). Workers fold a repeated
+/// `Authorization` header into `a, b`, which is not a token and so is refused here too.
+pub fn bearer_token(authorization: &str, max_bytes: usize) -> Result<&str, AuthError> {
+    let (scheme, token) = authorization
+        .split_at_checked(SCHEME.len())
+        .ok_or(AuthError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case(SCHEME) {
+        return Err(AuthError::Malformed);
+    }
+    check_size(token, max_bytes)?;
+    // RFC 6750's b64token characters: anything else (a space, a comma, a control character)
+    // means this is not one token.
+    let is_token_char = |b: u8| b.is_ascii_alphanumeric() || b"-_.~+/=".contains(&b);
+    if token.is_empty() || !token.bytes().all(is_token_char) {
+        return Err(AuthError::Malformed);
+    }
+    Ok(token)
+}
+
+/// Refuses a token over the cap, before anything else looks at it.
+pub(super) fn check_size(token: &str, max_bytes: usize) -> Result<(), AuthError> {
+    if token.len() > max_bytes {
+        return Err(AuthError::TooLarge { max: max_bytes });
+    }
+    Ok(())
+}
+
+/// The header parameters jwt-compact leaves to us. Only `crit` matters: RFC 7515 §4.1.11 makes a
+/// token that lists critical extensions invalid for a recipient that understands none of them.
+/// Everything else (`jku`, `x5u`, an embedded `jwk`) is ignored: keys come from configuration,
+/// never from the token.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct HeaderExtensions {
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+/// A parsed but unverified token.
+pub(super) type Untrusted<'a> = UntrustedToken<'a, HeaderExtensions>;
+
+/// Parses a compact JWS: three base64url parts, a JSON header with `alg` and no `crit`. Any
+/// failure is [`AuthError::Malformed`]; the parser's own error, which may quote the input, is
+/// dropped.
+pub(super) fn parse(token: &str) -> Result<Untrusted<'_>, AuthError> {
+    let untrusted = Untrusted::try_from(token).map_err(|_| AuthError::Malformed)?;
+    if untrusted.header().other_fields.crit.is_some() {
+        return Err(AuthError::Malformed);
+    }
+    Ok(untrusted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn takes_exactly_one_bearer_token() {
+        let taken = [
+            ("Bearer abc.def.ghi", "abc.def.ghi"),
+            ("bearer abc", "abc"),
+            ("BEARER abc", "abc"),
+            ("bEaReR a-b_c.d~e+f/g==", "a-b_c.d~e+f/g=="),
+        ];
+        for (header, token) in taken {
+            assert_eq!(bearer_token(header, 100), Ok(token), "{header:?}");
+        }
+        let refused = [
+            "",
+            "Bearer",
+            "Bearer ",
+            "Bearer  abc",
+            "Bearer\tabc",
+            "Bearer abc ",
+            " Bearer abc",
+            "Basic abc",
+            "Basic dXNlcjpwYXNz",
+            "Bearerabc",
+            "Bearer a b",
+            "Bearer a.b.c, Bearer d.e.f",
+            "Bearer a.b.c,Bearer d.e.f",
+            "Bearer a\0b",
+            "Bearer a\r\nX-Injected: 1",
+            "Bearer ü",
+            "Beareü abc",
+            "Token abc",
+            "DPoP abc",
+        ];
+        for header in refused {
+            assert_eq!(
+                bearer_token(header, 100),
+                Err(AuthError::Malformed),
+                "{header:?}"
+            );
+        }
+        let at_cap = format!("Bearer {}", "a".repeat(100));
+        assert_eq!(bearer_token(&at_cap, 100).map(str::len), Ok(100));
+        for huge in [
+            format!("Bearer {}", "a".repeat(101)),
+            format!("Bearer {}", " ".repeat(1 << 20)),
+        ] {
+            assert_eq!(
+                bearer_token(&huge, 100),
+                Err(AuthError::TooLarge { max: 100 })
+            );
+        }
+    }
+
+    #[test]
+    fn critical_extensions_are_refused_and_key_urls_ignored() {
+        use jwt_compact::alg::{Hs256, Hs256Key};
+        use jwt_compact::{AlgorithmExt, Claims, Header};
+        use serde_json::{json, Map, Value};
+
+        let key = Hs256Key::new([7u8; 32]);
+        let sign = |extensions: Value| {
+            let header = Header::new(extensions).with_key_id("k");
+            Hs256
+                .token(&header, &Claims::new(Map::new()), &key)
+                .unwrap()
+        };
+        for extensions in [
+            json!({"crit": ["b64"], "b64": false}),
+            json!({"crit": []}),
+            json!({"crit": "exp"}),
+        ] {
+            let token = sign(extensions.clone());
+            assert!(
+                matches!(parse(&token), Err(AuthError::Malformed)),
+                "{extensions}"
+            );
+        }
+        let token = sign(json!({"jku": "https://evil.example/jwks", "jwk": {"kty": "oct"}}));
+        let untrusted = parse(&token).unwrap();
+        assert_eq!(untrusted.algorithm(), "HS256");
+        assert_eq!(untrusted.header().key_id.as_deref(), Some("k"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any header value: no panic, and a token comes back only as the exact suffix of a
+        /// `Bearer ` header, within the cap.
+        #[test]
+        fn bearer_token_is_total(header in "(?i:bearer )?\\PC{0,120}", max in 0usize..150) {
+            if let Ok(token) = bearer_token(&header, max) {
+                prop_assert!(header[..7].eq_ignore_ascii_case("bearer "));
+                prop_assert_eq!(&header[7..], token);
+                prop_assert!(!token.is_empty() && token.len() <= max);
+            }
+        }
+
+        /// Any text parses or is refused without a panic.
+        #[test]
+        fn parse_is_total(token in "[A-Za-z0-9_=.-]{0,120}|\\PC{0,120}") {
+            let _ = parse(&token);
+        }
+    }
+}
