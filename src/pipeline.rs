@@ -52,9 +52,12 @@ impl<V: TokenVerifier, D: CustomDomains> Pipeline<V, D> {
         }
     }
 
-    /// The resolver, for the header names it reads.
-    pub fn resolver(&self) -> &Resolver<D> {
-        &self.resolver
+    /// Every header name the pipeline reads (lower case), so a JS caller can pass just those
+    /// across to wasm: the resolver's, and `authorization` for the token.
+    pub fn headers_read(&self) -> Vec<&str> {
+        let mut names = self.resolver.headers_read();
+        names.push("authorization");
+        names
     }
 
     /// Runs the stages over `request` at `now` (seconds since the Unix epoch).
@@ -195,6 +198,11 @@ mod tests {
         for (host, path, token, want) in cases {
             assert_eq!(run(&p, host, path, token), want, "{host}{path} {token:?}");
         }
+    }
+
+    #[test]
+    fn names_every_header_it_reads() {
+        assert_eq!(pipeline(None).headers_read(), ["authorization"]);
     }
 
     #[test]
