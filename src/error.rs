@@ -135,6 +135,12 @@ impl From<TenantIdError> for Error {
     }
 }
 
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        Self::Unauthenticated(e)
+    }
+}
+
 impl From<SqlError> for Error {
     fn from(e: SqlError) -> Self {
         Self::Storage(e)

@@ -74,9 +74,3 @@ impl TokenVerifier for Verifier {
         Ok(self.verify(token, now)?)
     }
 }
-
-impl From<AuthError> for Error {
-    fn from(e: AuthError) -> Self {
-        Error::Unauthenticated(e)
-    }
-}
