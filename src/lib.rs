@@ -20,6 +20,7 @@
 
 pub mod authenticate;
 pub mod authorize;
+pub mod cloudflare;
 mod config;
 mod error;
 pub mod pipeline;

@@ -1,0 +1,221 @@
+//! [`RequestBudget`]: the client's own count against Cloudflare's global rate limit.
+//!
+//! Cloudflare allows 1,200 API requests per 5 minutes per token, counted across all use of the
+//! token; past it every call gets 429 for up to 5 minutes. The budget counts what this client sent
+//! in a sliding window, reads the `Ratelimit` header Cloudflare sends back (which also counts other
+//! users of the token), and after a 429 holds every call until `retry-after` has passed, so one
+//! 429 costs one wait, not a storm of retries. The client then waits for room when it is near, and
+//! refuses the call when it is not ([`ApiError::BudgetExhausted`](super::ApiError)).
+
+use serde::Deserialize;
+use std::collections::VecDeque;
+
+/// The limit the budget keeps under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// Requests per window this client allows itself. The default, 1,000 of Cloudflare's 1,200,
+    /// leaves room for other tools on the same token (wrangler, dashboards).
+    pub limit: u32,
+    /// The window, in seconds (Cloudflare's is 300).
+    pub window_secs: u64,
+    /// The longest a call waits for room before it is refused instead.
+    pub max_wait_ms: u64,
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        Self {
+            limit: 1_000,
+            window_secs: 300,
+            max_wait_ms: 10_000,
+        }
+    }
+}
+
+/// Whether a call may go now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Send it.
+    Now,
+    /// Not before this time (ms since the epoch).
+    At(u64),
+}
+
+/// The requests sent in the current window, and what the server last said.
+#[derive(Debug, Clone)]
+pub struct RequestBudget {
+    config: BudgetConfig,
+    sent: VecDeque<u64>,
+    locked_until: u64,
+    server: Option<ServerView>,
+}
+
+/// The server's own count, from a `Ratelimit` header: `remaining` at `seen`, until `reset_at`.
+#[derive(Debug, Clone, Copy)]
+struct ServerView {
+    remaining: u32,
+    seen: u64,
+    reset_at: u64,
+}
+
+impl RequestBudget {
+    /// An empty budget.
+    pub fn new(config: BudgetConfig) -> Self {
+        Self {
+            config,
+            sent: VecDeque::new(),
+            locked_until: 0,
+            server: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BudgetConfig {
+        &self.config
+    }
+
+    fn window_ms(&self) -> u64 {
+        self.config.window_secs * 1_000
+    }
+
+    fn forget_old(&mut self, now: u64) {
+        let window = self.window_ms();
+        while self.sent.front().is_some_and(|&t| t + window <= now) {
+            self.sent.pop_front();
+        }
+        if self.server.is_some_and(|s| s.reset_at <= now) {
+            self.server = None;
+        }
+    }
+
+    /// Requests this client sent in the window ending at `now`.
+    pub fn used(&mut self, now: u64) -> u32 {
+        self.forget_old(now);
+        self.sent.len() as u32
+    }
+
+    /// Requests left in the window at `now`: the smaller of the client's own count and the
+    /// server's last word, less what was sent since.
+    pub fn remaining(&mut self, now: u64) -> u32 {
+        let own = self.config.limit.saturating_sub(self.used(now));
+        match self.server {
+            Some(s) => {
+                let since = self.sent.iter().filter(|&&t| t >= s.seen).count() as u32;
+                own.min(s.remaining.saturating_sub(since))
+            }
+            None => own,
+        }
+    }
+
+    /// May a call go at `now`? If not, when it may.
+    pub fn admit(&mut self, now: u64) -> Admission {
+        if now < self.locked_until {
+            return Admission::At(self.locked_until);
+        }
+        if self.remaining(now) > 0 {
+            return Admission::Now;
+        }
+        // Full: room comes back when the oldest request leaves the window (or the server's
+        // window resets, if that is what is limiting).
+        let own_free = self
+            .sent
+            .front()
+            .map_or(now, |&t| t + self.window_ms())
+            .max(now);
+        let at = match self.server {
+            Some(s) if self.config.limit > self.sent.len() as u32 => s.reset_at,
+            _ => own_free,
+        };
+        Admission::At(at.max(now + 1))
+    }
+
+    /// Counts a request sent at `now`.
+    pub fn record_sent(&mut self, now: u64) {
+        self.forget_old(now);
+        self.sent.push_back(now);
+    }
+
+    /// A 429 at `now`: hold every call until `retry_after_secs` has passed.
+    pub fn record_rate_limited(&mut self, now: u64, retry_after_secs: u64) {
+        self.locked_until = self.locked_until.max(now + retry_after_secs * 1_000);
+    }
+
+    /// Reads Cloudflare's `Ratelimit` header (`"default";r=<remaining>;t=<seconds to reset>`).
+    /// Anything it cannot read is ignored.
+    pub fn observe_header(&mut self, now: u64, header: &str) {
+        let field = |key: &str| {
+            header
+                .split(';')
+                .filter_map(|part| part.trim().split_once('='))
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+        };
+        if let (Some(remaining), Some(reset)) = (field("r"), field("t")) {
+            self.server = Some(ServerView {
+                remaining: remaining.min(u32::MAX as u64) as u32,
+                seen: now + 1, // the request that carried it is already counted
+                reset_at: now + reset * 1_000,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget(limit: u32) -> RequestBudget {
+        RequestBudget::new(BudgetConfig {
+            limit,
+            window_secs: 300,
+            max_wait_ms: 0,
+        })
+    }
+
+    #[test]
+    fn counts_a_sliding_window() {
+        let mut b = budget(3);
+        for t in [0, 1_000, 2_000] {
+            assert_eq!(b.admit(t), Admission::Now);
+            b.record_sent(t);
+        }
+        assert_eq!(b.remaining(2_500), 0);
+        // The first request leaves the window 300 s after it was sent.
+        assert_eq!(b.admit(2_500), Admission::At(300_000));
+        assert_eq!(b.admit(300_000), Admission::Now);
+        assert_eq!(b.used(300_000), 2);
+    }
+
+    #[test]
+    fn a_429_holds_every_call_until_retry_after() {
+        let mut b = budget(1_000);
+        b.record_sent(0);
+        b.record_rate_limited(10, 30);
+        assert_eq!(b.admit(11), Admission::At(30_010));
+        assert_eq!(b.admit(29_999), Admission::At(30_010));
+        assert_eq!(b.admit(30_010), Admission::Now);
+        // A shorter retry-after never shortens a lock already in place.
+        b.record_rate_limited(30_010, 60);
+        b.record_rate_limited(30_020, 1);
+        assert_eq!(b.admit(40_000), Admission::At(90_010));
+    }
+
+    #[test]
+    fn the_server_header_lowers_what_is_left() {
+        let mut b = budget(1_000);
+        b.record_sent(0);
+        // Other users of the token spent most of the window.
+        b.observe_header(5, r#""default";r=2;t=120"#);
+        assert_eq!(b.remaining(10), 2);
+        b.record_sent(10);
+        b.record_sent(11);
+        assert_eq!(b.remaining(12), 0);
+        assert_eq!(b.admit(12), Admission::At(120_005));
+        // After the server's reset its view no longer applies.
+        assert_eq!(b.admit(120_005), Admission::Now);
+        // Garbage is ignored.
+        b.observe_header(200_000, "r=;t=x");
+        assert_eq!(b.remaining(200_000), 997);
+    }
+}

@@ -1,0 +1,457 @@
+//! The D1 endpoints (`/accounts/{account_id}/d1/database`): create, list, get, delete, query, raw
+//! and export. See <https://developers.cloudflare.com/api/resources/d1/>.
+//!
+//! What each operation does when an answer goes missing:
+//! - reads (list, get) and export polls are simply sent again;
+//! - create is not: a lost answer may hide a database that was made, so the client looks the name
+//!   up and returns that database, and creates again only when there is none;
+//! - delete is sent again, and a 404 after a lost answer means the first one worked;
+//! - query and raw may have written: they are sent again only after a 429 (no work done), and
+//!   otherwise fail with [`ApiError::OutcomeUnknown`] or [`ApiError::Server`].
+
+use super::client::{Answer, Call, Client, Step};
+use super::envelope::{decode, ResultInfo};
+use super::error::ApiError;
+use super::http::{Method, Runtime, Transport};
+use super::ids::{DatabaseId, DatabaseName};
+use super::retry::Repeat;
+use crate::sql::{Row, Statement, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::time::Duration;
+
+/// Where Cloudflare should place a new database's primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocationHint {
+    /// Western North America.
+    Wnam,
+    /// Eastern North America.
+    Enam,
+    /// Western Europe.
+    Weur,
+    /// Eastern Europe.
+    Eeur,
+    /// Asia-Pacific.
+    Apac,
+    /// Oceania.
+    Oc,
+}
+
+/// Where a database's data must stay; set at creation only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Jurisdiction {
+    /// The European Union.
+    Eu,
+    /// FedRAMP-compliant data centers.
+    Fedramp,
+}
+
+/// What to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateDatabase {
+    /// The database's name, unique in the account.
+    pub name: DatabaseName,
+    /// Where to place the primary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_location_hint: Option<LocationHint>,
+    /// Where the data must stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<Jurisdiction>,
+}
+
+/// A database as the API describes it. List answers carry fewer fields than get and create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Database {
+    /// Its id.
+    pub uuid: DatabaseId,
+    /// Its name.
+    pub name: String,
+    /// When it was created (ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// The D1 storage version, such as `production`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Tables in it (get and create only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_tables: Option<u64>,
+    /// Its size in bytes (get and create only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<u64>,
+    /// Its jurisdiction, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Where the page sits.
+    pub info: ResultInfo,
+}
+
+/// The largest page the list endpoint serves.
+pub const MAX_PER_PAGE: u32 = 10_000;
+/// The smallest page the list endpoint serves.
+pub const MIN_PER_PAGE: u32 = 10;
+
+/// Statistics D1 returns with each statement's result.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueryMeta {
+    /// Whether the statement changed the database.
+    pub changed_db: bool,
+    /// Rows changed.
+    pub changes: u64,
+    /// Milliseconds the statement took.
+    pub duration: f64,
+    /// The last inserted row id.
+    pub last_row_id: i64,
+    /// Rows read.
+    pub rows_read: u64,
+    /// Rows written.
+    pub rows_written: u64,
+    /// The database's size after the statement, in bytes.
+    pub size_after: u64,
+}
+
+/// One statement's rows from the query endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryResult {
+    /// Rows as column-name → value objects.
+    #[serde(default)]
+    pub results: Vec<Row>,
+    /// Statistics.
+    #[serde(default)]
+    pub meta: QueryMeta,
+}
+
+/// Rows as arrays, with the column names once (the raw endpoint).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawRows {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows, each with one value per column.
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
+/// One statement's rows from the raw endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawResult {
+    /// Columns and rows.
+    #[serde(default)]
+    pub results: RawRows,
+    /// Statistics.
+    #[serde(default)]
+    pub meta: QueryMeta,
+}
+
+/// What an export leaves out.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ExportOptions {
+    /// Schema only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_data: bool,
+    /// Data only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_schema: bool,
+    /// Only these tables (all when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<String>,
+}
+
+/// A finished export: a SQL dump at a signed URL, valid for an hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    /// The dump's file name.
+    pub filename: String,
+    /// Where to download it.
+    pub signed_url: String,
+}
+
+#[derive(Deserialize)]
+struct ExportStatus {
+    status: String,
+    #[serde(default)]
+    at_bookmark: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    result: Option<Export>,
+}
+
+fn database_path(id: &DatabaseId) -> String {
+    format!("/d1/database/{id}")
+}
+
+fn param(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Integer(i) => json!(i),
+        Value::Real(r) => json!(r),
+        Value::Text(t) => json!(t),
+        Value::Blob(bytes) => json!(bytes),
+    }
+}
+
+/// The body of a query or raw call: one statement as `{sql, params}`, several as `{batch}`.
+fn query_body(statements: &[Statement]) -> serde_json::Value {
+    let one = |s: &Statement| json!({ "sql": s.sql, "params": s.params.iter().map(param).collect::<Vec<_>>() });
+    match statements {
+        [single] => one(single),
+        many => json!({ "batch": many.iter().map(one).collect::<Vec<_>>() }),
+    }
+}
+
+/// Percent-encodes a query-string value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl<T: Transport, R: Runtime> Client<T, R> {
+    async fn send_now(&self, call: Call) -> Result<Answer, ApiError> {
+        let deadline = self.deadline();
+        self.send(&call, deadline).await
+    }
+
+    /// Creates a database. Costs one call; after a lost answer or a server fault it looks the name
+    /// up (one list call) and returns the database if it was made, so a retry never makes a second
+    /// one.
+    pub async fn create_database(&self, create: &CreateDatabase) -> Result<Database, ApiError> {
+        let call = Call::new(
+            "d1.create",
+            Method::Post,
+            "/d1/database".to_owned(),
+            Repeat::OnlyIfRefused,
+        )
+        .json(&json!(create));
+        self.send_settled(&call, async |answer, ambiguous| match answer {
+            Ok((result, _)) => Step::Done(decode(result)),
+            // Our own earlier attempt may be what holds the name.
+            Err(ApiError::NameExists) if ambiguous => Step::Done(
+                self.find_database(&create.name)
+                    .await
+                    .and_then(|found| found.ok_or(ApiError::NameExists)),
+            ),
+            Err(e @ (ApiError::OutcomeUnknown(_) | ApiError::Server { .. })) => {
+                match self.find_database(&create.name).await {
+                    Ok(Some(made)) => Step::Done(Ok(made)),
+                    Ok(None) => Step::SendAgain(e),
+                    Err(lookup) => Step::Done(Err(lookup)),
+                }
+            }
+            Err(e) => Step::Done(Err(e)),
+        })
+        .await
+    }
+
+    /// One page of databases, optionally filtered by a name search. `per_page` is clamped to
+    /// 10..=10,000.
+    pub async fn list_databases(
+        &self,
+        name: Option<&str>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Page<Database>, ApiError> {
+        let mut path = format!(
+            "/d1/database?page={}&per_page={}",
+            page.max(1),
+            per_page.clamp(MIN_PER_PAGE, MAX_PER_PAGE)
+        );
+        if let Some(name) = name {
+            path += &format!("&name={}", encode(name));
+        }
+        let (result, info) = self
+            .send_now(Call::new("d1.list", Method::Get, path, Repeat::Always))
+            .await?;
+        let items: Vec<Database> = decode(result)?;
+        let info = info.unwrap_or(ResultInfo {
+            page,
+            per_page,
+            count: items.len() as u32,
+            total_count: items.len() as u32,
+        });
+        Ok(Page { items, info })
+    }
+
+    /// Every database (matching `name`, when given), page by page: one call per `per_page`
+    /// databases. Each comes back once, even when databases are created meanwhile.
+    pub async fn list_all_databases(
+        &self,
+        name: Option<&str>,
+        per_page: u32,
+    ) -> Result<Vec<Database>, ApiError> {
+        let mut all: Vec<Database> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for page in 1.. {
+            let Page { items, info } = self.list_databases(name, page, per_page).await?;
+            let fetched = items.len() as u64;
+            all.extend(items.into_iter().filter(|db| seen.insert(db.uuid.clone())));
+            let through = u64::from(page) * u64::from(info.per_page.max(1));
+            if fetched == 0
+                || fetched < u64::from(info.per_page)
+                || through >= u64::from(info.total_count)
+            {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// The database with exactly this name, if there is one (the name filter is a search, so
+    /// the answer is checked here).
+    pub async fn find_database(&self, name: &DatabaseName) -> Result<Option<Database>, ApiError> {
+        let found = self
+            .list_all_databases(Some(name.as_str()), MAX_PER_PAGE)
+            .await?;
+        Ok(found.into_iter().find(|db| db.name == name.as_str()))
+    }
+
+    /// One database, with its table count and size.
+    pub async fn database(&self, id: &DatabaseId) -> Result<Database, ApiError> {
+        let call = Call::new("d1.get", Method::Get, database_path(id), Repeat::Always);
+        decode(self.send_now(call).await?.0)
+    }
+
+    /// Deletes a database and its data. Sent again after a lost answer; a 404 then means the
+    /// earlier attempt did it.
+    pub async fn delete_database(&self, id: &DatabaseId) -> Result<(), ApiError> {
+        let call = Call::new(
+            "d1.delete",
+            Method::Delete,
+            database_path(id),
+            Repeat::OnlyIfRefused,
+        );
+        self.send_settled(&call, async |answer, ambiguous| match answer {
+            Ok(_) => Step::Done(Ok(())),
+            Err(ApiError::NotFound { .. }) if ambiguous => Step::Done(Ok(())),
+            Err(e @ (ApiError::OutcomeUnknown(_) | ApiError::Server { .. })) => Step::SendAgain(e),
+            Err(e) => Step::Done(Err(e)),
+        })
+        .await
+    }
+
+    fn sql_call(
+        operation: &'static str,
+        id: &DatabaseId,
+        endpoint: &str,
+        statements: &[Statement],
+    ) -> Result<Call, ApiError> {
+        if statements.is_empty() {
+            return Err(ApiError::Decode("no statements to run".to_owned()));
+        }
+        Ok(Call::new(
+            operation,
+            Method::Post,
+            format!("{}/{endpoint}", database_path(id)),
+            Repeat::OnlyIfRefused,
+        )
+        .json(&query_body(statements)))
+    }
+
+    /// Runs statements (several run as one batch, in one transaction) and returns each one's rows
+    /// as objects.
+    pub async fn query(
+        &self,
+        id: &DatabaseId,
+        statements: &[Statement],
+    ) -> Result<Vec<QueryResult>, ApiError> {
+        let call = Self::sql_call("d1.query", id, "query", statements)?;
+        decode(self.send_now(call).await?.0)
+    }
+
+    /// As [`Client::query`], with rows as arrays and the column names once.
+    pub async fn raw(
+        &self,
+        id: &DatabaseId,
+        statements: &[Statement],
+    ) -> Result<Vec<RawResult>, ApiError> {
+        let call = Self::sql_call("d1.raw", id, "raw", statements)?;
+        decode(self.send_now(call).await?.0)
+    }
+
+    /// Exports a database as SQL: starts the export, polls it until it is complete, and returns
+    /// where to download the dump. One call, plus one per poll.
+    pub async fn export_database(
+        &self,
+        id: &DatabaseId,
+        options: &ExportOptions,
+    ) -> Result<Export, ApiError> {
+        let path = format!("{}/export", database_path(id));
+        let poll = Duration::from_millis(self.options().export_poll_ms.unwrap_or(1_000));
+        let deadline = self.runtime().now_ms() + self.options().export_max_ms.unwrap_or(900_000);
+        let mut bookmark: Option<String> = None;
+        loop {
+            let mut body = json!({ "output_format": "polling", "dump_options": options });
+            if let Some(bookmark) = &bookmark {
+                body["current_bookmark"] = json!(bookmark);
+            }
+            // Starting or polling twice is harmless, so every poll may be repeated.
+            let call =
+                Call::new("d1.export", Method::Post, path.clone(), Repeat::Always).json(&body);
+            let status: ExportStatus = decode(self.send(&call, deadline).await?.0)?;
+            match status.status.as_str() {
+                "complete" => {
+                    return status
+                        .result
+                        .ok_or_else(|| ApiError::Decode("a complete export without a URL".into()))
+                }
+                "error" => {
+                    return Err(ApiError::ExportFailed(
+                        status.error.unwrap_or_else(|| "no reason given".into()),
+                    ))
+                }
+                _ => {
+                    bookmark = status.at_bookmark.or(bookmark);
+                    let wake = self.runtime().now_ms() + poll.as_millis() as u64;
+                    self.wait_until(wake, deadline).await?;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_and_encoding() {
+        let one = [Statement::new("SELECT ?", vec![Value::Integer(1)])];
+        assert_eq!(query_body(&one), json!({"sql": "SELECT ?", "params": [1]}));
+        let two = [
+            Statement::new("INSERT INTO t VALUES (?)", vec![Value::Text("a".into())]),
+            Statement::new("SELECT * FROM t", vec![Value::Null]),
+        ];
+        assert_eq!(
+            query_body(&two),
+            json!({"batch": [
+                {"sql": "INSERT INTO t VALUES (?)", "params": ["a"]},
+                {"sql": "SELECT * FROM t", "params": [null]}
+            ]})
+        );
+        assert_eq!(encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        let create = CreateDatabase {
+            name: DatabaseName::parse("t-acme").unwrap(),
+            primary_location_hint: Some(LocationHint::Weur),
+            jurisdiction: Some(Jurisdiction::Eu),
+        };
+        assert_eq!(
+            json!(create),
+            json!({"name": "t-acme", "primary_location_hint": "weur", "jurisdiction": "eu"})
+        );
+    }
+}
