@@ -1,6 +1,7 @@
 //! The pipeline's one error type, and the one place it becomes an HTTP answer.
 
 use crate::authenticate::AuthError;
+use crate::cloudflare::{ApiError, InvalidId};
 use crate::resolve::HostError;
 use crate::sql::SqlError;
 use crate::tenant_id::TenantIdError;
@@ -37,6 +38,11 @@ pub enum Error {
     TenantExists,
     /// The control-plane or tenant database failed (503). The inner error is for logs only.
     Storage(SqlError),
+    /// A part of the deployment this route needs is not configured (503). The reason is for
+    /// logs and for the operator, never a secret.
+    NotConfigured(&'static str),
+    /// A Cloudflare API call failed; the status depends on how (see [`Error::to_response`]).
+    Upstream(ApiError),
 }
 
 /// An error as an HTTP answer: status, a stable machine-readable code and a message.
@@ -51,6 +57,9 @@ pub struct ErrorResponse {
     /// The `WWW-Authenticate` header a 401 carries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub www_authenticate: Option<String>,
+    /// The `Retry-After` header (seconds) a 503 from a rate limit carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// The realm in `WWW-Authenticate` challenges.
@@ -79,6 +88,8 @@ impl Error {
                 "storage_unavailable",
                 "the database could not be reached; try again".to_owned(),
             ),
+            Self::NotConfigured(what) => (503, "not_configured", (*what).to_owned()),
+            Self::Upstream(e) => upstream(e),
         };
         let www_authenticate = match self {
             Self::Unauthenticated(e) => Some(match e.challenge_error() {
@@ -87,12 +98,44 @@ impl Error {
             }),
             _ => None,
         };
+        let retry_after = match self {
+            Self::Upstream(ApiError::RateLimited { retry_after }) => Some(retry_after.unwrap_or(1)),
+            Self::Upstream(ApiError::BudgetExhausted { retry_after_ms }) => {
+                Some(retry_after_ms.div_ceil(1_000))
+            }
+            _ => None,
+        };
         ErrorResponse {
             status,
             code,
             message,
             www_authenticate,
+            retry_after,
         }
+    }
+}
+
+/// A failed Cloudflare API call as an answer: the caller's mistakes keep their 4xx; the API's
+/// own trouble is a 502/503/504 from this gateway, with Cloudflare's message where it helps.
+fn upstream(error: &ApiError) -> (u16, &'static str, String) {
+    let message = error.to_string();
+    match error {
+        ApiError::NameExists => (409, "database_exists", message),
+        ApiError::DatabaseLimit => (409, "database_limit_reached", message),
+        ApiError::NotFound { .. } => (404, "not_found", message),
+        ApiError::Rejected { .. } => (400, "upstream_rejected", message),
+        ApiError::Unauthorized { .. } => (502, "upstream_unauthorized", message),
+        ApiError::RateLimited { .. } => (503, "upstream_rate_limited", message),
+        ApiError::BudgetExhausted { .. } => (503, "request_budget_exhausted", message),
+        ApiError::Transport(crate::cloudflare::TransportError::Timeout)
+        | ApiError::DeadlineExceeded => (504, "upstream_timeout", message),
+        ApiError::OutcomeUnknown(_) => (
+            502,
+            "upstream_outcome_unknown",
+            "no answer from the Cloudflare API: the change may or may not have been made"
+                .to_owned(),
+        ),
+        _ => (502, "upstream_unavailable", message),
     }
 }
 
@@ -141,6 +184,18 @@ impl From<AuthError> for Error {
     }
 }
 
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Self::Upstream(e)
+    }
+}
+
+impl From<InvalidId> for Error {
+    fn from(e: InvalidId) -> Self {
+        Self::InvalidBody(e.0)
+    }
+}
+
 impl From<SqlError> for Error {
     fn from(e: SqlError) -> Self {
         Self::Storage(e)
@@ -177,11 +232,65 @@ mod tests {
                 503,
                 "storage_unavailable",
             ),
+            (
+                Error::Upstream(ApiError::NameExists),
+                409,
+                "database_exists",
+            ),
+            (
+                Error::Upstream(ApiError::DatabaseLimit),
+                409,
+                "database_limit_reached",
+            ),
+            (
+                Error::Upstream(ApiError::NotFound { code: Some(7404) }),
+                404,
+                "not_found",
+            ),
+            (
+                Error::Upstream(ApiError::Unauthorized { code: Some(10000) }),
+                502,
+                "upstream_unauthorized",
+            ),
+            (
+                Error::Upstream(ApiError::OutcomeUnknown(
+                    crate::cloudflare::TransportError::Timeout,
+                )),
+                502,
+                "upstream_outcome_unknown",
+            ),
+            (
+                Error::Upstream(ApiError::Transport(
+                    crate::cloudflare::TransportError::Timeout,
+                )),
+                504,
+                "upstream_timeout",
+            ),
+            (
+                Error::Upstream(ApiError::RateLimited {
+                    retry_after: Some(30),
+                }),
+                503,
+                "upstream_rate_limited",
+            ),
         ];
         for (error, status, code) in cases {
             let r = error.to_response();
             assert_eq!((r.status, r.code), (status, code), "{error:?}");
         }
+    }
+
+    #[test]
+    fn rate_limits_say_when_to_come_back() {
+        let limited = Error::Upstream(ApiError::RateLimited {
+            retry_after: Some(30),
+        });
+        assert_eq!(limited.to_response().retry_after, Some(30));
+        let budget = Error::Upstream(ApiError::BudgetExhausted {
+            retry_after_ms: 1_001,
+        });
+        assert_eq!(budget.to_response().retry_after, Some(2));
+        assert_eq!(Error::TenantExists.to_response().retry_after, None);
     }
 
     #[test]

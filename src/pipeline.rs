@@ -60,6 +60,15 @@ impl<V: TokenVerifier, D: CustomDomains> Pipeline<V, D> {
         names
     }
 
+    /// Passes only a context whose caller administers every tenant (see
+    /// [`AccessRules::is_administrator`]): for control-plane routes such as provisioning.
+    pub fn require_administrator(&self, context: &TenantContext) -> Result<(), Error> {
+        match &context.principal {
+            Some(principal) if self.rules.is_administrator(principal) => Ok(()),
+            _ => Err(Error::Forbidden("this needs a control-plane administrator")),
+        }
+    }
+
     /// Runs the stages over `request` at `now` (seconds since the Unix epoch).
     ///
     /// A token that is sent is always checked, even on a public path: a bad token is an error,

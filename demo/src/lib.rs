@@ -8,6 +8,8 @@
 //! - `GET /tenants/{id}`: one tenant (or 400/404).
 //! - `GET /whoami` and `GET /t/{tenant}/whoami`: the tenant context of the request, through the
 //!   pipeline configured by the `TENANCY_CONFIG` var (401/403/400 as the pipeline decides).
+//! - `/admin/...`: D1 databases and Worker bindings through the Cloudflare API (see [`admin`]),
+//!   for control-plane administrators.
 
 use edge_tenancy::authenticate::Verifier;
 use edge_tenancy::pipeline::Pipeline;
@@ -19,6 +21,8 @@ use serde_json::{json, Value};
 use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
 use worker::{event, Context, Date, Env, Request, Response, Result, Router};
+
+mod admin;
 
 /// What a route hands back: a JSON value, or the library error that becomes the answer.
 type Outcome = std::result::Result<Value, Error>;
@@ -37,7 +41,7 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    Router::new()
+    admin::routes(Router::new())
         .get("/health", |_, _| {
             Response::from_json(&json!({ "status": "ok", "version": edge_tenancy::VERSION }))
         })

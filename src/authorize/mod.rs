@@ -98,6 +98,14 @@ impl AccessRules {
         })
     }
 
+    /// Whether `principal` administers every tenant: bound to the control-plane tenant and holding
+    /// the admin scope.
+    pub fn is_administrator(&self, principal: &Principal) -> bool {
+        principal.tenant.is_some()
+            && principal.tenant.as_ref() == self.control_plane.as_ref()
+            && principal.has_scope(&self.admin_scope)
+    }
+
     /// Whether `principal` may act for `resolved.tenant` on `path`.
     pub fn check(
         &self,
@@ -111,12 +119,7 @@ impl AccessRules {
         let principal = principal.ok_or(Error::Unauthenticated(AuthError::Missing))?;
         match &principal.tenant {
             Some(bound) if *bound == resolved.tenant => Ok(Access::Member),
-            Some(bound)
-                if Some(bound) == self.control_plane.as_ref()
-                    && principal.has_scope(&self.admin_scope) =>
-            {
-                Ok(Access::Admin)
-            }
+            Some(_) if self.is_administrator(principal) => Ok(Access::Admin),
             Some(_) => Err(Error::Forbidden("the token is not valid for this tenant")),
             None => Err(Error::Forbidden("the token is bound to no tenant")),
         }

@@ -1,5 +1,7 @@
 //! The edges for Rust workers on the [`worker`] crate.
 //!
+//! - [`cloudflare`]: `fetch`, a service binding and the runtime's clock behind the
+//!   [Cloudflare API client](crate::cloudflare).
 //! - [`d1`]: a D1 binding as the library's [`SqlDatabase`](crate::sql::SqlDatabase).
 //! - [`jwks`]: `fetch` for [`JwksVerifier`](crate::authenticate::JwksVerifier).
 //! - [`request`]: a `worker::Request` as the pipeline's
@@ -7,6 +9,7 @@
 //! - [`response`]: an [`Error`](crate::Error) as a `worker::Response`.
 //! - [`tenancy`]: the whole pipeline for a `worker::Request`.
 
+pub mod cloudflare;
 pub mod d1;
 pub mod jwks;
 pub mod request;

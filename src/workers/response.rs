@@ -4,13 +4,16 @@ use crate::Error;
 use worker::{Headers, Response};
 
 /// The JSON error answer for `error`: its status, `{"error":{"code","message"}}`, and the
-/// `WWW-Authenticate` challenge on a 401.
+/// `WWW-Authenticate` challenge on a 401, the `Retry-After` on a rate-limited 503.
 pub fn error_response(error: &Error) -> worker::Result<Response> {
     let mapped = error.to_response();
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
     if let Some(challenge) = &mapped.www_authenticate {
         headers.set("www-authenticate", challenge)?;
+    }
+    if let Some(seconds) = mapped.retry_after {
+        headers.set("retry-after", &seconds.to_string())?;
     }
     Ok(Response::ok(mapped.body())?
         .with_status(mapped.status)
