@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the demo worker with `wrangler dev` on 127.0.0.1:8787 and a local D1: no account, no network.
+# Runs the demo worker with `wrangler dev` on 127.0.0.1:8787 with a local D1, and beside it the local
+# Cloudflare API (local-api/) the demo provisions databases through: no account, no network.
 # Extra arguments go to wrangler (for example --port 8788).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 bash "$ROOT/scripts/setup.sh"
 source "$ROOT/scripts/env.sh" # picks up a Node 22 that setup may just have installed
 cd "$ROOT"
-exec wrangler dev "$@"
+exec wrangler dev -c wrangler.toml -c local-api/wrangler.toml "$@"
