@@ -1,12 +1,16 @@
-// README line 1: `scripts/dev.sh` serves the demo on 127.0.0.1 with a local D1, no account.
+// README line 1: `scripts/dev.sh` serves the demo on 127.0.0.1 with a local D1 and the local
+// Cloudflare API beside it, no account.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as jose from "jose";
 import { ROOT } from "./helpers.mjs";
+
+const TENANCY_CONFIG = JSON.parse(readFileSync(join(ROOT, "wrangler.toml"), "utf8").match(/TENANCY_CONFIG = '''([\s\S]*?)'''/)[1]);
 
 function freePort() {
   return new Promise((resolve) => {
@@ -17,7 +21,7 @@ function freePort() {
   });
 }
 
-test("scripts/dev.sh serves the demo and persists tenants in the local D1", { timeout: 180_000 }, async () => {
+test("scripts/dev.sh serves the demo, keeps tenants in the local D1 and provisions databases through the local API", { timeout: 180_000 }, async () => {
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), "edge-tenancy-dev-"));
   const child = spawn("bash", ["scripts/dev.sh", "--port", String(port), "--persist-to", state], {
@@ -43,6 +47,24 @@ test("scripts/dev.sh serves the demo and persists tenants in the local D1", { ti
     assert.equal(created.status, 201);
     const listed = await (await fetch(`${base}/tenants`)).json();
     assert.deepEqual(listed.tenants.map((t) => t.id), ["dev-tenant"]);
+
+    // The /admin routes reach the local Cloudflare API through the service binding: a real D1
+    // database is created and queried, offline.
+    const admin = await new jose.SignJWT({ tenant: "main", sub: "ops", scope: "tenants:admin" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer(TENANCY_CONFIG.authenticate.issuer)
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(TENANCY_CONFIG.authenticate.secrets[0].secret));
+    const headers = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
+    const db = await fetch(`${base}/admin/databases`, { method: "POST", headers, body: JSON.stringify({ name: "tenant-dev" }) });
+    assert.equal(db.status, 201, await db.clone().text());
+    const { uuid } = await db.json();
+    const query = await fetch(`${base}/admin/databases/${uuid}/query`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ sql: "SELECT 40 + ? AS answer", params: [2] }),
+    });
+    assert.deepEqual((await query.json()).results[0].results, [{ answer: 42 }]);
   } finally {
     process.kill(-child.pid, "SIGTERM");
   }
