@@ -1,0 +1,35 @@
+// The local Cloudflare API's entry: every call goes to the account's Durable Object; answers it
+// marks to be dropped or slowed (after the work was done) are dropped or slowed here.
+export { LocalAccount } from "./account.js";
+export { LocalDatabase } from "./database.js";
+
+/** A body that fails part-way, as a reset connection does. */
+function droppedBody() {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"success":tr'));
+      controller.error(new Error("connection reset by the local API's drop fault"));
+    },
+  });
+}
+
+export default {
+  async fetch(request, env) {
+    const { pathname } = new URL(request.url);
+    if (!pathname.startsWith("/client/v4/") && !pathname.startsWith("/__local/")) {
+      return Response.json(
+        { success: false, errors: [{ code: 7000, message: "No route for that URI" }], messages: [], result: null },
+        { status: 400 },
+      );
+    }
+    const account = env.ACCOUNT.get(env.ACCOUNT.idFromName(env.LOCAL_ACCOUNT_ID));
+    const answer = await account.fetch(request);
+    const after = answer.headers.get("x-local-after");
+    if (!after) return answer;
+    const headers = new Headers(answer.headers);
+    headers.delete("x-local-after");
+    if (after === "drop") return new Response(droppedBody(), { status: answer.status, headers });
+    await new Promise((resolve) => setTimeout(resolve, Number(after.slice("slow:".length))));
+    return new Response(answer.body, { status: answer.status, headers });
+  },
+};

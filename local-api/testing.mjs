@@ -1,0 +1,51 @@
+// For specs: the local API as a Miniflare worker, and a client for its control endpoints.
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CONFIG = readFileSync(join(HERE, "wrangler.toml"), "utf8");
+const VARS = Object.fromEntries(
+  [...CONFIG.matchAll(/^(LOCAL_[A-Z_]+) = "([^"]*)"$/gm)].map(([, name, value]) => [name, value]),
+);
+
+/** The local API's Miniflare worker options, as in local-api/wrangler.toml. */
+export function localApiWorker(overrides = {}) {
+  return {
+    name: "edge-tenancy-local-api",
+    modules: true,
+    scriptPath: join(HERE, "src/index.js"),
+    modulesRoot: HERE,
+    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
+    compatibilityDate: CONFIG.match(/^compatibility_date = "(.+)"$/m)[1],
+    durableObjects: {
+      ACCOUNT: { className: "LocalAccount", useSQLite: true },
+      DATABASE: { className: "LocalDatabase", useSQLite: true },
+    },
+    bindings: { ...VARS },
+    ...overrides,
+  };
+}
+
+/** The control endpoints over `fetchLike(url, init)` (a Fetcher's fetch, or global fetch with a base). */
+export function control(fetchLike) {
+  const call = async (method, path, body) => {
+    const res = await fetchLike(path, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const value = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(value)}`);
+    return value;
+  };
+  return {
+    faults: (rules) => call("POST", "/__local/faults", { rules }),
+    clearFaults: () => call("DELETE", "/__local/faults"),
+    limits: (limits) => call("POST", "/__local/limits", limits),
+    calls: () => call("GET", "/__local/calls"),
+    resetCalls: () => call("DELETE", "/__local/calls"),
+    reset: () => call("POST", "/__local/reset"),
+    seed: (prefix, count) => call("POST", "/__local/seed", { prefix, count }),
+  };
+}
