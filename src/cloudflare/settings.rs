@@ -75,6 +75,12 @@ fn multipart(settings: &Value) -> (String, Vec<u8>) {
     )
 }
 
+/// The JSON of the `settings` part of a body made by [`multipart`].
+#[cfg(test)]
+pub(crate) fn settings_part(body: &str) -> Option<&str> {
+    body.split("\r\n\r\n").nth(1)?.split("\r\n--").next()
+}
+
 fn settings_path(script: &ScriptName) -> String {
     format!("/workers/scripts/{script}/settings")
 }
@@ -147,13 +153,7 @@ mod tests {
             "--edge-tenancy-settings\r\nContent-Disposition: form-data; name=\"settings\"\r\n"
         ));
         assert!(body.ends_with("\r\n--edge-tenancy-settings--\r\n"));
-        let part = body
-            .split("\r\n\r\n")
-            .nth(1)
-            .unwrap()
-            .split("\r\n--")
-            .next()
-            .unwrap();
+        let part = settings_part(&body).unwrap();
         assert_eq!(serde_json::from_str::<Value>(part).unwrap(), settings);
 
         // A value holding the boundary makes the boundary longer.

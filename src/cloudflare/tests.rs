@@ -300,14 +300,8 @@ impl Sim {
             ),
             "workers.settings.patch" => {
                 let text = String::from_utf8(request.body.clone().unwrap()).unwrap();
-                let json_part = text
-                    .split("\r\n\r\n")
-                    .nth(1)
-                    .unwrap()
-                    .split("\r\n--")
-                    .next()
-                    .unwrap();
-                let settings: Json = serde_json::from_str(json_part).unwrap();
+                let part = super::settings::settings_part(&text).unwrap();
+                let settings: Json = serde_json::from_str(part).unwrap();
                 let old = self.bindings.borrow().clone();
                 let new: Vec<Json> = settings["bindings"]
                     .as_array()
