@@ -33,7 +33,8 @@ export class LocalAccount extends DurableObject {
     this.sql = ctx.storage.sql;
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS databases (seq INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT UNIQUE NOT NULL,
-        name TEXT UNIQUE NOT NULL, created_at TEXT NOT NULL, jurisdiction TEXT, location_hint TEXT);
+        name TEXT UNIQUE NOT NULL, created_at TEXT NOT NULL, jurisdiction TEXT, location_hint TEXT,
+        touched INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS calls (operation TEXT PRIMARY KEY, n INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS settings (script TEXT PRIMARY KEY, json TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS exports (bookmark TEXT PRIMARY KEY, uuid TEXT NOT NULL, polls_left INTEGER NOT NULL,
@@ -54,7 +55,9 @@ export class LocalAccount extends DurableObject {
     this.sql.exec("INSERT INTO state (key, json) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET json = excluded.json", key, JSON.stringify(value));
   }
 
+  /** The database's Durable Object; marked as used, so reset knows which ones hold data. */
   database(uuid) {
+    this.sql.exec("UPDATE databases SET touched = 1 WHERE uuid = ? AND touched = 0", uuid);
     return this.env.DATABASE.get(this.env.DATABASE.idFromName(uuid));
   }
 
@@ -405,7 +408,10 @@ export class LocalAccount extends DurableObject {
           return reply({ created: count });
         }
         case "POST /__local/reset": {
-          for (const { uuid } of this.sql.exec("SELECT uuid FROM databases").toArray()) await this.database(uuid).destroy();
+          // Seeded databases that were never used have no Durable Object to clear.
+          for (const { uuid } of this.sql.exec("SELECT uuid FROM databases WHERE touched = 1").toArray()) {
+            await this.database(uuid).destroy();
+          }
           this.sql.exec("DELETE FROM databases; DELETE FROM calls; DELETE FROM settings; DELETE FROM exports; DELETE FROM state;");
           this.rules = [];
           this.limits = structuredClone(DEFAULT_LIMITS);

@@ -3,14 +3,18 @@
 export { LocalAccount } from "./account.js";
 export { LocalDatabase } from "./database.js";
 
-/** A body that fails part-way, as a reset connection does. */
+/**
+ * A body that breaks off part-way, as a reset connection does. It promises more bytes than it
+ * sends, so that over real HTTP too the reader sees a failure rather than a short body.
+ */
 function droppedBody() {
-  return new ReadableStream({
-    start(controller) {
-      controller.enqueue(new TextEncoder().encode('{"success":tr'));
-      controller.error(new Error("connection reset by the local API's drop fault"));
-    },
-  });
+  const { readable, writable } = new FixedLengthStream(4096);
+  const writer = writable.getWriter();
+  writer
+    .write(new TextEncoder().encode('{"success":tr'))
+    .then(() => writer.abort(new Error("connection reset by the local API's drop fault")))
+    .catch(() => {});
+  return readable;
 }
 
 export default {
