@@ -11,6 +11,7 @@ use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Token, ValidationError};
 use std::fmt;
 
+use super::external::{CheckedElsewhere, SignatureCheck, Verdict};
 use super::token::{HeaderExtensions, Untrusted};
 use super::AuthError;
 
@@ -32,10 +33,39 @@ enum Verifying {
     Rs256(Box<RsaPublicKey>),
 }
 
-/// One key with its optional `kid`.
+impl Verifying {
+    /// The JWS `alg` this key allows.
+    fn alg(&self) -> &'static str {
+        match self {
+            Self::Hs256(_) => "HS256",
+            Self::Hs384(_) => "HS384",
+            Self::Hs512(_) => "HS512",
+            Self::Es256(_) => "ES256",
+            Self::EdDsa(_) => "EdDSA",
+            Self::Rs256(_) => "RS256",
+        }
+    }
+}
+
+/// One key with its optional `kid`, and for a public key its JWK (public members only), which a
+/// caller that checks signatures itself imports.
 struct Key {
     kid: Option<String>,
     verifying: Verifying,
+    public_jwk: Option<serde_json::Value>,
+}
+
+/// Who checks a public-key signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Signatures<'a> {
+    /// This crate, with jwt-compact's pure-Rust backends.
+    InProcess,
+    /// The caller, over `signing_input` (the token's text before its last `.`); with its
+    /// verdict, when it has given one.
+    Caller {
+        signing_input: &'a str,
+        verdict: Option<bool>,
+    },
 }
 
 /// The keys a [`super::Verifier`] accepts.
@@ -125,7 +155,7 @@ impl KeySet {
         if secret.len() < min_bytes {
             return Err(KeyError::WeakSecret { min_bytes });
         }
-        self.push(kid, verifying)
+        self.push(kid, verifying, None)
     }
 
     /// Adds the public keys of a JWKS (`{"keys": [...]}`) or of a single JWK. Keys marked
@@ -196,15 +226,39 @@ impl KeySet {
             }
             _ => return Err(KeyError::UnsupportedAlgorithm),
         };
-        self.push(kid, verifying)
+        // Only the members that make the public key, for a caller to import.
+        let members: &[&str] = match verifying {
+            Verifying::Rs256(_) => &["kty", "n", "e"],
+            Verifying::Es256(_) => &["kty", "crv", "x", "y"],
+            _ => &["kty", "crv", "x"],
+        };
+        let public_jwk = members
+            .iter()
+            .map(|&m| (m.to_owned(), jwk.get(m).cloned().unwrap_or_default()))
+            .collect();
+        self.push(kid, verifying, Some(serde_json::Value::Object(public_jwk)))
     }
 
-    fn push(&mut self, kid: Option<String>, verifying: Verifying) -> Result<(), KeyError> {
+    fn push(
+        &mut self,
+        kid: Option<String>,
+        verifying: Verifying,
+        public_jwk: Option<serde_json::Value>,
+    ) -> Result<(), KeyError> {
         if kid.is_some() && self.keys.iter().any(|k| k.kid == kid) {
             return Err(KeyError::DuplicateKid);
         }
-        self.keys.push(Key { kid, verifying });
+        self.keys.push(Key {
+            kid,
+            verifying,
+            public_jwk,
+        });
         Ok(())
+    }
+
+    /// Key number `key`'s public JWK (`kty` and its public members), if it is a public key.
+    pub fn public_jwk(&self, key: usize) -> Option<&serde_json::Value> {
+        self.keys.get(key)?.public_jwk.as_ref()
     }
 
     /// Whether the set has no key.
@@ -212,11 +266,15 @@ impl KeySet {
         self.keys.is_empty()
     }
 
-    /// The key for a token: by its `kid`, or the only key when it has none.
-    fn select(&self, kid: Option<&str>) -> Result<&Key, AuthError> {
+    /// The key for a token, with its number: by its `kid`, or the only key when it has none.
+    fn select(&self, kid: Option<&str>) -> Result<(usize, &Key), AuthError> {
         match kid {
-            Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
-            None if self.keys.len() == 1 => self.keys.first(),
+            Some(kid) => self
+                .keys
+                .iter()
+                .enumerate()
+                .find(|(_, k)| k.kid.as_deref() == Some(kid)),
+            None if self.keys.len() == 1 => self.keys.first().map(|k| (0, k)),
             None => None,
         }
         .ok_or(AuthError::UnknownKey)
@@ -226,23 +284,62 @@ impl KeySet {
     /// only inside the validated [`Token`]: jwt-compact parses them before it checks the
     /// signature (so unparseable claims are [`AuthError::Malformed`], signed or not), but hands
     /// them out only when it passes.
+    ///
+    /// With [`Signatures::Caller`], a public-key signature is not checked here: without a verdict
+    /// the answer is [`AuthError::SignatureCheckNeeded`]; with one, jwt-compact validates the
+    /// token against that verdict (see [`super::external`]).
     pub(super) fn validate(
         &self,
         token: &Untrusted<'_>,
+        signatures: Signatures<'_>,
     ) -> Result<Token<CustomClaims, HeaderExtensions>, AuthError> {
-        let key = self.select(token.header().key_id.as_deref())?;
-        let result = match &key.verifying {
-            Verifying::Hs256(k) => Hs256.validator(k).validate(token),
-            Verifying::Hs384(k) => Hs384.validator(k).validate(token),
-            Verifying::Hs512(k) => Hs512.validator(k).validate(token),
-            Verifying::Es256(k) => Es256.validator(k.as_ref()).validate(token),
-            Verifying::EdDsa(k) => Ed25519.validator(k.as_ref()).validate(token),
-            Verifying::Rs256(k) => Rsa::rs256().validator(k.as_ref()).validate(token),
+        let (index, key) = self.select(token.header().key_id.as_deref())?;
+        let alg = key.verifying.alg();
+        if token.algorithm() != alg {
+            return Err(AuthError::AlgorithmNotAllowed);
+        }
+        let result = match (&key.verifying, signatures) {
+            (
+                Verifying::Es256(_) | Verifying::EdDsa(_) | Verifying::Rs256(_),
+                Signatures::Caller {
+                    signing_input,
+                    verdict,
+                },
+            ) => {
+                let Some(valid) = verdict else {
+                    return Err(AuthError::SignatureCheckNeeded(SignatureCheck {
+                        key: index,
+                        alg,
+                    }));
+                };
+                let verdict = Verdict {
+                    signing_input: signing_input.as_bytes().to_vec(),
+                    signature: token.signature_bytes().to_vec(),
+                    valid,
+                };
+                CheckedElsewhere(alg).validator(&verdict).validate(token)
+            }
+            _ => self.validate_in_process(key, token),
         };
         result.map_err(|e| match e {
             ValidationError::AlgorithmMismatch { .. } => AuthError::AlgorithmNotAllowed,
             ValidationError::MalformedClaims(_) => AuthError::Malformed,
             _ => AuthError::BadSignature,
         })
+    }
+
+    fn validate_in_process(
+        &self,
+        key: &Key,
+        token: &Untrusted<'_>,
+    ) -> Result<Token<CustomClaims, HeaderExtensions>, ValidationError> {
+        match &key.verifying {
+            Verifying::Hs256(k) => Hs256.validator(k).validate(token),
+            Verifying::Hs384(k) => Hs384.validator(k).validate(token),
+            Verifying::Hs512(k) => Hs512.validator(k).validate(token),
+            Verifying::Es256(k) => Es256.validator(k.as_ref()).validate(token),
+            Verifying::EdDsa(k) => Ed25519.validator(k.as_ref()).validate(token),
+            Verifying::Rs256(k) => Rsa::rs256().validator(k.as_ref()).validate(token),
+        }
     }
 }

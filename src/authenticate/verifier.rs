@@ -2,7 +2,7 @@
 
 use super::cache::{TokenCache, Verified};
 use super::claims::ClaimRules;
-use super::keys::KeySet;
+use super::keys::{KeySet, Signatures};
 use super::token::{bearer_token, check_size, parse};
 use super::AuthError;
 use crate::pipeline::TokenVerifier;
@@ -18,6 +18,8 @@ pub struct Verifier {
     rules: ClaimRules,
     max_token_bytes: usize,
     cache: RefCell<TokenCache>,
+    caller_signatures: bool,
+    verdict: RefCell<Option<(Box<str>, bool)>>,
 }
 
 impl Verifier {
@@ -29,7 +31,31 @@ impl Verifier {
             rules,
             max_token_bytes,
             cache: RefCell::new(TokenCache::new(DEFAULT_CACHE_TOKENS)),
+            caller_signatures: false,
+            verdict: RefCell::new(None),
         }
+    }
+
+    /// The same verifier leaving public-key signatures (ES256, EdDSA, RS256) to its caller: a
+    /// token it has no verdict for is answered with [`AuthError::SignatureCheckNeeded`], and
+    /// the caller gives its verdict with [`Verifier::provide_verdict`] and asks again. HMAC
+    /// signatures are still checked here.
+    pub fn with_caller_signatures(self) -> Self {
+        Self {
+            caller_signatures: true,
+            ..self
+        }
+    }
+
+    /// The caller's verdict on `token`'s signature, used by the next [`Verifier::verify`] of
+    /// that same token (and only of it).
+    pub fn provide_verdict(&self, token: &str, valid: bool) {
+        *self.verdict.borrow_mut() = Some((token.into(), valid));
+    }
+
+    /// Key number `key`'s public JWK, for a caller that checks signatures itself to import.
+    pub fn public_jwk(&self, key: usize) -> Option<&serde_json::Value> {
+        self.keys.public_jwk(key)
     }
 
     /// The same verifier remembering up to `tokens` verified tokens (0: none).
@@ -57,7 +83,18 @@ impl Verifier {
             }
             return checked.map(|()| principal);
         }
-        let validated = self.keys.validate(&parse(token)?)?;
+        let signatures = if self.caller_signatures {
+            let verdict = self.verdict.borrow_mut().take();
+            Signatures::Caller {
+                signing_input: token.rsplit_once('.').map_or(token, |(input, _)| input),
+                verdict: verdict
+                    .filter(|(t, _)| **t == *token)
+                    .map(|(_, valid)| valid),
+            }
+        } else {
+            Signatures::InProcess
+        };
+        let validated = self.keys.validate(&parse(token)?, signatures)?;
         let principal = self.rules.principal(validated.claims(), now)?;
         let verified = Verified {
             principal: principal.clone(),

@@ -185,6 +185,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 }
 
 mod cache;
+mod caller_signatures;
 mod hostile;
 mod jwks_url;
 mod keys;
