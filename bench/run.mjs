@@ -14,25 +14,30 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BASE_PORT = 9301;
 
 const HS256_SECRET = "bench secret: thirty-two bytes or more!";
-const ed = await jose.generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-const jwks = { keys: [{ ...(await jose.exportJWK(ed.publicKey)), kid: "ed", alg: "EdDSA" }] };
+const PUBLIC_ALGS = ["EdDSA", "ES256", "RS256"];
+const pairs = {};
+for (const alg of PUBLIC_ALGS) {
+  pairs[alg] = await jose.generateKeyPair(alg, { crv: alg === "EdDSA" ? "Ed25519" : undefined, extractable: true });
+}
+const jwks = {
+  keys: await Promise.all(PUBLIC_ALGS.map(async (alg) => ({ ...(await jose.exportJWK(pairs[alg].publicKey)), kid: alg, alg }))),
+};
 const claims = { tenant: "acme", sub: "bench-user" };
 const sign = (alg, kid, key) =>
   new jose.SignJWT(claims).setProtectedHeader({ alg, kid }).setIssuer("bench").setExpirationTime("2h").sign(key);
-const tokens = {
-  HS256: await sign("HS256", "hs", new TextEncoder().encode(HS256_SECRET)),
-  EdDSA: await sign("EdDSA", "ed", ed.privateKey),
-};
+const tokens = { HS256: await sign("HS256", "hs", new TextEncoder().encode(HS256_SECRET)) };
+for (const alg of PUBLIC_ALGS) tokens[alg] = await sign(alg, alg, pairs[alg].privateKey);
 
-const variants = [
-  { name: "bare Hono", entry: "bare.js", env: {}, alg: "HS256" },
-  { name: "edge-tenancy HS256, repeated token", entry: "edge-tenancy.js", env: { CACHE_TOKENS: "256" }, alg: "HS256" },
-  { name: "edge-tenancy HS256, first sight", entry: "edge-tenancy.js", env: { CACHE_TOKENS: "0" }, alg: "HS256" },
-  { name: "jose HS256", entry: "jose.js", env: { ALG: "HS256" }, alg: "HS256" },
-  { name: "edge-tenancy EdDSA, repeated token", entry: "edge-tenancy.js", env: { CACHE_TOKENS: "256" }, alg: "EdDSA" },
-  { name: "edge-tenancy EdDSA, first sight", entry: "edge-tenancy.js", env: { CACHE_TOKENS: "0" }, alg: "EdDSA" },
-  { name: "jose EdDSA", entry: "jose.js", env: { ALG: "EdDSA" }, alg: "EdDSA" },
-];
+// For each algorithm: edge-tenancy with the token cache (the same token every request, as a
+// client sends it), without it (every request is a first sight), and jose doing the same job.
+const variants = [{ name: "bare Hono", entry: "bare.js", env: {}, alg: "HS256" }];
+for (const alg of ["HS256", ...PUBLIC_ALGS]) {
+  variants.push(
+    { name: `edge-tenancy ${alg}, repeated token`, entry: "edge-tenancy.js", env: { CACHE_TOKENS: "256" }, alg },
+    { name: `edge-tenancy ${alg}, first sight`, entry: "edge-tenancy.js", env: { CACHE_TOKENS: "0" }, alg },
+    { name: `jose ${alg}`, entry: "jose.js", env: { ALG: alg }, alg },
+  );
+}
 
 // Bundle each entry once, the way `wrangler deploy` would.
 const work = mkdtempSync(join(tmpdir(), "edge-tenancy-bench-"));

@@ -133,15 +133,19 @@ export interface TenancyFailure {
 
 /** A configured pipeline. */
 export interface Tenancy {
-  /** Resolve, authenticate and authorize `request`: one call into wasm. */
-  resolve(request: Request): TenantContext | TenancyFailure;
+  /**
+   * Resolve, authenticate and authorize `request`: one call into wasm. The first time a token
+   * signed with a public key (EdDSA, ES256, RS256) is seen, its signature is checked with the
+   * runtime's WebCrypto between two calls; verified tokens are remembered per isolate.
+   */
+  resolve(request: Request): Promise<TenantContext | TenancyFailure>;
 }
 
 /**
  * Builds the pipeline once (at module scope); a bad setting throws here, not on a request.
  * @example
  * const tenancy = createTenancy({ resolve: { strategies: [{ type: "subdomain", baseDomains: ["example.com"] }] } });
- * const result = tenancy.resolve(request);
+ * const result = await tenancy.resolve(request);
  * if (!result.ok) return result.response;
  */
 export declare function createTenancy(config: TenancyConfig): Tenancy;

@@ -33,8 +33,8 @@ const tenancy = createTenancy({
   access: { publicPaths: ["/health"] },
 });
 
-function route(request: Request): Response {
-  const result = tenancy.resolve(request);
+async function route(request: Request): Promise<Response> {
+  const result = await tenancy.resolve(request);
   if (!result.ok) return result.response;
   // Narrowed by `ok`: the context's fields are typed.
   const tenant: TenantId = result.tenant;

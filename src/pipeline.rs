@@ -52,6 +52,20 @@ impl<V: TokenVerifier, D: CustomDomains> Pipeline<V, D> {
         }
     }
 
+    /// The same pipeline with its verifier changed by `change` (for example
+    /// [`Verifier::with_caller_signatures`](crate::authenticate::Verifier::with_caller_signatures)).
+    pub fn map_verifier(self, change: impl FnOnce(V) -> V) -> Self {
+        Self {
+            verifier: self.verifier.map(change),
+            ..self
+        }
+    }
+
+    /// The verifier, if tokens are accepted at all.
+    pub fn verifier(&self) -> Option<&V> {
+        self.verifier.as_ref()
+    }
+
     /// Every header name the pipeline reads (lower case), so a JS caller can pass just those
     /// across to wasm: the resolver's, and `authorization` for the token.
     pub fn headers_read(&self) -> Vec<&str> {

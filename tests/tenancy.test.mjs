@@ -60,6 +60,37 @@ test("tokens of every algorithm, signed by jose, verify in workerd", async () =>
   }
 });
 
+test("public-key signatures are checked with WebCrypto: forged, flipped and foreign ones fail", async () => {
+  for (const alg of ALGS) {
+    const good = await sign(alg);
+    // Twice: the second answer comes from the verified-token cache.
+    for (let i = 0; i < 2; i++) assert.equal((await call("acme.example.com", "/api/x", good)).status, 200, alg);
+    const [h, p, s] = good.split(".");
+    const sig = Buffer.from(s, "base64url");
+    sig[sig.length >> 1] ^= 1;
+    const flipped = `${h}.${p}.${sig.toString("base64url")}`;
+    // Signed by a key of the same type that the worker does not know, under a known kid.
+    const stranger = (await jose.generateKeyPair(alg, { crv: alg === "EdDSA" ? "Ed25519" : undefined })).privateKey;
+    const forged = await new jose.SignJWT({ org_name: "acme", sub: "user-1" })
+      .setProtectedHeader({ alg, kid: alg.toLowerCase() })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setExpirationTime("5m")
+      .sign(stranger);
+    // Another algorithm's signature under this key's kid.
+    const other = ALGS.find((a) => a !== alg);
+    const foreign = (await sign(other)).split(".");
+    const crossed = `${b64url({ alg: other, kid: alg.toLowerCase() })}.${foreign[1]}.${foreign[2]}`;
+    for (const [name, token] of Object.entries({ flipped, forged, crossed, "signature cut": `${h}.${p}.${s.slice(0, 20)}` })) {
+      const res = await call("acme.example.com", "/api/x", token);
+      assert.equal(res.status, 401, `${alg} ${name}`);
+      assert.equal((await json(res)).error.code, "unauthenticated", `${alg} ${name}`);
+    }
+  }
+});
+
+const b64url = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+
 test("the control plane administers other tenants; other tokens stay in their tenant", async () => {
   const admin = await sign("EdDSA", { org_name: "main", scope: "tenants:admin" });
   const asAdmin = await json(await call("beta.example.com", "/api/x", admin));

@@ -14,7 +14,7 @@ app.use("*", async (c, next) => {
       cacheTokens: Number(c.env.CACHE_TOKENS),
     },
   });
-  const result = tenancy.resolve(c.req.raw);
+  const result = await tenancy.resolve(c.req.raw);
   if (!result.ok) return result.response;
   c.set("tenant", result.tenant);
   await next();

@@ -15,7 +15,7 @@ app.use("*", async (c, next) => {
   key ??=
     c.env.ALG === "HS256"
       ? new TextEncoder().encode(c.env.HS256_SECRET)
-      : await importJWK(JSON.parse(c.env.JWKS).keys[0], "EdDSA");
+      : await importJWK(JSON.parse(c.env.JWKS).keys.find((k) => k.alg === c.env.ALG), c.env.ALG);
   try {
     const { payload } = await jwtVerify(match[1], key, { issuer: "bench", algorithms: [c.env.ALG] });
     if (payload.tenant !== label) return c.json({ error: "forbidden" }, 403);

@@ -306,6 +306,12 @@ impl KeySet {
                     verdict,
                 },
             ) => {
+                // A signature of the wrong size is refused here, as jwt-compact's own backends do,
+                // rather than handed to the caller.
+                let fixed = matches!(key.verifying, Verifying::Es256(_) | Verifying::EdDsa(_));
+                if fixed && token.signature_bytes().len() != 64 {
+                    return Err(AuthError::BadSignature);
+                }
                 let Some(valid) = verdict else {
                     return Err(AuthError::SignatureCheckNeeded(SignatureCheck {
                         key: index,

@@ -4,7 +4,7 @@
 //! boundary (see the project's performance notes). Errors cross as the JSON of
 //! [`edge_tenancy::ErrorResponse`], which `js/index.js` turns into an `EdgeTenancyError`.
 
-use edge_tenancy::authenticate::Verifier;
+use edge_tenancy::authenticate::{bearer_token, AuthError, Verifier};
 use edge_tenancy::pipeline::Pipeline;
 use edge_tenancy::resolve::RequestParts;
 use edge_tenancy::{Error, TenancyConfig, TenantId};
@@ -40,7 +40,12 @@ impl Tenancy {
     pub fn new(config: JsValue) -> Result<Tenancy, JsError> {
         let config: TenancyConfig = serde_wasm_bindgen::from_value(config)
             .map_err(|e| JsError::new(&format!("invalid edge-tenancy configuration: {e}")))?;
-        let pipeline = config.build().map_err(|e| JsError::new(&e.to_string()))?;
+        // Public-key signatures go to WebCrypto in JS (js/index.js): native there, several
+        // times faster than Rust in wasm.
+        let pipeline = config
+            .build()
+            .map_err(|e| JsError::new(&e.to_string()))?
+            .map_verifier(Verifier::with_caller_signatures);
         Ok(Tenancy { pipeline })
     }
 
@@ -51,18 +56,54 @@ impl Tenancy {
     }
 
     /// Runs the pipeline. `headers` is `name\nvalue\n` pairs; `now` is seconds since the epoch.
-    /// Returns the JSON of the tenant context, or `{"error": …}` with the error response.
+    /// Returns the JSON of the tenant context, `{"error": …}` with the error response, or
+    /// `{"check": {"key", "alg"}}` when the token's public-key signature is for JS to check (then
+    /// [`Tenancy::resolve_checked`] gives the answer).
     pub fn resolve(&self, url: &str, headers: &str, now: f64) -> String {
-        let mut lines = headers.split('\n');
-        let pairs = std::iter::from_fn(|| Some((lines.next()?, lines.next()?.to_owned())));
-        let request = RequestParts::new(url, pairs);
-        let outcome = now_or_never(self.pipeline.run(&request, now as i64));
-        match outcome {
+        self.run(&request(url, headers), now)
+    }
+
+    /// As [`Tenancy::resolve`], with JS's verdict on the signature of the token in `headers`.
+    #[wasm_bindgen(js_name = resolveChecked)]
+    pub fn resolve_checked(&self, url: &str, headers: &str, now: f64, valid: bool) -> String {
+        let request = request(url, headers);
+        if let (Ok(Some(authorization)), Some(verifier)) =
+            (request.header("authorization"), self.pipeline.verifier())
+        {
+            if let Ok(token) = bearer_token(authorization, usize::MAX) {
+                verifier.provide_verdict(token, valid);
+            }
+        }
+        self.run(&request, now)
+    }
+
+    /// Key number `key`'s public JWK as JSON, for `crypto.subtle.importKey`.
+    #[wasm_bindgen(js_name = publicKey)]
+    pub fn public_key(&self, key: usize) -> Option<String> {
+        let jwk = self.pipeline.verifier()?.public_jwk(key)?;
+        Some(jwk.to_string())
+    }
+
+    fn run(&self, request: &RequestParts, now: f64) -> String {
+        match now_or_never(self.pipeline.run(request, now as i64)) {
             Some(Ok(context)) => serde_json::to_string(&context).expect("a context serializes"),
+            Some(Err(Error::Unauthenticated(AuthError::SignatureCheckNeeded(check)))) => {
+                format!(
+                    r#"{{"check":{{"key":{},"alg":"{}"}}}}"#,
+                    check.key, check.alg
+                )
+            }
             Some(Err(error)) => format!(r#"{{"error":{}}}"#, error_json(&error)),
             None => unreachable!("the JS pipeline's verifier and domain lookup are synchronous"),
         }
     }
+}
+
+/// The request from the URL and `name\nvalue\n` header pairs JS passes.
+fn request(url: &str, headers: &str) -> RequestParts {
+    let mut lines = headers.split('\n');
+    let pairs = std::iter::from_fn(|| Some((lines.next()?, lines.next()?.to_owned())));
+    RequestParts::new(url, pairs)
 }
 
 /// Polls a future once. The pipeline in the npm package does no I/O (static custom domains, a

@@ -122,6 +122,16 @@ fn a_negative_verdict_or_a_tampered_token_is_a_bad_signature() {
     assert!(!caller_verdict(&v, check, &forged));
     v.provide_verdict(&forged, false);
     assert_eq!(v.verify(&forged, NOW), Err(AuthError::BadSignature));
+
+    // A signature of the wrong size for EdDSA or ES256 is refused without a question.
+    for token in [
+        sign(&Es256, &s.es256, Some("es"), claims()),
+        sign(&Ed25519, &s.eddsa, Some("ed"), claims()),
+    ] {
+        let (head, sig) = token.rsplit_once('.').unwrap();
+        let cut = format!("{head}.{}", &sig[..20]);
+        assert_eq!(v.verify(&cut, NOW), Err(AuthError::BadSignature));
+    }
 }
 
 #[test]

@@ -33,9 +33,10 @@ app.get("/health", (c) => c.json({ status: "ok", version }));
 
 app.get("/tenants/:tenant", (c) => c.json({ tenant: parseTenantId(c.req.param("tenant")) }));
 
-// The tenancy middleware: one call into wasm, then the context is the handler's.
+// The tenancy middleware: one call into wasm (plus a WebCrypto check the first time a public-key
+// token is seen), then the context is the handler's.
 app.use("/api/*", async (c, next) => {
-  const result = tenancyFor(c.env).resolve(c.req.raw);
+  const result = await tenancyFor(c.env).resolve(c.req.raw);
   if (!result.ok) return result.response;
   c.set("tenancy", result);
   await next();
