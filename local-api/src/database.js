@@ -7,8 +7,10 @@ const MAX_STATEMENT_BYTES = 100_000;
 /** A SQL failure, with the message D1 gives (`<sqlite message>: SQLITE_ERROR`). */
 export class SqlFailure extends Error {}
 
-// Names the runtime reserves in a Durable Object's SQLite; never shown to the user.
-const USER_OBJECTS = "name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+// Names the runtime reserves in a Durable Object's SQLite (and the table wrangler dev adds to
+// every object); never shown to the user.
+const USER_OBJECTS =
+  "name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_\\_miniflare%' ESCAPE '\\'";
 
 function bindable(value) {
   if (typeof value === "boolean") return value ? 1 : 0;
@@ -72,8 +74,11 @@ export class LocalDatabase extends DurableObject {
       );
     } catch (error) {
       if (error instanceof SqlFailure) throw error;
-      const message = String(error?.message ?? error).replace(/^Error: /, "");
-      throw new SqlFailure(/SQLITE_[A-Z]+$/.test(message) ? message : `${message}: SQLITE_ERROR`);
+      // D1's form, "<sqlite message>: SQLITE_<CODE>", without workerd's "(extended: …)".
+      const message = String(error?.message ?? error)
+        .replace(/^Error: /, "")
+        .replace(/\s*\(extended: [A-Z_]+\)\s*$/, "");
+      throw new SqlFailure(/: SQLITE_[A-Z_]+$/.test(message) ? message : `${message}: SQLITE_ERROR`);
     }
   }
 

@@ -32,7 +32,12 @@ export default {
     if (!after) return answer;
     const headers = new Headers(answer.headers);
     headers.delete("x-local-after");
-    if (after === "drop") return new Response(droppedBody(), { status: answer.status, headers });
+    if (after === "drop") {
+      // `identity` keeps miniflare's front worker from re-compressing the body, which would turn
+      // the cut into a clean, short answer.
+      headers.set("content-encoding", "identity");
+      return new Response(droppedBody(), { status: answer.status, headers, encodeBody: "manual" });
+    }
     await new Promise((resolve) => setTimeout(resolve, Number(after.slice("slow:".length))));
     return new Response(answer.body, { status: answer.status, headers });
   },
