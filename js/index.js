@@ -88,11 +88,14 @@ export function createTenancy(config) {
   async function verify({ key, alg }, authorization) {
     const { importAs, verifyWith } = WEBCRYPTO[alg];
     if (!keys.has(key)) {
-      keys.set(key, crypto.subtle.importKey("jwk", JSON.parse(tenancy.publicKey(key)), importAs, false, ["verify"]));
+      const imported = crypto.subtle.importKey("jwk", JSON.parse(tenancy.publicKey(key)), importAs, false, ["verify"]);
+      // A configured key WebCrypto refuses (say, a point off the curve) verifies nothing.
+      keys.set(key, imported.catch((error) => console.error(`edge-tenancy: key ${key} (${alg}) cannot be used: ${error}`)));
     }
+    const cryptoKey = await keys.get(key);
+    if (!cryptoKey) return false;
     const token = authorization.slice("Bearer ".length); // Rust accepted exactly one token here
     const dot = token.lastIndexOf(".");
-    const cryptoKey = await keys.get(key);
     try {
       return await crypto.subtle.verify(verifyWith, cryptoKey, base64urlBytes(token.slice(dot + 1)), utf8.encode(token.slice(0, dot)));
     } catch {

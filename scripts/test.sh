@@ -12,6 +12,8 @@ step "rustfmt, clippy and rustdoc"
 cargo fmt --all --check
 cargo clippy --quiet -p edge-tenancy --all-targets -- -D warnings
 cargo clippy --quiet --workspace --target wasm32-unknown-unknown -- -D warnings
+# The npm binding alone: built with the workspace, it would get rust-crypto through the demo.
+cargo clippy --quiet -p edge-tenancy-js --target wasm32-unknown-unknown -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p edge-tenancy
 
 step "Rust unit tests"

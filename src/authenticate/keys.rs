@@ -4,14 +4,14 @@
 //! must then be that key's algorithm. So `alg: none`, or an HS256 token signed with an RSA
 //! public key as its secret, finds nothing to verify with.
 
-use jwt_compact::alg::{
-    Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa, RsaPublicKey,
-};
+use jwt_compact::alg::{Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Token, ValidationError};
 use std::fmt;
 
 use super::external::{CheckedElsewhere, SignatureCheck, Verdict};
+#[cfg(feature = "rust-crypto")]
+use super::rust_crypto::LocalKey;
 use super::token::{HeaderExtensions, Untrusted};
 use super::AuthError;
 
@@ -28,9 +28,15 @@ enum Verifying {
     Hs256(Hs256Key),
     Hs384(Hs384Key),
     Hs512(Hs512Key),
-    Es256(Box<<Es256 as jwt_compact::Algorithm>::VerifyingKey>),
-    EdDsa(Box<<Ed25519 as jwt_compact::Algorithm>::VerifyingKey>),
-    Rs256(Box<RsaPublicKey>),
+    /// A public key: its algorithm (`ES256`, `EdDSA`, `RS256`), its JWK with the public members
+    /// only (what a caller that checks signatures itself imports), and with `rust-crypto` the
+    /// key jwt-compact checks with.
+    Public {
+        alg: &'static str,
+        jwk: serde_json::Value,
+        #[cfg(feature = "rust-crypto")]
+        local: LocalKey,
+    },
 }
 
 impl Verifying {
@@ -40,19 +46,15 @@ impl Verifying {
             Self::Hs256(_) => "HS256",
             Self::Hs384(_) => "HS384",
             Self::Hs512(_) => "HS512",
-            Self::Es256(_) => "ES256",
-            Self::EdDsa(_) => "EdDSA",
-            Self::Rs256(_) => "RS256",
+            Self::Public { alg, .. } => alg,
         }
     }
 }
 
-/// One key with its optional `kid`, and for a public key its JWK (public members only), which a
-/// caller that checks signatures itself imports.
+/// One key with its optional `kid`.
 struct Key {
     kid: Option<String>,
     verifying: Verifying,
-    public_jwk: Option<serde_json::Value>,
 }
 
 /// Who checks a public-key signature.
@@ -155,7 +157,7 @@ impl KeySet {
         if secret.len() < min_bytes {
             return Err(KeyError::WeakSecret { min_bytes });
         }
-        self.push(kid, verifying, None)
+        self.push(kid, verifying)
     }
 
     /// Adds the public keys of a JWKS (`{"keys": [...]}`) or of a single JWK. Keys marked
@@ -189,7 +191,7 @@ impl KeySet {
         // The parser's error is dropped: it may quote the key.
         let parsed: JsonWebKey<'_> =
             serde_json::from_value(jwk.clone()).map_err(|_| KeyError::NotAJwk)?;
-        let verifying = match (&parsed, alg) {
+        let (alg, members): (&'static str, &[&str]) = match (&parsed, alg) {
             (JsonWebKey::Symmetric { secret }, Some(alg)) => {
                 return self.add_secret(secret, alg, kid)
             }
@@ -201,8 +203,7 @@ impl KeySet {
                 if bits < MIN_RSA_BITS {
                     return Err(KeyError::WeakRsaKey);
                 }
-                let key = RsaPublicKey::try_from(&parsed).map_err(|_| KeyError::InvalidKey)?;
-                Verifying::Rs256(Box::new(key))
+                ("RS256", &["kty", "n", "e"])
             }
             (JsonWebKey::EllipticCurve { curve, x, y, .. }, None | Some("ES256")) => {
                 if curve != "P-256" {
@@ -211,54 +212,46 @@ impl KeySet {
                 if x.len() != 32 || y.len() != 32 {
                     return Err(KeyError::InvalidKey);
                 }
-                let sec1 = [&[4u8][..], x, y].concat();
-                let key = jwt_compact::alg::VerifyingKey::<Es256>::from_slice(&sec1)
-                    .map_err(|_| KeyError::InvalidKey)?;
-                Verifying::Es256(Box::new(key))
+                ("ES256", &["kty", "crv", "x", "y"])
             }
-            (JsonWebKey::KeyPair { curve, .. }, None | Some("EdDSA")) => {
+            (JsonWebKey::KeyPair { curve, x, .. }, None | Some("EdDSA")) => {
                 if curve != "Ed25519" {
                     return Err(KeyError::UnsupportedCurve);
                 }
-                let key = <Ed25519 as jwt_compact::Algorithm>::VerifyingKey::try_from(&parsed)
-                    .map_err(|_| KeyError::InvalidKey)?;
-                Verifying::EdDsa(Box::new(key))
+                if x.len() != 32 {
+                    return Err(KeyError::InvalidKey);
+                }
+                ("EdDSA", &["kty", "crv", "x"])
             }
             _ => return Err(KeyError::UnsupportedAlgorithm),
-        };
-        // Only the members that make the public key, for a caller to import.
-        let members: &[&str] = match verifying {
-            Verifying::Rs256(_) => &["kty", "n", "e"],
-            Verifying::Es256(_) => &["kty", "crv", "x", "y"],
-            _ => &["kty", "crv", "x"],
         };
         let public_jwk = members
             .iter()
             .map(|&m| (m.to_owned(), jwk.get(m).cloned().unwrap_or_default()))
             .collect();
-        self.push(kid, verifying, Some(serde_json::Value::Object(public_jwk)))
+        let verifying = Verifying::Public {
+            alg,
+            jwk: serde_json::Value::Object(public_jwk),
+            #[cfg(feature = "rust-crypto")]
+            local: LocalKey::new(alg, &parsed)?,
+        };
+        self.push(kid, verifying)
     }
 
-    fn push(
-        &mut self,
-        kid: Option<String>,
-        verifying: Verifying,
-        public_jwk: Option<serde_json::Value>,
-    ) -> Result<(), KeyError> {
+    fn push(&mut self, kid: Option<String>, verifying: Verifying) -> Result<(), KeyError> {
         if kid.is_some() && self.keys.iter().any(|k| k.kid == kid) {
             return Err(KeyError::DuplicateKid);
         }
-        self.keys.push(Key {
-            kid,
-            verifying,
-            public_jwk,
-        });
+        self.keys.push(Key { kid, verifying });
         Ok(())
     }
 
     /// Key number `key`'s public JWK (`kty` and its public members), if it is a public key.
     pub fn public_jwk(&self, key: usize) -> Option<&serde_json::Value> {
-        self.keys.get(key)?.public_jwk.as_ref()
+        match &self.keys.get(key)?.verifying {
+            Verifying::Public { jwk, .. } => Some(jwk),
+            _ => None,
+        }
     }
 
     /// Whether the set has no key.
@@ -299,19 +292,26 @@ impl KeySet {
             return Err(AuthError::AlgorithmNotAllowed);
         }
         let result = match (&key.verifying, signatures) {
-            (
-                Verifying::Es256(_) | Verifying::EdDsa(_) | Verifying::Rs256(_),
-                Signatures::Caller {
-                    signing_input,
-                    verdict,
-                },
-            ) => {
+            (Verifying::Hs256(k), _) => Hs256.validator(k).validate(token),
+            (Verifying::Hs384(k), _) => Hs384.validator(k).validate(token),
+            (Verifying::Hs512(k), _) => Hs512.validator(k).validate(token),
+            #[cfg(feature = "rust-crypto")]
+            (Verifying::Public { local, .. }, Signatures::InProcess) => local.validate(token),
+            (Verifying::Public { .. }, signatures) => {
                 // A signature of the wrong size is refused here, as jwt-compact's own backends do,
                 // rather than handed to the caller.
-                let fixed = matches!(key.verifying, Verifying::Es256(_) | Verifying::EdDsa(_));
-                if fixed && token.signature_bytes().len() != 64 {
+                if alg != "RS256" && token.signature_bytes().len() != 64 {
                     return Err(AuthError::BadSignature);
                 }
+                // Without `rust-crypto` there is nothing to check with in process: the caller is
+                // always asked.
+                let (signing_input, verdict) = match signatures {
+                    Signatures::Caller {
+                        signing_input,
+                        verdict,
+                    } => (signing_input, verdict),
+                    Signatures::InProcess => ("", None),
+                };
                 let Some(valid) = verdict else {
                     return Err(AuthError::SignatureCheckNeeded(SignatureCheck {
                         key: index,
@@ -325,27 +325,11 @@ impl KeySet {
                 };
                 CheckedElsewhere(alg).validator(&verdict).validate(token)
             }
-            _ => self.validate_in_process(key, token),
         };
         result.map_err(|e| match e {
             ValidationError::AlgorithmMismatch { .. } => AuthError::AlgorithmNotAllowed,
             ValidationError::MalformedClaims(_) => AuthError::Malformed,
             _ => AuthError::BadSignature,
         })
-    }
-
-    fn validate_in_process(
-        &self,
-        key: &Key,
-        token: &Untrusted<'_>,
-    ) -> Result<Token<CustomClaims, HeaderExtensions>, ValidationError> {
-        match &key.verifying {
-            Verifying::Hs256(k) => Hs256.validator(k).validate(token),
-            Verifying::Hs384(k) => Hs384.validator(k).validate(token),
-            Verifying::Hs512(k) => Hs512.validator(k).validate(token),
-            Verifying::Es256(k) => Es256.validator(k.as_ref()).validate(token),
-            Verifying::EdDsa(k) => Ed25519.validator(k.as_ref()).validate(token),
-            Verifying::Rs256(k) => Rsa::rs256().validator(k.as_ref()).validate(token),
-        }
     }
 }

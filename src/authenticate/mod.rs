@@ -26,6 +26,8 @@ mod error;
 mod external;
 mod jwks;
 mod keys;
+#[cfg(feature = "rust-crypto")]
+mod rust_crypto;
 mod token;
 mod verifier;
 

@@ -31,7 +31,8 @@ impl Verifier {
             rules,
             max_token_bytes,
             cache: RefCell::new(TokenCache::new(DEFAULT_CACHE_TOKENS)),
-            caller_signatures: false,
+            // Without the pure-Rust backends, public-key signatures can only be the caller's.
+            caller_signatures: !cfg!(feature = "rust-crypto"),
             verdict: RefCell::new(None),
         }
     }
