@@ -1,6 +1,7 @@
 // Benchmark: req/s of a bare Hono worker and of tenant resolution + JWT verification, with
 // edge-tenancy (wasm) and with jose (plain JS), under `workerd serve` directly (miniflare's proxy
-// hides the cost), variants alternated for ROUNDS rounds. Prints medians and ratios to bare.
+// hides the cost), variants alternated for ROUNDS rounds. Prints medians, and ratios to bare and
+// to jose paired by round.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,8 @@ import * as jose from "jose";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+// Long enough for V8 to finish optimizing the wasm (it tiers up in the background).
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const BASE_PORT = 9301;
 
 const HS256_SECRET = "bench secret: thirty-two bytes or more!";
@@ -30,13 +33,23 @@ for (const alg of PUBLIC_ALGS) tokens[alg] = await sign(alg, alg, pairs[alg].pri
 
 // For each algorithm: edge-tenancy with the token cache (the same token every request, as a
 // client sends it), without it (every request is a first sight), and jose doing the same job.
-const variants = [{ name: "bare Hono", entry: "bare.js", env: {}, alg: "HS256" }];
+let variants = [
+  { name: "bare Hono", entry: "bare.js", env: {}, alg: "HS256" },
+  // The floor for any middleware: Hono with one that only calls next().
+  { name: "Hono, empty middleware", entry: "empty-middleware.js", env: {}, alg: "HS256" },
+];
 for (const alg of ["HS256", ...PUBLIC_ALGS]) {
   variants.push(
     { name: `edge-tenancy ${alg}, repeated token`, entry: "edge-tenancy.js", env: { CACHE_TOKENS: "256" }, alg },
     { name: `edge-tenancy ${alg}, first sight`, entry: "edge-tenancy.js", env: { CACHE_TOKENS: "0" }, alg },
     { name: `jose ${alg}`, entry: "jose.js", env: { ALG: alg }, alg },
   );
+}
+
+// BENCH_VARIANTS=<regex> times only the matching variants (and bare Hono, the baseline).
+if (process.env.BENCH_VARIANTS) {
+  const only = new RegExp(process.env.BENCH_VARIANTS);
+  variants = variants.filter((v, i) => i === 0 || only.test(v.name));
 }
 
 // Bundle each entry once, the way `wrangler deploy` would.
@@ -70,7 +83,10 @@ variants.forEach((v, i) => {
 const configPath = join(work, "bench.capnp");
 writeFileSync(configPath, capnp.join("\n") + "\n");
 
-const workerd = spawn(join(ROOT, "node_modules/.bin/workerd"), ["serve", configPath], { stdio: ["ignore", "ignore", "inherit"] });
+// workerd on one core and wrk on the other, so they do not take turns on the same one.
+const pin = (core, argv) => (process.env.BENCH_PIN === "0" ? argv : ["taskset", "-c", String(core), ...argv]);
+const [cmd, ...args] = pin(1, [join(ROOT, "node_modules/.bin/workerd"), "serve", configPath]);
+const workerd = spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit"] });
 const stop = () => workerd.kill("SIGTERM");
 process.on("exit", stop);
 try {
@@ -85,25 +101,32 @@ try {
     if (!res) throw new Error(`${v.name} did not start`);
   }
   const wrk = (i, v, seconds) => {
-    const out = execFileSync("wrk", ["-t1", "-c16", `-d${seconds}s`, "-H", "Host: acme.example.com", "-H", `Authorization: Bearer ${tokens[v.alg]}`, `http://127.0.0.1:${BASE_PORT + i}/orders`], { encoding: "utf8" });
+    const [wrk, ...wrkArgs] = pin(0, ["wrk", "-t1", "-c16", `-d${seconds}s`, "-H", "Host: acme.example.com", "-H", `Authorization: Bearer ${tokens[v.alg]}`, `http://127.0.0.1:${BASE_PORT + i}/orders`]);
+    const out = execFileSync(wrk, wrkArgs, { encoding: "utf8" });
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
     const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
     if (non2xx > 0) throw new Error(`${v.name}: ${non2xx} responses were not 2xx`);
     return rps;
   };
   // Warm up each variant (JIT, wasm instantiation), checking that every answer is 2xx.
-  variants.forEach((v, i) => wrk(i, v, 1));
+  variants.forEach((v, i) => wrk(i, v, WARMUP));
   const results = variants.map(() => []);
   for (let round = 0; round < ROUNDS; round++) {
     variants.forEach((v, i) => results[i].push(wrk(i, v, SECONDS)));
   }
+  // Ratios are paired: each round's figure over the same round's bare figure, then the median of
+  // those. Machine-wide drift between rounds (it is large on shared machines) cancels out.
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const bare = median(results[0]);
   console.log(`\nworkerd serve, wrk -t1 -c16, ${ROUNDS} rounds x ${SECONDS}s, same token every request; medians\n`);
-  console.log("variant                                 req/s   vs bare   rounds");
+  const paired = (i, base) => median(results[i].map((r, round) => r / results[base][round]));
+  console.log("variant                                 req/s   vs bare   vs jose   per-round ratios to bare");
   for (const [i, v] of variants.entries()) {
-    const m = median(results[i]);
-    console.log(`${v.name.padEnd(38)} ${m.toFixed(0).padStart(7)}   ${(m / bare).toFixed(2).padStart(6)}x   ${results[i].map((r) => r.toFixed(0)).join(" / ")}`);
+    const jose = variants.findIndex((w) => w.name === `jose ${v.alg}`);
+    const vsJose = v.entry === "edge-tenancy.js" && jose >= 0 ? `${paired(i, jose).toFixed(2)}x` : "";
+    const ratios = results[i].map((r, round) => (r / results[0][round]).toFixed(2));
+    console.log(
+      `${v.name.padEnd(38)} ${median(results[i]).toFixed(0).padStart(7)}   ${paired(i, 0).toFixed(2).padStart(6)}x   ${vsJose.padStart(7)}   ${ratios.join(" ")}`,
+    );
   }
 } finally {
   stop();
