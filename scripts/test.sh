@@ -15,6 +15,7 @@ cargo clippy --quiet --workspace --target wasm32-unknown-unknown -- -D warnings
 # The npm binding alone: built with the workspace, it would get rust-crypto through the demo.
 cargo clippy --quiet -p edge-tenancy-js --target wasm32-unknown-unknown -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p edge-tenancy
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p edge-tenancy --features workers --target wasm32-unknown-unknown
 
 step "Rust unit tests"
 cargo test -p edge-tenancy
