@@ -174,3 +174,25 @@ test("resolution errors are 400s, and public paths need no token", async () => {
   assert.equal(badHeader.status, 400);
   assert.equal((await json(badHeader)).error.code, "invalid_tenant_id");
 });
+
+test("a configured key WebCrypto refuses verifies nothing: its tokens get 401, not a crash", async () => {
+  // A P-256 "public key" whose point is not on the curve: the npm build (no rust-crypto) accepts
+  // its shape, and WebCrypto refuses it on first use.
+  const good = await jose.exportJWK((await jose.generateKeyPair("ES256", { extractable: true })).publicKey);
+  const offCurve = { ...good, y: Buffer.alloc(32, 7).toString("base64url"), kid: "es256", alg: "ES256" };
+  const other = await startWorker({
+    scriptPath: bundleWithWrangler(join(ROOT, "js/examples/hono-app")),
+    bindings: { JWKS: JSON.stringify({ keys: [offCurve] }), HS256_SECRET, ISSUER, AUDIENCE, BASE_DOMAIN: "example.com" },
+  });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const res = await other.mf.dispatchFetch("https://acme.example.com/api/x", {
+        headers: { authorization: `Bearer ${await sign("ES256")}` },
+      });
+      assert.equal(res.status, 401);
+      assert.equal((await json(res)).error.code, "unauthenticated");
+    }
+  } finally {
+    await other.dispose();
+  }
+});
