@@ -228,7 +228,7 @@ export class LocalAccount extends DurableObject {
   async query(row, body, raw) {
     let statements;
     if (Array.isArray(body?.batch)) {
-      statements = body.batch.map((s) => this.statement(s, true));
+      statements = body.batch.map((s) => this.batchEntry(s));
     } else {
       statements = this.statements(body);
     }
@@ -241,14 +241,12 @@ export class LocalAccount extends DurableObject {
     }
   }
 
-  statement(s, single) {
+  /** One `{sql, params?}` of a `batch`: a single statement. */
+  batchEntry(s) {
     if (typeof s?.sql !== "string") throw malformed("Each statement needs sql");
     const params = s.params ?? [];
     if (!Array.isArray(params)) throw malformed("params must be an array");
-    if (single) {
-      const parts = splitStatements(s.sql);
-      if (parts.length > 1) throw malformed("A batch entry holds one statement");
-    }
+    if (splitStatements(s.sql).length > 1) throw malformed("A batch entry holds one statement");
     return { sql: s.sql, params };
   }
 
