@@ -230,10 +230,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
             let sent_at = self.runtime.now_ms();
             self.budget.borrow_mut().record_sent(sent_at);
             *self.sent.borrow_mut().entry(call.operation).or_default() += 1;
-            let answer = self
-                .transport
-                .send(request.clone(), self.options.timeout())
-                .await;
+            let answer = self.transport.send(&request, self.options.timeout()).await;
             let now = self.runtime.now_ms();
             let (failure, wait) = match answer {
                 Ok(response) => {

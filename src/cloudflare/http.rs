@@ -113,7 +113,7 @@ pub trait Transport {
     /// Sends `request`; the answer, or why there is none.
     async fn send(
         &self,
-        request: HttpRequest,
+        request: &HttpRequest,
         timeout: Duration,
     ) -> Result<HttpResponse, TransportError>;
 }

@@ -328,10 +328,10 @@ impl Sim {
 impl Transport for SimRef<'_> {
     async fn send(
         &self,
-        request: HttpRequest,
+        request: &HttpRequest,
         _timeout: Duration,
     ) -> Result<HttpResponse, TransportError> {
-        self.0.serve(&request)
+        self.0.serve(request)
     }
 }
 

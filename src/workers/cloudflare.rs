@@ -60,11 +60,11 @@ async fn within<F: Future>(future: F, timeout: Duration) -> Option<F::Output> {
 impl Transport for ApiTransport {
     async fn send(
         &self,
-        request: HttpRequest,
+        request: &HttpRequest,
         timeout: Duration,
     ) -> Result<HttpResponse, TransportError> {
         let exchange = async {
-            let outgoing = worker_request(&request).map_err(connection)?;
+            let outgoing = worker_request(request).map_err(connection)?;
             let mut response = match self {
                 Self::Fetch => Fetch::Request(outgoing).send().await,
                 Self::Service(fetcher) => fetcher.fetch_request(outgoing).await,
