@@ -79,7 +79,7 @@ export interface AuthenticateConfig {
   attachClaim?: string;
   /** Longest accepted token, in bytes. @default 8192 */
   maxTokenBytes?: number;
-  /** Verified tokens remembered per isolate; a hit skips the signature, never `exp`/`nbf`. 0 turns it off. @default 256 */
+  /** Verified tokens (and successful answers) remembered per isolate; a hit skips the signature, never `exp`/`nbf`. 0 turns both off. @default 256 */
   cacheTokens?: number;
 }
 
@@ -104,24 +104,24 @@ export interface TenancyConfig {
 
 /** The verified caller. */
 export interface Principal {
-  subject: string | null;
-  tenant: TenantId | null;
-  scopes: string[];
+  readonly subject: string | null;
+  readonly tenant: TenantId | null;
+  readonly scopes: readonly string[];
   /** Databases the token may attach in multi-database queries. */
-  attach: string[];
+  readonly attach: readonly string[];
   /** `exp`, seconds since the epoch. */
-  expiresAt: number | null;
+  readonly expiresAt: number | null;
 }
 
-/** A request that passed the pipeline. */
+/** A request that passed the pipeline. Frozen: a repeated request may get the very same object. */
 export interface TenantContext {
-  ok: true;
-  tenant: TenantId;
-  source: "subdomain" | "customDomain" | "header" | "pathPrefix" | "jwtClaim" | "query" | "controlPlane";
+  readonly ok: true;
+  readonly tenant: TenantId;
+  readonly source: "subdomain" | "customDomain" | "header" | "pathPrefix" | "jwtClaim" | "query" | "controlPlane";
   /** The path to route on, without a tenant path prefix. */
-  path: string;
-  principal: Principal | null;
-  access: "public" | "member" | "admin";
+  readonly path: string;
+  readonly principal: Principal | null;
+  readonly access: "public" | "member" | "admin";
 }
 
 /** A request that did not: the error, and the response to send. */
@@ -136,7 +136,10 @@ export interface Tenancy {
   /**
    * Resolve, authenticate and authorize `request`: one call into wasm. The first time a token
    * signed with a public key (EdDSA, ES256, RS256) is seen, its signature is checked with the
-   * runtime's WebCrypto between two calls; verified tokens are remembered per isolate.
+   * runtime's WebCrypto between two calls; verified tokens are remembered per isolate. A request
+   * with the same URL (query aside, unless a query strategy reads it) and the same headers as an
+   * earlier success gets that answer again without entering wasm, until the token expires
+   * (`cacheTokens` bounds how many are kept).
    */
   resolve(request: Request): Promise<TenantContext | TenancyFailure>;
 }

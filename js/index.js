@@ -70,19 +70,23 @@ function base64urlBytes(text) {
   return bytes;
 }
 
-function outcome(json) {
-  const result = JSON.parse(json);
-  if (result.error) {
-    const error = new EdgeTenancyError(result.error);
-    return { ok: false, error, response: error.toResponse() };
+// Every hit of the answer memo below hands out the same object, so it must not change.
+function deepFreeze(value) {
+  if (typeof value === "object" && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
   }
-  return { ok: true, ...result };
+  return value;
 }
 
 export function createTenancy(config) {
   const tenancy = new wasm.Tenancy(config);
   const names = tenancy.headerNames().split("\n");
   const keys = new Map(); // key number → Promise<CryptoKey>, imported once per isolate
+  // Rust's answers, replayed for the same inputs while Rust says they hold (see `Reuse` in the
+  // crate): a repeated request does not cross into wasm at all. Oldest out first.
+  const reuse = JSON.parse(tenancy.reuse());
+  const answers = new Map(); // URL and headers, as passed to Rust → { result, until }
 
   // Rust asked for a public-key signature check: do it with WebCrypto, return the verdict.
   async function verify({ key, alg }, authorization) {
@@ -103,18 +107,40 @@ export function createTenancy(config) {
     }
   }
 
+  function settle(json, input) {
+    const answer = JSON.parse(json);
+    if (answer.error) {
+      const error = new EdgeTenancyError(answer.error);
+      return { ok: false, error, response: error.toResponse() };
+    }
+    const result = deepFreeze({ ok: true, ...answer.context });
+    if (reuse.capacity > 0) {
+      if (answers.size >= reuse.capacity) answers.delete(answers.keys().next().value);
+      answers.set(input, { result, until: answer.until ?? Infinity });
+    }
+    return result;
+  }
+
   return {
     async resolve(request) {
+      const url = request.url;
       let headers = "";
       for (const name of names) {
         const value = request.headers.get(name);
         if (value !== null) headers += `${name}\n${value}\n`;
       }
       const now = Date.now() / 1000;
-      const answer = tenancy.resolve(request.url, headers, now);
-      if (!answer.startsWith('{"check"')) return outcome(answer);
+      const query = url.indexOf("?");
+      const input = `${reuse.readsQuery || query < 0 ? url : url.slice(0, query)}\n${headers}`;
+      const known = answers.get(input);
+      if (known !== undefined) {
+        if (now < known.until) return known.result;
+        answers.delete(input);
+      }
+      const answer = tenancy.resolve(url, headers, now);
+      if (!answer.startsWith('{"check"')) return settle(answer, input);
       const valid = await verify(JSON.parse(answer).check, request.headers.get("authorization"));
-      return outcome(tenancy.resolveChecked(request.url, headers, now, valid));
+      return settle(tenancy.resolveChecked(url, headers, now, valid), input);
     },
   };
 }

@@ -39,7 +39,9 @@ async function route(request: Request): Promise<Response> {
   // Narrowed by `ok`: the context's fields are typed.
   const tenant: TenantId = result.tenant;
   const access: "public" | "member" | "admin" = result.access;
-  const attach: string[] = result.principal?.attach ?? [];
+  const attach: readonly string[] = result.principal?.attach ?? [];
+  // @ts-expect-error the context is frozen: a repeated request may get the same object
+  result.principal?.scopes.push("admin");
   return new Response(JSON.stringify({ tenant, access, attach }));
 }
 

@@ -5,6 +5,7 @@
 //! checks go through [`TokenVerifier`] and custom-domain lookups through
 //! [`CustomDomains`].
 
+use crate::authenticate::{Verifier, DEFAULT_CACHE_TOKENS};
 use crate::authorize::{Access, AccessRules};
 use crate::resolve::{CustomDomains, RequestParts, Resolver, Source, StaticDomains};
 use crate::{Error, Principal, TenantId};
@@ -110,6 +111,45 @@ impl<V: TokenVerifier, D: CustomDomains> Pipeline<V, D> {
             principal,
             access,
         })
+    }
+}
+
+/// How a caller may replay the pipeline's answers instead of running it again.
+///
+/// With custom domains from a static map and keys that do not change, the answer is a function
+/// of the URL (without its query unless [`Reuse::reads_query`]), the headers named by
+/// [`Pipeline::headers_read`], and the time. The time only counts through the token's `exp`:
+/// a success at some time stays one until [`Pipeline::valid_until`]. The npm package keeps
+/// such answers in JS, which spares a repeated request the crossing into wasm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reuse {
+    /// How many answers to keep: as many as the verifier keeps tokens (0: none).
+    pub capacity: usize,
+    /// Whether the query string is part of the inputs (a query strategy is configured).
+    pub reads_query: bool,
+}
+
+impl Pipeline<Verifier, StaticDomains> {
+    /// How this pipeline's answers may be replayed; a pipeline whose domains are looked up
+    /// elsewhere has no such method, since its answers can change under it.
+    pub fn reuse(&self) -> Reuse {
+        Reuse {
+            capacity: self
+                .verifier
+                .as_ref()
+                .map_or(DEFAULT_CACHE_TOKENS, Verifier::cache_capacity),
+            reads_query: self.resolver.reads_query(),
+        }
+    }
+
+    /// The first time (seconds since the epoch) at which `context` no longer holds for the same
+    /// request: when its token expires, leeway included. `None`: never.
+    pub fn valid_until(&self, context: &TenantContext) -> Option<i64> {
+        match (&context.principal, &self.verifier) {
+            (Some(principal), Some(verifier)) => verifier.valid_until(principal),
+            _ => None,
+        }
     }
 }
 
@@ -239,5 +279,47 @@ mod tests {
             run(&p, "acme.example.com", "/health", None),
             "acme@Subdomain Public"
         );
+    }
+
+    /// A replayed answer is exactly the one the pipeline would give, at every second of its
+    /// window and not one second past it.
+    #[test]
+    fn answers_hold_until_valid_until() {
+        use jwt_compact::alg::{Hs256, Hs256Key};
+        use jwt_compact::{AlgorithmExt, Claims, Header};
+
+        let config: crate::TenancyConfig = serde_json::from_str(
+            r#"{ "resolve": { "strategies": [{ "type": "subdomain", "baseDomains": ["example.com"] }] },
+                 "authenticate": { "secrets": [{ "secret": "0123456789abcdef0123456789abcdef", "alg": "HS256" }],
+                                   "leewaySecs": 30, "cacheTokens": 8 } }"#,
+        )
+        .unwrap();
+        let p = config.build().unwrap();
+        assert_eq!(
+            p.reuse(),
+            Reuse {
+                capacity: 8,
+                reads_query: false
+            }
+        );
+        let exp = 1_800_000_000;
+        // `exp` as a plain claim: serialized the same as jwt-compact's own.
+        let claims = Claims::new(serde_json::json!({ "tenant": "acme", "exp": exp }));
+        let key = Hs256Key::new(b"0123456789abcdef0123456789abcdef");
+        let token = Hs256.token(&Header::empty(), &claims, &key).unwrap();
+        let request = RequestParts::new(
+            "https://acme.example.com/x",
+            [("authorization", format!("Bearer {token}"))],
+        );
+        let first = pollster::block_on(p.run(&request, exp - 100)).unwrap();
+        let until = p.valid_until(&first).unwrap();
+        assert_eq!(until, exp + 30);
+        for now in [exp - 100, exp, until - 1] {
+            assert_eq!(
+                pollster::block_on(p.run(&request, now)).as_ref(),
+                Ok(&first)
+            );
+        }
+        assert!(pollster::block_on(p.run(&request, until)).is_err());
     }
 }

@@ -196,3 +196,20 @@ test("a configured key WebCrypto refuses verifies nothing: its tokens get 401, n
     await other.dispose();
   }
 });
+
+test("a repeated request's answer is replayed only for the same path, and never past exp", async () => {
+  // Accepted for about 3 more seconds: exp is 57 s ago and the leeway is 60 s.
+  const exp = Math.floor(Date.now() / 1000) - 57;
+  const token = await sign("EdDSA", {}, { exp });
+  for (const path of ["/api/a", "/api/a?page=2", "/api/b", "/api/a"]) {
+    const res = await call("acme.example.com", path, token);
+    assert.equal(res.status, 200, path);
+    assert.equal((await json(res)).path, path.split("?")[0], path);
+  }
+  await new Promise((resolve) => setTimeout(resolve, (exp + 60 - Date.now() / 1000 + 0.5) * 1000));
+  for (const path of ["/api/a", "/api/b"]) {
+    const res = await call("acme.example.com", path, token);
+    assert.equal(res.status, 401, path);
+    assert.match(res.headers.get("www-authenticate"), /invalid_token/);
+  }
+});

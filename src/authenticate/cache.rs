@@ -32,6 +32,10 @@ impl TokenCache {
         }
     }
 
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn get(&self, token: &str) -> Option<&Verified> {
         self.entries.get(token)
     }

@@ -67,6 +67,19 @@ impl Verifier {
         }
     }
 
+    /// How many verified tokens it remembers.
+    pub fn cache_capacity(&self) -> usize {
+        self.cache.borrow().capacity()
+    }
+
+    /// The first time (seconds since the epoch) at which `principal`'s token fails its time
+    /// checks: `exp` plus the leeway. `None` for a token without `exp`.
+    pub fn valid_until(&self, principal: &Principal) -> Option<i64> {
+        principal
+            .expires_at
+            .map(|exp| exp.saturating_add(self.rules.leeway_secs))
+    }
+
     /// Verifies a compact JWS at `now` (seconds since the epoch): size, parse, key by `kid`,
     /// the key's own algorithm, signature, then claims. A token verified before skips the
     /// signature, never the time checks.

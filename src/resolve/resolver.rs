@@ -162,6 +162,13 @@ impl<D: CustomDomains> Resolver<D> {
         names
     }
 
+    /// Whether the query string can change the answer (a query strategy is configured).
+    pub fn reads_query(&self) -> bool {
+        self.strategies
+            .iter()
+            .any(|s| matches!(s, Strategy::Query(_)))
+    }
+
     /// The tenant of `request`: the first strategy that names one, else the control plane.
     /// A strategy that finds an invalid tenant id fails the request (400) rather than falling
     /// through, so a typo never lands on another tenant. `principal` is the verified caller, for

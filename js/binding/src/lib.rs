@@ -56,7 +56,8 @@ impl Tenancy {
     }
 
     /// Runs the pipeline. `headers` is `name\nvalue\n` pairs; `now` is seconds since the epoch.
-    /// Returns the JSON of the tenant context, `{"error": …}` with the error response, or
+    /// Returns `{"context": …, "until": t}` with the tenant context and the time it holds until
+    /// for the same request (`null`: no limit), `{"error": …}` with the error response, or
     /// `{"check": {"key", "alg"}}` when the token's public-key signature is for JS to check (then
     /// [`Tenancy::resolve_checked`] gives the answer).
     pub fn resolve(&self, url: &str, headers: &str, now: f64) -> String {
@@ -77,6 +78,11 @@ impl Tenancy {
         self.run(&request, now)
     }
 
+    /// How JS may replay answers ([`edge_tenancy::pipeline::Reuse`]), as JSON.
+    pub fn reuse(&self) -> String {
+        serde_json::to_string(&self.pipeline.reuse()).expect("a reuse policy serializes")
+    }
+
     /// Key number `key`'s public JWK as JSON, for `crypto.subtle.importKey`.
     #[wasm_bindgen(js_name = publicKey)]
     pub fn public_key(&self, key: usize) -> Option<String> {
@@ -86,7 +92,13 @@ impl Tenancy {
 
     fn run(&self, request: &RequestParts, now: f64) -> String {
         match now_or_never(self.pipeline.run(request, now as i64)) {
-            Some(Ok(context)) => serde_json::to_string(&context).expect("a context serializes"),
+            Some(Ok(context)) => format!(
+                r#"{{"context":{},"until":{}}}"#,
+                serde_json::to_string(&context).expect("a context serializes"),
+                self.pipeline
+                    .valid_until(&context)
+                    .map_or("null".to_owned(), |t| t.to_string())
+            ),
             Some(Err(Error::Unauthenticated(AuthError::SignatureCheckNeeded(check)))) => {
                 format!(
                     r#"{{"check":{{"key":{},"alg":"{}"}}}}"#,
