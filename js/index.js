@@ -62,6 +62,8 @@ const WEBCRYPTO = {
 };
 
 const utf8 = new TextEncoder();
+// Token headers differ by key and algorithm only, so a handful covers any real issuer.
+const HEADERS_REMEMBERED = 64;
 
 function base64urlBytes(text) {
   const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
@@ -87,9 +89,13 @@ export function createTenancy(config) {
   // crate): a repeated request does not cross into wasm at all. Oldest out first.
   const reuse = JSON.parse(tenancy.reuse());
   const answers = new Map(); // URL and headers, as passed to Rust → { result, until }
+  // The key Rust named for a token's header (its first segment: alg and kid), so a new token
+  // under a known header has its signature checked before the one call into wasm, not between
+  // two. Rust still picks the key itself and ignores a verdict reached with another.
+  const checks = new Map(); // header segment → { key, alg }
 
-  // Rust asked for a public-key signature check: do it with WebCrypto, return the verdict.
-  async function verify({ key, alg }, authorization) {
+  // A public-key signature check for Rust, with WebCrypto: the verdict.
+  async function verify({ key, alg }, token) {
     const { importAs, verifyWith } = WEBCRYPTO[alg];
     if (!keys.has(key)) {
       const imported = crypto.subtle.importKey("jwk", JSON.parse(tenancy.publicKey(key)), importAs, false, ["verify"]);
@@ -98,7 +104,6 @@ export function createTenancy(config) {
     }
     const cryptoKey = await keys.get(key);
     if (!cryptoKey) return false;
-    const token = authorization.slice("Bearer ".length); // Rust accepted exactly one token here
     const dot = token.lastIndexOf(".");
     try {
       return await crypto.subtle.verify(verifyWith, cryptoKey, base64urlBytes(token.slice(dot + 1)), utf8.encode(token.slice(0, dot)));
@@ -129,6 +134,8 @@ export function createTenancy(config) {
         const value = request.headers.get(name);
         if (value !== null) headers += `${name}\n${value}\n`;
       }
+      // Where Rust reads the token: after the 7 bytes of "Bearer ".
+      const token = request.headers.get("authorization")?.slice(7) ?? "";
       const now = Date.now() / 1000;
       const query = url.indexOf("?");
       const input = `${reuse.readsQuery || query < 0 ? url : url.slice(0, query)}\n${headers}`;
@@ -137,10 +144,18 @@ export function createTenancy(config) {
         if (now < known.until) return known.result;
         answers.delete(input);
       }
-      const answer = tenancy.resolve(url, headers, now);
-      if (!answer.startsWith('{"check"')) return settle(answer, input);
-      const valid = await verify(JSON.parse(answer).check, request.headers.get("authorization"));
-      return settle(tenancy.resolveChecked(url, headers, now, valid), input);
+      const header = token.slice(0, token.indexOf("."));
+      let check = checks.get(header);
+      let answer = check
+        ? tenancy.resolveChecked(url, headers, now, check.key, await verify(check, token))
+        : tenancy.resolve(url, headers, now);
+      if (answer.startsWith('{"check"')) {
+        check = JSON.parse(answer).check;
+        if (checks.size >= HEADERS_REMEMBERED) checks.delete(checks.keys().next().value);
+        checks.set(header, check);
+        answer = tenancy.resolveChecked(url, headers, now, check.key, await verify(check, token));
+      }
+      return settle(answer, input);
     },
   };
 }

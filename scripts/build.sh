@@ -11,14 +11,14 @@ build_demo() {
 }
 
 build_js() {
-  cargo build --quiet --release --target wasm32-unknown-unknown -p edge-tenancy-js --manifest-path "$ROOT/Cargo.toml"
+  cargo build --quiet --profile npm --target wasm32-unknown-unknown -p edge-tenancy-js --manifest-path "$ROOT/Cargo.toml"
   local out="$ROOT/js/dist"
   rm -rf "$out" && mkdir -p "$out"
   # --target web exports initSync({ module }), which takes the WebAssembly.Module that wrangler and
   # miniflare hand to a `.wasm` import on Workers.
   "$WASM_BINDGEN_BIN" --target web --no-typescript --out-dir "$out" --out-name edge_tenancy \
-    "$ROOT/target/wasm32-unknown-unknown/release/edge_tenancy_js.wasm"
-  "$WASM_OPT_BIN" -Os --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    "$ROOT/target/wasm32-unknown-unknown/npm/edge_tenancy_js.wasm"
+  "$WASM_OPT_BIN" -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals "$out/edge_tenancy_bg.wasm" -o "$out/edge_tenancy_bg.wasm"
 }
 

@@ -63,10 +63,10 @@ pub(super) enum Signatures<'a> {
     /// This crate, with jwt-compact's pure-Rust backends.
     InProcess,
     /// The caller, over `signing_input` (the token's text before its last `.`); with its
-    /// verdict, when it has given one.
+    /// verdict and the number of the key it checked with, when it has given one.
     Caller {
         signing_input: &'a str,
-        verdict: Option<bool>,
+        verdict: Option<(usize, bool)>,
     },
 }
 
@@ -312,7 +312,9 @@ impl KeySet {
                     } => (signing_input, verdict),
                     Signatures::InProcess => ("", None),
                 };
-                let Some(valid) = verdict else {
+                // A verdict reached with another key than this token's is no verdict.
+                let Some((_, valid)) = verdict.filter(|&(checked_with, _)| checked_with == index)
+                else {
                     return Err(AuthError::SignatureCheckNeeded(SignatureCheck {
                         key: index,
                         alg,

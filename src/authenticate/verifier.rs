@@ -19,7 +19,7 @@ pub struct Verifier {
     max_token_bytes: usize,
     cache: RefCell<TokenCache>,
     caller_signatures: bool,
-    verdict: RefCell<Option<(Box<str>, bool)>>,
+    verdict: RefCell<Option<(Box<str>, usize, bool)>>,
 }
 
 impl Verifier {
@@ -48,10 +48,11 @@ impl Verifier {
         }
     }
 
-    /// The caller's verdict on `token`'s signature, used by the next [`Verifier::verify`] of
-    /// that same token (and only of it).
-    pub fn provide_verdict(&self, token: &str, valid: bool) {
-        *self.verdict.borrow_mut() = Some((token.into(), valid));
+    /// The caller's verdict on `token`'s signature checked with key number `key`, used by the
+    /// next [`Verifier::verify`] of that same token (and only of it) if `key` is the one the
+    /// token names.
+    pub fn provide_verdict(&self, token: &str, key: usize, valid: bool) {
+        *self.verdict.borrow_mut() = Some((token.into(), key, valid));
     }
 
     /// Key number `key`'s public JWK, for a caller that checks signatures itself to import.
@@ -102,8 +103,8 @@ impl Verifier {
             Signatures::Caller {
                 signing_input: token.rsplit_once('.').map_or(token, |(input, _)| input),
                 verdict: verdict
-                    .filter(|(t, _)| **t == *token)
-                    .map(|(_, valid)| valid),
+                    .filter(|(t, _, _)| **t == *token)
+                    .map(|(_, key, valid)| (key, valid)),
             }
         } else {
             Signatures::InProcess

@@ -64,15 +64,24 @@ impl Tenancy {
         self.run(&request(url, headers), now)
     }
 
-    /// As [`Tenancy::resolve`], with JS's verdict on the signature of the token in `headers`.
+    /// As [`Tenancy::resolve`], with JS's verdict on the signature of the token in `headers`,
+    /// checked with key number `key`. A verdict reached with another key than the token's is
+    /// ignored: the answer is then a `check` again.
     #[wasm_bindgen(js_name = resolveChecked)]
-    pub fn resolve_checked(&self, url: &str, headers: &str, now: f64, valid: bool) -> String {
+    pub fn resolve_checked(
+        &self,
+        url: &str,
+        headers: &str,
+        now: f64,
+        key: usize,
+        valid: bool,
+    ) -> String {
         let request = request(url, headers);
         if let (Ok(Some(authorization)), Some(verifier)) =
             (request.header("authorization"), self.pipeline.verifier())
         {
             if let Ok(token) = bearer_token(authorization, usize::MAX) {
-                verifier.provide_verdict(token, valid);
+                verifier.provide_verdict(token, key, valid);
             }
         }
         self.run(&request, now)

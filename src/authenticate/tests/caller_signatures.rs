@@ -8,6 +8,14 @@ fn caller_verifier(s: &Signers) -> Verifier {
     verifier(s).with_caller_signatures()
 }
 
+/// The check `v` asks for before it accepts `token`.
+fn asked(v: &Verifier, token: &str) -> SignatureCheck {
+    match v.verify(token, NOW) {
+        Err(AuthError::SignatureCheckNeeded(check)) => check,
+        other => panic!("{other:?}"),
+    }
+}
+
 /// What a caller does: check the signature over the signing input with the key the verifier
 /// names. Here the "caller" is jwt-compact's own backend, fed the public JWK the verifier hands
 /// out (as WebCrypto would import it).
@@ -53,7 +61,7 @@ fn public_key_tokens_wait_for_the_callers_verdict_and_hmac_ones_do_not() {
                     caller_verdict(&v, check, &token),
                     "{alg}: the caller's check passes"
                 );
-                v.provide_verdict(&token, true);
+                v.provide_verdict(&token, check.key, true);
                 let principal = v.verify(&token, NOW).unwrap();
                 assert_eq!(principal.subject.as_deref(), Some("user-1"), "{alg}");
                 // Verified once: the cache answers now, with no second question.
@@ -76,8 +84,11 @@ fn a_verdict_counts_only_for_its_own_token_and_only_once() {
         with(claims(), json!({"sub": "user-2"})),
     );
 
+    let ed = asked(&v, &token).key;
+    let es = asked(&v, &sign(&Es256, &s.es256, Some("es"), claims())).key;
+
     // A verdict for another token is no verdict.
-    v.provide_verdict(&other, true);
+    v.provide_verdict(&other, ed, true);
     assert!(matches!(
         v.verify(&token, NOW),
         Err(AuthError::SignatureCheckNeeded(_))
@@ -88,7 +99,11 @@ fn a_verdict_counts_only_for_its_own_token_and_only_once() {
         Err(AuthError::SignatureCheckNeeded(_))
     ));
 
-    v.provide_verdict(&token, true);
+    // Nor is one reached with another key than the one the token names.
+    v.provide_verdict(&token, es, true);
+    assert_eq!(asked(&v, &token).key, ed);
+
+    v.provide_verdict(&token, ed, true);
     assert!(v.verify(&token, NOW).is_ok());
     assert!(
         matches!(
@@ -104,7 +119,7 @@ fn a_negative_verdict_or_a_tampered_token_is_a_bad_signature() {
     let s = signers();
     let v = caller_verifier(s);
     let token = sign(&Es256, &s.es256, Some("es"), claims());
-    v.provide_verdict(&token, false);
+    v.provide_verdict(&token, asked(&v, &token).key, false);
     assert_eq!(v.verify(&token, NOW), Err(AuthError::BadSignature));
 
     // The payload changed, the signature kept: the caller's honest check fails.
@@ -120,7 +135,7 @@ fn a_negative_verdict_or_a_tampered_token_is_a_bad_signature() {
         panic!("asks for a check")
     };
     assert!(!caller_verdict(&v, check, &forged));
-    v.provide_verdict(&forged, false);
+    v.provide_verdict(&forged, check.key, false);
     assert_eq!(v.verify(&forged, NOW), Err(AuthError::BadSignature));
 
     // A signature of the wrong size for EdDSA or ES256 is refused without a question.
@@ -150,11 +165,8 @@ fn nothing_is_asked_for_a_token_that_fails_before_its_signature() {
         Some("ed"),
         with(claims(), json!({"exp": NOW - 3600})),
     );
-    assert!(matches!(
-        v.verify(&expired, NOW),
-        Err(AuthError::SignatureCheckNeeded(_))
-    ));
-    v.provide_verdict(&expired, true);
+    let check = asked(&v, &expired);
+    v.provide_verdict(&expired, check.key, true);
     assert_eq!(v.verify(&expired, NOW), Err(AuthError::Expired));
 }
 
@@ -162,10 +174,7 @@ fn nothing_is_asked_for_a_token_that_fails_before_its_signature() {
 fn public_jwks_carry_public_members_only() {
     let s = signers();
     let v = caller_verifier(s);
-    let check = |token: &str| match v.verify(token, NOW) {
-        Err(AuthError::SignatureCheckNeeded(check)) => check,
-        other => panic!("{other:?}"),
-    };
+    let check = |token: &str| asked(&v, token);
     let tokens = every_algorithm(s, &claims());
     for (alg, members) in [
         ("ES256", vec!["crv", "kty", "x", "y"]),
