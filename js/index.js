@@ -84,7 +84,7 @@ function deepFreeze(value) {
 export function createTenancy(config) {
   const tenancy = new wasm.Tenancy(config);
   const names = tenancy.headerNames().split("\n");
-  const keys = new Map(); // key number → Promise<CryptoKey>, imported once per isolate
+  const keys = new Map(); // key number → CryptoKey (null: unusable), or the Promise of one
   // Rust's answers, replayed for the same inputs while Rust says they hold (see `Reuse` in the
   // crate): a repeated request does not cross into wasm at all. Oldest out first.
   const reuse = JSON.parse(tenancy.reuse());
@@ -97,13 +97,19 @@ export function createTenancy(config) {
   // A public-key signature check for Rust, with WebCrypto: the verdict.
   async function verify({ key, alg }, token) {
     const { importAs, verifyWith } = WEBCRYPTO[alg];
-    if (!keys.has(key)) {
+    let cryptoKey = keys.get(key);
+    if (cryptoKey === undefined) {
       const imported = crypto.subtle.importKey("jwk", JSON.parse(tenancy.publicKey(key)), importAs, false, ["verify"]);
-      // A configured key WebCrypto refuses (say, a point off the curve) verifies nothing.
-      keys.set(key, imported.catch((error) => console.error(`edge-tenancy: key ${key} (${alg}) cannot be used: ${error}`)));
+      cryptoKey = imported.then(
+        (usable) => (keys.set(key, usable), usable),
+        // A configured key WebCrypto refuses (say, a point off the curve) verifies nothing.
+        (error) => (console.error(`edge-tenancy: key ${key} (${alg}) cannot be used: ${error}`), keys.set(key, null), null),
+      );
+      keys.set(key, cryptoKey);
     }
-    const cryptoKey = await keys.get(key);
-    if (!cryptoKey) return false;
+    // Awaited only while the import runs: an await costs a turn of the microtask queue.
+    if (cryptoKey instanceof Promise) cryptoKey = await cryptoKey;
+    if (cryptoKey === null) return false;
     const dot = token.lastIndexOf(".");
     try {
       return await crypto.subtle.verify(verifyWith, cryptoKey, base64urlBytes(token.slice(dot + 1)), utf8.encode(token.slice(0, dot)));
