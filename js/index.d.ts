@@ -63,6 +63,14 @@ export interface Jwk {
 export interface AuthenticateConfig {
   /** Public keys (a JWKS's `keys`); each allows one algorithm (its `alg`, or the one its type implies). */
   keys?: Jwk[];
+  /**
+   * A JWKS URL the keys are fetched from (with `fetch`, 5 s timeout): on first use, when older
+   * than `jwksRefresh.maxAgeSecs`, and for a token with an unknown `kid` at most once per
+   * `jwksRefresh.minIntervalSecs`. A failed fetch keeps the keys there were; with none, 503.
+   */
+  jwksUrl?: string;
+  /** @default { maxAgeSecs: 3600, minIntervalSecs: 60 } */
+  jwksRefresh?: { maxAgeSecs: number; minIntervalSecs: number };
   /** HMAC secrets, each with its algorithm. */
   secrets?: { secret: string; alg: "HS256" | "HS384" | "HS512"; kid?: string }[];
   /** Required `iss`. */

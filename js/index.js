@@ -64,6 +64,20 @@ const WEBCRYPTO = {
 const utf8 = new TextEncoder();
 // Token headers differ by key and algorithm only, so a handful covers any real issuer.
 const HEADERS_REMEMBERED = 64;
+// A JWKS endpoint that has not answered by then is down; the keys the pipeline has stay.
+const JWKS_TIMEOUT_MS = 5000;
+
+// The JWKS document at `url`, or undefined when it could not be had (said in the log).
+async function fetchJwks(url) {
+  try {
+    const response = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) });
+    if (response.ok) return await response.text();
+    console.error(`edge-tenancy: JWKS ${url} answered ${response.status}`);
+  } catch (error) {
+    console.error(`edge-tenancy: JWKS ${url} could not be fetched: ${error}`);
+  }
+  return undefined;
+}
 
 function base64urlBytes(text) {
   const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
@@ -93,6 +107,22 @@ export function createTenancy(config) {
   // under a known header has its signature checked before the one call into wasm, not between
   // two. Rust still picks the key itself and ignores a verdict reached with another.
   const checks = new Map(); // header segment → { key, alg }
+  let refreshing = null; // the JWKS fetch in flight: requests that need keys meanwhile wait for it
+
+  // Rust asked for the keys at its JWKS URL: fetch them once for every request that asks.
+  function refreshKeys(url, now) {
+    refreshing ??= fetchJwks(url)
+      .then((body) => {
+        const failure = tenancy.installJwks(body, now);
+        if (failure !== undefined) return console.error(`edge-tenancy: keys from ${url} kept as they were: ${failure}`);
+        // New keys: key numbers name other keys, and what was answered with the old ones goes.
+        keys.clear();
+        checks.clear();
+        answers.clear();
+      })
+      .finally(() => (refreshing = null));
+    return refreshing;
+  }
 
   // A public-key signature check for Rust, with WebCrypto: the verdict.
   async function verify({ key, alg }, token) {
@@ -155,6 +185,10 @@ export function createTenancy(config) {
       let answer = check
         ? tenancy.resolveChecked(url, headers, now, check.key, await verify(check, token))
         : tenancy.resolve(url, headers, now);
+      if (answer.startsWith('{"fetch"')) {
+        await refreshKeys(JSON.parse(answer).fetch, now);
+        answer = tenancy.resolve(url, headers, now); // Rust asks for keys at most once a second
+      }
       if (answer.startsWith('{"check"')) {
         check = JSON.parse(answer).check;
         if (checks.size >= HEADERS_REMEMBERED) checks.delete(checks.keys().next().value);

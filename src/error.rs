@@ -30,6 +30,10 @@ pub enum Error {
     Forbidden(&'static str),
     /// The keys to verify tokens with could not be fetched (503).
     KeysUnavailable,
+    /// The verifier's keys are due from its JWKS URL: the I/O edge fetches them, hands them to
+    /// [`Verifier::install_jwks`](crate::authenticate::Verifier::install_jwks) and asks again.
+    /// An edge that does not is answered 503, like [`Error::KeysUnavailable`].
+    FetchKeys,
     /// A request body that is not what the endpoint takes (400).
     InvalidBody(&'static str),
     /// The tenant is not registered (404).
@@ -75,7 +79,7 @@ impl Error {
             Self::InvalidHeader(why) => (400, "invalid_header", (*why).to_owned()),
             Self::Unauthenticated(e) => (401, "unauthenticated", e.to_string()),
             Self::Forbidden(why) => (403, "forbidden", (*why).to_owned()),
-            Self::KeysUnavailable => (
+            Self::KeysUnavailable | Self::FetchKeys => (
                 503,
                 "keys_unavailable",
                 "the keys to verify the token could not be fetched; try again".to_owned(),
@@ -225,6 +229,7 @@ mod tests {
             ),
             (Error::Forbidden("x"), 403, "forbidden"),
             (Error::KeysUnavailable, 503, "keys_unavailable"),
+            (Error::FetchKeys, 503, "keys_unavailable"),
             (Error::TenantNotFound, 404, "tenant_not_found"),
             (Error::TenantExists, 409, "tenant_exists"),
             (

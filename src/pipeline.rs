@@ -11,7 +11,7 @@ use crate::resolve::{CustomDomains, RequestParts, Resolver, Source, StaticDomain
 use crate::{Error, Principal, TenantId};
 
 /// Checks a bearer token and says who it names. Implemented by the jwt-compact
-/// [`Verifier`](crate::authenticate::Verifier); a Workers build may check signatures with
+/// [`Verifier`]; a Workers build may check signatures with
 /// WebCrypto instead.
 #[allow(async_fn_in_trait)]
 pub trait TokenVerifier {
@@ -54,11 +54,13 @@ impl<V: TokenVerifier, D: CustomDomains> Pipeline<V, D> {
     }
 
     /// The same pipeline with its verifier changed by `change` (for example
-    /// [`Verifier::with_caller_signatures`](crate::authenticate::Verifier::with_caller_signatures)).
-    pub fn map_verifier(self, change: impl FnOnce(V) -> V) -> Self {
-        Self {
+    /// [`Verifier::with_caller_signatures`](crate::authenticate::Verifier::with_caller_signatures),
+    /// or into a [`JwksVerifier`](crate::authenticate::JwksVerifier) that fetches its keys).
+    pub fn map_verifier<W>(self, change: impl FnOnce(V) -> W) -> Pipeline<W, D> {
+        Pipeline {
+            resolver: self.resolver,
             verifier: self.verifier.map(change),
-            ..self
+            rules: self.rules,
         }
     }
 
@@ -116,7 +118,8 @@ impl<V: TokenVerifier, D: CustomDomains> Pipeline<V, D> {
 
 /// How a caller may replay the pipeline's answers instead of running it again.
 ///
-/// With custom domains from a static map and keys that do not change, the answer is a function
+/// With custom domains from a static map and while its keys stay (installing keys from a JWKS
+/// URL changes them: the caller then drops what it kept), the answer is a function
 /// of the URL (without its query unless [`Reuse::reads_query`]), the headers named by
 /// [`Pipeline::headers_read`], and the time. The time only counts through the token's `exp`:
 /// a success at some time stays one until [`Pipeline::valid_until`]. The npm package keeps

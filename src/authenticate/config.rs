@@ -1,5 +1,6 @@
 //! [`AuthConfig`]: token verification settings in the plain serializable form.
 
+use super::jwks::KeysFromUrl;
 use super::{ClaimPath, ClaimRules, KeySet, Verifier, DEFAULT_MAX_TOKEN_BYTES};
 use crate::resolve::ConfigError;
 use serde::Deserialize;
@@ -11,6 +12,14 @@ pub struct AuthConfig {
     /// Public JWKs (a JWKS's `keys`).
     #[serde(default)]
     pub keys: Vec<serde_json::Value>,
+    /// A JWKS URL the keys are fetched from (besides `keys` and `secrets`), through the I/O
+    /// edge: see [`Verifier::install_jwks`].
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// When keys from `jwks_url` are fetched again (default: hourly, and on an unknown `kid` at
+    /// most once a minute).
+    #[serde(default)]
+    pub jwks_refresh: Option<super::RefreshPolicy>,
     /// HMAC secrets.
     #[serde(default)]
     pub secrets: Vec<SecretConfig>,
@@ -63,33 +72,23 @@ struct Settings {
 impl AuthConfig {
     /// Checks the keys and settings and builds the verifier.
     pub fn build(self) -> Result<Verifier, ConfigError> {
-        self.build_with_jwks(None)
-    }
-
-    /// As [`AuthConfig::build`], with the keys of a fetched JWKS added to the configured ones.
-    pub fn build_with_jwks(
-        self,
-        jwks: Option<&serde_json::Value>,
-    ) -> Result<Verifier, ConfigError> {
-        let keys = self.keys(jwks)?;
-        if keys.is_empty() {
-            return Err(ConfigError("authenticate: no keys or secrets".into()));
-        }
+        let keys = self.keys(None)?;
         let Settings {
             rules,
             max_token_bytes,
             cache_tokens,
         } = self.settings()?;
-        Ok(Verifier::new(keys, rules, max_token_bytes).with_cache(cache_tokens))
+        let verifier = Verifier::new(keys, rules, max_token_bytes).with_cache(cache_tokens);
+        match &self.jwks_url {
+            Some(url) => Ok(verifier.with_keys_from(KeysFromUrl::new(url, self.clone())?)),
+            None if verifier.has_no_keys() => {
+                Err(ConfigError("authenticate: no keys or secrets".into()))
+            }
+            None => Ok(verifier),
+        }
     }
 
-    /// Checks everything but the presence of keys (a JWKS URL may bring them later).
-    pub(super) fn check(&self) -> Result<(), ConfigError> {
-        self.keys(None)?;
-        self.settings().map(|_| ())
-    }
-
-    fn keys(&self, jwks: Option<&serde_json::Value>) -> Result<KeySet, ConfigError> {
+    pub(super) fn keys(&self, jwks: Option<&serde_json::Value>) -> Result<KeySet, ConfigError> {
         let mut keys = KeySet::new();
         let key_error = |e: super::KeyError| ConfigError(e.to_string());
         for secret in &self.secrets {

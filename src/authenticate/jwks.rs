@@ -6,11 +6,11 @@
 //! `min_interval_secs`, so a flood of tokens with made-up kids costs one fetch, not one each.
 //! A failed fetch keeps the keys it had; with none at all, requests get 503, not 401.
 
-use super::{AuthConfig, AuthError, Verifier};
+use super::{AuthConfig, KeySet, Verifier};
 use crate::pipeline::TokenVerifier;
+use crate::resolve::ConfigError;
 use crate::{Error, Principal};
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::cell::Cell;
 
 /// Fetches a JWKS document. Workers implement it with `fetch` (`workers::jwks`); tests with a
 /// fake that counts calls.
@@ -20,8 +20,9 @@ pub trait FetchJwks {
     async fn fetch_jwks(&self, url: &str) -> Result<String, String>;
 }
 
-/// When to fetch the key set again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When to fetch the key set again (`jwksRefresh` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshPolicy {
     /// Refetch keys older than this.
     pub max_age_secs: i64,
@@ -48,7 +49,8 @@ impl RefreshPolicy {
         now: i64,
         unknown_kid: bool,
     ) -> bool {
-        if attempted_at.is_some_and(|t| now - t < self.min_interval_secs) {
+        // At least a second apart, so an edge that just fetched is never told to fetch again.
+        if attempted_at.is_some_and(|t| now - t < self.min_interval_secs.max(1)) {
             return false;
         }
         match fetched_at {
@@ -58,87 +60,89 @@ impl RefreshPolicy {
     }
 }
 
-/// A [`TokenVerifier`] whose keys come from a JWKS URL (plus any keys and secrets configured).
-pub struct JwksVerifier<F> {
-    url: String,
-    config: AuthConfig,
-    policy: RefreshPolicy,
-    fetcher: F,
-    verifier: RefCell<Option<Rc<Verifier>>>,
-    fetched_at: Cell<Option<i64>>,
-    attempted_at: Cell<Option<i64>>,
+/// Where a [`Verifier`]'s keys come from when a JWKS URL is configured, and when they were last
+/// fetched and tried.
+#[derive(Debug)]
+pub(super) struct KeysFromUrl {
+    pub url: String,
+    pub policy: RefreshPolicy,
+    /// The configured keys and secrets, which every fetched set joins.
+    pub config: AuthConfig,
+    pub fetched_at: Cell<Option<i64>>,
+    pub attempted_at: Cell<Option<i64>>,
 }
 
-impl<F: FetchJwks> JwksVerifier<F> {
-    /// Checks `config` once (its static keys may be empty: the URL brings them) and returns a
-    /// verifier that fetches `url` when first used.
-    pub fn new(
-        url: impl Into<String>,
-        config: AuthConfig,
-        policy: RefreshPolicy,
-        fetcher: F,
-    ) -> Result<Self, crate::resolve::ConfigError> {
-        let url = url.into();
+impl KeysFromUrl {
+    /// Checks the URL and the policy.
+    pub fn new(url: &str, config: AuthConfig) -> Result<Self, ConfigError> {
         if !url.starts_with("https://") && !url.starts_with("http://") {
-            return Err(crate::resolve::ConfigError(
-                "jwksUrl must be an http(s) URL".into(),
+            return Err(ConfigError("jwksUrl must be an http(s) URL".into()));
+        }
+        let policy = config.jwks_refresh.unwrap_or_default();
+        if policy.min_interval_secs < 1 || policy.max_age_secs < policy.min_interval_secs {
+            return Err(ConfigError(
+                "jwksRefresh: minIntervalSecs is at least 1 and maxAgeSecs at least that".into(),
             ));
         }
-        config.check()?;
         Ok(Self {
-            url,
-            config,
+            url: url.to_owned(),
             policy,
-            fetcher,
-            verifier: RefCell::new(None),
+            config,
             fetched_at: Cell::new(None),
             attempted_at: Cell::new(None),
         })
     }
 
-    /// Fetches and installs the key set; on any failure the old one stays.
-    async fn refresh(&self, now: i64) {
-        self.attempted_at.set(Some(now));
-        let fetched = match self.fetcher.fetch_jwks(&self.url).await {
-            Ok(body) => serde_json::from_str::<serde_json::Value>(&body).map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        let built = fetched.and_then(|jwks| {
-            self.config
-                .clone()
-                .build_with_jwks(Some(&jwks))
-                .map_err(|e| e.to_string())
-        });
-        if let Ok(verifier) = built {
-            // A new verifier also means a new token cache: a key rotated out takes its tokens along.
-            *self.verifier.borrow_mut() = Some(Rc::new(verifier));
-            self.fetched_at.set(Some(now));
-        }
+    /// Whether to fetch at `now` (see [`RefreshPolicy::due`]).
+    pub fn due(&self, now: i64, unknown_kid: bool) -> bool {
+        self.policy.due(
+            self.fetched_at.get(),
+            self.attempted_at.get(),
+            now,
+            unknown_kid,
+        )
     }
 
-    fn current(&self) -> Option<Rc<Verifier>> {
-        self.verifier.borrow().clone()
+    /// The key set of a fetched JWKS `body` with the configured keys: not installed if empty.
+    pub fn keys(&self, body: &str) -> Result<KeySet, String> {
+        let jwks = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+        let keys = self.config.keys(Some(&jwks)).map_err(|e| e.to_string())?;
+        if keys.is_empty() {
+            return Err("the key set is empty".into());
+        }
+        Ok(keys)
+    }
+}
+
+/// A [`Verifier`] with its I/O edge: when the verifier asks for its keys
+/// ([`Error::FetchKeys`]), they are fetched through `F` and the request is answered with them.
+pub struct JwksVerifier<F> {
+    verifier: Verifier,
+    fetcher: F,
+}
+
+impl<F: FetchJwks> JwksVerifier<F> {
+    /// `verifier` (from an [`AuthConfig`] with `jwksUrl`) fetching its keys with `fetcher`.
+    pub fn new(verifier: Verifier, fetcher: F) -> Self {
+        Self { verifier, fetcher }
+    }
+
+    /// The verifier inside.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 }
 
 impl<F: FetchJwks> TokenVerifier for JwksVerifier<F> {
     async fn verify_bearer(&self, authorization: &str, now: i64) -> Result<Principal, Error> {
-        if self
-            .policy
-            .due(self.fetched_at.get(), self.attempted_at.get(), now, false)
-        {
-            self.refresh(now).await;
-        }
-        let verifier = self.current().ok_or(Error::KeysUnavailable)?;
-        match verifier.verify_bearer(authorization, now).await {
-            Err(Error::Unauthenticated(AuthError::UnknownKey))
-                if self
-                    .policy
-                    .due(self.fetched_at.get(), self.attempted_at.get(), now, true) =>
-            {
-                self.refresh(now).await;
-                let verifier = self.current().ok_or(Error::KeysUnavailable)?;
-                verifier.verify_bearer(authorization, now).await
+        match self.verifier.verify_bearer(authorization, now).await {
+            Err(Error::FetchKeys) => {
+                let url = self.verifier.jwks_url().ok_or(Error::KeysUnavailable)?;
+                self.verifier.fetch_started(now);
+                let body = self.fetcher.fetch_jwks(url).await.ok();
+                // A failure keeps the old keys; the verifier's answer says what that means.
+                let _ = self.verifier.install_jwks(body.as_deref(), now);
+                self.verifier.verify_bearer(authorization, now).await
             }
             outcome => outcome,
         }

@@ -247,9 +247,9 @@ impl KeySet {
     }
 
     /// Key number `key`'s public JWK (`kty` and its public members), if it is a public key.
-    pub fn public_jwk(&self, key: usize) -> Option<&serde_json::Value> {
+    pub fn public_jwk(&self, key: usize) -> Option<serde_json::Value> {
         match &self.keys.get(key)?.verifying {
-            Verifying::Public { jwk, .. } => Some(jwk),
+            Verifying::Public { jwk, .. } => Some(jwk.clone()),
             _ => None,
         }
     }

@@ -2,19 +2,27 @@
 
 use super::cache::{TokenCache, Verified};
 use super::claims::ClaimRules;
+use super::jwks::KeysFromUrl;
 use super::keys::{KeySet, Signatures};
 use super::token::{bearer_token, check_size, parse};
 use super::AuthError;
 use crate::pipeline::TokenVerifier;
 use crate::{Error, Principal};
 use std::cell::RefCell;
+use std::rc::Rc;
 
 /// How many verified tokens a verifier remembers by default.
 pub const DEFAULT_CACHE_TOKENS: usize = 256;
 
 /// Verifies tokens with a [`KeySet`] and checks their claims with [`ClaimRules`].
+///
+/// Its keys may come from a JWKS URL (`jwksUrl` in [`AuthConfig`](super::AuthConfig)). It does
+/// no I/O itself: when they are due it answers [`Error::FetchKeys`], and the edge fetches them
+/// and hands them over with [`Verifier::install_jwks`] ([`JwksVerifier`](super::JwksVerifier)
+/// does both for Rust workers; the npm package does it in JS).
 pub struct Verifier {
-    keys: KeySet,
+    keys: RefCell<Rc<KeySet>>,
+    from_url: Option<KeysFromUrl>,
     rules: ClaimRules,
     max_token_bytes: usize,
     cache: RefCell<TokenCache>,
@@ -27,7 +35,8 @@ impl Verifier {
     /// [`DEFAULT_CACHE_TOKENS`] verified tokens ([`Verifier::with_cache`] changes that).
     pub fn new(keys: KeySet, rules: ClaimRules, max_token_bytes: usize) -> Self {
         Self {
-            keys,
+            keys: RefCell::new(Rc::new(keys)),
+            from_url: None,
             rules,
             max_token_bytes,
             cache: RefCell::new(TokenCache::new(DEFAULT_CACHE_TOKENS)),
@@ -56,8 +65,47 @@ impl Verifier {
     }
 
     /// Key number `key`'s public JWK, for a caller that checks signatures itself to import.
-    pub fn public_jwk(&self, key: usize) -> Option<&serde_json::Value> {
-        self.keys.public_jwk(key)
+    pub fn public_jwk(&self, key: usize) -> Option<serde_json::Value> {
+        self.keys.borrow().public_jwk(key)
+    }
+
+    /// The same verifier taking its keys from `from_url` (the configured ones stay).
+    pub(super) fn with_keys_from(self, from_url: KeysFromUrl) -> Self {
+        Self {
+            from_url: Some(from_url),
+            ..self
+        }
+    }
+
+    pub(super) fn has_no_keys(&self) -> bool {
+        self.keys.borrow().is_empty()
+    }
+
+    /// The JWKS URL its keys come from, if any.
+    pub fn jwks_url(&self) -> Option<&str> {
+        self.from_url.as_ref().map(|from| from.url.as_str())
+    }
+
+    /// Notes that a fetch of the JWKS URL started at `now`, so requests meanwhile do not start
+    /// another one.
+    pub fn fetch_started(&self, now: i64) {
+        if let Some(from_url) = &self.from_url {
+            from_url.attempted_at.set(Some(now));
+        }
+    }
+
+    /// Installs the JWKS `body` fetched at `now` (`None`: the fetch failed), with the configured
+    /// keys added; on any failure the old keys stay and the reason is returned. New keys also
+    /// empty the token cache, so a key rotated out takes its tokens along.
+    pub fn install_jwks(&self, body: Option<&str>, now: i64) -> Result<(), String> {
+        let from_url = self.from_url.as_ref().ok_or("no JWKS URL is configured")?;
+        from_url.attempted_at.set(Some(now));
+        let keys = from_url.keys(body.ok_or("the fetch failed")?)?;
+        *self.keys.borrow_mut() = Rc::new(keys);
+        let capacity = self.cache_capacity();
+        *self.cache.borrow_mut() = TokenCache::new(capacity);
+        from_url.fetched_at.set(Some(now));
+        Ok(())
     }
 
     /// The same verifier remembering up to `tokens` verified tokens (0: none).
@@ -109,7 +157,8 @@ impl Verifier {
         } else {
             Signatures::InProcess
         };
-        let validated = self.keys.validate(&parse(token)?, signatures)?;
+        let keys = Rc::clone(&self.keys.borrow());
+        let validated = keys.validate(&parse(token)?, signatures)?;
         let principal = self.rules.principal(validated.claims(), now)?;
         let verified = Verified {
             principal: principal.clone(),
@@ -122,7 +171,26 @@ impl Verifier {
 
 impl TokenVerifier for Verifier {
     async fn verify_bearer(&self, authorization: &str, now: i64) -> Result<Principal, Error> {
+        if let Some(from_url) = &self.from_url {
+            if from_url.due(now, false) {
+                return Err(Error::FetchKeys);
+            }
+            if from_url.fetched_at.get().is_none() {
+                return Err(Error::KeysUnavailable);
+            }
+        }
         let token = bearer_token(authorization, self.max_token_bytes)?;
-        Ok(self.verify(token, now)?)
+        match self.verify(token, now) {
+            // A key rotated in since the last fetch, perhaps.
+            Err(AuthError::UnknownKey)
+                if self
+                    .from_url
+                    .as_ref()
+                    .is_some_and(|from| from.due(now, true)) =>
+            {
+                Err(Error::FetchKeys)
+            }
+            outcome => Ok(outcome?),
+        }
     }
 }

@@ -59,7 +59,8 @@ impl Tenancy {
     /// Returns `{"context": …, "until": t}` with the tenant context and the time it holds until
     /// for the same request (`null`: no limit), `{"error": …}` with the error response, or
     /// `{"check": {"key", "alg"}}` when the token's public-key signature is for JS to check (then
-    /// [`Tenancy::resolve_checked`] gives the answer).
+    /// [`Tenancy::resolve_checked`] gives the answer), or `{"fetch": url}` when the keys are due
+    /// from the JWKS URL (JS fetches them for [`Tenancy::install_jwks`] and asks again).
     pub fn resolve(&self, url: &str, headers: &str, now: f64) -> String {
         self.run(&request(url, headers), now)
     }
@@ -92,6 +93,15 @@ impl Tenancy {
         serde_json::to_string(&self.pipeline.reuse()).expect("a reuse policy serializes")
     }
 
+    /// Installs the JWKS `body` JS fetched at `now` for a `{"fetch": url}` answer (`undefined`:
+    /// the fetch failed). Returns why the keys were not changed, or `undefined` when they were
+    /// (then key numbers name other keys and earlier answers may no longer hold).
+    #[wasm_bindgen(js_name = installJwks)]
+    pub fn install_jwks(&self, body: Option<String>, now: f64) -> Option<String> {
+        let verifier = self.pipeline.verifier()?;
+        verifier.install_jwks(body.as_deref(), now as i64).err()
+    }
+
     /// Key number `key`'s public JWK as JSON, for `crypto.subtle.importKey`.
     #[wasm_bindgen(js_name = publicKey)]
     pub fn public_key(&self, key: usize) -> Option<String> {
@@ -108,6 +118,13 @@ impl Tenancy {
                     .valid_until(&context)
                     .map_or("null".to_owned(), |t| t.to_string())
             ),
+            Some(Err(Error::FetchKeys)) => {
+                let url = self.pipeline.verifier().and_then(Verifier::jwks_url);
+                format!(
+                    r#"{{"fetch":{}}}"#,
+                    serde_json::to_string(&url).expect("a URL serializes")
+                )
+            }
             Some(Err(Error::Unauthenticated(AuthError::SignatureCheckNeeded(check)))) => {
                 format!(
                     r#"{{"check":{{"key":{},"alg":"{}"}}}}"#,

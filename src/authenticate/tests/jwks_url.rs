@@ -26,18 +26,13 @@ fn jwks_of(keys: Vec<Value>) -> Result<String, String> {
 
 fn setup(fetcher: &FakeFetcher) -> JwksVerifier<&FakeFetcher> {
     let config = AuthConfig {
+        jwks_url: Some("https://auth.example.com/.well-known/jwks.json".into()),
         issuer: Some(ISS.into()),
         audience: Some(AUD.into()),
         tenant_claim: Some("org_name".into()),
         ..AuthConfig::default()
     };
-    JwksVerifier::new(
-        "https://auth.example.com/.well-known/jwks.json",
-        config,
-        RefreshPolicy::default(),
-        fetcher,
-    )
-    .unwrap()
+    JwksVerifier::new(config.build().unwrap(), fetcher)
 }
 
 fn bearer(token: &str) -> String {
@@ -165,27 +160,78 @@ fn fetch_failures_keep_old_keys_or_answer_503() {
 
 #[test]
 fn bad_settings_fail_at_creation() {
-    let fetcher = FakeFetcher {
-        body: RefCell::new(Ok(String::new())),
-        calls: Cell::new(0),
+    let with_url = |url: &str| AuthConfig {
+        jwks_url: Some(url.into()),
+        ..AuthConfig::default()
     };
     let bad_leeway = AuthConfig {
         leeway_secs: Some(-1),
-        ..AuthConfig::default()
+        ..with_url("https://x/jwks")
     };
-    assert!(JwksVerifier::new(
-        "https://x/jwks",
-        bad_leeway,
-        RefreshPolicy::default(),
-        &fetcher
-    )
-    .is_err());
-    assert!(JwksVerifier::new(
-        "file:///etc/jwks",
-        AuthConfig::default(),
-        RefreshPolicy::default(),
-        &fetcher
-    )
-    .is_err());
-    assert_eq!(fetcher.calls.get(), 0);
+    assert!(bad_leeway.build().is_err());
+    assert!(with_url("file:///etc/jwks").build().is_err());
+    assert!(
+        with_url("https://x/jwks").build().is_ok(),
+        "the URL brings the keys"
+    );
+    for (max_age_secs, min_interval_secs) in [(60, 0), (10, 60)] {
+        let policy = AuthConfig {
+            jwks_refresh: Some(RefreshPolicy {
+                max_age_secs,
+                min_interval_secs,
+            }),
+            ..with_url("https://x/jwks")
+        };
+        assert!(
+            policy.build().is_err(),
+            "{max_age_secs} {min_interval_secs}"
+        );
+    }
+    assert!(AuthConfig::default().build().is_err(), "no keys at all");
+}
+
+/// The verifier alone does no I/O: it says when keys are due, and takes them when given.
+#[test]
+fn without_an_edge_the_verifier_asks_for_its_keys() {
+    let s = signers();
+    let v = AuthConfig {
+        jwks_url: Some("https://auth.example.com/jwks".into()),
+        issuer: Some(ISS.into()),
+        audience: Some(AUD.into()),
+        tenant_claim: Some("org_name".into()),
+        ..AuthConfig::default()
+    }
+    .build()
+    .unwrap();
+    assert_eq!(v.jwks_url(), Some("https://auth.example.com/jwks"));
+    let ed = bearer(&sign(&Ed25519, &s.eddsa, Some("ed"), claims()));
+    assert_eq!(block_on(v.verify_bearer(&ed, NOW)), Err(Error::FetchKeys));
+    assert_eq!(Error::FetchKeys.to_response().status, 503, "fails closed");
+
+    // A failed fetch: asked again only a minute later; meanwhile 503.
+    assert!(v.install_jwks(None, NOW).is_err());
+    assert_eq!(
+        block_on(v.verify_bearer(&ed, NOW)),
+        Err(Error::KeysUnavailable)
+    );
+    assert_eq!(
+        block_on(v.verify_bearer(&ed, NOW + 60)),
+        Err(Error::FetchKeys)
+    );
+    for bad in ["<html>", r#"{"keys": 1}"#, r#"{"keys": []}"#] {
+        assert!(v.install_jwks(Some(bad), NOW + 60).is_err(), "{bad}");
+    }
+    let jwks = jwks_of(public_jwks(s)).unwrap();
+    v.install_jwks(Some(&jwks), NOW + 120).unwrap();
+    assert!(block_on(v.verify_bearer(&ed, NOW + 120)).is_ok());
+    // Just installed: even an unknown kid does not ask again within the second.
+    let unknown = bearer(&sign(&Ed25519, &s.eddsa, Some("new"), claims()));
+    assert_eq!(
+        block_on(v.verify_bearer(&unknown, NOW + 120)),
+        Err(Error::Unauthenticated(AuthError::UnknownKey))
+    );
+    assert_eq!(
+        block_on(v.verify_bearer(&unknown, NOW + 180)),
+        Err(Error::FetchKeys)
+    );
 }

@@ -18,7 +18,10 @@ function tenancyFor(env) {
       controlPlaneTenant: "main",
     },
     authenticate: {
-      keys: JSON.parse(env.JWKS).keys,
+      keys: JSON.parse(env.JWKS ?? '{"keys":[]}').keys,
+      // Keys from the identity provider's JWKS URL, when one is set, join those above.
+      jwksUrl: env.JWKS_URL,
+      jwksRefresh: env.JWKS_REFRESH && JSON.parse(env.JWKS_REFRESH),
       secrets: [{ secret: env.HS256_SECRET, alg: "HS256", kid: "hs" }],
       issuer: env.ISSUER,
       audience: env.AUDIENCE,
