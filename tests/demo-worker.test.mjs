@@ -137,3 +137,50 @@ test("whoami runs the pipeline in the Rust worker", async () => {
   const badTenant = await get("/t/ACME/whoami", acme);
   assert.equal(badTenant.status, 400);
 });
+
+test("with a jwksUrl, the Rust worker fetches its keys from the provider and keeps them", async () => {
+  const pair = await jose.generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  const jwk = { ...(await jose.exportJWK(pair.publicKey)), kid: "provider-1", alg: "EdDSA" };
+  let hits = 0;
+  let up = true;
+  const { createServer } = await import("node:http");
+  const server = createServer((req, res) => {
+    hits++;
+    if (!up) return res.writeHead(500).end();
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const config = JSON.parse(TENANCY_CONFIG);
+  config.authenticate.jwksUrl = `http://127.0.0.1:${server.address().port}/jwks`;
+  const withUrl = await startWorker({
+    scriptPath: join(ROOT, "demo/build/index.js"),
+    d1Databases: { CONTROL_PLANE: "control-plane" },
+    bindings: { TENANCY_CONFIG: JSON.stringify(config) },
+  });
+  try {
+    const token = (sub) =>
+      new jose.SignJWT({ tenant: "acme", sub })
+        .setProtectedHeader({ alg: "EdDSA", kid: "provider-1" })
+        .setIssuer(config.authenticate.issuer)
+        .setExpirationTime("5m")
+        .sign(pair.privateKey);
+    for (const sub of ["a", "b", "c"]) {
+      const res = await withUrl.fetch("/whoami", { headers: { authorization: `Bearer ${await token(sub)}` } });
+      assert.equal(res.status, 200);
+      assert.equal((await json(res)).principal.subject, sub);
+    }
+    assert.equal(hits, 1, "fetched once, then kept");
+    // A kid the provider never published, while the provider is down: 401, the old keys kept.
+    up = false;
+    const stranger = await new jose.SignJWT({ tenant: "acme" })
+      .setProtectedHeader({ alg: "EdDSA", kid: "provider-2" })
+      .setIssuer(config.authenticate.issuer)
+      .setExpirationTime("5m")
+      .sign(pair.privateKey);
+    assert.equal((await withUrl.fetch("/whoami", { headers: { authorization: `Bearer ${stranger}` } })).status, 401);
+    assert.equal((await withUrl.fetch("/whoami", { headers: { authorization: `Bearer ${await token("d")}` } })).status, 200);
+  } finally {
+    await withUrl.dispose();
+    server.close();
+  }
+});

@@ -5,11 +5,9 @@
 //! (the `CLOUDFLARE_API` service binding) otherwise. It is built once per isolate, so its request
 //! budget counts every call the isolate makes.
 
-use crate::{answer, pipeline, Outcome};
-use edge_tenancy::authenticate::Verifier;
+use crate::{answer, pipeline, Outcome, TenancyPipeline};
 use edge_tenancy::cloudflare::d1::{CreateDatabase, ExportOptions, Jurisdiction, LocationHint};
 use edge_tenancy::cloudflare::{Client, DatabaseId, DatabaseName, ScriptName};
-use edge_tenancy::pipeline::Pipeline;
 use edge_tenancy::sql::{Statement, Value};
 use edge_tenancy::workers::cloudflare::{client_from_env, ApiTransport, WorkerRuntime};
 use edge_tenancy::workers::resolve_request;
@@ -77,7 +75,7 @@ pub fn routes(router: Router<'_, ()>) -> Router<'_, ()> {
 
 /// The client, once the caller is shown to be a control-plane administrator.
 async fn authorized(
-    pipeline: &Pipeline<Verifier>,
+    pipeline: &TenancyPipeline,
     req: &Request,
     env: &Env,
 ) -> std::result::Result<Rc<ApiClient>, Error> {
@@ -109,7 +107,7 @@ async fn body<T: for<'de> Deserialize<'de>>(
     req.json().await.map_err(|_| Error::InvalidBody(expected))
 }
 
-async fn list(pipeline: &Pipeline<Verifier>, req: &Request, env: &Env) -> Outcome {
+async fn list(pipeline: &TenancyPipeline, req: &Request, env: &Env) -> Outcome {
     let client = authorized(pipeline, req, env).await?;
     let url = req.url().map_err(|_| Error::InvalidBody("bad URL"))?;
     let query = |key: &str| {
@@ -129,7 +127,7 @@ async fn list(pipeline: &Pipeline<Verifier>, req: &Request, env: &Env) -> Outcom
     Ok(json!({ "databases": databases }))
 }
 
-async fn create(pipeline: &Pipeline<Verifier>, mut req: Request, env: &Env) -> Outcome {
+async fn create(pipeline: &TenancyPipeline, mut req: Request, env: &Env) -> Outcome {
     #[derive(Deserialize)]
     struct Body {
         name: String,
@@ -150,12 +148,12 @@ async fn create(pipeline: &Pipeline<Verifier>, mut req: Request, env: &Env) -> O
     Ok(json!(client.create_database(&create).await?))
 }
 
-async fn get(pipeline: &Pipeline<Verifier>, req: &Request, ctx: &RouteContext<()>) -> Outcome {
+async fn get(pipeline: &TenancyPipeline, req: &Request, ctx: &RouteContext<()>) -> Outcome {
     let client = authorized(pipeline, req, &ctx.env).await?;
     Ok(json!(client.database(&database_id(ctx)?).await?))
 }
 
-async fn delete(pipeline: &Pipeline<Verifier>, req: &Request, ctx: &RouteContext<()>) -> Outcome {
+async fn delete(pipeline: &TenancyPipeline, req: &Request, ctx: &RouteContext<()>) -> Outcome {
     let client = authorized(pipeline, req, &ctx.env).await?;
     let id = database_id(ctx)?;
     client.delete_database(&id).await?;
@@ -197,7 +195,7 @@ fn statement(body: StatementBody) -> std::result::Result<Statement, Error> {
 }
 
 async fn query(
-    pipeline: &Pipeline<Verifier>,
+    pipeline: &TenancyPipeline,
     mut req: Request,
     ctx: &RouteContext<()>,
     raw: bool,
@@ -226,11 +224,7 @@ async fn query(
     })
 }
 
-async fn export(
-    pipeline: &Pipeline<Verifier>,
-    mut req: Request,
-    ctx: &RouteContext<()>,
-) -> Outcome {
+async fn export(pipeline: &TenancyPipeline, mut req: Request, ctx: &RouteContext<()>) -> Outcome {
     let client = authorized(pipeline, &req, &ctx.env).await?;
     let id = database_id(ctx)?;
     let options: ExportOptions = body(
@@ -241,13 +235,13 @@ async fn export(
     Ok(json!(client.export_database(&id, &options).await?))
 }
 
-async fn settings(pipeline: &Pipeline<Verifier>, req: &Request, ctx: &RouteContext<()>) -> Outcome {
+async fn settings(pipeline: &TenancyPipeline, req: &Request, ctx: &RouteContext<()>) -> Outcome {
     let client = authorized(pipeline, req, &ctx.env).await?;
     let script = ScriptName::parse(&param(ctx, "script"))?;
     Ok(json!(client.worker_settings(&script).await?))
 }
 
-async fn bind(pipeline: &Pipeline<Verifier>, mut req: Request, ctx: &RouteContext<()>) -> Outcome {
+async fn bind(pipeline: &TenancyPipeline, mut req: Request, ctx: &RouteContext<()>) -> Outcome {
     #[derive(Deserialize)]
     struct Body {
         name: String,
@@ -277,7 +271,7 @@ async fn bind(pipeline: &Pipeline<Verifier>, mut req: Request, ctx: &RouteContex
     ))
 }
 
-async fn usage(pipeline: &Pipeline<Verifier>, req: &Request, env: &Env) -> Outcome {
+async fn usage(pipeline: &TenancyPipeline, req: &Request, env: &Env) -> Outcome {
     let client = authorized(pipeline, req, env).await?;
     let (used, remaining) = client.budget_status();
     Ok(

@@ -11,10 +11,10 @@
 //! - `/admin/...`: D1 databases and Worker bindings through the Cloudflare API (see [`admin`]),
 //!   for control-plane administrators.
 
-use edge_tenancy::authenticate::Verifier;
+use edge_tenancy::authenticate::JwksVerifier;
 use edge_tenancy::pipeline::Pipeline;
 use edge_tenancy::registry::Registry;
-use edge_tenancy::workers::{error_response, resolve_request, D1};
+use edge_tenancy::workers::{error_response, resolve_request, WorkerFetch, D1};
 use edge_tenancy::{Error, TenancyConfig, TenantId};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -24,6 +24,9 @@ use worker::{event, Context, Date, Env, Request, Response, Result, Router};
 
 mod admin;
 
+/// The pipeline; its verifier fetches keys when TENANCY_CONFIG names a `jwksUrl`.
+type TenancyPipeline = Pipeline<JwksVerifier<WorkerFetch>>;
+
 /// What a route hands back: a JSON value, or the library error that becomes the answer.
 type Outcome = std::result::Result<Value, Error>;
 
@@ -31,7 +34,7 @@ thread_local! {
     // The table is created once per isolate rather than on every request.
     static SCHEMA_READY: Cell<bool> = const { Cell::new(false) };
     // The pipeline is built once per isolate from the TENANCY_CONFIG var.
-    static PIPELINE: OnceCell<Rc<Pipeline<Verifier>>> = const { OnceCell::new() };
+    static PIPELINE: OnceCell<Rc<TenancyPipeline>> = const { OnceCell::new() };
 }
 
 #[event(start)]
@@ -68,7 +71,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 /// The pipeline, built on first use. A bad TENANCY_CONFIG is a deployment error: it fails loudly
 /// (500, logged) rather than letting requests through.
-fn pipeline(env: &Env) -> Result<Rc<Pipeline<Verifier>>> {
+fn pipeline(env: &Env) -> Result<Rc<TenancyPipeline>> {
     if let Some(pipeline) = PIPELINE.with(|p| p.get().cloned()) {
         return Ok(pipeline);
     }
@@ -78,7 +81,8 @@ fn pipeline(env: &Env) -> Result<Rc<Pipeline<Verifier>>> {
     let pipeline = Rc::new(
         config
             .build()
-            .map_err(|e| worker::Error::RustError(e.to_string()))?,
+            .map_err(|e| worker::Error::RustError(e.to_string()))?
+            .map_verifier(|verifier| JwksVerifier::new(verifier, WorkerFetch::default())),
     );
     PIPELINE.with(|p| p.set(pipeline.clone()).ok());
     Ok(pipeline)

@@ -2,13 +2,11 @@
 //! service binding to a local stand-in) and [`WorkerRuntime`] (clock, timer, randomness), and
 //! [`client_from_env`], which picks between the real API and the local one.
 
+use super::deadline::within;
 use crate::cloudflare::{
     AccountId, ApiToken, Client, ClientOptions, HttpRequest, HttpResponse, Method, Runtime,
     Transport, TransportError,
 };
-use std::future::{poll_fn, Future};
-use std::pin::pin;
-use std::task::Poll;
 use std::time::Duration;
 use worker::{js_sys, Delay, Env, Fetch, Fetcher, Headers, Request, RequestInit};
 
@@ -42,19 +40,6 @@ fn worker_request(request: &HttpRequest) -> worker::Result<Request> {
         init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
     }
     Request::new_with_init(&request.url, &init)
-}
-
-/// `future`'s output, or `None` if `timeout` passes first.
-async fn within<F: Future>(future: F, timeout: Duration) -> Option<F::Output> {
-    let mut future = pin!(future);
-    let mut timer = pin!(Delay::from(timeout));
-    poll_fn(|cx| {
-        if let Poll::Ready(output) = future.as_mut().poll(cx) {
-            return Poll::Ready(Some(output));
-        }
-        timer.as_mut().poll(cx).map(|()| None)
-    })
-    .await
 }
 
 impl Transport for ApiTransport {

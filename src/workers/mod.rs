@@ -11,6 +11,7 @@
 
 pub mod cloudflare;
 pub mod d1;
+mod deadline;
 pub mod jwks;
 pub mod request;
 pub mod response;
