@@ -14,7 +14,7 @@ struct FakeFetcher {
 
 impl FetchJwks for &FakeFetcher {
     async fn fetch_jwks(&self, url: &str) -> Result<String, String> {
-        assert_eq!(url, "https://auth.example.com/.well-known/jwks.json");
+        assert_eq!(url, JWKS_URL);
         self.calls.set(self.calls.get() + 1);
         self.body.borrow().clone()
     }
@@ -24,15 +24,23 @@ fn jwks_of(keys: Vec<Value>) -> Result<String, String> {
     Ok(json!({ "keys": keys }).to_string())
 }
 
-fn setup(fetcher: &FakeFetcher) -> JwksVerifier<&FakeFetcher> {
-    let config = AuthConfig {
-        jwks_url: Some("https://auth.example.com/.well-known/jwks.json".into()),
+const JWKS_URL: &str = "https://auth.example.com/.well-known/jwks.json";
+
+/// A verifier whose keys come from [`JWKS_URL`] only.
+fn verifier_with_url() -> Verifier {
+    AuthConfig {
+        jwks_url: Some(JWKS_URL.into()),
         issuer: Some(ISS.into()),
         audience: Some(AUD.into()),
         tenant_claim: Some("org_name".into()),
         ..AuthConfig::default()
-    };
-    JwksVerifier::new(config.build().unwrap(), fetcher)
+    }
+    .build()
+    .unwrap()
+}
+
+fn setup(fetcher: &FakeFetcher) -> JwksVerifier<&FakeFetcher> {
+    JwksVerifier::new(verifier_with_url(), fetcher)
 }
 
 fn bearer(token: &str) -> String {
@@ -194,16 +202,8 @@ fn bad_settings_fail_at_creation() {
 #[test]
 fn without_an_edge_the_verifier_asks_for_its_keys() {
     let s = signers();
-    let v = AuthConfig {
-        jwks_url: Some("https://auth.example.com/jwks".into()),
-        issuer: Some(ISS.into()),
-        audience: Some(AUD.into()),
-        tenant_claim: Some("org_name".into()),
-        ..AuthConfig::default()
-    }
-    .build()
-    .unwrap();
-    assert_eq!(v.jwks_url(), Some("https://auth.example.com/jwks"));
+    let v = verifier_with_url();
+    assert_eq!(v.jwks_url(), Some(JWKS_URL));
     let ed = bearer(&sign(&Ed25519, &s.eddsa, Some("ed"), claims()));
     assert_eq!(block_on(v.verify_bearer(&ed, NOW)), Err(Error::FetchKeys));
     assert_eq!(Error::FetchKeys.to_response().status, 503, "fails closed");
