@@ -1,5 +1,8 @@
-//! Keys from a JWKS URL: [`JwksVerifier`] fetches them through the [`FetchJwks`] edge and
-//! refreshes them by a [`RefreshPolicy`] that reads no clock (`now` is the caller's).
+//! Keys from a JWKS URL (`jwksUrl`). The [`Verifier`] decides, with no I/O and by a
+//! [`RefreshPolicy`] that reads no clock (`now` is the caller's), when its keys are due: it then
+//! answers [`Error::FetchKeys`]. An edge fetches them and hands them over with
+//! [`Verifier::install_jwks`]: [`JwksVerifier`] through the [`FetchJwks`] edge in Rust workers,
+//! `fetch` in the npm package's JS.
 //!
 //! The keys are fetched on first use and again when older than `max_age_secs`; a token naming an
 //! unknown `kid` (a key rotated in) triggers a refresh, but never more than once per

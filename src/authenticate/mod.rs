@@ -16,8 +16,9 @@
 //!   costs no signature check. Public-key signatures can be left to the caller
 //!   ([`Verifier::with_caller_signatures`], [`SignatureCheck`]): on Workers the runtime's
 //!   WebCrypto checks them several times faster than Rust in wasm.
-//! - [`AuthConfig`] builds a verifier from plain configuration; [`JwksVerifier`] keeps its keys
-//!   from a JWKS URL fresh by a [`RefreshPolicy`].
+//! - [`AuthConfig`] builds a verifier from plain configuration. Keys from a JWKS URL are kept
+//!   fresh by a [`RefreshPolicy`]: the verifier says when they are due, and an edge
+//!   ([`JwksVerifier`] in Rust, `fetch` in the npm package) fetches them.
 
 mod cache;
 mod claims;
