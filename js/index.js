@@ -159,12 +159,15 @@ export function createTenancy(config) {
     async resolve(request) {
       const url = request.url;
       let headers = "";
+      let authorization = "";
       for (const name of names) {
         const value = request.headers.get(name);
-        if (value !== null) headers += `${name}\n${value}\n`;
+        if (value === null) continue;
+        headers += `${name}\n${value}\n`;
+        if (name === "authorization") authorization = value;
       }
       // Where Rust reads the token: after the 7 bytes of "Bearer ".
-      const token = request.headers.get("authorization")?.slice(7) ?? "";
+      const token = authorization.slice(7);
       const now = Date.now() / 1000;
       const query = url.indexOf("?");
       const input = `${reuse.readsQuery || query < 0 ? url : url.slice(0, query)}\n${headers}`;
