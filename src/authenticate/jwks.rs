@@ -129,11 +129,6 @@ impl<F: FetchJwks> JwksVerifier<F> {
     pub fn new(verifier: Verifier, fetcher: F) -> Self {
         Self { verifier, fetcher }
     }
-
-    /// The verifier inside.
-    pub fn verifier(&self) -> &Verifier {
-        &self.verifier
-    }
 }
 
 impl<F: FetchJwks> TokenVerifier for JwksVerifier<F> {
