@@ -30,10 +30,17 @@ pub enum Error {
     Forbidden(&'static str),
     /// The keys to verify tokens with could not be fetched (503).
     KeysUnavailable,
-    /// The verifier's keys are due from its JWKS URL: the I/O edge fetches them, hands them to
-    /// [`Verifier::install_jwks`](crate::authenticate::Verifier::install_jwks) and asks again.
-    /// An edge that does not is answered 503, like [`Error::KeysUnavailable`].
-    FetchKeys,
+    /// The tenant is registered but not ready: being provisioned or deprovisioned, or failed
+    /// (503 with `Retry-After`).
+    TenantUnavailable {
+        /// When to try again, in seconds.
+        retry_after_secs: u32,
+    },
+    /// The registry could not be asked about the tenant or its domain (503).
+    LookupUnavailable,
+    /// The pipeline's edge answered something the pipeline did not ask for, or the request
+    /// took too many steps (503). The request fails closed; the fault is logged once.
+    Fault(Fault),
     /// A request body that is not what the endpoint takes (400).
     InvalidBody(&'static str),
     /// The tenant is not registered (404).
@@ -47,6 +54,42 @@ pub enum Error {
     NotConfigured(&'static str),
     /// A Cloudflare API call failed; the status depends on how (see [`Error::to_response`]).
     Upstream(ApiError),
+}
+
+/// How a pipeline's edge broke the protocol: every one fails the request closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// A reply to another request than the outstanding one, or to none.
+    StaleReply,
+    /// A reply of another kind than the request asked for.
+    UnexpectedReply {
+        /// The kind of reply the request asked for.
+        expected: &'static str,
+        /// The kind that came.
+        got: &'static str,
+    },
+    /// A reply to a run that had already finished.
+    Finished,
+    /// More I/O requests than a request ever needs
+    /// ([`MAX_IO_PER_RUN`](crate::pipeline::MAX_IO_PER_RUN)).
+    TooManySteps,
+    /// The edge could not perform a request that has no safe fallback (the named one).
+    EdgeFailed(&'static str),
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::StaleReply => f.write_str("a reply to no outstanding request"),
+            Self::UnexpectedReply { expected, got } => {
+                write!(f, "a {got} reply where a {expected} reply was due")
+            }
+            Self::Finished => f.write_str("a reply to a finished request"),
+            Self::TooManySteps => f.write_str("too many I/O steps for one request"),
+            Self::EdgeFailed(what) => write!(f, "the edge could not {what}"),
+        }
+    }
 }
 
 /// An error as an HTTP answer: status, a stable machine-readable code and a message.
@@ -79,10 +122,25 @@ impl Error {
             Self::InvalidHeader(why) => (400, "invalid_header", (*why).to_owned()),
             Self::Unauthenticated(e) => (401, "unauthenticated", e.to_string()),
             Self::Forbidden(why) => (403, "forbidden", (*why).to_owned()),
-            Self::KeysUnavailable | Self::FetchKeys => (
+            Self::KeysUnavailable => (
                 503,
                 "keys_unavailable",
                 "the keys to verify the token could not be fetched; try again".to_owned(),
+            ),
+            Self::TenantUnavailable { .. } => (
+                503,
+                "tenant_unavailable",
+                "the tenant is not available right now; try again".to_owned(),
+            ),
+            Self::LookupUnavailable => (
+                503,
+                "lookup_unavailable",
+                "the tenant registry could not be reached; try again".to_owned(),
+            ),
+            Self::Fault(_) => (
+                503,
+                "pipeline_fault",
+                "the request could not be checked; try again".to_owned(),
             ),
             Self::InvalidBody(why) => (400, "invalid_body", (*why).to_owned()),
             Self::TenantNotFound => (404, "tenant_not_found", "no such tenant".to_owned()),
@@ -103,6 +161,7 @@ impl Error {
             _ => None,
         };
         let retry_after = match self {
+            Self::TenantUnavailable { retry_after_secs } => Some(u64::from(*retry_after_secs)),
             Self::Upstream(ApiError::RateLimited { retry_after }) => Some(retry_after.unwrap_or(1)),
             Self::Upstream(ApiError::BudgetExhausted { retry_after_ms }) => {
                 Some(retry_after_ms.div_ceil(1_000))
@@ -169,6 +228,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Storage(e) => write!(f, "{e}"),
+            Self::Fault(fault) => write!(f, "pipeline fault: {fault}"),
             other => f.write_str(&other.to_response().message),
         }
     }
@@ -229,7 +289,15 @@ mod tests {
             ),
             (Error::Forbidden("x"), 403, "forbidden"),
             (Error::KeysUnavailable, 503, "keys_unavailable"),
-            (Error::FetchKeys, 503, "keys_unavailable"),
+            (
+                Error::TenantUnavailable {
+                    retry_after_secs: 5,
+                },
+                503,
+                "tenant_unavailable",
+            ),
+            (Error::LookupUnavailable, 503, "lookup_unavailable"),
+            (Error::Fault(Fault::StaleReply), 503, "pipeline_fault"),
             (Error::TenantNotFound, 404, "tenant_not_found"),
             (Error::TenantExists, 409, "tenant_exists"),
             (

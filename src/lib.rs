@@ -6,7 +6,13 @@
 //!
 //! The crate is a core that does no I/O, plus thin edges:
 //!
-//! - [`TenantId`]: the only way to name a tenant, valid by construction.
+//! - [`pipeline`]: a request's way through the stages, as a state machine: the request's parts
+//!   and the time in; a [`TenantContext`](pipeline::TenantContext), an [`Error`], or one I/O
+//!   request for the edge out. The stages, in order: [`authenticate`] → [`resolve`] →
+//!   [`authorize`] → [`lookup`].
+//! - [`TenancyConfig`]: every setting, read strictly (an unknown one is an error naming its path).
+//! - [`TenantId`]: the only way to name a tenant, valid by construction; [`Principal`]: the
+//!   verified caller, made only by the verifier; [`UnixTime`]: the one type for time.
 //! - [`Error`]: every way a request can fail, mapped to an HTTP status and JSON body in one place
 //!   ([`Error::to_response`]).
 //! - [`sql`]: the SQL edge ([`sql::SqlDatabase`]) the core runs its statements through.
@@ -21,23 +27,26 @@
 pub mod authenticate;
 pub mod authorize;
 pub mod cloudflare;
-mod config;
+pub mod config;
 mod error;
+pub mod lookup;
 pub mod pipeline;
 mod principal;
 pub mod registry;
 pub mod resolve;
 pub mod sql;
 mod tenant_id;
+mod time;
 #[cfg(test)]
 mod testing;
 #[cfg(feature = "workers")]
 pub mod workers;
 
-pub use config::TenancyConfig;
-pub use error::{Error, ErrorResponse};
+pub use config::{ConfigError, TenancyConfig};
+pub use error::{Error, ErrorResponse, Fault};
 pub use principal::Principal;
 pub use tenant_id::{TenantId, TenantIdError, MAX_LEN as TENANT_ID_MAX_LEN};
+pub use time::UnixTime;
 
 /// The version of this crate, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

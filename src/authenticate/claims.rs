@@ -1,6 +1,6 @@
 //! From verified claims to a [`Principal`]: time, issuer and audience checks, then the mapping.
 
-use super::keys::CustomClaims;
+use super::token::CustomClaims;
 use super::AuthError;
 use crate::{Principal, TenantId};
 use jwt_compact::Claims;
@@ -126,17 +126,13 @@ impl ClaimRules {
             Some(_) => return Err(AuthError::InvalidClaim("scope")),
         };
         scopes.extend(strings(custom.get("permissions"), "permissions")?);
-        Ok(Principal {
-            subject: match custom.get("sub") {
-                None => None,
-                Some(Value::String(sub)) => Some(sub.clone()),
-                Some(_) => return Err(AuthError::InvalidClaim("sub")),
-            },
-            tenant,
-            scopes,
-            attach: strings(self.attach_claim.get(custom), "attach")?,
-            expires_at: exp,
-        })
+        let subject = match custom.get("sub") {
+            None => None,
+            Some(Value::String(sub)) => Some(sub.clone()),
+            Some(_) => return Err(AuthError::InvalidClaim("sub")),
+        };
+        let attach = strings(self.attach_claim.get(custom), "attach")?;
+        Ok(Principal::new(subject, tenant, scopes, attach, exp))
     }
 }
 

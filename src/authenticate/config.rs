@@ -1,8 +1,9 @@
 //! [`AuthConfig`]: token verification settings in the plain serializable form.
 
 use super::jwks::KeysFromUrl;
-use super::{ClaimPath, ClaimRules, KeySet, Verifier, DEFAULT_MAX_TOKEN_BYTES};
-use crate::resolve::ConfigError;
+use super::keys::ConfiguredKeys;
+use super::{ClaimPath, ClaimRules, Verifier, DEFAULT_MAX_TOKEN_BYTES};
+use crate::config::ConfigError;
 use serde::Deserialize;
 
 /// How bearer tokens are verified.
@@ -12,8 +13,8 @@ pub struct AuthConfig {
     /// Public JWKs (a JWKS's `keys`).
     #[serde(default)]
     pub keys: Vec<serde_json::Value>,
-    /// A JWKS URL the keys are fetched from (besides `keys` and `secrets`), through the I/O
-    /// edge: see [`Verifier::install_jwks`].
+    /// A JWKS URL the keys are fetched from (besides `keys` and `secrets`), by the pipeline's
+    /// edge: `https:`, or `http:` for a loopback host only.
     #[serde(default)]
     pub jwks_url: Option<String>,
     /// When keys from `jwks_url` are fetched again (default: hourly, and on an unknown `kid` at
@@ -72,7 +73,17 @@ struct Settings {
 impl AuthConfig {
     /// Checks the keys and settings and builds the verifier.
     pub fn build(self) -> Result<Verifier, ConfigError> {
-        let keys = self.keys(None)?;
+        let configured = ConfiguredKeys {
+            secrets: self
+                .secrets
+                .iter()
+                .map(|s| (s.secret.clone(), s.alg.clone(), s.kid.clone()))
+                .collect(),
+            jwks: self.keys.clone(),
+        };
+        let keys = configured
+            .key_set(None)
+            .map_err(|e| ConfigError(format!("authenticate: {e}")))?;
         let Settings {
             rules,
             max_token_bytes,
@@ -80,35 +91,22 @@ impl AuthConfig {
         } = self.settings()?;
         let verifier = Verifier::new(keys, rules, max_token_bytes).with_cache(cache_tokens);
         match &self.jwks_url {
-            Some(url) => Ok(verifier.with_keys_from(KeysFromUrl::new(url, self.clone())?)),
-            None if verifier.has_no_keys() => {
-                Err(ConfigError("authenticate: no keys or secrets".into()))
+            Some(url) => {
+                let source = KeysFromUrl::new(url, self.jwks_refresh)?;
+                Ok(verifier.with_keys_from(source, configured))
             }
+            None if verifier.has_no_keys() => Err(ConfigError(
+                "authenticate: no keys, secrets or jwksUrl".into(),
+            )),
             None => Ok(verifier),
         }
-    }
-
-    pub(super) fn keys(&self, jwks: Option<&serde_json::Value>) -> Result<KeySet, ConfigError> {
-        let mut keys = KeySet::new();
-        let key_error = |e: super::KeyError| ConfigError(e.to_string());
-        for secret in &self.secrets {
-            keys.add_secret(secret.secret.as_bytes(), &secret.alg, secret.kid.clone())
-                .map_err(key_error)?;
-        }
-        for jwk in &self.keys {
-            keys.add_jwk(jwk).map_err(key_error)?;
-        }
-        if let Some(jwks) = jwks {
-            keys.add_jwks(jwks).map_err(key_error)?;
-        }
-        Ok(keys)
     }
 
     fn settings(&self) -> Result<Settings, ConfigError> {
         let defaults = ClaimRules::default();
         let leeway_secs = self.leeway_secs.unwrap_or(defaults.leeway_secs);
         if !(0..=3600).contains(&leeway_secs) {
-            return Err(ConfigError("authenticate: leewaySecs is 0 to 3600".into()));
+            return Err(ConfigError("authenticate.leewaySecs: 0 to 3600".into()));
         }
         let rules = ClaimRules {
             issuer: self.issuer.clone(),
@@ -127,13 +125,13 @@ impl AuthConfig {
         let max_token_bytes = self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
         if !(256..=64 * 1024).contains(&max_token_bytes) {
             return Err(ConfigError(
-                "authenticate: maxTokenBytes is 256 to 65536".into(),
+                "authenticate.maxTokenBytes: 256 to 65536".into(),
             ));
         }
         let cache_tokens = self.cache_tokens.unwrap_or(super::DEFAULT_CACHE_TOKENS);
         if cache_tokens > 10_000 {
             return Err(ConfigError(
-                "authenticate: cacheTokens is at most 10000".into(),
+                "authenticate.cacheTokens: at most 10000".into(),
             ));
         }
         Ok(Settings {

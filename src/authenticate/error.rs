@@ -1,6 +1,5 @@
 //! Why a request is not authenticated. Every variant is a 401; none carries the token or a key.
 
-use super::SignatureCheck;
 use std::fmt;
 
 /// Why a bearer token was refused. Maps to 401 with a `WWW-Authenticate: Bearer` challenge in
@@ -36,10 +35,6 @@ pub enum AuthError {
     WrongAudience,
     /// A claim has the wrong type, or the tenant claim is not a valid tenant id.
     InvalidClaim(&'static str),
-    /// The token is signed with a public key and the verifier leaves that check to its caller,
-    /// which has not given its verdict yet (see [`super::SignatureCheck`]). A caller that gets
-    /// this as an answer has a bug: it is a 401, so the request fails closed.
-    SignatureCheckNeeded(SignatureCheck),
 }
 
 impl AuthError {
@@ -67,7 +62,6 @@ impl fmt::Display for AuthError {
             Self::WrongIssuer => f.write_str("the token's issuer is not accepted"),
             Self::WrongAudience => f.write_str("the token is not meant for this audience"),
             Self::InvalidClaim(claim) => write!(f, "the token's {claim} claim is invalid"),
-            Self::SignatureCheckNeeded(_) => f.write_str("the token's signature was not checked"),
         }
     }
 }

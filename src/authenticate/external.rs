@@ -3,30 +3,47 @@
 //! In a Workers isolate, pure-Rust Ed25519, P-256 and RSA in wasm are several times slower than
 //! the runtime's native WebCrypto. So a [`Verifier`](super::Verifier) can be told to leave those
 //! checks to its caller: for a token signed by a public key, with no verdict yet, it answers
-//! [`AuthError::SignatureCheckNeeded`] with a [`SignatureCheck`] saying which key and algorithm
-//! to use. The caller checks the signature (`crypto.subtle.verify`) over the token's signing
-//! input, and hands the verdict back with
-//! [`Verifier::provide_verdict`](super::Verifier::provide_verdict).
+//! a [`SignatureCheck`] saying which key and algorithm to use (the pipeline's
+//! [`Io::CheckSignature`](crate::pipeline::Io::CheckSignature) request). The caller checks the
+//! signature (`crypto.subtle.verify`) over the token's signing input, and resumes the pipeline
+//! with its verdict.
 //!
 //! The claims still come out only through jwt-compact's validator: [`Verdict`] is the verifying
 //! key of a small jwt-compact algorithm, [`CheckedElsewhere`], which accepts a signature only
 //! when the verdict is positive and was given for exactly this token's signing input and
 //! signature bytes.
 //!
-//! [`AuthError::SignatureCheckNeeded`]: super::AuthError::SignatureCheckNeeded
+//! A key is named by a [`KeyRef`]: its key set's generation and its place in that set. Keys from
+//! a JWKS URL are replaced on refresh, and a verdict reached with a key of another generation
+//! names a key that is gone, so it is discarded and the check asked again.
 
 use jwt_compact::{Algorithm, AlgorithmSignature};
+use serde::Serialize;
 use std::borrow::Cow;
 
-/// What the caller must check: the token's signature over its signing input (the text before
-/// the last `.`), with key number `key` (see
+/// One key of one key set: the set's generation (a new one for every set of keys installed
+/// from a JWKS URL) and the key's place in it. A key of an older generation is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct KeyRef {
+    /// The key set's generation.
+    pub generation: u32,
+    /// The key's place in that set.
+    pub index: usize,
+}
+
+/// What the caller must check: `signature` over `signing_input` (the token's text before its
+/// last `.`), with key `key` (its JWK from
 /// [`Verifier::public_jwk`](super::Verifier::public_jwk)) and algorithm `alg`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureCheck {
-    /// The key's number in the verifier's key set.
-    pub key: usize,
+    /// The key to check with.
+    pub key: KeyRef,
     /// `EdDSA`, `ES256` or `RS256`.
     pub alg: &'static str,
+    /// The bytes that were signed.
+    pub signing_input: String,
+    /// The signature, decoded.
+    pub signature: Vec<u8>,
 }
 
 /// The caller's verdict, bound to the bytes it was reached on.

@@ -1,27 +1,27 @@
-//! Keys from a JWKS URL (`jwksUrl`). The [`Verifier`] decides, with no I/O and by a
-//! [`RefreshPolicy`] that reads no clock (`now` is the caller's), when its keys are due: it then
-//! answers [`Error::FetchKeys`]. An edge fetches them and hands them over with
-//! [`Verifier::install_jwks`]: [`JwksVerifier`] through the [`FetchJwks`] edge in Rust workers,
-//! `fetch` in the npm package's JS.
+//! Keys from a JWKS URL (`jwksUrl`). The [`Verifier`](super::Verifier) decides, with no I/O and
+//! by a [`RefreshPolicy`] that reads no clock, when its keys are due: verification then answers
+//! with a [`JwksFetch`], which the pipeline hands its edge as an
+//! [`Io::FetchJwks`](crate::pipeline::Io::FetchJwks) request, and the fetched body comes back
+//! to [`Verifier::install_jwks`](super::Verifier::install_jwks).
 //!
 //! The keys are fetched on first use and again when older than `max_age_secs`; a token naming an
 //! unknown `kid` (a key rotated in) triggers a refresh, but never more than once per
-//! `min_interval_secs`, so a flood of tokens with made-up kids costs one fetch, not one each.
-//! A failed fetch keeps the keys it had; with none at all, requests get 503, not 401.
+//! `min_interval_secs`. While a fetch is in flight, every request that needs keys waits for that
+//! same fetch (it carries one [`FetchId`]) rather than starting another, so a flood of tokens with
+//! made-up kids costs one fetch, however slow the endpoint. A failed fetch keeps the keys it had;
+//! with none at all, requests get 503, not 401.
 
-use super::{AuthConfig, KeySet, Verifier};
-use crate::pipeline::TokenVerifier;
-use crate::resolve::ConfigError;
-use crate::{Error, Principal};
+use crate::config::ConfigError;
+use crate::UnixTime;
 use std::cell::Cell;
+use std::time::Duration;
 
-/// Fetches a JWKS document. Workers implement it with `fetch` (`workers::jwks`); tests with a
-/// fake that counts calls.
-#[allow(async_fn_in_trait)]
-pub trait FetchJwks {
-    /// The body of `url`, or why it could not be had (for logs).
-    async fn fetch_jwks(&self, url: &str) -> Result<String, String>;
-}
+/// The largest JWKS body taken: real ones are a few KiB.
+pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+/// A fetch still in flight after this long is taken as lost (edges give up after 5 s), so a
+/// driver that never answers cannot stop keys from being fetched again.
+const FETCH_LOST_AFTER: Duration = Duration::from_secs(30);
 
 /// When to fetch the key set again (`jwksRefresh` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -47,102 +47,215 @@ impl RefreshPolicy {
     /// named a key the set lacks.
     pub fn due(
         &self,
-        fetched_at: Option<i64>,
-        attempted_at: Option<i64>,
-        now: i64,
+        fetched_at: Option<UnixTime>,
+        attempted_at: Option<UnixTime>,
+        now: UnixTime,
         unknown_kid: bool,
     ) -> bool {
         // At least a second apart, so an edge that just fetched is never told to fetch again.
-        if attempted_at.is_some_and(|t| now - t < self.min_interval_secs.max(1)) {
+        let interval = Duration::from_secs(self.min_interval_secs.max(1) as u64);
+        if attempted_at.is_some_and(|t| now.since(t) < interval) {
             return false;
         }
         match fetched_at {
             None => true,
-            Some(t) => unknown_kid || now - t >= self.max_age_secs,
+            Some(t) => unknown_kid || now.since(t) >= self.max_age(),
         }
+    }
+
+    fn max_age(&self) -> Duration {
+        Duration::from_secs(self.max_age_secs.max(0) as u64)
     }
 }
 
-/// Where a [`Verifier`]'s keys come from when a JWKS URL is configured, and when they were last
-/// fetched and tried.
+/// Names one fetch of the JWKS URL, so every request waiting for it is answered by it once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct FetchId(pub u32);
+
+/// A fetch of the JWKS URL the verifier needs before it can answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksFetch {
+    /// Which fetch: requests that need keys while it is in flight get the same id.
+    pub id: FetchId,
+    /// The URL, as configured (`https:`, or `http:` on a loopback host).
+    pub url: String,
+}
+
+/// Where a verifier's keys come from when a JWKS URL is configured, and the state of fetching
+/// them.
 #[derive(Debug)]
 pub(super) struct KeysFromUrl {
-    pub url: String,
-    pub policy: RefreshPolicy,
-    /// The configured keys and secrets, which every fetched set joins.
-    pub config: AuthConfig,
-    pub fetched_at: Cell<Option<i64>>,
-    pub attempted_at: Cell<Option<i64>>,
+    url: String,
+    policy: RefreshPolicy,
+    fetched_at: Cell<Option<UnixTime>>,
+    attempted_at: Cell<Option<UnixTime>>,
+    in_flight: Cell<Option<(FetchId, UnixTime)>>,
+    next_id: Cell<u32>,
+}
+
+/// How a fetched body was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Settled {
+    /// The fetch this body answers: install it (or record the failure).
+    Current,
+    /// Another request's answer to the same fetch came first: nothing to do.
+    Already,
 }
 
 impl KeysFromUrl {
     /// Checks the URL and the policy.
-    pub fn new(url: &str, config: AuthConfig) -> Result<Self, ConfigError> {
-        if !url.starts_with("https://") && !url.starts_with("http://") {
-            return Err(ConfigError("jwksUrl must be an http(s) URL".into()));
-        }
-        let policy = config.jwks_refresh.unwrap_or_default();
+    pub fn new(url: &str, policy: Option<RefreshPolicy>) -> Result<Self, ConfigError> {
+        check_url(url)?;
+        let policy = policy.unwrap_or_default();
         if policy.min_interval_secs < 1 || policy.max_age_secs < policy.min_interval_secs {
             return Err(ConfigError(
-                "jwksRefresh: minIntervalSecs is at least 1 and maxAgeSecs at least that".into(),
+                "authenticate.jwksRefresh: minIntervalSecs is at least 1 and maxAgeSecs at least that"
+                    .into(),
             ));
         }
         Ok(Self {
             url: url.to_owned(),
             policy,
-            config,
             fetched_at: Cell::new(None),
             attempted_at: Cell::new(None),
+            in_flight: Cell::new(None),
+            next_id: Cell::new(0),
         })
     }
 
-    /// Whether to fetch at `now` (see [`RefreshPolicy::due`]).
-    pub fn due(&self, now: i64, unknown_kid: bool) -> bool {
-        self.policy.due(
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether keys were ever fetched.
+    pub fn has_fetched(&self) -> bool {
+        self.fetched_at.get().is_some()
+    }
+
+    /// Whether the keys are older than the policy's max age (or were never fetched).
+    pub fn stale(&self, now: UnixTime) -> bool {
+        self.fetched_at
+            .get()
+            .is_none_or(|t| now.since(t) >= self.policy.max_age())
+    }
+
+    /// When the current keys fall due, for callers that replay answers reached with them.
+    pub fn due_at(&self) -> Option<UnixTime> {
+        self.fetched_at.get().map(|t| t + self.policy.max_age())
+    }
+
+    /// The fetch to wait for at `now`: the one in flight, or a new one if the policy allows
+    /// (`unknown_kid`: a token named a key the set lacks). `None`: no fetch now.
+    pub fn fetch(&self, now: UnixTime, unknown_kid: bool) -> Option<JwksFetch> {
+        if let Some((id, started)) = self.in_flight.get() {
+            if now.since(started) < FETCH_LOST_AFTER {
+                return Some(self.request(id));
+            }
+        }
+        if !self.policy.due(
             self.fetched_at.get(),
             self.attempted_at.get(),
             now,
             unknown_kid,
-        )
-    }
-
-    /// The key set of a fetched JWKS `body` with the configured keys: not installed if empty.
-    pub fn keys(&self, body: &str) -> Result<KeySet, String> {
-        let jwks = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
-        let keys = self.config.keys(Some(&jwks)).map_err(|e| e.to_string())?;
-        if keys.is_empty() {
-            return Err("the key set is empty".into());
+        ) {
+            return None;
         }
-        Ok(keys)
+        let id = FetchId(self.next_id.get());
+        self.next_id.set(id.0.wrapping_add(1));
+        self.in_flight.set(Some((id, now)));
+        self.attempted_at.set(Some(now));
+        Some(self.request(id))
     }
-}
 
-/// A [`Verifier`] with its I/O edge: when the verifier asks for its keys
-/// ([`Error::FetchKeys`]), they are fetched through `F` and the request is answered with them.
-pub struct JwksVerifier<F> {
-    verifier: Verifier,
-    fetcher: F,
-}
-
-impl<F: FetchJwks> JwksVerifier<F> {
-    /// `verifier` (from an [`AuthConfig`] with `jwksUrl`) fetching its keys with `fetcher`.
-    pub fn new(verifier: Verifier, fetcher: F) -> Self {
-        Self { verifier, fetcher }
+    fn request(&self, id: FetchId) -> JwksFetch {
+        JwksFetch {
+            id,
+            url: self.url.clone(),
+        }
     }
-}
 
-impl<F: FetchJwks> TokenVerifier for JwksVerifier<F> {
-    async fn verify_bearer(&self, authorization: &str, now: i64) -> Result<Principal, Error> {
-        match self.verifier.verify_bearer(authorization, now).await {
-            Err(Error::FetchKeys) => {
-                let url = self.verifier.jwks_url().ok_or(Error::KeysUnavailable)?;
-                self.verifier.fetch_started(now);
-                let body = self.fetcher.fetch_jwks(url).await.ok();
-                // A failure keeps the old keys; the verifier's answer says what that means.
-                let _ = self.verifier.install_jwks(body.as_deref(), now);
-                self.verifier.verify_bearer(authorization, now).await
+    /// Takes the answer to fetch `id`: [`Settled::Current`] once, for the fetch in flight.
+    pub fn settle(&self, id: FetchId) -> Settled {
+        match self.in_flight.get() {
+            Some((current, _)) if current == id => {
+                self.in_flight.set(None);
+                Settled::Current
             }
-            outcome => outcome,
+            _ => Settled::Already,
         }
+    }
+
+    /// Records keys fetched at `now`.
+    pub fn fetched(&self, now: UnixTime) {
+        self.fetched_at.set(Some(now));
+    }
+}
+
+/// `https:`, or plain `http:` only for a loopback host (a local JWKS in development).
+fn check_url(url: &str) -> Result<(), ConfigError> {
+    let loopback = |rest: &str| {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = match host.rsplit_once(':') {
+            Some((h, port)) if !h.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+    };
+    let ok = match url.split_once("://") {
+        Some(("https", rest)) => !rest.is_empty(),
+        Some(("http", rest)) => loopback(rest),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError(
+            "authenticate.jwksUrl: an https: URL (http: only for localhost)".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        for good in [
+            "https://auth.example.com/jwks",
+            "http://localhost:8787/jwks",
+            "http://127.0.0.1/jwks",
+            "http://[::1]:9/x",
+        ] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://auth.example.com/jwks",
+            "http://localhost.evil.com/jwks",
+            "ftp://x",
+            "https://",
+            "auth.example.com",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn one_fetch_in_flight_is_shared_until_settled_or_lost() {
+        let source = KeysFromUrl::new("https://a.example/jwks", None).unwrap();
+        let t = UnixTime::from_secs(1000);
+        let first = source.fetch(t, false).unwrap();
+        // Others wait for the same fetch, even with unknown kids, even past the min interval.
+        let later = t + Duration::from_secs(20);
+        assert_eq!(source.fetch(later, true), Some(first.clone()));
+        assert_eq!(source.settle(first.id), Settled::Current);
+        assert_eq!(source.settle(first.id), Settled::Already);
+        // Settled without keys and attempted 20 s ago: nothing before the minute is up.
+        assert_eq!(source.fetch(later, true), None);
+        let next = source.fetch(t + Duration::from_secs(61), true).unwrap();
+        assert_ne!(next.id, first.id);
+        // Lost: a new fetch may start once the in-flight one is 30 s old and the interval passed.
+        let much_later = t + Duration::from_secs(61 + 61);
+        assert_ne!(source.fetch(much_later, true).unwrap().id, next.id);
     }
 }

@@ -7,21 +7,16 @@
 use jwt_compact::alg::{Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Token, ValidationError};
-use std::fmt;
 
-use super::external::{CheckedElsewhere, SignatureCheck, Verdict};
+use super::external::{CheckedElsewhere, Verdict};
+use super::key_error::{KeyError, MIN_RSA_BITS};
 #[cfg(feature = "rust-crypto")]
 use super::rust_crypto::LocalKey;
-use super::token::{HeaderExtensions, Untrusted};
+use super::token::{CustomClaims, HeaderExtensions, Untrusted};
 use super::AuthError;
-
-/// Custom claims, kept as JSON so any claim layout can be read.
-pub(super) type CustomClaims = serde_json::Map<String, serde_json::Value>;
 
 /// The smallest HMAC secret accepted: as long as the hash (RFC 7518 §3.2).
 const MIN_HMAC_BYTES: [usize; 3] = [32, 48, 64];
-/// The smallest RSA modulus accepted (RFC 7518 §3.3).
-const MIN_RSA_BITS: usize = 2048;
 
 /// A verifying key and its one algorithm.
 enum Verifying {
@@ -63,11 +58,46 @@ pub(super) enum Signatures<'a> {
     /// This crate, with jwt-compact's pure-Rust backends.
     InProcess,
     /// The caller, over `signing_input` (the token's text before its last `.`); with its
-    /// verdict and the number of the key it checked with, when it has given one.
+    /// verdict and the place in this set of the key it checked with, when it has given one.
     Caller {
         signing_input: &'a str,
         verdict: Option<(usize, bool)>,
     },
+}
+
+/// A token that passed [`KeySet::validate`], or the check its signature still needs.
+pub(super) enum Validation {
+    /// Signature and algorithm hold; the claims can be read.
+    Valid(Token<CustomClaims, HeaderExtensions>),
+    /// The caller must check the signature with the key at this place, for this algorithm.
+    NeedsCheck { index: usize, alg: &'static str },
+}
+
+/// The keys and secrets from configuration, kept so that every key set fetched from a JWKS URL
+/// can be joined to them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct ConfiguredKeys {
+    /// HMAC secrets: the secret, its algorithm and its `kid`.
+    pub secrets: Vec<(String, String, Option<String>)>,
+    /// Public JWKs.
+    pub jwks: Vec<serde_json::Value>,
+}
+
+impl ConfiguredKeys {
+    /// The configured keys, and those of a fetched JWKS `fetched`.
+    pub fn key_set(&self, fetched: Option<&serde_json::Value>) -> Result<KeySet, KeyError> {
+        let mut keys = KeySet::new();
+        for (secret, alg, kid) in &self.secrets {
+            keys.add_secret(secret.as_bytes(), alg, kid.clone())?;
+        }
+        for jwk in &self.jwks {
+            keys.add_jwk(jwk)?;
+        }
+        if let Some(jwks) = fetched {
+            keys.add_jwks(jwks)?;
+        }
+        Ok(keys)
+    }
 }
 
 /// The keys a [`super::Verifier`] accepts.
@@ -75,64 +105,6 @@ pub(super) enum Signatures<'a> {
 pub struct KeySet {
     keys: Vec<Key>,
 }
-
-/// A key that cannot be used, found at configuration time (never per request). No variant
-/// carries key material, so the message is safe to log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum KeyError {
-    /// Not a JWK (a required member missing or of the wrong type, bad base64url), or a JWKS
-    /// whose `keys` is not an array.
-    NotAJwk,
-    /// A `kty` other than `oct`, `RSA`, `EC` and `OKP`.
-    UnsupportedKeyType,
-    /// An EC curve other than P-256, or an OKP curve other than Ed25519.
-    UnsupportedCurve,
-    /// An algorithm the key cannot have: not HS256/384/512 for a secret, or not the one its
-    /// type implies (RS256, ES256, EdDSA) for a public key.
-    UnsupportedAlgorithm,
-    /// An `oct` JWK without `alg`: a secret's algorithm is never guessed.
-    MissingAlgorithm,
-    /// The JWK carries private key material (`d`); configure the public key only.
-    PrivateKey,
-    /// An HMAC secret shorter than the hash, which could be brute-forced from one token.
-    WeakSecret {
-        /// The fewest bytes the algorithm takes.
-        min_bytes: usize,
-    },
-    /// An RSA modulus shorter than 2048 bits.
-    WeakRsaKey,
-    /// Key material that is not a valid public key (say, a point off the curve).
-    InvalidKey,
-    /// Two keys share a `kid`, so a token could not say which one it means.
-    DuplicateKid,
-}
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid key: ")?;
-        match self {
-            Self::NotAJwk => f.write_str("not a JWK or JWKS"),
-            Self::UnsupportedKeyType => f.write_str("kty is oct, RSA, EC or OKP"),
-            Self::UnsupportedCurve => f.write_str("EC keys must be P-256 and OKP keys Ed25519"),
-            Self::UnsupportedAlgorithm => f.write_str(
-                "alg is HS256, HS384 or HS512 for a secret, RS256 for RSA, ES256 for EC, EdDSA for OKP",
-            ),
-            Self::MissingAlgorithm => f.write_str("an oct key needs an alg"),
-            Self::PrivateKey => {
-                f.write_str("a private key was given; configure the public key only")
-            }
-            Self::WeakSecret { min_bytes } => {
-                write!(f, "the secret needs at least {min_bytes} bytes")
-            }
-            Self::WeakRsaKey => write!(f, "RSA keys need at least {MIN_RSA_BITS} bits"),
-            Self::InvalidKey => f.write_str("the key material is not a valid public key"),
-            Self::DuplicateKid => f.write_str("two keys share a kid"),
-        }
-    }
-}
-
-impl std::error::Error for KeyError {}
 
 impl KeySet {
     /// An empty set.
@@ -246,7 +218,8 @@ impl KeySet {
         Ok(())
     }
 
-    /// Key number `key`'s public JWK (`kty` and its public members), if it is a public key.
+    /// The public JWK (`kty` and its public members) of the key at place `key`, if it is a
+    /// public key.
     pub fn public_jwk(&self, key: usize) -> Option<serde_json::Value> {
         match &self.keys.get(key)?.verifying {
             Verifying::Public { jwk, .. } => Some(jwk.clone()),
@@ -279,13 +252,13 @@ impl KeySet {
     /// them out only when it passes.
     ///
     /// With [`Signatures::Caller`], a public-key signature is not checked here: without a verdict
-    /// the answer is [`AuthError::SignatureCheckNeeded`]; with one, jwt-compact validates the
-    /// token against that verdict (see [`super::external`]).
+    /// the answer is [`Validation::NeedsCheck`]; with one, jwt-compact validates the token
+    /// against that verdict (see [`super::external`]).
     pub(super) fn validate(
         &self,
         token: &Untrusted<'_>,
         signatures: Signatures<'_>,
-    ) -> Result<Token<CustomClaims, HeaderExtensions>, AuthError> {
+    ) -> Result<Validation, AuthError> {
         let (index, key) = self.select(token.header().key_id.as_deref())?;
         let alg = key.verifying.alg();
         if token.algorithm() != alg {
@@ -315,10 +288,7 @@ impl KeySet {
                 // A verdict reached with another key than this token's is no verdict.
                 let Some((_, valid)) = verdict.filter(|&(checked_with, _)| checked_with == index)
                 else {
-                    return Err(AuthError::SignatureCheckNeeded(SignatureCheck {
-                        key: index,
-                        alg,
-                    }));
+                    return Ok(Validation::NeedsCheck { index, alg });
                 };
                 let verdict = Verdict {
                     signing_input: signing_input.as_bytes().to_vec(),
@@ -328,7 +298,7 @@ impl KeySet {
                 CheckedElsewhere(alg).validator(&verdict).validate(token)
             }
         };
-        result.map_err(|e| match e {
+        result.map(Validation::Valid).map_err(|e| match e {
             ValidationError::AlgorithmMismatch { .. } => AuthError::AlgorithmNotAllowed,
             ValidationError::MalformedClaims(_) => AuthError::Malformed,
             _ => AuthError::BadSignature,

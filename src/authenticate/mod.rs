@@ -1,7 +1,8 @@
-//! Stage 2, authenticate: who is calling, from a verified bearer token.
+//! Stage 1, authenticate: who is calling, from a verified bearer token.
 //!
-//! The stage is sans-I/O: it reads no clock (`now`, seconds since the Unix epoch, is always an
-//! argument) and fetches nothing (a JWKS URL goes through the [`FetchJwks`] edge).
+//! The stage is sans-I/O: it reads no clock (`now` is always an argument) and fetches nothing.
+//! When it needs keys from a JWKS URL or a signature checked by its caller, it says so, and the
+//! [pipeline](crate::pipeline) asks its edge.
 //!
 //! - [`bearer_token`] takes the token out of `Authorization: Bearer …`, capped in size before
 //!   anything parses it.
@@ -15,10 +16,11 @@
 //!   remembered per isolate (bounded, time checks re-run on every use), so a repeated token
 //!   costs no signature check. Public-key signatures can be left to the caller
 //!   ([`Verifier::with_caller_signatures`], [`SignatureCheck`]): on Workers the runtime's
-//!   WebCrypto checks them several times faster than Rust in wasm.
+//!   WebCrypto checks them several times faster than Rust in wasm. Keys are named by
+//!   [`KeyRef`] (key set generation and place), so a verdict never crosses a key rotation.
 //! - [`AuthConfig`] builds a verifier from plain configuration. Keys from a JWKS URL are kept
-//!   fresh by a [`RefreshPolicy`]: the verifier says when they are due, and an edge
-//!   ([`JwksVerifier`] in Rust, `fetch` in the npm package) fetches them.
+//!   fresh by a [`RefreshPolicy`]: the verifier says when they are due ([`JwksFetch`]), and the
+//!   pipeline's edge fetches them.
 
 mod cache;
 mod claims;
@@ -26,6 +28,7 @@ mod config;
 mod error;
 mod external;
 mod jwks;
+mod key_error;
 mod keys;
 #[cfg(feature = "rust-crypto")]
 mod rust_crypto;
@@ -38,8 +41,10 @@ mod tests;
 pub use claims::{ClaimPath, ClaimRules};
 pub use config::{AuthConfig, SecretConfig};
 pub use error::AuthError;
-pub use external::SignatureCheck;
-pub use jwks::{FetchJwks, JwksVerifier, RefreshPolicy};
-pub use keys::{KeyError, KeySet};
+pub use external::{KeyRef, SignatureCheck};
+pub use jwks::{FetchId, JwksFetch, RefreshPolicy, MAX_JWKS_BYTES};
+pub use key_error::KeyError;
+pub use keys::KeySet;
 pub use token::{bearer_token, DEFAULT_MAX_TOKEN_BYTES};
+pub(crate) use verifier::{Progress, Verification};
 pub use verifier::{Verifier, DEFAULT_CACHE_TOKENS};

@@ -3,8 +3,8 @@
 //! feature off and has WebCrypto check them instead (see [`super::external`]), which keeps
 //! several hundred kilobytes of elliptic-curve and RSA code out of its wasm.
 
-use super::keys::{CustomClaims, KeyError};
-use super::token::{HeaderExtensions, Untrusted};
+use super::key_error::KeyError;
+use super::token::{CustomClaims, HeaderExtensions, Untrusted};
 use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPublicKey};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Token, ValidationError};

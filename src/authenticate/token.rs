@@ -50,6 +50,9 @@ pub(super) struct HeaderExtensions {
     crit: Option<IgnoredAny>,
 }
 
+/// Custom claims, kept as JSON so any claim layout can be read.
+pub(super) type CustomClaims = serde_json::Map<String, serde_json::Value>;
+
 /// A parsed but unverified token.
 pub(super) type Untrusted<'a> = UntrustedToken<'a, HeaderExtensions>;
 

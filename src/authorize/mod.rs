@@ -10,7 +10,8 @@
 //!    the token both name a tenant, they must agree.
 
 use crate::authenticate::AuthError;
-use crate::resolve::{ConfigError, Resolved};
+use crate::config::ConfigError;
+use crate::resolve::Resolved;
 use crate::{Error, Principal, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -101,8 +102,8 @@ impl AccessRules {
     /// Whether `principal` administers every tenant: bound to the control-plane tenant and holding
     /// the admin scope.
     pub fn is_administrator(&self, principal: &Principal) -> bool {
-        principal.tenant.is_some()
-            && principal.tenant.as_ref() == self.control_plane.as_ref()
+        principal.tenant().is_some()
+            && principal.tenant() == self.control_plane.as_ref()
             && principal.has_scope(&self.admin_scope)
     }
 
@@ -117,7 +118,7 @@ impl AccessRules {
             return Ok(Access::Public);
         }
         let principal = principal.ok_or(Error::Unauthenticated(AuthError::Missing))?;
-        match &principal.tenant {
+        match principal.tenant() {
             Some(bound) if *bound == resolved.tenant => Ok(Access::Member),
             Some(_) if self.is_administrator(principal) => Ok(Access::Admin),
             Some(_) => Err(Error::Forbidden("the token is not valid for this tenant")),
@@ -144,11 +145,7 @@ mod tests {
     }
 
     fn principal(tenant: Option<&str>, scopes: &[&str]) -> Principal {
-        Principal {
-            tenant: tenant.map(id),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            ..Principal::default()
-        }
+        Principal::for_test(tenant, scopes)
     }
 
     fn resolved(tenant: &str, source: Source) -> Resolved {

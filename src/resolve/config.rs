@@ -20,6 +20,10 @@ pub struct ResolveConfig {
     /// sets it: otherwise any client can claim any host.
     #[serde(default)]
     pub trust_forwarded_host: bool,
+    /// Ask the edge whether each resolved tenant (but the control-plane one) is registered and
+    /// ready: the pipeline's tenant lookup step.
+    #[serde(default)]
+    pub look_up_tenants: bool,
 }
 
 /// One way to find the tenant in a request.
@@ -42,10 +46,13 @@ pub enum StrategyConfig {
     /// A whole host mapped to a tenant (`shop.acme.com` → `acme`).
     #[serde(rename_all = "camelCase")]
     CustomDomain {
-        /// Static host → tenant map; a dynamic lookup can be plugged in with
-        /// [`super::Resolver::with_custom_domains`].
+        /// Static host → tenant map.
         #[serde(default)]
         domains: BTreeMap<String, String>,
+        /// Ask the edge about hosts the map does not hold (a registry, a KV namespace, a JS
+        /// callback): the pipeline's domain lookup step.
+        #[serde(default)]
+        lookup: bool,
     },
     /// A request header (default `x-tenant-id`).
     Header {
@@ -79,15 +86,3 @@ fn default_header() -> String {
 fn default_prefix() -> String {
     "/t/".to_owned()
 }
-
-/// A setting that cannot work, found when the resolver is built.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid edge-tenancy configuration: {}", self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}

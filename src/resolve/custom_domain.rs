@@ -1,35 +1,54 @@
 //! Custom domains: a whole host that belongs to one tenant.
+//!
+//! Known from configuration (`domains`), or, with `lookup: true`, asked of the edge for hosts the
+//! map does not hold (the pipeline's [`Io::LookUpDomain`](crate::pipeline::Io::LookUpDomain)
+//! request: a registry, a KV namespace, a JS callback).
 
 use super::Host;
-use crate::{Error, TenantId};
+use crate::TenantId;
 use std::collections::BTreeMap;
 
-/// Answers "which tenant owns this host?". The control-plane registry will answer it from D1;
-/// [`StaticDomains`] answers from configuration.
-#[allow(async_fn_in_trait)]
-pub trait CustomDomains {
-    /// The tenant that owns `host`, if any.
-    async fn tenant_for(&self, host: &Host) -> Result<Option<TenantId>, Error>;
+/// The configured custom domains.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CustomDomains {
+    map: BTreeMap<String, TenantId>,
+    lookup: bool,
 }
 
-/// A fixed map of normalized hosts to tenants.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StaticDomains(BTreeMap<String, TenantId>);
+/// What the configuration says about a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DomainAnswer {
+    /// The host belongs to this tenant.
+    Tenant(TenantId),
+    /// It belongs to no tenant.
+    NoTenant,
+    /// The map does not hold it and lookups are on: ask the edge.
+    AskEdge,
+}
 
-impl StaticDomains {
-    /// The map from parsed hosts, which are normalized already.
-    pub fn new(domains: impl IntoIterator<Item = (Host, TenantId)>) -> Self {
-        Self(
-            domains
+impl CustomDomains {
+    /// The map from parsed hosts (normalized already), and whether other hosts are looked up.
+    pub fn new(domains: impl IntoIterator<Item = (Host, TenantId)>, lookup: bool) -> Self {
+        Self {
+            map: domains
                 .into_iter()
                 .map(|(h, t)| (h.as_str().to_owned(), t))
                 .collect(),
-        )
+            lookup,
+        }
     }
-}
 
-impl CustomDomains for StaticDomains {
-    async fn tenant_for(&self, host: &Host) -> Result<Option<TenantId>, Error> {
-        Ok(self.0.get(host.as_str()).cloned())
+    /// Whether hosts outside the map are asked of the edge.
+    pub fn looks_up(&self) -> bool {
+        self.lookup
+    }
+
+    /// The tenant that owns `host`, as far as configuration knows.
+    pub fn tenant_for(&self, host: &Host) -> DomainAnswer {
+        match self.map.get(host.as_str()) {
+            Some(tenant) => DomainAnswer::Tenant(tenant.clone()),
+            None if self.lookup => DomainAnswer::AskEdge,
+            None => DomainAnswer::NoTenant,
+        }
     }
 }

@@ -1,9 +1,11 @@
-//! Stage 1, resolve: which tenant a request is for.
+//! Stage 2, resolve: which tenant a request is for.
 //!
 //! A [`Resolver`] is built once from a [`ResolveConfig`] (checked then, so a bad setting fails at
 //! start-up) and tries its strategies in order over a [`RequestParts`]: subdomain of a base
-//! domain, custom domain, header, path prefix, the verified token's claim, query parameter. The
-//! first that names a tenant wins; with none, the control-plane tenant if one is configured.
+//! domain, custom domain (from configuration, or asked of the edge), header, path prefix, the
+//! verified token's claim, query parameter. The first that names a tenant wins; with none, the
+//! control-plane tenant if one is configured. It runs after authentication, since a tenant may
+//! come from the token.
 //! Hosts are parsed strictly ([`Host`]): dot boundaries, ports, trailing dots and case are
 //! handled once, there.
 
@@ -13,11 +15,11 @@ mod host;
 mod request;
 mod resolver;
 
-pub use config::{ConfigError, ResolveConfig, StrategyConfig};
-pub use custom_domain::{CustomDomains, StaticDomains};
+pub use config::{ResolveConfig, StrategyConfig};
 pub use host::{Host, HostError, MAX_HOST_LEN};
 pub use request::RequestParts;
 pub use resolver::{Resolved, Resolver, Source};
+pub(crate) use resolver::{LookedUp, Resolution};
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,8 @@
 //! [`Resolver`]: runs the configured strategies over a request.
 
-use super::config::{ConfigError, ResolveConfig, StrategyConfig};
-use super::custom_domain::{CustomDomains, StaticDomains};
+use super::config::{ResolveConfig, StrategyConfig};
+use crate::config::ConfigError;
+use super::custom_domain::{CustomDomains, DomainAnswer};
 use super::{Host, RequestParts};
 use crate::{Error, Principal, TenantId};
 
@@ -43,6 +44,18 @@ pub struct Resolved {
     pub path: String,
 }
 
+/// What resolution came to: the tenant, or a question for the edge first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// The tenant is known.
+    Resolved(Resolved),
+    /// Which tenant owns this host? (A custom domain the configuration does not hold.)
+    LookUpDomain(Host),
+}
+
+/// The edge's answer about a custom domain: the host asked about, and its tenant if it has one.
+pub(crate) type LookedUp = (Host, Option<TenantId>);
+
 /// A validated strategy.
 #[derive(Debug, Clone)]
 enum Strategy {
@@ -59,20 +72,22 @@ enum Strategy {
     Query(String),
 }
 
-/// Resolves tenants with a checked [`ResolveConfig`]. `D` answers custom-domain lookups.
+/// Resolves tenants with a checked [`ResolveConfig`].
 #[derive(Debug, Clone)]
-pub struct Resolver<D = StaticDomains> {
+pub struct Resolver {
     strategies: Vec<Strategy>,
     control_plane: Option<TenantId>,
     trust_forwarded_host: bool,
-    domains: D,
+    look_up_tenants: bool,
+    domains: CustomDomains,
 }
 
-impl Resolver<StaticDomains> {
+impl Resolver {
     /// Checks `config`: base domains and custom domains must be valid hosts, reserved labels and
     /// header names lower-case tokens, the path prefix `/…/`, the control-plane id a tenant id.
     pub fn new(config: ResolveConfig) -> Result<Self, ConfigError> {
         let mut domains = Vec::new();
+        let mut lookup = false;
         let mut strategies = Vec::with_capacity(config.strategies.len());
         for strategy in config.strategies {
             strategies.push(match strategy {
@@ -96,7 +111,11 @@ impl Resolver<StaticDomains> {
                         nested,
                     }
                 }
-                StrategyConfig::CustomDomain { domains: map } => {
+                StrategyConfig::CustomDomain {
+                    domains: map,
+                    lookup: looks_up,
+                } => {
+                    lookup |= looks_up;
                     for (host, tenant) in map {
                         let host = config_host(&host, "customDomain: host")?;
                         domains.push((host, config_tenant(&tenant, "customDomain")?));
@@ -126,20 +145,9 @@ impl Resolver<StaticDomains> {
             strategies,
             control_plane,
             trust_forwarded_host: config.trust_forwarded_host,
-            domains: StaticDomains::new(domains),
+            look_up_tenants: config.look_up_tenants,
+            domains: CustomDomains::new(domains, lookup),
         })
-    }
-}
-
-impl<D: CustomDomains> Resolver<D> {
-    /// The same resolver, with custom domains answered by `domains` (such as the registry).
-    pub fn with_custom_domains<E: CustomDomains>(self, domains: E) -> Resolver<E> {
-        Resolver {
-            strategies: self.strategies,
-            control_plane: self.control_plane,
-            trust_forwarded_host: self.trust_forwarded_host,
-            domains,
-        }
     }
 
     /// The configured control-plane tenant.
@@ -162,6 +170,16 @@ impl<D: CustomDomains> Resolver<D> {
         names
     }
 
+    /// Whether every resolved tenant but the control plane's is asked of the edge.
+    pub fn looks_up_tenants(&self) -> bool {
+        self.look_up_tenants
+    }
+
+    /// Whether custom domains outside the configured map are asked of the edge.
+    pub fn looks_up_domains(&self) -> bool {
+        self.domains.looks_up()
+    }
+
     /// Whether the query string can change the answer (a query strategy is configured).
     pub fn reads_query(&self) -> bool {
         self.strategies
@@ -172,12 +190,15 @@ impl<D: CustomDomains> Resolver<D> {
     /// The tenant of `request`: the first strategy that names one, else the control plane.
     /// A strategy that finds an invalid tenant id fails the request (400) rather than falling
     /// through, so a typo never lands on another tenant. `principal` is the verified caller, for
-    /// [`Source::JwtClaim`].
-    pub async fn resolve(
+    /// [`Source::JwtClaim`]. A custom domain the configuration does not hold, with lookups on,
+    /// is a question for the edge ([`Resolution::LookUpDomain`]); its answer comes back in
+    /// `looked_up`, and counts only for the host it was asked about.
+    pub(crate) fn resolve(
         &self,
         request: &RequestParts,
         principal: Option<&Principal>,
-    ) -> Result<Resolved, Error> {
+        looked_up: Option<&LookedUp>,
+    ) -> Result<Resolution, Error> {
         let mut host = None;
         for strategy in &self.strategies {
             let path = request.path();
@@ -192,20 +213,27 @@ impl<D: CustomDomains> Resolver<D> {
                 }
                 Strategy::CustomDomain => {
                     let host = self.host(request, &mut host)?;
-                    self.domains.tenant_for(host).await?
+                    match self.domains.tenant_for(host) {
+                        DomainAnswer::Tenant(tenant) => Some(tenant),
+                        DomainAnswer::NoTenant => None,
+                        DomainAnswer::AskEdge => match looked_up {
+                            Some((asked, answer)) if asked == host => answer.clone(),
+                            _ => return Ok(Resolution::LookUpDomain(host.clone())),
+                        },
+                    }
                 }
                 Strategy::Header(name) => request.header(name)?.map(TenantId::parse).transpose()?,
                 Strategy::PathPrefix(prefix) => {
                     if let Some((tenant, rest)) = path_prefix(path, prefix)? {
-                        return Ok(Resolved {
+                        return Ok(Resolution::Resolved(Resolved {
                             tenant,
                             source: Source::PathPrefix,
                             path: rest,
-                        });
+                        }));
                     }
                     None
                 }
-                Strategy::JwtClaim => principal.and_then(|p| p.tenant.clone()),
+                Strategy::JwtClaim => principal.and_then(|p| p.tenant().cloned()),
                 Strategy::Query(name) => request
                     .query_param(name)?
                     .map(TenantId::parse)
@@ -213,19 +241,19 @@ impl<D: CustomDomains> Resolver<D> {
             };
             if let Some(tenant) = found {
                 let source = strategy.source();
-                return Ok(Resolved {
+                return Ok(Resolution::Resolved(Resolved {
                     tenant,
                     source,
                     path: path.to_owned(),
-                });
+                }));
             }
         }
         let tenant = self.control_plane.clone().ok_or(Error::NoTenant)?;
-        Ok(Resolved {
+        Ok(Resolution::Resolved(Resolved {
             tenant,
             source: Source::ControlPlane,
             path: request.path().to_owned(),
-        })
+        }))
     }
 
     /// The request's host, parsed once and only when a strategy needs it.

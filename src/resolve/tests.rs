@@ -2,7 +2,14 @@
 
 use super::*;
 use crate::{Error, Principal, TenantId};
-use pollster::block_on;
+
+/// Resolves with no domain lookups: a question for the edge is a test failure.
+fn resolve(r: &Resolver, parts: &RequestParts, principal: Option<&Principal>) -> Result<Resolved, Error> {
+    match r.resolve(parts, principal, None)? {
+        Resolution::Resolved(resolved) => Ok(resolved),
+        Resolution::LookUpDomain(host) => panic!("asked about {host:?}"),
+    }
+}
 
 fn resolver(json: &str) -> Resolver {
     Resolver::new(serde_json::from_str(json).unwrap()).unwrap()
@@ -26,7 +33,7 @@ fn full() -> Resolver {
 /// Outcome as a short string: `tenant@source path`, or the error code.
 fn run(r: &Resolver, url: &str, headers: &[(&str, &str)], principal: Option<&Principal>) -> String {
     let parts = RequestParts::new(url, headers.iter().copied());
-    match block_on(r.resolve(&parts, principal)) {
+    match resolve(r, &parts, principal) {
         Ok(Resolved {
             tenant,
             source,
@@ -43,10 +50,7 @@ fn host(h: &str) -> Vec<(&str, &str)> {
 #[test]
 fn each_strategy_and_the_fallback() {
     let r = full();
-    let token = Principal {
-        tenant: Some("tok".parse().unwrap()),
-        ..Principal::default()
-    };
+    let token = Principal::for_test(Some("tok"), &[]);
     type Case<'a> = (
         &'a str,
         Vec<(&'a str, &'a str)>,
@@ -621,26 +625,50 @@ fn without_a_control_plane_an_unnamed_tenant_is_400() {
     let r = resolver(r#"{ "strategies": [{ "type": "header" }] }"#);
     assert_eq!(run(&r, "https://x/", &[], None), "no_tenant");
     assert!(matches!(
-        block_on(r.resolve(&RequestParts::new("https://x/", [("host", "x")]), None)),
+        resolve(&r, &RequestParts::new("https://x/", [("host", "x")]), None),
         Err(Error::NoTenant)
     ));
 }
 
 #[test]
-fn a_dynamic_custom_domain_lookup_plugs_in() {
-    struct Registry;
-    impl CustomDomains for Registry {
-        async fn tenant_for(&self, host: &Host) -> Result<Option<TenantId>, Error> {
-            Ok((host.as_str() == "crm.beta.io").then(|| "beta".parse().unwrap()))
-        }
-    }
-    let r =
-        resolver(r#"{ "strategies": [{ "type": "customDomain" }] }"#).with_custom_domains(Registry);
-    let parts = RequestParts::new("https://crm.beta.io/", [("host", "CRM.beta.io:443")]);
-    assert_eq!(
-        block_on(r.resolve(&parts, None)).unwrap().tenant.as_str(),
-        "beta"
+fn custom_domains_outside_the_map_are_asked_of_the_edge() {
+    let r = resolver(
+        r#"{ "strategies": [{ "type": "customDomain", "domains": { "shop.acme.com": "acme" }, "lookup": true },
+                            { "type": "header" }] }"#,
     );
+    let parts = RequestParts::new("https://crm.beta.io/", [("host", "CRM.beta.io:443")]);
+    let host = match r.resolve(&parts, None, None) {
+        Ok(Resolution::LookUpDomain(host)) => host,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(host.as_str(), "crm.beta.io");
+    let beta: TenantId = "beta".parse().unwrap();
+    let answered = (host.clone(), Some(beta.clone()));
+    match r.resolve(&parts, None, Some(&answered)) {
+        Ok(Resolution::Resolved(resolved)) => assert_eq!(resolved.tenant, beta),
+        other => panic!("{other:?}"),
+    }
+    // No tenant for the host: the next strategy decides.
+    let with_header = RequestParts::new(
+        "https://crm.beta.io/",
+        [("host", "crm.beta.io"), ("x-tenant-id", "gamma")],
+    );
+    match r.resolve(&with_header, None, Some(&(host, None))) {
+        Ok(Resolution::Resolved(resolved)) => assert_eq!(resolved.tenant.as_str(), "gamma"),
+        other => panic!("{other:?}"),
+    }
+    // An answer about another host answers nothing: the question is asked again.
+    let other = (Host::parse("other.io").unwrap(), Some(beta));
+    assert!(matches!(
+        r.resolve(&parts, None, Some(&other)),
+        Ok(Resolution::LookUpDomain(_))
+    ));
+    // Hosts in the map are never asked about.
+    let mapped = RequestParts::new("https://shop.acme.com/", [("host", "shop.acme.com")]);
+    assert!(matches!(
+        r.resolve(&mapped, None, None),
+        Ok(Resolution::Resolved(_))
+    ));
 }
 
 mod properties {
@@ -667,7 +695,7 @@ mod properties {
         fn subdomain_tenant_is_a_label_below_the_base(input in "[a-zA-Z0-9.-]{0,40}(\\.example\\.com)?\\.?(:[0-9]{1,5})?") {
             let r = resolver(r#"{ "strategies": [{ "type": "subdomain", "baseDomains": ["example.com"] }] }"#);
             let parts = RequestParts::new("https://x/", [("host", input.as_str())]);
-            if let Ok(resolved) = block_on(r.resolve(&parts, None)) {
+            if let Ok(resolved) = resolve(&r, &parts, None) {
                 let host = Host::parse(&input).unwrap();
                 prop_assert_eq!(host.as_str(), format!("{}.example.com", resolved.tenant));
             }
@@ -678,7 +706,7 @@ mod properties {
         fn path_prefix_total(path in "/\\PC{0,100}") {
             let r = resolver(r#"{ "strategies": [{ "type": "pathPrefix" }] }"#);
             let parts = RequestParts::new(&format!("https://x{path}"), [("host", "x")]);
-            if let Ok(resolved) = block_on(r.resolve(&parts, None)) {
+            if let Ok(resolved) = resolve(&r, &parts, None) {
                 let prefix = format!("/t/{}", resolved.tenant);
                 prop_assert!(path.starts_with(&prefix));
             }

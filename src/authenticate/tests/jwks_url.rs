@@ -1,8 +1,10 @@
-//! Keys from a JWKS URL: when it is fetched, and what a failure does.
+//! Keys from a JWKS URL, driven through the pipeline with a simulated edge: when they are
+//! fetched, and what a failure does.
 
 use super::*;
-use crate::pipeline::TokenVerifier;
-use crate::Error;
+use crate::pipeline::{drive, Edges, Io, Pipeline, Reply, Step};
+use crate::resolve::RequestParts;
+use crate::{Error, TenancyConfig, UnixTime};
 use pollster::block_on;
 use std::cell::{Cell, RefCell};
 
@@ -12,11 +14,21 @@ struct FakeFetcher {
     calls: Cell<usize>,
 }
 
-impl FetchJwks for &FakeFetcher {
+/// The edge of one request: the fetcher, and the time it runs at.
+struct Edge<'f> {
+    fetcher: &'f FakeFetcher,
+    now: i64,
+}
+
+impl Edges for Edge<'_> {
+    fn now(&self) -> UnixTime {
+        UnixTime::from_secs(self.now)
+    }
+
     async fn fetch_jwks(&self, url: &str) -> Result<String, String> {
         assert_eq!(url, JWKS_URL);
-        self.calls.set(self.calls.get() + 1);
-        self.body.borrow().clone()
+        self.fetcher.calls.set(self.fetcher.calls.get() + 1);
+        self.fetcher.body.borrow().clone()
     }
 }
 
@@ -26,21 +38,20 @@ fn jwks_of(keys: Vec<Value>) -> Result<String, String> {
 
 const JWKS_URL: &str = "https://auth.example.com/.well-known/jwks.json";
 
-/// A verifier whose keys come from [`JWKS_URL`] only.
-fn verifier_with_url() -> Verifier {
-    AuthConfig {
-        jwks_url: Some(JWKS_URL.into()),
-        issuer: Some(ISS.into()),
-        audience: Some(AUD.into()),
-        tenant_claim: Some("org_name".into()),
-        ..AuthConfig::default()
-    }
-    .build()
+/// A pipeline whose keys come from [`JWKS_URL`] only; the tenant comes from the token.
+fn pipeline_with_url() -> Pipeline {
+    TenancyConfig::pipeline_from_json(&format!(
+        r#"{{ "resolve": {{ "strategies": [{{ "type": "jwtClaim" }}] }},
+             "authenticate": {{ "jwksUrl": "{JWKS_URL}", "issuer": "{ISS}", "audience": "{AUD}",
+                               "tenantClaim": "org_name" }} }}"#
+    ))
     .unwrap()
 }
 
-fn setup(fetcher: &FakeFetcher) -> JwksVerifier<&FakeFetcher> {
-    JwksVerifier::new(verifier_with_url(), fetcher)
+/// `token` through the pipeline at `now`, its keys fetched by `fetcher`.
+fn check(p: &Pipeline, fetcher: &FakeFetcher, token: &str, now: i64) -> Result<(), Error> {
+    let request = RequestParts::new("https://x/", [("authorization", bearer(token))]);
+    block_on(drive(p, request, &Edge { fetcher, now })).map(|_| ())
 }
 
 fn bearer(token: &str) -> String {
@@ -55,25 +66,25 @@ fn fetches_once_then_on_unknown_kid_at_most_once_a_minute() {
         body: RefCell::new(jwks_of(vec![keys[1].clone()])),
         calls: Cell::new(0),
     };
-    let v = setup(&fetcher);
+    let v = pipeline_with_url();
     let ed = sign(&Ed25519, &s.eddsa, Some("ed"), claims());
     let es = sign(&Es256, &s.es256, Some("es"), claims());
 
-    assert!(block_on(v.verify_bearer(&bearer(&ed), NOW)).is_ok());
-    assert!(block_on(v.verify_bearer(&bearer(&ed), NOW + 1)).is_ok());
+    assert!(check(&v, &fetcher, &ed, NOW).is_ok());
+    assert!(check(&v, &fetcher, &ed, NOW + 1).is_ok());
     assert_eq!(fetcher.calls.get(), 1, "fetched on first use only");
 
     // `es` is not published yet, and the first fetch was under a minute ago: no refetch,
     // however many tokens with unknown kids arrive.
     let unknown = Error::Unauthenticated(AuthError::UnknownKey);
     assert_eq!(
-        block_on(v.verify_bearer(&bearer(&es), NOW + 2)),
+        check(&v, &fetcher, &es, NOW + 2),
         Err(unknown.clone())
     );
     for i in 0..50 {
         let made_up = sign(&Es256, &s.es256, Some(&format!("kid-{i}")), claims());
         assert_eq!(
-            block_on(v.verify_bearer(&bearer(&made_up), NOW + 3)),
+            check(&v, &fetcher, &made_up, NOW + 3),
             Err(unknown.clone())
         );
     }
@@ -86,14 +97,14 @@ fn fetches_once_then_on_unknown_kid_at_most_once_a_minute() {
     // The key is rotated in; once the minute is up, the unknown kid triggers one refetch.
     *fetcher.body.borrow_mut() = jwks_of(keys.clone());
     assert_eq!(
-        block_on(v.verify_bearer(&bearer(&es), NOW + 59)),
+        check(&v, &fetcher, &es, NOW + 59),
         Err(unknown.clone())
     );
-    assert!(block_on(v.verify_bearer(&bearer(&es), NOW + 60)).is_ok());
+    assert!(check(&v, &fetcher, &es, NOW + 60).is_ok());
     assert_eq!(fetcher.calls.get(), 2);
     let made_up = sign(&Es256, &s.es256, Some("still-unknown"), claims());
     assert_eq!(
-        block_on(v.verify_bearer(&bearer(&made_up), NOW + 61)),
+        check(&v, &fetcher, &made_up, NOW + 61),
         Err(unknown)
     );
     assert_eq!(fetcher.calls.get(), 2);
@@ -107,19 +118,19 @@ fn stale_keys_are_refreshed_and_rotated_out_keys_stop_working() {
         body: RefCell::new(jwks_of(keys.clone())),
         calls: Cell::new(0),
     };
-    let v = setup(&fetcher);
+    let v = pipeline_with_url();
     let ed = sign(
         &Ed25519,
         &s.eddsa,
         Some("ed"),
         with(claims(), json!({"exp": NOW + 7200})),
     );
-    assert!(block_on(v.verify_bearer(&bearer(&ed), NOW)).is_ok());
+    assert!(check(&v, &fetcher, &ed, NOW).is_ok());
     // `ed` is withdrawn; an hour on, the keys are refetched and the cached token is dropped too.
     *fetcher.body.borrow_mut() = jwks_of(vec![keys[0].clone()]);
-    assert!(block_on(v.verify_bearer(&bearer(&ed), NOW + 3599)).is_ok());
+    assert!(check(&v, &fetcher, &ed, NOW + 3599).is_ok());
     assert_eq!(
-        block_on(v.verify_bearer(&bearer(&ed), NOW + 3600)),
+        check(&v, &fetcher, &ed, NOW + 3600),
         Err(Error::Unauthenticated(AuthError::UnknownKey))
     );
     assert_eq!(fetcher.calls.get(), 2);
@@ -144,9 +155,9 @@ fn fetch_failures_keep_old_keys_or_answer_503() {
             body: RefCell::new(broken.clone()),
             calls: Cell::new(0),
         };
-        let v = setup(&fetcher);
+        let v = pipeline_with_url();
         assert_eq!(
-            block_on(v.verify_bearer(&bearer(&ed), NOW)),
+            check(&v, &fetcher, &ed, NOW),
             Err(Error::KeysUnavailable),
             "{broken:?}"
         );
@@ -156,11 +167,11 @@ fn fetch_failures_keep_old_keys_or_answer_503() {
         body: RefCell::new(jwks_of(public_jwks(s))),
         calls: Cell::new(0),
     };
-    let v = setup(&fetcher);
-    assert!(block_on(v.verify_bearer(&bearer(&ed), NOW)).is_ok());
+    let v = pipeline_with_url();
+    assert!(check(&v, &fetcher, &ed, NOW).is_ok());
     *fetcher.body.borrow_mut() = Err("timeout".into());
     assert!(
-        block_on(v.verify_bearer(&bearer(&ed), NOW + 3600)).is_ok(),
+        check(&v, &fetcher, &ed, NOW + 3600).is_ok(),
         "old keys kept"
     );
     assert_eq!(fetcher.calls.get(), 2);
@@ -198,40 +209,61 @@ fn bad_settings_fail_at_creation() {
     assert!(AuthConfig::default().build().is_err(), "no keys at all");
 }
 
-/// The verifier alone does no I/O: it says when keys are due, and takes them when given.
+/// The pipeline alone does no I/O: it asks for the keys as a request, and takes them as a reply
+/// to exactly that request.
 #[test]
-fn without_an_edge_the_verifier_asks_for_its_keys() {
+fn without_an_edge_the_pipeline_asks_for_its_keys() {
     let s = signers();
-    let v = verifier_with_url();
-    assert_eq!(v.jwks_url(), Some(JWKS_URL));
+    let p = pipeline_with_url();
     let ed = bearer(&sign(&Ed25519, &s.eddsa, Some("ed"), claims()));
-    assert_eq!(block_on(v.verify_bearer(&ed, NOW)), Err(Error::FetchKeys));
-    assert_eq!(Error::FetchKeys.to_response().status, 503, "fails closed");
+    let request = || RequestParts::new("https://x/", [("authorization", ed.as_str())]);
+    let at = UnixTime::from_secs;
+    let (mut run, step) = p.start(request(), at(NOW));
+    let Step::Io(ticket, Io::FetchJwks(fetch)) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(fetch.url, JWKS_URL);
+    // A second request meanwhile waits for the same fetch.
+    let (mut other, step) = p.start(request(), at(NOW + 1));
+    let Step::Io(other_ticket, Io::FetchJwks(same)) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(same.id, fetch.id);
 
-    // A failed fetch: asked again only a minute later; meanwhile 503.
-    assert!(v.install_jwks(None, NOW).is_err());
-    assert_eq!(
-        block_on(v.verify_bearer(&ed, NOW)),
-        Err(Error::KeysUnavailable)
-    );
-    assert_eq!(
-        block_on(v.verify_bearer(&ed, NOW + 60)),
-        Err(Error::FetchKeys)
-    );
-    for bad in ["<html>", r#"{"keys": 1}"#, r#"{"keys": []}"#] {
-        assert!(v.install_jwks(Some(bad), NOW + 60).is_err(), "{bad}");
+    // The fetch fails: no keys, 503; nothing is fetched again within the minute.
+    let step = p.resume(&mut run, ticket, Reply::Unavailable("down".into()), at(NOW + 2));
+    assert_eq!(step, Step::Failed(Error::KeysUnavailable));
+    let step = p.resume(&mut other, other_ticket, Reply::Jwks("{}".into()), at(NOW + 2));
+    assert_eq!(step, Step::Failed(Error::KeysUnavailable), "the fetch was settled");
+    assert_eq!(p.start(request(), at(NOW + 30)).1, Step::Failed(Error::KeysUnavailable));
+
+    // Bad documents keep the keys as they were (none).
+    for (minute, bad) in (1..).zip(["<html>", r#"{"keys": 1}"#, r#"{"keys": []}"#]) {
+        let t = NOW + 61 * minute;
+        let (mut run, step) = p.start(request(), at(t));
+        let Step::Io(ticket, Io::FetchJwks(_)) = step else {
+            panic!("{step:?}")
+        };
+        let step = p.resume(&mut run, ticket, Reply::Jwks(bad.into()), at(t));
+        assert_eq!(step, Step::Failed(Error::KeysUnavailable), "{bad}");
+        assert!(run.take_notes()[0].contains("kept as they were"), "{bad}");
     }
+    let (mut run, step) = p.start(request(), at(NOW + 250));
+    let Step::Io(ticket, Io::FetchJwks(_)) = step else {
+        panic!("{step:?}")
+    };
     let jwks = jwks_of(public_jwks(s)).unwrap();
-    v.install_jwks(Some(&jwks), NOW + 120).unwrap();
-    assert!(block_on(v.verify_bearer(&ed, NOW + 120)).is_ok());
-    // Just installed: even an unknown kid does not ask again within the second.
+    let step = p.resume(&mut run, ticket, Reply::Jwks(jwks), at(NOW + 250));
+    assert!(matches!(step, Step::Done(_)), "{step:?}");
+    // Just installed: an unknown kid does not ask again within the minute.
     let unknown = bearer(&sign(&Ed25519, &s.eddsa, Some("new"), claims()));
+    let unknown_request = || RequestParts::new("https://x/", [("authorization", unknown.as_str())]);
     assert_eq!(
-        block_on(v.verify_bearer(&unknown, NOW + 120)),
-        Err(Error::Unauthenticated(AuthError::UnknownKey))
+        p.start(unknown_request(), at(NOW + 251)).1,
+        Step::Failed(Error::Unauthenticated(AuthError::UnknownKey))
     );
-    assert_eq!(
-        block_on(v.verify_bearer(&unknown, NOW + 180)),
-        Err(Error::FetchKeys)
-    );
+    assert!(matches!(
+        p.start(unknown_request(), at(NOW + 311)).1,
+        Step::Io(_, Io::FetchJwks(_))
+    ));
 }
