@@ -36,9 +36,9 @@ pub mod registry;
 pub mod resolve;
 pub mod sql;
 mod tenant_id;
-mod time;
 #[cfg(test)]
 mod testing;
+mod time;
 #[cfg(feature = "workers")]
 pub mod workers;
 

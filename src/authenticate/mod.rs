@@ -36,7 +36,7 @@ mod token;
 mod verifier;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use claims::{ClaimPath, ClaimRules};
 pub use config::{AuthConfig, SecretConfig};

@@ -224,7 +224,10 @@ impl Verifier {
             }
             // A key rotated in since the last fetch, perhaps.
             Err(AuthError::UnknownKey) if !progress.waited_for_keys => {
-                let fetch = self.from_url.as_ref().and_then(|u| u.source.fetch(now, true));
+                let fetch = self
+                    .from_url
+                    .as_ref()
+                    .and_then(|u| u.source.fetch(now, true));
                 return fetch
                     .map(Verification::FetchKeys)
                     .ok_or(Error::Unauthenticated(AuthError::UnknownKey));
@@ -253,7 +256,8 @@ impl Verifier {
         if url.source.settle(fetch) == Settled::Already {
             return Ok(Installed::Already);
         }
-        let body = body.map_err(|why| format!("{} could not be fetched: {why}", url.source.url()))?;
+        let body =
+            body.map_err(|why| format!("{} could not be fetched: {why}", url.source.url()))?;
         if body.len() > MAX_JWKS_BYTES {
             return Err(format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes"));
         }

@@ -31,8 +31,8 @@ impl TenancyConfig {
     /// setting at any depth is an error naming its path:
     /// `authenticate.audiance: unknown setting; did you mean audience?`.
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let value = serde_json::from_str(text)
-            .map_err(|e| ConfigError(format!("not JSON ({e})")))?;
+        let value =
+            serde_json::from_str(text).map_err(|e| ConfigError(format!("not JSON ({e})")))?;
         Self::from_value(value)
     }
 

@@ -109,7 +109,8 @@ impl Run {
 
     fn fail(&mut self, error: Error) -> Step {
         if let Error::Fault(fault) = &error {
-            self.notes.push(format!("edge-tenancy pipeline fault: {fault}"));
+            self.notes
+                .push(format!("edge-tenancy pipeline fault: {fault}"));
         }
         self.phase = Phase::Finished;
         self.waiting = None;
@@ -153,7 +154,9 @@ impl Pipeline {
             _ => return run.fail(Error::Fault(Fault::StaleReply)),
         };
         match (waiting, reply) {
-            (Waiting::Keys(fetch), Reply::Jwks(body)) => self.keys_fetched(run, fetch, Ok(&body), now),
+            (Waiting::Keys(fetch), Reply::Jwks(body)) => {
+                self.keys_fetched(run, fetch, Ok(&body), now)
+            }
             (Waiting::Keys(fetch), Reply::Unavailable(why)) => {
                 self.keys_fetched(run, fetch, Err(&why), now)
             }
@@ -174,8 +177,9 @@ impl Pipeline {
                 }
             },
             (Waiting::Signature(_), Reply::Unavailable(why)) => {
-                run.notes
-                    .push(format!("edge-tenancy: a signature could not be checked: {why}"));
+                run.notes.push(format!(
+                    "edge-tenancy: a signature could not be checked: {why}"
+                ));
                 return run.fail(Error::Fault(Fault::EdgeFailed("checkSignature")));
             }
             (Waiting::Domain(_) | Waiting::Tenant(_), Reply::Unavailable(why)) => {
@@ -252,10 +256,9 @@ impl Pipeline {
             Some(Err(error)) => return Err(error.clone()),
             Some(Ok(token)) => token,
         };
-        let verifier = self
-            .verifier
-            .as_ref()
-            .ok_or(Error::Unauthenticated(crate::authenticate::AuthError::UnknownKey))?;
+        let verifier = self.verifier.as_ref().ok_or(Error::Unauthenticated(
+            crate::authenticate::AuthError::UnknownKey,
+        ))?;
         match verifier.verify(token, now, run.progress)? {
             Verification::Verified(principal) => {
                 run.principal = Some(principal);

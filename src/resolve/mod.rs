@@ -18,8 +18,8 @@ mod resolver;
 pub use config::{ResolveConfig, StrategyConfig};
 pub use host::{Host, HostError, MAX_HOST_LEN};
 pub use request::RequestParts;
-pub use resolver::{Resolved, Resolver, Source};
 pub(crate) use resolver::{LookedUp, Resolution};
+pub use resolver::{Resolved, Resolver, Source};
 
 #[cfg(test)]
 mod tests;

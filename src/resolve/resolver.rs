@@ -1,9 +1,9 @@
 //! [`Resolver`]: runs the configured strategies over a request.
 
 use super::config::{ResolveConfig, StrategyConfig};
-use crate::config::ConfigError;
 use super::custom_domain::{CustomDomains, DomainAnswer};
 use super::{Host, RequestParts};
+use crate::config::ConfigError;
 use crate::{Error, Principal, TenantId};
 
 /// Where the tenant of a request was found.

@@ -4,7 +4,11 @@ use super::*;
 use crate::{Error, Principal, TenantId};
 
 /// Resolves with no domain lookups: a question for the edge is a test failure.
-fn resolve(r: &Resolver, parts: &RequestParts, principal: Option<&Principal>) -> Result<Resolved, Error> {
+fn resolve(
+    r: &Resolver,
+    parts: &RequestParts,
+    principal: Option<&Principal>,
+) -> Result<Resolved, Error> {
     match r.resolve(parts, principal, None)? {
         Resolution::Resolved(resolved) => Ok(resolved),
         Resolution::LookUpDomain(host) => panic!("asked about {host:?}"),

@@ -77,16 +77,10 @@ fn fetches_once_then_on_unknown_kid_at_most_once_a_minute() {
     // `es` is not published yet, and the first fetch was under a minute ago: no refetch,
     // however many tokens with unknown kids arrive.
     let unknown = Error::Unauthenticated(AuthError::UnknownKey);
-    assert_eq!(
-        check(&v, &fetcher, &es, NOW + 2),
-        Err(unknown.clone())
-    );
+    assert_eq!(check(&v, &fetcher, &es, NOW + 2), Err(unknown.clone()));
     for i in 0..50 {
         let made_up = sign(&Es256, &s.es256, Some(&format!("kid-{i}")), claims());
-        assert_eq!(
-            check(&v, &fetcher, &made_up, NOW + 3),
-            Err(unknown.clone())
-        );
+        assert_eq!(check(&v, &fetcher, &made_up, NOW + 3), Err(unknown.clone()));
     }
     assert_eq!(
         fetcher.calls.get(),
@@ -96,17 +90,11 @@ fn fetches_once_then_on_unknown_kid_at_most_once_a_minute() {
 
     // The key is rotated in; once the minute is up, the unknown kid triggers one refetch.
     *fetcher.body.borrow_mut() = jwks_of(keys.clone());
-    assert_eq!(
-        check(&v, &fetcher, &es, NOW + 59),
-        Err(unknown.clone())
-    );
+    assert_eq!(check(&v, &fetcher, &es, NOW + 59), Err(unknown.clone()));
     assert!(check(&v, &fetcher, &es, NOW + 60).is_ok());
     assert_eq!(fetcher.calls.get(), 2);
     let made_up = sign(&Es256, &s.es256, Some("still-unknown"), claims());
-    assert_eq!(
-        check(&v, &fetcher, &made_up, NOW + 61),
-        Err(unknown)
-    );
+    assert_eq!(check(&v, &fetcher, &made_up, NOW + 61), Err(unknown));
     assert_eq!(fetcher.calls.get(), 2);
 }
 
@@ -231,11 +219,28 @@ fn without_an_edge_the_pipeline_asks_for_its_keys() {
     assert_eq!(same.id, fetch.id);
 
     // The fetch fails: no keys, 503; nothing is fetched again within the minute.
-    let step = p.resume(&mut run, ticket, Reply::Unavailable("down".into()), at(NOW + 2));
+    let step = p.resume(
+        &mut run,
+        ticket,
+        Reply::Unavailable("down".into()),
+        at(NOW + 2),
+    );
     assert_eq!(step, Step::Failed(Error::KeysUnavailable));
-    let step = p.resume(&mut other, other_ticket, Reply::Jwks("{}".into()), at(NOW + 2));
-    assert_eq!(step, Step::Failed(Error::KeysUnavailable), "the fetch was settled");
-    assert_eq!(p.start(request(), at(NOW + 30)).1, Step::Failed(Error::KeysUnavailable));
+    let step = p.resume(
+        &mut other,
+        other_ticket,
+        Reply::Jwks("{}".into()),
+        at(NOW + 2),
+    );
+    assert_eq!(
+        step,
+        Step::Failed(Error::KeysUnavailable),
+        "the fetch was settled"
+    );
+    assert_eq!(
+        p.start(request(), at(NOW + 30)).1,
+        Step::Failed(Error::KeysUnavailable)
+    );
 
     // Bad documents keep the keys as they were (none).
     for (minute, bad) in (1..).zip(["<html>", r#"{"keys": 1}"#, r#"{"keys": []}"#]) {

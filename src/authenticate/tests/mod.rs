@@ -9,24 +9,24 @@ use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{Algorithm, AlgorithmExt, AlgorithmSignature, Claims, Header};
 use serde_json::{json, Value};
 
-const NOW: i64 = 1_800_000_000;
-const ISS: &str = "https://auth.example.com/";
-const AUD: &str = "api";
-const HS256_SECRET: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const NOW: i64 = 1_800_000_000;
+pub(crate) const ISS: &str = "https://auth.example.com/";
+pub(crate) const AUD: &str = "api";
+pub(crate) const HS256_SECRET: &str = "0123456789abcdef0123456789abcdef";
 const HS384_SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef";
 const HS512_SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 // Test-only private keys, made with the npm `jose` package for these tests.
 const RSA_PRIVATE_JWK: &str = include_str!("../testdata/rsa-2048-private.jwk.json");
 const ED25519_PRIVATE_JWK: &str = include_str!("../testdata/ed25519-private.jwk.json");
 
-struct Signers {
-    es256: <Es256 as Algorithm>::SigningKey,
-    eddsa: <Ed25519 as Algorithm>::SigningKey,
-    rsa: RsaPrivateKey,
+pub(crate) struct Signers {
+    pub(crate) es256: <Es256 as Algorithm>::SigningKey,
+    pub(crate) eddsa: <Ed25519 as Algorithm>::SigningKey,
+    pub(crate) rsa: RsaPrivateKey,
 }
 
 /// The test signing keys, parsed once (an RSA private key is slow to load in debug builds).
-fn signers() -> &'static Signers {
+pub(crate) fn signers() -> &'static Signers {
     static SIGNERS: std::sync::OnceLock<Signers> = std::sync::OnceLock::new();
     SIGNERS.get_or_init(|| {
         let rsa: JsonWebKey<'_> = serde_json::from_str(RSA_PRIVATE_JWK).unwrap();
@@ -40,7 +40,7 @@ fn signers() -> &'static Signers {
 }
 
 /// The public JWKS of `signers()`, each key with a kid.
-fn public_jwks(s: &Signers) -> Vec<Value> {
+pub(crate) fn public_jwks(s: &Signers) -> Vec<Value> {
     let with_kid = |jwk: JsonWebKey<'_>, kid: &str| {
         let mut v = serde_json::to_value(jwk).unwrap();
         v["kid"] = kid.into();
@@ -59,7 +59,7 @@ fn public_jwks(s: &Signers) -> Vec<Value> {
     ]
 }
 
-fn verifier(s: &Signers) -> Verifier {
+pub(crate) fn verifier(s: &Signers) -> Verifier {
     let secret = |secret: &str, alg: &str, kid: &str| SecretConfig {
         secret: secret.into(),
         alg: alg.into(),
@@ -81,14 +81,14 @@ fn verifier(s: &Signers) -> Verifier {
     .unwrap()
 }
 
-fn claims() -> Value {
+pub(crate) fn claims() -> Value {
     json!({
         "sub": "user-1", "org_name": "acme", "iss": ISS, "aud": AUD, "exp": NOW + 300,
         "scope": "read write", "permissions": ["orders:read"], "attach": ["catalog"]
     })
 }
 
-fn with(mut base: Value, changes: Value) -> Value {
+pub(crate) fn with(mut base: Value, changes: Value) -> Value {
     for (k, v) in changes.as_object().unwrap() {
         if v.is_null() {
             base.as_object_mut().unwrap().remove(k);
@@ -99,7 +99,12 @@ fn with(mut base: Value, changes: Value) -> Value {
     base
 }
 
-fn sign<A: Algorithm>(alg: &A, key: &A::SigningKey, kid: Option<&str>, claims: Value) -> String {
+pub(crate) fn sign<A: Algorithm>(
+    alg: &A,
+    key: &A::SigningKey,
+    kid: Option<&str>,
+    claims: Value,
+) -> String {
     let header = kid.map_or_else(Header::empty, |k| Header::empty().with_key_id(k));
     let Value::Object(map) = claims else {
         panic!("claims are an object")
@@ -108,7 +113,7 @@ fn sign<A: Algorithm>(alg: &A, key: &A::SigningKey, kid: Option<&str>, claims: V
 }
 
 /// A token of every algorithm with the same claims.
-fn every_algorithm(s: &Signers, claims: &Value) -> Vec<(&'static str, String)> {
+pub(crate) fn every_algorithm(s: &Signers, claims: &Value) -> Vec<(&'static str, String)> {
     vec![
         (
             "HS256",
@@ -149,7 +154,7 @@ fn every_algorithm(s: &Signers, claims: &Value) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
@@ -164,7 +169,7 @@ fn b64(bytes: &[u8]) -> String {
     out
 }
 
-fn base64_decode(s: &str) -> Vec<u8> {
+pub(crate) fn base64_decode(s: &str) -> Vec<u8> {
     let value = |c: u8| match c {
         b'A'..=b'Z' => c - b'A',
         b'a'..=b'z' => c - b'a' + 26,
@@ -182,6 +187,33 @@ fn base64_decode(s: &str) -> Vec<u8> {
             (0..c.len() - 1).map(move |i| (n >> (16 - 8 * i)) as u8)
         })
         .collect()
+}
+
+/// What a caller that checks signatures does (WebCrypto in the npm package): `check.signature`
+/// over `check.signing_input` with the public JWK the verifier hands out. Here jwt-compact's
+/// own backends do it.
+pub(crate) fn signature_holds(jwk: &Value, check: &crate::authenticate::SignatureCheck) -> bool {
+    let jwk: JsonWebKey<'_> = serde_json::from_value(jwk.clone()).unwrap();
+    let signature = &check.signature;
+    let input = check.signing_input.as_bytes();
+    match check.alg {
+        "EdDSA" => {
+            let key = <Ed25519 as Algorithm>::VerifyingKey::try_from(&jwk).unwrap();
+            let sig = <Ed25519 as Algorithm>::Signature::try_from_slice(signature);
+            sig.is_ok_and(|sig| Ed25519.verify_signature(&sig, &key, input))
+        }
+        "ES256" => {
+            let key = <Es256 as Algorithm>::VerifyingKey::try_from(&jwk).unwrap();
+            let sig = <Es256 as Algorithm>::Signature::try_from_slice(signature);
+            sig.is_ok_and(|sig| Es256.verify_signature(&sig, &key, input))
+        }
+        "RS256" => {
+            let key = jwt_compact::alg::RsaPublicKey::try_from(&jwk).unwrap();
+            let sig = <Rsa as Algorithm>::Signature::try_from_slice(signature);
+            sig.is_ok_and(|sig| Rsa::rs256().verify_signature(&sig, &key, input))
+        }
+        other => panic!("asked to check {other}"),
+    }
 }
 
 mod cache;

@@ -18,7 +18,10 @@ fn rfc7515_a1_hs256() {
     let v = Verifier::new(keys, rules, DEFAULT_MAX_TOKEN_BYTES);
     let principal = v.verify_now(token, 1_300_819_300).unwrap();
     assert_eq!(principal.expires_at(), Some(1_300_819_380));
-    assert_eq!(v.verify_now(token, 1_300_819_380 + 60), Err(AuthError::Expired));
+    assert_eq!(
+        v.verify_now(token, 1_300_819_380 + 60),
+        Err(AuthError::Expired)
+    );
 }
 
 #[test]
@@ -64,7 +67,11 @@ fn every_algorithm_verifies_and_maps_claims() {
             Some("acme"),
             "{alg}"
         );
-        assert_eq!(principal.scopes(), ["read", "write", "orders:read"], "{alg}");
+        assert_eq!(
+            principal.scopes(),
+            ["read", "write", "orders:read"],
+            "{alg}"
+        );
         assert_eq!(principal.attach(), ["catalog"], "{alg}");
         assert_eq!(principal.expires_at(), Some(NOW + 300), "{alg}");
     }
