@@ -66,6 +66,9 @@ pub(super) enum Signatures<'a> {
 }
 
 /// A token that passed [`KeySet::validate`], or the check its signature still needs.
+// Returned and matched at once, never stored: boxing the token would only add an allocation to
+// every verification.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Validation {
     /// Signature and algorithm hold; the claims can be read.
     Valid(Token<CustomClaims, HeaderExtensions>),
