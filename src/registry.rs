@@ -5,7 +5,7 @@
 //! SQLite in native tests.
 
 use crate::sql::{Row, SqlDatabase, Statement, Value};
-use crate::{Error, TenantId};
+use crate::{Error, TenantId, UnixTime};
 use serde::{Deserialize, Serialize};
 
 /// The registry's table. Created by [`Registry::create_schema`]; `IF NOT EXISTS` makes it safe to
@@ -43,15 +43,15 @@ impl<D: SqlDatabase> Registry<D> {
         Ok(())
     }
 
-    /// Registers `id` at `now_ms`. A tenant that is already registered is [`Error::TenantExists`]:
+    /// Registers `id` at `now`. A tenant that is already registered is [`Error::TenantExists`]:
     /// the insert and the check are one statement, so two concurrent calls cannot both succeed.
-    pub async fn register(&self, id: &TenantId, now_ms: i64) -> Result<TenantRecord, Error> {
+    pub async fn register(&self, id: &TenantId, now: UnixTime) -> Result<TenantRecord, Error> {
         let insert = Statement::new(
             format!(
                 "INSERT INTO edge_tenancy_tenants (id, created_at) VALUES (?, ?) \
                  ON CONFLICT (id) DO NOTHING RETURNING {COLUMNS}"
             ),
-            vec![id.as_str().into(), Value::Integer(now_ms)],
+            vec![id.as_str().into(), Value::Integer(now.millis())],
         );
         self.one(insert).await?.ok_or(Error::TenantExists)
     }
@@ -113,7 +113,7 @@ mod tests {
         block_on(registry.create_schema()).unwrap();
         block_on(registry.create_schema()).unwrap();
 
-        let acme = block_on(registry.register(&id("acme"), 1_700_000_000_000)).unwrap();
+        let acme = block_on(registry.register(&id("acme"), UnixTime::from_millis(1_700_000_000_000))).unwrap();
         assert_eq!(
             acme,
             TenantRecord {
@@ -121,7 +121,7 @@ mod tests {
                 created_at: 1_700_000_000_000
             }
         );
-        block_on(registry.register(&id("beta"), 5)).unwrap();
+        block_on(registry.register(&id("beta"), UnixTime::from_millis(5))).unwrap();
 
         assert_eq!(block_on(registry.get(&id("acme"))).unwrap(), acme);
         assert_eq!(
@@ -141,9 +141,9 @@ mod tests {
         let db = SqliteDatabase::in_memory();
         let registry = Registry::new(&db);
         block_on(registry.create_schema()).unwrap();
-        block_on(registry.register(&id("acme"), 1)).unwrap();
+        block_on(registry.register(&id("acme"), UnixTime::from_millis(1))).unwrap();
         assert_eq!(
-            block_on(registry.register(&id("acme"), 2)),
+            block_on(registry.register(&id("acme"), UnixTime::from_millis(2))),
             Err(Error::TenantExists)
         );
         assert_eq!(block_on(registry.get(&id("acme"))).unwrap().created_at, 1);

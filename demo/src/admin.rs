@@ -5,12 +5,11 @@
 //! (the `CLOUDFLARE_API` service binding) otherwise. It is built once per isolate, so its request
 //! budget counts every call the isolate makes.
 
-use crate::{answer, pipeline, Outcome, TenancyPipeline};
+use crate::{administrator, answer, pipeline, Outcome, TenancyPipeline};
 use edge_tenancy::cloudflare::d1::{CreateDatabase, ExportOptions, Jurisdiction, LocationHint};
 use edge_tenancy::cloudflare::{Client, DatabaseId, DatabaseName, ScriptName};
 use edge_tenancy::sql::{Statement, Value};
 use edge_tenancy::workers::cloudflare::{client_from_env, ApiTransport, WorkerRuntime};
-use edge_tenancy::workers::resolve_request;
 use edge_tenancy::Error;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
@@ -79,8 +78,7 @@ async fn authorized(
     req: &Request,
     env: &Env,
 ) -> std::result::Result<Rc<ApiClient>, Error> {
-    let context = resolve_request(pipeline, req).await?;
-    pipeline.require_administrator(&context)?;
+    administrator(pipeline, req, env).await?;
     if let Some(client) = CLIENT.with(|c| c.get().cloned()) {
         return Ok(client);
     }

@@ -3,19 +3,19 @@
 //!
 //! Routes:
 //! - `GET /health`: liveness and version.
-//! - `GET /tenants`: every registered tenant.
-//! - `POST /tenants` with `{"id": "<tenant id>"}`: registers a tenant (201, or 400/409).
-//! - `GET /tenants/{id}`: one tenant (or 400/404).
+//! - For control-plane administrators (a token for the control-plane tenant with the admin
+//!   scope): `GET /tenants` (every registered tenant), `POST /tenants` with
+//!   `{"id": "<tenant id>"}` (registers one: 201, or 400/409), `GET /tenants/{id}` (400/404).
 //! - `GET /whoami` and `GET /t/{tenant}/whoami`: the tenant context of the request, through the
-//!   pipeline configured by the `TENANCY_CONFIG` var (401/403/400 as the pipeline decides).
+//!   pipeline configured by the `TENANCY_CONFIG` var (401/403/400, and 404 for a tenant that is
+//!   not registered, as the pipeline decides).
 //! - `/admin/...`: D1 databases and Worker bindings through the Cloudflare API (see [`admin`]),
 //!   for control-plane administrators.
 
-use edge_tenancy::authenticate::JwksVerifier;
-use edge_tenancy::pipeline::Pipeline;
+use edge_tenancy::pipeline::{Pipeline, TenantContext};
 use edge_tenancy::registry::Registry;
-use edge_tenancy::workers::{error_response, resolve_request, WorkerFetch, D1};
-use edge_tenancy::{Error, TenancyConfig, TenantId};
+use edge_tenancy::workers::{error_response, resolve_request, WorkerEdges, D1};
+use edge_tenancy::{Error, TenancyConfig, TenantId, UnixTime};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::cell::{Cell, OnceCell};
@@ -24,8 +24,8 @@ use worker::{event, Context, Date, Env, Request, Response, Result, Router};
 
 mod admin;
 
-/// The pipeline; its verifier fetches keys when TENANCY_CONFIG names a `jwksUrl`.
-type TenancyPipeline = Pipeline<JwksVerifier<WorkerFetch>>;
+/// The pipeline, as TENANCY_CONFIG configures it.
+type TenancyPipeline = Pipeline;
 
 /// What a route hands back: a JSON value, or the library error that becomes the answer.
 type Outcome = std::result::Result<Value, Error>;
@@ -48,15 +48,15 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .get("/health", |_, _| {
             Response::from_json(&json!({ "status": "ok", "version": edge_tenancy::VERSION }))
         })
-        .get_async("/tenants", |_, ctx| async move {
-            answer(list(&ctx.env).await, 200)
+        .get_async("/tenants", |req, ctx| async move {
+            answer(list(&req, &ctx.env).await, 200)
         })
         .post_async("/tenants", |req, ctx| async move {
             answer(register(req, &ctx.env).await, 201)
         })
-        .get_async("/tenants/:id", |_, ctx| async move {
+        .get_async("/tenants/:id", |req, ctx| async move {
             let id = ctx.param("id").cloned().unwrap_or_default();
-            answer(get(&ctx.env, &id).await, 200)
+            answer(get(&req, &ctx.env, &id).await, 200)
         })
         .get_async(
             "/whoami",
@@ -76,23 +76,44 @@ fn pipeline(env: &Env) -> Result<Rc<TenancyPipeline>> {
         return Ok(pipeline);
     }
     let raw = env.var("TENANCY_CONFIG")?.to_string();
-    let config: TenancyConfig = serde_json::from_str(&raw)
-        .map_err(|e| worker::Error::RustError(format!("TENANCY_CONFIG: {e}")))?;
     let pipeline = Rc::new(
-        config
-            .build()
-            .map_err(|e| worker::Error::RustError(e.to_string()))?
-            .map_verifier(|verifier| JwksVerifier::new(verifier, WorkerFetch::default())),
+        TenancyConfig::pipeline_from_json(&raw)
+            .map_err(|e| worker::Error::RustError(format!("TENANCY_CONFIG: {e}")))?,
     );
     PIPELINE.with(|p| p.set(pipeline.clone()).ok());
     Ok(pipeline)
 }
 
 async fn whoami(req: &Request, env: &Env) -> Result<Response> {
-    match resolve_request(&*pipeline(env)?, req).await {
+    let edges = edges(env).await;
+    match resolve_request(&*pipeline(env)?, req, &edges).await {
         Ok(context) => Response::from_json(&context),
         Err(error) => error_response(&error),
     }
+}
+
+/// The pipeline's edges: `fetch` for JWKS documents, the registry for tenant lookups.
+async fn edges(env: &Env) -> WorkerEdges {
+    let edges = WorkerEdges::default();
+    match registry(env).await {
+        Ok(registry) => edges.with_registry(registry),
+        // Without the registry, a tenant lookup fails the request with a 503.
+        Err(error) => {
+            worker::console_error!("edge-tenancy: the registry is unavailable: {error}");
+            edges
+        }
+    }
+}
+
+/// The request's context, if its caller administers every tenant.
+pub(crate) async fn administrator(
+    pipeline: &TenancyPipeline,
+    req: &Request,
+    env: &Env,
+) -> std::result::Result<TenantContext, Error> {
+    let context = resolve_request(pipeline, req, &edges(env).await).await?;
+    pipeline.require_administrator(&context)?;
+    Ok(context)
 }
 
 async fn registry(env: &Env) -> std::result::Result<Registry<D1>, Error> {
@@ -104,12 +125,14 @@ async fn registry(env: &Env) -> std::result::Result<Registry<D1>, Error> {
     Ok(registry)
 }
 
-async fn list(env: &Env) -> Outcome {
+async fn list(req: &Request, env: &Env) -> Outcome {
+    administrator(&*pipeline(env).map_err(config_error)?, req, env).await?;
     let tenants = registry(env).await?.list().await?;
     Ok(json!({ "tenants": tenants }))
 }
 
 async fn register(mut req: Request, env: &Env) -> Outcome {
+    administrator(&*pipeline(env).map_err(config_error)?, &req, env).await?;
     #[derive(Deserialize)]
     struct Body {
         id: String,
@@ -119,14 +142,21 @@ async fn register(mut req: Request, env: &Env) -> Outcome {
         .await
         .map_err(|_| Error::InvalidBody(r#"expected {"id": "<tenant id>"}"#))?;
     let id = TenantId::parse(&body.id)?;
-    let now = Date::now().as_millis() as i64;
+    let now = UnixTime::from_millis(Date::now().as_millis() as i64);
     let record = registry(env).await?.register(&id, now).await?;
     Ok(json!(record))
 }
 
-async fn get(env: &Env, raw_id: &str) -> Outcome {
+async fn get(req: &Request, env: &Env, raw_id: &str) -> Outcome {
+    administrator(&*pipeline(env).map_err(config_error)?, req, env).await?;
     let id = TenantId::parse(raw_id)?;
     Ok(json!(registry(env).await?.get(&id).await?))
+}
+
+/// A TENANCY_CONFIG that does not build: a deployment error, logged, never a pass.
+fn config_error(error: worker::Error) -> Error {
+    worker::console_error!("edge-tenancy: {error}");
+    Error::NotConfigured("TENANCY_CONFIG is not a valid configuration")
 }
 
 /// An outcome as a response: the value as JSON with `status`, or the mapped error.

@@ -3,11 +3,11 @@
 //! - [`cloudflare`]: `fetch`, a service binding and the runtime's clock behind the
 //!   [Cloudflare API client](crate::cloudflare).
 //! - [`d1`]: a D1 binding as the library's [`SqlDatabase`](crate::sql::SqlDatabase).
-//! - [`jwks`]: `fetch` for [`JwksVerifier`](crate::authenticate::JwksVerifier).
+//! - [`jwks`]: `fetch` for the pipeline's JWKS requests, with a timeout and a size cap.
 //! - [`request`]: a `worker::Request` as the pipeline's
 //!   [`RequestParts`](crate::resolve::RequestParts).
 //! - [`response`]: an [`Error`](crate::Error) as a `worker::Response`.
-//! - [`tenancy`]: the whole pipeline for a `worker::Request`.
+//! - [`tenancy`]: the whole pipeline for a `worker::Request`, its I/O done by [`WorkerEdges`].
 
 pub mod cloudflare;
 pub mod d1;
@@ -21,4 +21,4 @@ pub use d1::D1;
 pub use jwks::WorkerFetch;
 pub use request::request_parts;
 pub use response::error_response;
-pub use tenancy::resolve_request;
+pub use tenancy::{resolve_request, WorkerEdges};
