@@ -7,17 +7,19 @@ import * as wasm from "./dist/edge_tenancy.js";
 wasm.initSync({ module: wasmModule });
 
 export class EdgeTenancyError extends Error {
-  constructor({ status, code, message, www_authenticate }) {
+  constructor({ status, code, message, www_authenticate, retry_after }) {
     super(message);
     this.name = "EdgeTenancyError";
     this.status = status;
     this.code = code;
     this.wwwAuthenticate = www_authenticate ?? null;
+    this.retryAfter = retry_after ?? null;
   }
 
   toResponse() {
     const headers = { "content-type": "application/json" };
     if (this.wwwAuthenticate) headers["www-authenticate"] = this.wwwAuthenticate;
+    if (this.retryAfter !== null) headers["retry-after"] = String(this.retryAfter);
     return new Response(JSON.stringify({ error: { code: this.code, message: this.message } }), {
       status: this.status,
       headers,
@@ -62,21 +64,35 @@ const WEBCRYPTO = {
 };
 
 const utf8 = new TextEncoder();
-// Token headers differ by key and algorithm only, so a handful covers any real issuer.
-const HEADERS_REMEMBERED = 64;
 // A JWKS endpoint that has not answered by then is down; the keys the pipeline has stay.
 const JWKS_TIMEOUT_MS = 5000;
+// Real key sets are a few KiB; a larger body is not read past this.
+const JWKS_MAX_BYTES = 1024 * 1024;
+// Rust bounds a run at 8 I/O requests; this only guards the loop below against a broken binding.
+const MAX_STEPS = 16;
+const OPTIONS = ["clock", "lookUpDomain", "lookUpTenant"];
 
-// The JWKS document at `url`, or undefined when it could not be had (said in the log).
+// The JWKS document at `url`, read up to JWKS_MAX_BYTES. Throws why there is none.
 async function fetchJwks(url) {
-  try {
-    const response = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) });
-    if (response.ok) return await response.text();
-    console.error(`edge-tenancy: JWKS ${url} answered ${response.status}`);
-  } catch (error) {
-    console.error(`edge-tenancy: JWKS ${url} could not be fetched: ${error}`);
+  const response = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) });
+  if (!response.ok) throw new Error(`answered ${response.status}`);
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > JWKS_MAX_BYTES) {
+      await reader.cancel();
+      throw new Error(`larger than ${JWKS_MAX_BYTES} bytes`);
+    }
+    chunks.push(value);
   }
-  return undefined;
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) body.set(chunk, (at += chunk.byteLength) - chunk.byteLength);
+  return new TextDecoder().decode(body);
 }
 
 // Every hit of the answer memo below hands out the same object, so it must not change.
@@ -88,71 +104,144 @@ function deepFreeze(value) {
   return value;
 }
 
-export function createTenancy(config) {
-  const tenancy = new wasm.Tenancy(config);
-  const names = tenancy.headerNames().split("\n");
-  const keys = new Map(); // key number → CryptoKey (null: unusable), or the Promise of one
-  // Rust's answers, replayed for the same inputs while Rust says they hold (see `Reuse` in the
-  // crate): a repeated request does not cross into wasm at all. Oldest out first.
-  const reuse = JSON.parse(tenancy.reuse());
-  const answers = new Map(); // URL and headers, as passed to Rust → { result, until }
-  // The key Rust named for a token's header (its first segment: alg and kid), so a new token
-  // under a known header has its signature checked before the one call into wasm, not between
-  // two. Rust still picks the key itself and ignores a verdict reached with another.
-  const checks = new Map(); // header segment → { key, alg }
-  let refreshing = null; // the JWKS fetch in flight: requests that need keys meanwhile wait for it
+function failure(fields) {
+  const error = new EdgeTenancyError(fields);
+  return { ok: false, error, response: error.toResponse() };
+}
 
-  // Rust asked for the keys at its JWKS URL: fetch them once for every request that asks.
-  function refreshKeys(url, now) {
-    refreshing ??= fetchJwks(url)
-      .then((body) => {
-        const failure = tenancy.installJwks(body, now);
-        if (failure !== undefined) return console.error(`edge-tenancy: keys from ${url} kept as they were: ${failure}`);
-        // New keys: key numbers name other keys, and what was answered with the old ones goes.
-        keys.clear();
-        checks.clear();
-        answers.clear();
-      })
-      .finally(() => (refreshing = null));
-    return refreshing;
+// What any answer Rust did not define becomes: the request is refused, never let through.
+const FAULT = { status: 503, code: "pipeline_fault", message: "the request could not be checked; try again" };
+
+function checkOptions(options) {
+  if (typeof options !== "object" || options === null) throw new TypeError("edge-tenancy: options is an object");
+  for (const name of Object.keys(options)) {
+    if (!OPTIONS.includes(name)) throw new TypeError(`edge-tenancy: options.${name}: unknown option (known: ${OPTIONS.join(", ")})`);
+    if (options[name] !== undefined && typeof options[name] !== "function") throw new TypeError(`edge-tenancy: options.${name} is a function`);
+  }
+}
+
+export function createTenancy(config, options = {}) {
+  checkOptions(options);
+  const tenancy = new wasm.Tenancy(config);
+  const { clock = Date.now, lookUpDomain, lookUpTenant } = options;
+  const lookups = JSON.parse(tenancy.lookups());
+  if (lookups.domains && !lookUpDomain) throw new TypeError("edge-tenancy: a customDomain strategy has lookup: true, so options.lookUpDomain is required");
+  if (lookups.tenants && !lookUpTenant) throw new TypeError("edge-tenancy: resolve.lookUpTenants is on, so options.lookUpTenant is required");
+  const names = tenancy.headerNames().split("\n");
+
+  // Successful answers, replayed for the same inputs while Rust says they hold (`Reuse` in the
+  // crate): a repeated request does not cross into wasm at all. Bounded in count and bytes,
+  // oldest out first, and dropped whole when the key set changes.
+  const reuse = JSON.parse(tenancy.reuse()); // null: the pipeline looks things up, nothing is replayed
+  const answers = new Map(); // URL and headers → { result, until, size }
+  let answerBytes = 0;
+  let generation = tenancy.generation();
+  // CryptoKeys by key set generation and place ("g:i"), or the Promise of one (null: unusable).
+  const keys = new Map();
+  // JWKS fetches in flight by the id Rust gave them: every request waiting for keys shares one.
+  const fetches = new Map();
+
+  function remember(input, result, until) {
+    const size = input.length * 2;
+    if (reuse === null || reuse.capacity === 0 || until === null || size > reuse.maxBytes) return;
+    while (answers.size >= reuse.capacity || answerBytes + size > reuse.maxBytes) {
+      const [oldest, entry] = answers.entries().next().value;
+      answers.delete(oldest);
+      answerBytes -= entry.size;
+    }
+    answers.set(input, { result, until, size });
+    answerBytes += size;
   }
 
-  // A public-key signature check for Rust, with WebCrypto: the verdict.
-  async function verify({ key, alg }, token) {
-    const { importAs, verifyWith } = WEBCRYPTO[alg];
-    let cryptoKey = keys.get(key);
-    if (cryptoKey === undefined) {
-      const imported = crypto.subtle.importKey("jwk", JSON.parse(tenancy.publicKey(key)), importAs, false, ["verify"]);
-      cryptoKey = imported.then(
-        (usable) => (keys.set(key, usable), usable),
-        // A configured key WebCrypto refuses (say, a point off the curve) verifies nothing.
-        (error) => (console.error(`edge-tenancy: key ${key} (${alg}) cannot be used: ${error}`), keys.set(key, null), null),
+  // A new key set: what was answered or imported under the old one goes.
+  function observe(gen) {
+    if (gen === generation) return;
+    generation = gen;
+    answers.clear();
+    answerBytes = 0;
+    for (const name of keys.keys()) if (!name.startsWith(`${gen}:`)) keys.delete(name);
+  }
+
+  function sharedFetch({ url, id }) {
+    let pending = fetches.get(id);
+    if (pending === undefined) {
+      pending = fetchJwks(url).then(
+        (body) => ({ body }),
+        (error) => ({ why: `${url}: ${error}` }),
       );
-      keys.set(key, cryptoKey);
+      fetches.set(id, pending);
+      pending.finally(() => fetches.delete(id));
+    }
+    return pending;
+  }
+
+  // The public-key signature check Rust asked for, with WebCrypto: the verdict, or undefined
+  // when it could not be made.
+  async function verify({ generation: gen, index, alg }, token) {
+    const name = `${gen}:${index}`;
+    let cryptoKey = keys.get(name);
+    if (cryptoKey === undefined) {
+      const jwk = tenancy.publicKey(gen, index);
+      if (jwk === undefined) return false; // a key of an older set: Rust asks again with the new one
+      const { importAs } = WEBCRYPTO[alg];
+      const imported = crypto.subtle.importKey("jwk", JSON.parse(jwk), importAs, false, ["verify"]).then(
+        (usable) => usable,
+        // A configured key WebCrypto refuses (say, a point off the curve) verifies nothing.
+        (error) => (console.error(`edge-tenancy: key ${name} (${alg}) cannot be used: ${error}`), null),
+      );
+      keys.set(name, imported);
+      // Kept under its own generation's name only: an import that ends after a rotation is never
+      // found under a new key's name.
+      imported.then((usable) => keys.get(name) === imported && keys.set(name, usable));
+      cryptoKey = imported;
     }
     // Awaited only while the import runs: an await costs a turn of the microtask queue.
     if (cryptoKey instanceof Promise) cryptoKey = await cryptoKey;
     if (cryptoKey === null) return false;
     const dot = token.lastIndexOf(".");
     try {
-      return await crypto.subtle.verify(verifyWith, cryptoKey, Uint8Array.fromBase64(token.slice(dot + 1), { alphabet: "base64url" }), utf8.encode(token.slice(0, dot)));
+      const signature = Uint8Array.fromBase64(token.slice(dot + 1), { alphabet: "base64url" });
+      return await crypto.subtle.verify(WEBCRYPTO[alg].verifyWith, cryptoKey, signature, utf8.encode(token.slice(0, dot)));
     } catch {
       return false; // a signature WebCrypto cannot even read is not a valid one
     }
   }
 
-  function settle(json, input) {
-    const answer = JSON.parse(json);
-    if (answer.error) {
-      const error = new EdgeTenancyError(answer.error);
-      return { ok: false, error, response: error.toResponse() };
+  // Performs the I/O of `answer` and resumes its run: the next answer, as JSON.
+  async function step({ run, ticket, io }, token) {
+    if (io.fetch !== undefined) {
+      const { body, why } = await sharedFetch(io.fetch);
+      return tenancy.resumeJwks(run, ticket, body, why ?? "", clock());
     }
-    const result = deepFreeze({ ok: true, ...answer.context });
-    if (reuse.capacity > 0) {
-      if (answers.size >= reuse.capacity) answers.delete(answers.keys().next().value);
-      answers.set(input, { result, until: answer.until ?? Infinity });
+    if (io.check !== undefined) {
+      let valid;
+      try {
+        valid = await verify(io.check, token);
+      } catch (error) {
+        console.error(`edge-tenancy: a signature could not be checked: ${error}`);
+      }
+      return tenancy.resumeVerdict(run, ticket, valid, clock());
     }
-    return result;
+    if (io.domain !== undefined) {
+      try {
+        const tenant = await lookUpDomain(io.domain);
+        return tenancy.resumeDomain(run, ticket, typeof tenant === "string" ? tenant : undefined, tenant == null || typeof tenant === "string", clock());
+      } catch (error) {
+        console.error(`edge-tenancy: lookUpDomain(${io.domain}) threw: ${error}`);
+        return tenancy.resumeDomain(run, ticket, undefined, false, clock());
+      }
+    }
+    if (io.tenant !== undefined) {
+      let status;
+      try {
+        status = JSON.stringify((await lookUpTenant(io.tenant)) ?? { state: "notFound" });
+      } catch (error) {
+        console.error(`edge-tenancy: lookUpTenant(${io.tenant}) threw: ${error}`);
+      }
+      return tenancy.resumeTenant(run, ticket, status, clock());
+    }
+    tenancy.abandon(run);
+    return JSON.stringify({ error: FAULT, gen: generation });
   }
 
   return {
@@ -166,32 +255,36 @@ export function createTenancy(config) {
         headers += `${name}\n${value}\n`;
         if (name === "authorization") authorization = value;
       }
-      // Where Rust reads the token: after the 7 bytes of "Bearer ".
-      const token = authorization.slice(7);
-      const now = Date.now() / 1000;
+      const now = clock();
       const query = url.indexOf("?");
-      const input = `${reuse.readsQuery || query < 0 ? url : url.slice(0, query)}\n${headers}`;
+      const input = `${reuse?.readsQuery || query < 0 ? url : url.slice(0, query)}\n${headers}`;
       const known = answers.get(input);
       if (known !== undefined) {
         if (now < known.until) return known.result;
         answers.delete(input);
+        answerBytes -= known.size;
       }
-      const header = token.slice(0, token.indexOf("."));
-      let check = checks.get(header);
-      let answer = check
-        ? tenancy.resolveChecked(url, headers, now, check.key, await verify(check, token))
-        : tenancy.resolve(url, headers, now);
-      if (answer.startsWith('{"fetch"')) {
-        await refreshKeys(JSON.parse(answer).fetch, now);
-        answer = tenancy.resolve(url, headers, now); // Rust asks for keys at most once a second
+      // Where Rust reads the token: after the 7 bytes of "Bearer ".
+      const token = authorization.slice(7);
+      let answer = JSON.parse(tenancy.start(url, headers, now));
+      for (let steps = 0; answer.io !== undefined; steps++) {
+        if (steps === MAX_STEPS) {
+          tenancy.abandon(answer.run);
+          answer = { error: FAULT, gen: generation };
+          break;
+        }
+        answer = JSON.parse(await step(answer, token));
       }
-      if (answer.startsWith('{"check"')) {
-        check = JSON.parse(answer).check;
-        if (checks.size >= HEADERS_REMEMBERED) checks.delete(checks.keys().next().value);
-        checks.set(header, check);
-        answer = tenancy.resolveChecked(url, headers, now, check.key, await verify(check, token));
+      for (const note of answer.notes ?? []) console.error(note);
+      observe(answer.gen);
+      if (answer.done !== undefined) {
+        const result = deepFreeze({ ok: true, ...answer.done });
+        remember(input, result, answer.until);
+        return result;
       }
-      return settle(answer, input);
+      if (answer.error !== undefined) return failure(answer.error);
+      console.error("edge-tenancy: an answer the pipeline does not give; the request is refused");
+      return failure(FAULT);
     },
   };
 }

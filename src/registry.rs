@@ -113,7 +113,9 @@ mod tests {
         block_on(registry.create_schema()).unwrap();
         block_on(registry.create_schema()).unwrap();
 
-        let acme = block_on(registry.register(&id("acme"), UnixTime::from_millis(1_700_000_000_000))).unwrap();
+        let acme =
+            block_on(registry.register(&id("acme"), UnixTime::from_millis(1_700_000_000_000)))
+                .unwrap();
         assert_eq!(
             acme,
             TenantRecord {

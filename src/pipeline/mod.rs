@@ -67,6 +67,11 @@ impl Pipeline {
         }
     }
 
+    /// The resolver: which strategies and lookups are configured.
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
     /// The verifier, if tokens are accepted at all.
     pub fn verifier(&self) -> Option<&Verifier> {
         self.verifier.as_ref()

@@ -49,7 +49,10 @@ impl Edges for WorkerEdges {
     }
 
     async fn look_up_tenant(&self, tenant: &TenantId) -> Result<TenantStatus, String> {
-        let registry = self.registry.as_ref().ok_or("no tenant registry is bound")?;
+        let registry = self
+            .registry
+            .as_ref()
+            .ok_or("no tenant registry is bound")?;
         match registry.get(tenant).await {
             Ok(_) => Ok(TenantStatus::Ready),
             Err(Error::TenantNotFound) => Ok(TenantStatus::NotFound),

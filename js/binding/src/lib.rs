@@ -1,17 +1,25 @@
 //! The wasm-bindgen exports behind the `edge-tenancy` npm package.
 //!
-//! One crossing per call, strings in and strings out: that is the cheapest shape across the wasm
-//! boundary (see the project's performance notes). Errors cross as the JSON of
-//! [`edge_tenancy::ErrorResponse`], which `js/index.js` turns into an `EdgeTenancyError`.
+//! JS drives the pipeline's state machine ([`edge_tenancy::pipeline`]): [`Tenancy::start`] runs
+//! a request as far as it goes without I/O, and answers with the context, the error, or one I/O
+//! request; JS performs it (`fetch`, `crypto.subtle.verify`, a lookup callback) and resumes the
+//! run with the `resume…` call of that kind. Runs waiting for I/O are kept here, by number, so
+//! JS holds nothing that could pass for a verified request.
+//!
+//! Strings and numbers cross the boundary, the cheapest shape across it (see the project's
+//! performance notes); every answer is one JSON object.
 
-use edge_tenancy::authenticate::{bearer_token, AuthError, Verifier};
-use edge_tenancy::pipeline::Pipeline;
+use edge_tenancy::lookup::TenantStatus;
+use edge_tenancy::pipeline::{Io, Pipeline, Reply, Run, Step, Ticket};
 use edge_tenancy::resolve::RequestParts;
-use edge_tenancy::{Error, TenancyConfig, TenantId};
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use edge_tenancy::{Error, Fault, TenancyConfig, TenantId, UnixTime};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
+
+/// The most runs waiting for I/O at once; past it the oldest is dropped (its reply then fails
+/// closed), so requests that JS abandons cannot grow memory without bound.
+const MAX_RUNS_WAITING: usize = 4096;
 
 /// The library's version.
 #[wasm_bindgen]
@@ -27,26 +35,43 @@ pub fn parse_tenant_id(input: &str) -> Result<String, String> {
         .map_err(|e| error_json(&Error::from(e)))
 }
 
-/// A configured pipeline: resolve, authenticate and authorize requests.
+/// A configured pipeline and the runs that wait for JS to do their I/O.
 #[wasm_bindgen]
 pub struct Tenancy {
-    pipeline: Pipeline<Verifier>,
+    pipeline: Pipeline,
+    runs: RefCell<Runs>,
+}
+
+/// Runs waiting for I/O, by number.
+#[derive(Default)]
+struct Runs {
+    waiting: BTreeMap<u32, Run>,
+    next: u32,
 }
 
 #[wasm_bindgen]
 impl Tenancy {
-    /// Builds the pipeline from a plain config object; a bad setting throws here, once.
+    /// Builds the pipeline from a plain config object. Every setting is checked here, once: an
+    /// unknown or misspelled one at any depth throws, naming its path.
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<Tenancy, JsError> {
-        let config: TenancyConfig = serde_wasm_bindgen::from_value(config)
-            .map_err(|e| JsError::new(&format!("invalid edge-tenancy configuration: {e}")))?;
-        // Public-key signatures go to WebCrypto in JS (js/index.js): native there, several
-        // times faster than Rust in wasm.
-        let pipeline = config
-            .build()
+        // Through a JSON value, so every key of the object is seen (and an unknown one refused),
+        // exactly as for a TENANCY_CONFIG string.
+        let value: serde_json::Value = serde_wasm_bindgen::from_value(config).map_err(|e| {
+            JsError::new(&format!(
+                "invalid edge-tenancy configuration: not plain data ({e})"
+            ))
+        })?;
+        let pipeline = TenancyConfig::from_value(value)
+            .and_then(TenancyConfig::build)
             .map_err(|e| JsError::new(&e.to_string()))?
-            .map_verifier(Verifier::with_caller_signatures);
-        Ok(Tenancy { pipeline })
+            // Public-key signatures go to WebCrypto in JS: native there, several times faster
+            // than Rust in wasm.
+            .with_caller_signatures();
+        Ok(Tenancy {
+            pipeline,
+            runs: RefCell::default(),
+        })
     }
 
     /// The header names the pipeline reads, newline-separated, so JS passes only those.
@@ -55,85 +80,180 @@ impl Tenancy {
         self.pipeline.headers_read().join("\n")
     }
 
-    /// Runs the pipeline. `headers` is `name\nvalue\n` pairs; `now` is seconds since the epoch.
-    /// Returns `{"context": …, "until": t}` with the tenant context and the time it holds until
-    /// for the same request (`null`: no limit), `{"error": …}` with the error response, or
-    /// `{"check": {"key", "alg"}}` when the token's public-key signature is for JS to check (then
-    /// [`Tenancy::resolve_checked`] gives the answer), or `{"fetch": url}` when the keys are due
-    /// from the JWKS URL (JS fetches them for [`Tenancy::install_jwks`] and asks again).
-    pub fn resolve(&self, url: &str, headers: &str, now: f64) -> String {
-        self.run(&request(url, headers), now)
-    }
-
-    /// As [`Tenancy::resolve`], with JS's verdict on the signature of the token in `headers`,
-    /// checked with key number `key`. A verdict reached with another key than the token's is
-    /// ignored: the answer is then a `check` again.
-    #[wasm_bindgen(js_name = resolveChecked)]
-    pub fn resolve_checked(
-        &self,
-        url: &str,
-        headers: &str,
-        now: f64,
-        key: usize,
-        valid: bool,
-    ) -> String {
-        let request = request(url, headers);
-        if let (Ok(Some(authorization)), Some(verifier)) =
-            (request.header("authorization"), self.pipeline.verifier())
-        {
-            if let Ok(token) = bearer_token(authorization, usize::MAX) {
-                verifier.provide_verdict(token, key, valid);
-            }
-        }
-        self.run(&request, now)
-    }
-
-    /// How JS may replay answers ([`edge_tenancy::pipeline::Reuse`]), as JSON.
+    /// How JS may replay answers ([`edge_tenancy::pipeline::Reuse`]) as JSON; `null` when the
+    /// pipeline looks domains or tenants up.
     pub fn reuse(&self) -> String {
-        serde_json::to_string(&self.pipeline.reuse()).expect("a reuse policy serializes")
+        serde_json::to_string(&self.pipeline.reuse()).unwrap_or_else(|_| "null".into())
     }
 
-    /// Installs the JWKS `body` JS fetched at `now` for a `{"fetch": url}` answer (`undefined`:
-    /// the fetch failed). Returns why the keys were not changed, or `undefined` when they were
-    /// (then key numbers name other keys and earlier answers may no longer hold).
-    #[wasm_bindgen(js_name = installJwks)]
-    pub fn install_jwks(&self, body: Option<String>, now: f64) -> Option<String> {
-        let verifier = self.pipeline.verifier()?;
-        verifier.install_jwks(body.as_deref(), now as i64).err()
+    /// Which lookups JS must answer: `{"domains": bool, "tenants": bool}`.
+    pub fn lookups(&self) -> String {
+        let resolver = self.pipeline.resolver();
+        format!(
+            r#"{{"domains":{},"tenants":{}}}"#,
+            resolver.looks_up_domains(),
+            resolver.looks_up_tenants()
+        )
     }
 
-    /// Key number `key`'s public JWK as JSON, for `crypto.subtle.importKey`.
+    /// The key set's generation: it changes whenever keys from the JWKS URL change.
+    pub fn generation(&self) -> u32 {
+        self.pipeline.verifier().map_or(0, |v| v.generation())
+    }
+
+    /// The public JWK of key `index` of generation `generation`, as JSON for
+    /// `crypto.subtle.importKey`; `undefined` for a key that is gone.
     #[wasm_bindgen(js_name = publicKey)]
-    pub fn public_key(&self, key: usize) -> Option<String> {
-        let jwk = self.pipeline.verifier()?.public_jwk(key)?;
-        Some(jwk.to_string())
+    pub fn public_key(&self, generation: u32, index: usize) -> Option<String> {
+        let key = edge_tenancy::authenticate::KeyRef { generation, index };
+        Some(self.pipeline.verifier()?.public_jwk(key)?.to_string())
     }
 
-    fn run(&self, request: &RequestParts, now: f64) -> String {
-        match now_or_never(self.pipeline.run(request, now as i64)) {
-            Some(Ok(context)) => format!(
-                r#"{{"context":{},"until":{}}}"#,
-                serde_json::to_string(&context).expect("a context serializes"),
-                self.pipeline
-                    .valid_until(&context)
-                    .map_or("null".to_owned(), |t| t.to_string())
-            ),
-            Some(Err(Error::FetchKeys)) => {
-                let url = self.pipeline.verifier().and_then(Verifier::jwks_url);
+    /// Starts a request. `headers` is `name\nvalue\n` pairs; `now` is `Date.now()`. The answer is
+    /// `{"done": context, "until": ms | null}` (until when the same request gets the same
+    /// answer), `{"error": {status, code, message, …}}`, or `{"run", "ticket", "io"}` with one
+    /// of `{"fetch": {"url", "id"}}`, `{"check": {"generation", "index", "alg"}}` (the token's
+    /// signature), `{"domain": host}`, `{"tenant": id}`. Every answer carries `gen`, the key
+    /// set's generation, and `notes` for the log when there are any.
+    pub fn start(&self, url: &str, headers: &str, now: f64) -> String {
+        let now = UnixTime::from_js_millis(now);
+        let (run, step) = self.pipeline.start(request(url, headers), now);
+        self.answer(run, step, now)
+    }
+
+    /// Resumes run `run` with the JWKS body JS fetched (`undefined`: the fetch failed, `why`).
+    #[wasm_bindgen(js_name = resumeJwks)]
+    pub fn resume_jwks(
+        &self,
+        run: u32,
+        ticket: u32,
+        body: Option<String>,
+        why: &str,
+        now: f64,
+    ) -> String {
+        let reply = body.map_or_else(|| Reply::Unavailable(why.to_owned()), Reply::Jwks);
+        self.resume(run, ticket, reply, now)
+    }
+
+    /// Resumes run `run` with JS's verdict on the signature (`undefined`: it could not check).
+    #[wasm_bindgen(js_name = resumeVerdict)]
+    pub fn resume_verdict(&self, run: u32, ticket: u32, valid: Option<bool>, now: f64) -> String {
+        let reply = valid.map_or_else(
+            || Reply::Unavailable("WebCrypto could not check the signature".into()),
+            Reply::Signature,
+        );
+        self.resume(run, ticket, reply, now)
+    }
+
+    /// Resumes run `run` with the tenant that owns the domain (`null`: none), or, when `ok` is
+    /// false, with the lookup's failure.
+    #[wasm_bindgen(js_name = resumeDomain)]
+    pub fn resume_domain(
+        &self,
+        run: u32,
+        ticket: u32,
+        tenant: Option<String>,
+        ok: bool,
+        now: f64,
+    ) -> String {
+        let reply = match (ok, tenant) {
+            (false, _) => Reply::Unavailable("the domain lookup threw".into()),
+            (true, None) => Reply::Domain(None),
+            (true, Some(tenant)) => match TenantId::parse(&tenant) {
+                Ok(tenant) => Reply::Domain(Some(tenant)),
+                Err(_) => {
+                    Reply::Unavailable("the domain lookup answered an invalid tenant id".into())
+                }
+            },
+        };
+        self.resume(run, ticket, reply, now)
+    }
+
+    /// Resumes run `run` with the registry's answer as JSON (`{"state": "ready"}`,
+    /// `{"state": "notFound"}`, `{"state": "unavailable", "retryAfterSecs": n}`), or, when
+    /// `undefined`, with the lookup's failure.
+    #[wasm_bindgen(js_name = resumeTenant)]
+    pub fn resume_tenant(&self, run: u32, ticket: u32, status: Option<String>, now: f64) -> String {
+        let reply = match status.as_deref().map(serde_json::from_str::<TenantStatus>) {
+            Some(Ok(status)) => Reply::Tenant(status),
+            Some(Err(_)) => Reply::Unavailable("the tenant lookup answered no status".into()),
+            None => Reply::Unavailable("the tenant lookup threw".into()),
+        };
+        self.resume(run, ticket, reply, now)
+    }
+
+    /// Drops run `run` (JS gave up on it).
+    pub fn abandon(&self, run: u32) {
+        self.runs.borrow_mut().waiting.remove(&run);
+    }
+
+    fn resume(&self, run: u32, ticket: u32, reply: Reply, now: f64) -> String {
+        let now = UnixTime::from_js_millis(now);
+        let Some(mut waiting) = self.runs.borrow_mut().waiting.remove(&run) else {
+            // Dropped, finished, or never started: a reply to nothing fails closed.
+            return self.failed(&Error::Fault(Fault::StaleReply), &[]);
+        };
+        let step = self
+            .pipeline
+            .resume(&mut waiting, Ticket::from_number(ticket), reply, now);
+        self.answer(waiting, step, now)
+    }
+
+    /// The JSON answer for `step`; a run that waits for I/O is kept under a new number.
+    fn answer(&self, mut run: Run, step: Step, now: UnixTime) -> String {
+        let notes = run.take_notes();
+        match step {
+            Step::Done(context) => {
+                let until = self.pipeline.replay_until(&context, now);
                 format!(
-                    r#"{{"fetch":{}}}"#,
-                    serde_json::to_string(&url).expect("a URL serializes")
+                    r#"{{"done":{},"until":{},"gen":{}{}}}"#,
+                    serde_json::to_string(&context).unwrap_or_else(|_| "null".into()),
+                    until.map_or("null".to_owned(), |t| t.millis().to_string()),
+                    self.generation(),
+                    notes_json(&notes),
                 )
             }
-            Some(Err(Error::Unauthenticated(AuthError::SignatureCheckNeeded(check)))) => {
+            Step::Failed(error) => self.failed(&error, &notes),
+            Step::Io(ticket, io) => {
+                let io = match &io {
+                    Io::FetchJwks(fetch) => format!(
+                        r#"{{"fetch":{{"url":{},"id":{}}}}}"#,
+                        json_string(&fetch.url),
+                        fetch.id.0
+                    ),
+                    Io::CheckSignature(check) => format!(
+                        r#"{{"check":{{"generation":{},"index":{},"alg":"{}"}}}}"#,
+                        check.key.generation, check.key.index, check.alg
+                    ),
+                    Io::LookUpDomain(host) => {
+                        format!(r#"{{"domain":{}}}"#, json_string(host.as_str()))
+                    }
+                    Io::LookUpTenant(tenant) => format!(r#"{{"tenant":"{tenant}"}}"#),
+                };
+                let mut runs = self.runs.borrow_mut();
+                let number = runs.next;
+                runs.next = runs.next.wrapping_add(1);
+                if runs.waiting.len() >= MAX_RUNS_WAITING {
+                    runs.waiting.pop_first();
+                }
+                runs.waiting.insert(number, run);
                 format!(
-                    r#"{{"check":{{"key":{},"alg":"{}"}}}}"#,
-                    check.key, check.alg
+                    r#"{{"run":{number},"ticket":{},"io":{io},"gen":{}{}}}"#,
+                    ticket.get(),
+                    self.generation(),
+                    notes_json(&notes),
                 )
             }
-            Some(Err(error)) => format!(r#"{{"error":{}}}"#, error_json(&error)),
-            None => unreachable!("the JS pipeline's verifier and domain lookup are synchronous"),
         }
+    }
+
+    fn failed(&self, error: &Error, notes: &[String]) -> String {
+        format!(
+            r#"{{"error":{},"gen":{}{}}}"#,
+            error_json(error),
+            self.generation(),
+            notes_json(notes)
+        )
     }
 }
 
@@ -144,15 +264,19 @@ fn request(url: &str, headers: &str) -> RequestParts {
     RequestParts::new(url, pairs)
 }
 
-/// Polls a future once. The pipeline in the npm package does no I/O (static custom domains, a
-/// verifier with its keys in memory), so its future is ready on the first poll.
-fn now_or_never<F: Future>(future: F) -> Option<F::Output> {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
+fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+fn notes_json(notes: &[String]) -> String {
+    if notes.is_empty() {
+        return String::new();
     }
+    format!(r#","notes":{}"#, serde_json::Value::from(notes.to_vec()))
 }
 
 fn error_json(error: &Error) -> String {
-    serde_json::to_string(&error.to_response()).expect("an error response serializes")
+    serde_json::to_string(&error.to_response()).unwrap_or_else(|_| {
+        r#"{"status":503,"code":"pipeline_fault","message":"the request could not be checked; try again"}"#.into()
+    })
 }
