@@ -187,6 +187,7 @@ fn upstream(error: &ApiError) -> (u16, &'static str, String) {
         ApiError::DatabaseLimit => (409, "database_limit_reached", message),
         ApiError::NotFound { .. } => (404, "not_found", message),
         ApiError::Rejected { .. } => (400, "upstream_rejected", message),
+        ApiError::InvalidRequest(_) => (400, "invalid_request", message),
         ApiError::Unauthorized { .. } => (502, "upstream_unauthorized", message),
         ApiError::RateLimited { .. } => (503, "upstream_rate_limited", message),
         ApiError::BudgetExhausted { .. } => (503, "request_budget_exhausted", message),

@@ -4,28 +4,17 @@ import { DurableObject } from "cloudflare:workers";
 import { ApiError, fail, htmlError, malformed, notFound, ok } from "./envelope.js";
 import { checkRule, takeFault } from "./faults.js";
 import { RateWindow } from "./ratelimit.js";
-import { splitStatements } from "./split.js";
+import { route } from "./routes.js";
+import { statementsOf } from "./query.js";
+import { UUID, createRequest, described, fieldsOf, listed, region, updateRequest } from "./catalog.js";
+import { DEFAULT_SETTINGS, SCRIPT_SETTINGS_FIELDS, SETTINGS_FIELDS, checkPatch, nextBindings } from "./settings.js";
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const LOCATION_HINTS = ["wnam", "enam", "weur", "eeur", "apac", "oc"];
-const JURISDICTIONS = ["eu", "fedramp"];
 const DEFAULT_LIMITS = { maxDatabases: 50_000, rateLimit: { limit: 1200, windowSeconds: 300 }, exportPolls: 1 };
+const HOUR_MS = 3_600_000;
+/** How far back time travel reaches (D1's paid plans: 30 days). */
+const TIME_TRAVEL_MS = 30 * 24 * HOUR_MS;
 
-/** Which operation a method and API path (after `/client/v4`) name, and its parts. */
-export function route(method, path) {
-  const m =
-    /^\/accounts\/([^/]+)\/(?:d1\/database(?:\/([^/]+)(?:\/(query|raw|export))?)?|workers\/scripts\/([^/]+)\/settings)\/?$/.exec(path);
-  if (!m) return { operation: "unknown" };
-  const [, account, id, action, script] = m;
-  const table = script
-    ? { GET: "workers.settings.get", PATCH: "workers.settings.patch" }
-    : action
-      ? { POST: `d1.${action}` }
-      : id
-        ? { GET: "d1.get", DELETE: "d1.delete" }
-        : { GET: "d1.list", POST: "d1.create" };
-  return { operation: table[method] ?? "method_not_allowed", account, id, script };
-}
+const pick = (object, keys) => Object.fromEntries(keys.filter((k) => k in object).map((k) => [k, object[k]]));
 
 export class LocalAccount extends DurableObject {
   constructor(ctx, env) {
@@ -38,9 +27,17 @@ export class LocalAccount extends DurableObject {
       CREATE TABLE IF NOT EXISTS calls (operation TEXT PRIMARY KEY, n INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS settings (script TEXT PRIMARY KEY, json TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS exports (bookmark TEXT PRIMARY KEY, uuid TEXT NOT NULL, polls_left INTEGER NOT NULL,
-        options TEXT NOT NULL, token TEXT, dump TEXT, expires INTEGER);
+        token TEXT NOT NULL, dump TEXT NOT NULL, expires INTEGER);
+      CREATE TABLE IF NOT EXISTS uploads (token TEXT PRIMARY KEY, uuid TEXT NOT NULL, filename TEXT NOT NULL,
+        etag TEXT NOT NULL, body TEXT, expires INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS imports (bookmark TEXT PRIMARY KEY, uuid TEXT NOT NULL, answer TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, json TEXT NOT NULL);
     `);
+    // State persisted by an older local API (wrangler dev keeps it) lacks the newer columns.
+    const columns = this.sql.exec("SELECT name FROM pragma_table_info('databases')").toArray().map((c) => c.name);
+    if (!columns.includes("read_replication")) {
+      this.sql.exec("ALTER TABLE databases ADD COLUMN read_replication TEXT NOT NULL DEFAULT 'disabled'");
+    }
     this.rules = this.load("faults", []);
     this.limits = { ...DEFAULT_LIMITS, ...this.load("limits", {}) };
     this.window = new RateWindow(this.limits.rateLimit.limit, this.limits.rateLimit.windowSeconds);
@@ -115,7 +112,7 @@ export class LocalAccount extends DurableObject {
 
     let answer;
     try {
-      answer = await this.work(operation, request, url, { id, script });
+      answer = await this.work(operation, request, url, { id, script, taskError: fault?.fault === "taskError" ? fault.message : null });
     } catch (error) {
       if (error instanceof ApiError) answer = error.toResponse();
       else throw error;
@@ -134,14 +131,19 @@ export class LocalAccount extends DurableObject {
     }
   }
 
-  async work(operation, request, url, { id, script }) {
+  async work(operation, request, url, { id, script, taskError }) {
     switch (operation) {
       case "d1.create":
-        return ok(await this.create(await this.body(request)));
+        return ok(await this.create(createRequest(await this.body(request))));
       case "d1.list":
         return this.list(url.searchParams);
-      case "d1.get":
-        return ok(await this.describe(this.existing(id)));
+      case "d1.get": {
+        const fields = fieldsOf(url.searchParams);
+        return ok(pick(await this.describe(this.byIdOrName(id)), fields));
+      }
+      case "d1.update":
+      case "d1.edit":
+        return ok(await this.update(this.existing(id), updateRequest(await this.body(request), operation === "d1.update")));
       case "d1.delete": {
         const row = this.existing(id);
         await this.database(row.uuid).destroy();
@@ -150,59 +152,77 @@ export class LocalAccount extends DurableObject {
       }
       case "d1.query":
       case "d1.raw":
-        return ok(await this.query(this.existing(id), await this.body(request), operation === "d1.raw"));
+        return ok(await this.query(this.existing(id), statementsOf(await this.body(request)), operation === "d1.raw"));
       case "d1.export":
-        return ok(await this.export(this.existing(id), await this.body(request), url));
+        return this.export(this.existing(id), await this.body(request), url, taskError);
+      case "d1.import":
+        return ok(await this.import(this.existing(id), await this.body(request), url, taskError));
+      case "d1.time_travel.bookmark":
+        return ok(await this.bookmark(this.existing(id), url.searchParams));
+      case "d1.time_travel.restore":
+        return ok(await this.restore(this.existing(id), url.searchParams));
       case "workers.settings.get":
         return ok(this.settings(script));
       case "workers.settings.patch":
         return ok(await this.patchSettings(script, request));
+      case "workers.script_settings.get":
+        return ok(pick(this.settings(script), SCRIPT_SETTINGS_FIELDS));
+      case "workers.script_settings.patch": {
+        const patch = await this.body(request);
+        checkPatch(patch, SCRIPT_SETTINGS_FIELDS);
+        return ok(pick(this.storeSettings(script, { ...this.settings(script), ...patch }), SCRIPT_SETTINGS_FIELDS));
+      }
     }
     throw new Error(`no handler for ${operation}`);
   }
 
+  /** The database with this id; only ids name databases, except on get. */
   existing(id) {
-    const row = this.row(id);
+    const row = UUID.test(id) ? this.row(id) : undefined;
+    if (!row) throw notFound(id);
+    return row;
+  }
+
+  /** The database with this id, or with this name (get takes either). */
+  byIdOrName(id) {
+    if (UUID.test(id)) return this.existing(id);
+    const row = this.sql.exec("SELECT * FROM databases WHERE name = ?", id).toArray()[0];
     if (!row) throw notFound(id);
     return row;
   }
 
   async describe(row) {
-    const info = await this.database(row.uuid).info();
-    const db = { uuid: row.uuid, name: row.name, created_at: row.created_at, version: "production", ...info };
-    if (row.jurisdiction) db.jurisdiction = row.jurisdiction;
-    if (row.location_hint) db.primary_location_hint = row.location_hint;
-    return db;
+    return described(row, await this.database(row.uuid).info());
   }
 
-  insert(name, jurisdiction = null, locationHint = null) {
+  insert(name, { jurisdiction = null, hint = null, replication = "disabled" } = {}) {
     const uuid = crypto.randomUUID();
     this.sql.exec(
-      "INSERT INTO databases (uuid, name, created_at, jurisdiction, location_hint) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO databases (uuid, name, created_at, jurisdiction, location_hint, read_replication) VALUES (?, ?, ?, ?, ?, ?)",
       uuid,
       name,
       new Date().toISOString(),
       jurisdiction,
-      locationHint,
+      hint,
+      replication,
     );
     return this.row(uuid);
   }
 
-  async create(body) {
-    const { name, primary_location_hint: hint = null, jurisdiction = null } = body ?? {};
-    if (typeof name !== "string" || !NAME.test(name)) {
-      throw malformed("Invalid database name: use 1 to 64 letters, digits, '_' or '-', starting with a letter or digit");
-    }
-    if (hint !== null && !LOCATION_HINTS.includes(hint)) throw malformed(`Invalid primary_location_hint: one of ${LOCATION_HINTS.join(", ")}`);
-    if (jurisdiction !== null && !JURISDICTIONS.includes(jurisdiction)) throw malformed(`Invalid jurisdiction: one of ${JURISDICTIONS.join(", ")}`);
-    if (this.sql.exec("SELECT 1 FROM databases WHERE name = ?", name).toArray().length > 0) {
+  async create(request) {
+    if (this.sql.exec("SELECT 1 FROM databases WHERE name = ?", request.name).toArray().length > 0) {
       throw new ApiError(400, 7502, "A database with that name already exists");
     }
     const count = this.sql.exec("SELECT count(*) AS n FROM databases").one().n;
     if (count >= this.limits.maxDatabases) {
       throw new ApiError(400, 7406, "You have reached the maximum number of D1 databases for your account");
     }
-    return this.describe(this.insert(name, jurisdiction, hint));
+    return this.describe(this.insert(request.name, request));
+  }
+
+  async update(row, replication) {
+    if (replication !== null) this.sql.exec("UPDATE databases SET read_replication = ? WHERE uuid = ?", replication, row.uuid);
+    return this.describe(this.row(row.uuid));
   }
 
   list(params) {
@@ -214,92 +234,157 @@ export class LocalAccount extends DurableObject {
     const pattern = `%${name.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const total = this.sql.exec("SELECT count(*) AS n FROM databases WHERE name LIKE ? ESCAPE '\\'", pattern).one().n;
     const rows = this.sql
-      .exec(
-        "SELECT uuid, name, created_at, jurisdiction FROM databases WHERE name LIKE ? ESCAPE '\\' ORDER BY seq, uuid LIMIT ? OFFSET ?",
-        pattern,
-        perPage,
-        (page - 1) * perPage,
-      )
+      .exec("SELECT * FROM databases WHERE name LIKE ? ESCAPE '\\' ORDER BY seq, uuid LIMIT ? OFFSET ?", pattern, perPage, (page - 1) * perPage)
       .toArray()
-      .map(({ jurisdiction, ...db }) => ({ ...db, version: "production", ...(jurisdiction ? { jurisdiction } : {}) }));
+      .map(listed);
     return ok(rows, { page, per_page: perPage, count: rows.length, total_count: total });
   }
 
-  async query(row, body, raw) {
-    let statements;
-    if (Array.isArray(body?.batch)) {
-      statements = body.batch.map((s) => this.batchEntry(s));
-    } else {
-      statements = this.statements(body);
-    }
-    if (statements.length === 0) throw malformed("No SQL statements to run");
+  async query(row, statements, raw) {
+    const started = performance.now();
+    let results;
     try {
-      return await this.database(row.uuid).run(statements, raw);
+      results = await this.database(row.uuid).run(statements, raw);
     } catch (error) {
       // Errors cross the RPC boundary as plain errors; their message is D1's.
       throw new ApiError(400, 7500, String(error?.message ?? error).replace(/^(SqlFailure|Error): /, ""));
     }
+    // The runtime's clock only moves between I/O, so the call into the database is what can be
+    // timed; it is shared out between the statements.
+    const duration = (performance.now() - started) / results.length;
+    for (const result of results) {
+      Object.assign(result.meta, { served_by_region: region(row), duration, timings: { sql_duration_ms: duration } });
+    }
+    return results;
   }
 
-  /** One `{sql, params?}` of a `batch`: a single statement. */
-  batchEntry(s) {
-    if (typeof s?.sql !== "string") throw malformed("Each statement needs sql");
-    const params = s.params ?? [];
-    if (!Array.isArray(params)) throw malformed("params must be an array");
-    if (splitStatements(s.sql).length > 1) throw malformed("A batch entry holds one statement");
-    return { sql: s.sql, params };
-  }
+  // ---- Export and import: tasks polled to completion ----------------------------------------
 
-  statements(body) {
-    if (typeof body?.sql !== "string") throw malformed("Expected { sql, params? } or { batch: [...] }");
-    const params = body.params ?? [];
-    if (!Array.isArray(params)) throw malformed("params must be an array");
-    const parts = splitStatements(body.sql);
-    if (parts.length > 1 && params.length > 0) throw malformed("params can only be used with a single statement");
-    return parts.map((sql) => ({ sql, params: parts.length > 1 ? [] : params }));
-  }
-
-  async export(row, body, url) {
+  async export(row, body, url, taskError) {
     if (body?.output_format !== "polling") throw malformed('output_format must be "polling"');
-    const options = body.dump_options ?? {};
+    const task = (bookmark, fields) => ({ type: "export", at_bookmark: bookmark, success: true, ...fields });
+    const running = (bookmark, message) => ok(task(bookmark, { status: "active", messages: [message] }), undefined, 202);
+    let job;
     if (body.current_bookmark === undefined) {
-      const bookmark = `${Date.now().toString(16).padStart(16, "0")}-${crypto.randomUUID().slice(0, 8)}`;
-      this.sql.exec(
-        "INSERT INTO exports (bookmark, uuid, polls_left, options) VALUES (?, ?, ?, ?)",
-        bookmark,
-        row.uuid,
-        this.limits.exportPolls,
-        JSON.stringify(options),
-      );
-      return { type: "export", at_bookmark: bookmark, status: "active", messages: ["Generating a SQL dump of the database"] };
+      const db = this.database(row.uuid);
+      job = { bookmark: await db.bookmark() };
+      if (!taskError) {
+        // The dump is taken now, so it is the state at `at_bookmark` whatever happens next.
+        this.sql.exec(
+          "INSERT OR REPLACE INTO exports (bookmark, uuid, polls_left, token, dump) VALUES (?, ?, ?, ?, ?)",
+          job.bookmark,
+          row.uuid,
+          this.limits.exportPolls,
+          crypto.randomUUID().replaceAll("-", ""),
+          await db.dump(body.dump_options ?? {}),
+        );
+        return running(job.bookmark, "Generating a SQL dump of the database");
+      }
+    } else {
+      job = this.sql.exec("SELECT * FROM exports WHERE bookmark = ? AND uuid = ?", String(body.current_bookmark), row.uuid).toArray()[0];
+      if (!job) throw malformed("Unknown export bookmark");
     }
-    const job = this.sql.exec("SELECT * FROM exports WHERE bookmark = ? AND uuid = ?", String(body.current_bookmark), row.uuid).toArray()[0];
-    if (!job) throw malformed("Unknown export bookmark");
-    const pollsLeft = Math.max(0, job.polls_left - 1);
-    if (pollsLeft > 0) {
-      this.sql.exec("UPDATE exports SET polls_left = ? WHERE bookmark = ?", pollsLeft, job.bookmark);
-      return { type: "export", at_bookmark: job.bookmark, status: "active", messages: ["Still generating"] };
+    if (taskError) {
+      this.sql.exec("DELETE FROM exports WHERE bookmark = ?", job.bookmark);
+      return ok(task(job.bookmark, { status: "error", success: false, error: taskError, messages: [`Export failed: ${taskError}`] }));
     }
-    let token = job.token;
-    if (!token) {
-      token = crypto.randomUUID().replaceAll("-", "");
-      const dump = await this.database(row.uuid).dump(JSON.parse(job.options));
-      this.sql.exec(
-        "UPDATE exports SET polls_left = 0, token = ?, dump = ?, expires = ? WHERE bookmark = ?",
-        token,
-        dump,
-        Date.now() + 3_600_000,
-        job.bookmark,
-      );
+    if (job.polls_left > 1) {
+      this.sql.exec("UPDATE exports SET polls_left = polls_left - 1 WHERE bookmark = ?", job.bookmark);
+      return running(job.bookmark, "Still generating");
     }
-    return {
-      type: "export",
-      at_bookmark: job.bookmark,
-      status: "complete",
-      messages: ["Export complete"],
-      result: { filename: `${row.uuid}-${job.bookmark}.sql`, signed_url: `${url.origin}/__local/exports/${token}.sql` },
-    };
+    if (job.expires === null) this.sql.exec("UPDATE exports SET polls_left = 0, expires = ? WHERE bookmark = ?", Date.now() + HOUR_MS, job.bookmark);
+    return ok(
+      task(job.bookmark, {
+        status: "complete",
+        messages: ["Export complete"],
+        result: { filename: `${row.uuid}-${job.bookmark}.sql`, signed_url: `${url.origin}/__local/exports/${job.token}.sql` },
+      }),
+    );
   }
+
+  async import(row, body, url, taskError) {
+    const task = (fields) => ({ type: "import", success: true, ...fields });
+    const etagOk = (etag) => typeof etag === "string" && /^[0-9a-f]{32}$/.test(etag);
+    switch (body?.action) {
+      case "init": {
+        if (!etagOk(body.etag)) throw malformed("etag is the md5 hash of the file, in hex");
+        const token = crypto.randomUUID().replaceAll("-", "");
+        const filename = `${row.uuid}-${body.etag}.sql`;
+        this.sql.exec(
+          "INSERT INTO uploads (token, uuid, filename, etag, expires) VALUES (?, ?, ?, ?, ?)",
+          token,
+          row.uuid,
+          filename,
+          body.etag,
+          Date.now() + HOUR_MS,
+        );
+        return task({ filename, upload_url: `${url.origin}/__local/uploads/${token}` });
+      }
+      case "ingest": {
+        if (!etagOk(body.etag) || typeof body.filename !== "string") throw malformed("ingest needs the etag and filename of an upload");
+        const upload = this.sql
+          .exec("SELECT * FROM uploads WHERE uuid = ? AND filename = ? AND etag = ? AND body IS NOT NULL ORDER BY rowid DESC", row.uuid, body.filename, body.etag)
+          .toArray()[0];
+        if (!upload) throw malformed("No file with that name and etag was uploaded");
+        const db = this.database(row.uuid);
+        const bookmark = await db.bookmark();
+        let answer;
+        if (taskError) {
+          answer = task({ at_bookmark: bookmark, status: "error", success: false, error: taskError, messages: [`Import failed: ${taskError}`] });
+        } else {
+          const started = performance.now();
+          try {
+            const result = await db.runFile(upload.body);
+            result.meta.duration = performance.now() - started;
+            answer = task({ at_bookmark: bookmark, status: "complete", messages: ["Import complete"], result });
+          } catch (error) {
+            const why = String(error?.message ?? error).replace(/^(SqlFailure|Error): /, "");
+            answer = task({ at_bookmark: bookmark, status: "error", success: false, error: why, messages: [`Import failed: ${why}`] });
+          }
+        }
+        this.sql.exec("INSERT OR REPLACE INTO imports (bookmark, uuid, answer) VALUES (?, ?, ?)", bookmark, row.uuid, JSON.stringify(answer));
+        return answer;
+      }
+      case "poll": {
+        const done = this.sql.exec("SELECT answer FROM imports WHERE bookmark = ? AND uuid = ?", String(body.current_bookmark), row.uuid).toArray()[0];
+        if (!done) throw malformed("Unknown import bookmark");
+        return JSON.parse(done.answer);
+      }
+    }
+    throw malformed('action is one of "init", "ingest", "poll"');
+  }
+
+  // ---- Time travel --------------------------------------------------------------------------
+
+  /** The bookmark at or before `timestamp` (ISO 8601), or the current one; throws a 7400. */
+  async bookmarkAt(row, timestamp) {
+    const db = this.database(row.uuid);
+    if (timestamp === null) return db.bookmark();
+    const at = Date.parse(timestamp);
+    const now = Date.now();
+    if (Number.isNaN(at)) throw malformed("timestamp is an ISO 8601 date and time");
+    if (at > now) throw malformed("timestamp is in the future");
+    if (at < now - TIME_TRAVEL_MS) throw malformed("timestamp is more than 30 days ago");
+    if (at < Date.parse(row.created_at)) throw malformed("timestamp is before the database was created");
+    // A database untouched since it was created has no state before its first bookmark.
+    return (await db.bookmark(at)) ?? (await db.history())[0].bookmark;
+  }
+
+  async bookmark(row, params) {
+    return { bookmark: await this.bookmarkAt(row, params.get("timestamp")) };
+  }
+
+  async restore(row, params) {
+    const bookmark = params.get("bookmark");
+    const timestamp = params.get("timestamp");
+    if ((bookmark === null) === (timestamp === null)) throw malformed("Give either bookmark or timestamp");
+    const target = bookmark ?? (await this.bookmarkAt(row, timestamp));
+    const restored = await this.database(row.uuid).restore(target);
+    if (!restored) throw malformed("Unknown bookmark for this database");
+    return { ...restored, message: `Restored the database to bookmark ${target}` };
+  }
+
+  // ---- Worker settings ----------------------------------------------------------------------
 
   knownScript(script) {
     const known = (this.env.LOCAL_SCRIPTS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -310,42 +395,39 @@ export class LocalAccount extends DurableObject {
   settings(script) {
     this.knownScript(script);
     const row = this.sql.exec("SELECT json FROM settings WHERE script = ?", script).toArray()[0];
-    return row
-      ? JSON.parse(row.json)
-      : { bindings: [], compatibility_date: "2026-07-01", compatibility_flags: [], usage_model: "standard" };
+    return row ? JSON.parse(row.json) : structuredClone(DEFAULT_SETTINGS);
+  }
+
+  storeSettings(script, settings) {
+    this.sql.exec(
+      "INSERT INTO settings (script, json) VALUES (?, ?) ON CONFLICT (script) DO UPDATE SET json = excluded.json",
+      script,
+      JSON.stringify(settings),
+    );
+    return settings;
   }
 
   async patchSettings(script, request) {
     const current = this.settings(script);
+    const unparsable = new ApiError(400, 10026, "Could not parse request body");
+    if (!(request.headers.get("content-type") ?? "").startsWith("multipart/form-data")) throw unparsable;
+    let part;
+    try {
+      part = (await request.formData()).get("settings");
+    } catch {
+      throw unparsable;
+    }
+    if (part === null) throw new ApiError(400, 10201, "The multipart body has no settings part");
     let patch;
     try {
-      if (!(request.headers.get("content-type") ?? "").startsWith("multipart/form-data")) throw new Error();
-      const part = (await request.formData()).get("settings");
       patch = JSON.parse(typeof part === "string" ? part : await part.text());
     } catch {
-      throw new ApiError(400, 10026, "Could not parse request body");
+      throw unparsable;
     }
+    checkPatch(patch, SETTINGS_FIELDS);
     const next = { ...current, ...patch };
-    if (patch.bindings !== undefined) {
-      if (!Array.isArray(patch.bindings)) throw new ApiError(400, 10026, "Could not parse request body");
-      next.bindings = patch.bindings.map((b) => {
-        const broken = new ApiError(400, 10021, `binding ${b?.name} of type ${b?.type} failed to generate`);
-        if (typeof b?.name !== "string" || typeof b?.type !== "string") throw broken;
-        if (b.type === "inherit") {
-          const kept = current.bindings.find((old) => old.name === b.name);
-          if (!kept) throw broken;
-          return kept;
-        }
-        if (b.type === "d1" && !this.row(b.id)) throw broken;
-        return b;
-      });
-    }
-    this.sql.exec(
-      "INSERT INTO settings (script, json) VALUES (?, ?) ON CONFLICT (script) DO UPDATE SET json = excluded.json",
-      script,
-      JSON.stringify(next),
-    );
-    return next;
+    if (patch.bindings !== undefined) next.bindings = nextBindings(patch.bindings, current.bindings, (id) => UUID.test(id) && !!this.row(id));
+    return this.storeSettings(script, next);
   }
 
   // ---- Control endpoints, for tests and development -----------------------------------------
@@ -364,9 +446,11 @@ export class LocalAccount extends DurableObject {
       const download = /^\/__local\/exports\/([0-9a-f]+)\.sql$/.exec(url.pathname);
       if (request.method === "GET" && download) {
         const row = this.sql.exec("SELECT dump, expires FROM exports WHERE token = ?", download[1]).toArray()[0];
-        if (!row || row.expires < Date.now()) return new Response("Not found", { status: 404 });
+        if (!row || row.expires === null || row.expires < Date.now()) return new Response("Not found", { status: 404 });
         return new Response(row.dump, { headers: { "content-type": "application/sql" } });
       }
+      const upload = /^\/__local\/uploads\/([0-9a-f]+)$/.exec(url.pathname);
+      if (request.method === "PUT" && upload) return this.receiveUpload(upload[1], request);
       switch (what) {
         case "POST /__local/faults": {
           const { rules } = await body();
@@ -410,7 +494,9 @@ export class LocalAccount extends DurableObject {
           for (const { uuid } of this.sql.exec("SELECT uuid FROM databases WHERE touched = 1").toArray()) {
             await this.database(uuid).destroy();
           }
-          this.sql.exec("DELETE FROM databases; DELETE FROM calls; DELETE FROM settings; DELETE FROM exports; DELETE FROM state;");
+          this.sql.exec(
+            "DELETE FROM databases; DELETE FROM calls; DELETE FROM settings; DELETE FROM exports; DELETE FROM uploads; DELETE FROM imports; DELETE FROM state;",
+          );
           this.rules = [];
           this.limits = structuredClone(DEFAULT_LIMITS);
           this.window.configure(this.limits.rateLimit.limit, this.limits.rateLimit.windowSeconds);
@@ -421,5 +507,16 @@ export class LocalAccount extends DurableObject {
     } catch (error) {
       return Response.json({ error: String(error?.message ?? error) }, { status: 400 });
     }
+  }
+
+  /** The presigned upload URL of an import: stores the file and answers its md5 as the etag, as R2 does. */
+  async receiveUpload(token, request) {
+    const slot = this.sql.exec("SELECT * FROM uploads WHERE token = ?", token).toArray()[0];
+    if (!slot || slot.expires < Date.now()) return new Response("Not found", { status: 404 });
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    const md5 = [...new Uint8Array(await crypto.subtle.digest("MD5", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    // Ingest then finds the file by the etag it was uploaded with, so a damaged upload is refused.
+    this.sql.exec("UPDATE uploads SET body = ?, etag = ? WHERE token = ?", new TextDecoder().decode(bytes), md5, token);
+    return new Response(null, { status: 200, headers: { etag: `"${md5}"` } });
   }
 }

@@ -2,10 +2,10 @@
 
 const JSON_TYPE = { "content-type": "application/json" };
 
-export function ok(result, resultInfo) {
+export function ok(result, resultInfo, status = 200) {
   const body = { success: true, errors: [], messages: [], result };
   if (resultInfo) body.result_info = resultInfo;
-  return new Response(JSON.stringify(body), { status: 200, headers: JSON_TYPE });
+  return new Response(JSON.stringify(body), { status, headers: JSON_TYPE });
 }
 
 export function fail(status, code, message, headers = {}) {

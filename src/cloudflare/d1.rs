@@ -1,5 +1,13 @@
-//! The D1 endpoints (`/accounts/{account_id}/d1/database`): create, list, get, delete, query, raw
-//! and export. See <https://developers.cloudflare.com/api/resources/d1/>.
+//! The D1 endpoints (`/accounts/{account_id}/d1/database`): create, list, get, edit (read
+//! replication), delete, query, raw, export and time travel (bookmark, restore). See
+//! <https://developers.cloudflare.com/api/resources/d1/>.
+//!
+//! Parameters go over REST as the published schema types them: strings. An integer or a real is
+//! sent as its decimal text, which SQLite turns back into a number wherever a column or an
+//! operator has numeric affinity (`WHERE id = ?` on an `INTEGER` column compares as numbers), but
+//! which stays text where nothing asks for a number (`SELECT ?`, a column without a type). `NULL`
+//! and blobs have no string form: a statement binding one is refused before any call, with
+//! [`ApiError::InvalidRequest`]; write `NULL` or `X'…'` into the SQL, or use a binding.
 //!
 //! What each operation does when an answer goes missing:
 //! - reads (list, get) and export polls are simply sent again;
@@ -46,6 +54,25 @@ pub enum Jurisdiction {
     Eu,
     /// FedRAMP-compliant data centers.
     Fedramp,
+    /// The United States.
+    Us,
+}
+
+/// Whether D1 keeps read replicas of a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicationMode {
+    /// Replicas placed by D1 around the world.
+    Auto,
+    /// No replicas.
+    Disabled,
+}
+
+/// A database's read-replication setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadReplication {
+    /// The mode.
+    pub mode: ReplicationMode,
 }
 
 /// What to create.
@@ -83,6 +110,9 @@ pub struct Database {
     /// Its jurisdiction, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jurisdiction: Option<String>,
+    /// Its read-replication setting (get, create and edit only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_replication: Option<ReadReplication>,
 }
 
 /// One page of a list.
@@ -174,6 +204,32 @@ pub struct Export {
     pub signed_url: String,
 }
 
+/// What a time-travel restore did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restored {
+    /// The bookmark of the state after the restore.
+    pub bookmark: String,
+    /// The bookmark of the state before it: restore to this to undo.
+    pub previous_bookmark: String,
+    /// Cloudflare's account of it.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Where a restore goes back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreTarget<'a> {
+    /// The state a bookmark names.
+    Bookmark(&'a str),
+    /// The state at an ISO 8601 time.
+    Timestamp(&'a str),
+}
+
+#[derive(Deserialize)]
+struct Bookmark {
+    bookmark: String,
+}
+
 #[derive(Deserialize)]
 struct ExportStatus {
     status: String,
@@ -189,23 +245,35 @@ fn database_path(id: &DatabaseId) -> String {
     format!("/d1/database/{id}")
 }
 
-fn param(value: &Value) -> serde_json::Value {
+/// A parameter as the schema types it, a string; `NULL` and blobs have none (see the module docs).
+fn param(value: &Value) -> Result<String, ApiError> {
     match value {
-        Value::Null => serde_json::Value::Null,
-        Value::Integer(i) => json!(i),
-        Value::Real(r) => json!(r),
-        Value::Text(t) => json!(t),
-        Value::Blob(bytes) => json!(bytes),
+        Value::Integer(i) => Ok(i.to_string()),
+        // Rust prints the shortest text that reads back as the same double.
+        Value::Real(r) if r.is_finite() => Ok(r.to_string()),
+        Value::Real(_) => Err(ApiError::InvalidRequest(
+            "a NaN or infinite parameter cannot be sent over the REST API",
+        )),
+        Value::Text(t) => Ok(t.clone()),
+        Value::Null => Err(ApiError::InvalidRequest(
+            "a NULL parameter cannot be sent over the REST API (its params are strings): write NULL into the SQL",
+        )),
+        Value::Blob(_) => Err(ApiError::InvalidRequest(
+            "a blob parameter cannot be sent over the REST API (its params are strings): write X'…' into the SQL",
+        )),
     }
 }
 
 /// The body of a query or raw call: one statement as `{sql, params}`, several as `{batch}`.
-fn query_body(statements: &[Statement]) -> serde_json::Value {
-    let one = |s: &Statement| json!({ "sql": s.sql, "params": s.params.iter().map(param).collect::<Vec<_>>() });
-    match statements {
-        [single] => one(single),
-        many => json!({ "batch": many.iter().map(one).collect::<Vec<_>>() }),
-    }
+fn query_body(statements: &[Statement]) -> Result<serde_json::Value, ApiError> {
+    let one = |s: &Statement| -> Result<serde_json::Value, ApiError> {
+        let params = s.params.iter().map(param).collect::<Result<Vec<_>, _>>()?;
+        Ok(json!({ "sql": s.sql, "params": params }))
+    };
+    Ok(match statements {
+        [single] => one(single)?,
+        many => json!({ "batch": many.iter().map(one).collect::<Result<Vec<_>, _>>()? }),
+    })
 }
 
 /// Percent-encodes a query-string value.
@@ -326,6 +394,52 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         decode(self.send_now(call).await?.0)
     }
 
+    /// Sets a database's read replication (the `PATCH` edit endpoint). One call; setting the same
+    /// mode twice leaves the same state, so it is sent again after a lost answer.
+    pub async fn set_read_replication(
+        &self,
+        id: &DatabaseId,
+        mode: ReplicationMode,
+    ) -> Result<Database, ApiError> {
+        let call = Call::new("d1.edit", Method::Patch, database_path(id), Repeat::Always)
+            .json(&json!({ "read_replication": ReadReplication { mode } }));
+        decode(self.send_now(call).await?.0)
+    }
+
+    /// The time-travel bookmark of a database's current state, or of its state at `at` (an ISO
+    /// 8601 time within the retention period). One call.
+    pub async fn bookmark(&self, id: &DatabaseId, at: Option<&str>) -> Result<String, ApiError> {
+        let mut path = format!("{}/time_travel/bookmark", database_path(id));
+        if let Some(at) = at {
+            path += &format!("?timestamp={}", encode(at));
+        }
+        let call = Call::new("d1.time_travel.bookmark", Method::Get, path, Repeat::Always);
+        let found: Bookmark = decode(self.send_now(call).await?.0)?;
+        Ok(found.bookmark)
+    }
+
+    /// Puts a database back in an earlier state. One call. Not sent again after a lost answer
+    /// ([`ApiError::OutcomeUnknown`]): a second restore would answer with the first one's result
+    /// as the state to undo to, and that bookmark would be lost.
+    pub async fn restore(
+        &self,
+        id: &DatabaseId,
+        target: RestoreTarget<'_>,
+    ) -> Result<Restored, ApiError> {
+        let query = match target {
+            RestoreTarget::Bookmark(b) => format!("bookmark={}", encode(b)),
+            RestoreTarget::Timestamp(t) => format!("timestamp={}", encode(t)),
+        };
+        let path = format!("{}/time_travel/restore?{query}", database_path(id));
+        let call = Call::new(
+            "d1.time_travel.restore",
+            Method::Post,
+            path,
+            Repeat::OnlyIfRefused,
+        );
+        decode(self.send_now(call).await?.0)
+    }
+
     /// Deletes a database and its data. Sent again after a lost answer; a 404 then means the
     /// earlier attempt did it.
     pub async fn delete_database(&self, id: &DatabaseId) -> Result<(), ApiError> {
@@ -351,7 +465,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         statements: &[Statement],
     ) -> Result<Call, ApiError> {
         if statements.is_empty() {
-            return Err(ApiError::Decode("no statements to run".to_owned()));
+            return Err(ApiError::InvalidRequest("no statements to run"));
         }
         Ok(Call::new(
             operation,
@@ -359,7 +473,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
             format!("{}/{endpoint}", database_path(id)),
             Repeat::OnlyIfRefused,
         )
-        .json(&query_body(statements)))
+        .json(&query_body(statements)?))
     }
 
     /// Runs statements (several run as one batch, in one transaction) and returns each one's rows
@@ -431,18 +545,40 @@ mod tests {
     #[test]
     fn bodies_and_encoding() {
         let one = [Statement::new("SELECT ?", vec![Value::Integer(1)])];
-        assert_eq!(query_body(&one), json!({"sql": "SELECT ?", "params": [1]}));
+        assert_eq!(
+            query_body(&one).unwrap(),
+            json!({"sql": "SELECT ?", "params": ["1"]})
+        );
         let two = [
-            Statement::new("INSERT INTO t VALUES (?)", vec![Value::Text("a".into())]),
-            Statement::new("SELECT * FROM t", vec![Value::Null]),
+            Statement::new(
+                "INSERT INTO t VALUES (?, ?)",
+                vec![Value::Text("a".into()), Value::Real(1.5)],
+            ),
+            Statement::new(
+                "SELECT * FROM t WHERE n < ?",
+                vec![Value::Integer(-9_007_199_254_740_993)],
+            ),
         ];
         assert_eq!(
-            query_body(&two),
+            query_body(&two).unwrap(),
             json!({"batch": [
-                {"sql": "INSERT INTO t VALUES (?)", "params": ["a"]},
-                {"sql": "SELECT * FROM t", "params": [null]}
+                {"sql": "INSERT INTO t VALUES (?, ?)", "params": ["a", "1.5"]},
+                // Exact as text, where a JSON number would have lost the last digit in JavaScript.
+                {"sql": "SELECT * FROM t WHERE n < ?", "params": ["-9007199254740993"]}
             ]})
         );
+        assert_eq!(param(&Value::Real(0.1)).unwrap(), "0.1");
+        assert_eq!(
+            param(&Value::Real(1e300)).unwrap().parse::<f64>().unwrap(),
+            1e300
+        );
+        for unsendable in [Value::Null, Value::Blob(vec![1]), Value::Real(f64::NAN)] {
+            let refused = query_body(&[Statement::new("SELECT ?", vec![unsendable])]);
+            assert!(
+                matches!(refused, Err(ApiError::InvalidRequest(_))),
+                "{refused:?}"
+            );
+        }
         assert_eq!(encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
         let create = CreateDatabase {
             name: DatabaseName::parse("t-acme").unwrap(),

@@ -78,8 +78,11 @@ pub enum ApiError {
     Transport(TransportError),
     /// An answer that is not the envelope, or a result of an unexpected shape.
     Decode(String),
-    /// An export that Cloudflare reports as failed.
+    /// An export that Cloudflare reports as failed (`status: "error"`), with its reason.
     ExportFailed(String),
+    /// A request the API's schema cannot carry, refused before any call (for example a `NULL`
+    /// query parameter: the REST API takes parameters as strings).
+    InvalidRequest(&'static str),
     /// The retry policy's total time ran out while waiting.
     DeadlineExceeded,
 }
@@ -134,6 +137,7 @@ impl fmt::Display for ApiError {
             Self::Transport(e) => write!(f, "{e}"),
             Self::Decode(why) => write!(f, "unexpected answer from the Cloudflare API: {why}"),
             Self::ExportFailed(why) => write!(f, "the export failed: {why}"),
+            Self::InvalidRequest(why) => write!(f, "not sent to the Cloudflare API: {why}"),
             Self::DeadlineExceeded => f.write_str("the retry policy's time ran out"),
         }
     }

@@ -76,16 +76,18 @@ id_type!(
 );
 
 id_type!(
-    /// A D1 database name: 1–64 characters, a letter or digit first, then letters, digits, `_` and
-    /// `-` (Cloudflare's rule, checked here so a bad name costs no API call).
+    /// A D1 database name: 1–64 characters, a lower-case letter or digit first, then lower-case
+    /// letters, digits, `_` and `-` (the API schema's rule, checked here so a bad name costs no
+    /// API call).
     DatabaseName,
     |v| {
+        let lower = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
         let mut bytes = v.bytes();
         (1..=64).contains(&v.len())
-            && bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && bytes.next().is_some_and(lower)
+            && bytes.all(|b| lower(b) || b == b'_' || b == b'-')
     },
-    "a database name is 1 to 64 letters, digits, '_' or '-', starting with a letter or digit"
+    "a database name is 1 to 64 lower-case letters, digits, '_' or '-', starting with a letter or digit"
 );
 
 id_type!(
@@ -129,17 +131,28 @@ mod tests {
         ] {
             assert!(DatabaseId::parse(bad).is_err(), "{bad}");
         }
-        for good in ["a", "9", "tenant-acme", "Tenant_1", &"x".repeat(64)] {
+        for good in ["a", "9", "tenant-acme", "tenant_1", &"x".repeat(64)] {
             assert!(DatabaseName::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "-a", "_a", "a b", "a/b", "a.b", "é", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "-a",
+            "_a",
+            "a b",
+            "a/b",
+            "a.b",
+            "é",
+            "Tenant",
+            "tenAnt",
+            &"x".repeat(65),
+        ] {
             assert!(DatabaseName::parse(bad).is_err(), "{bad}");
         }
         assert!(ScriptName::parse("edge-tenancy-demo").is_ok());
         assert!(ScriptName::parse("Edge").is_err());
         assert_eq!(
             serde_json::from_str::<DatabaseName>("\"a b\"").unwrap_err().to_string(),
-            "a database name is 1 to 64 letters, digits, '_' or '-', starting with a letter or digit"
+            "a database name is 1 to 64 lower-case letters, digits, '_' or '-', starting with a letter or digit"
         );
     }
 }

@@ -25,10 +25,10 @@ pub struct Binding {
 }
 
 impl Binding {
-    /// A D1 binding.
+    /// A D1 binding, with `database_id` (the field that replaced the deprecated `id`).
     pub fn d1(name: &str, id: &DatabaseId) -> Self {
         let mut fields = Map::new();
-        fields.insert("id".into(), json!(id));
+        fields.insert("database_id".into(), json!(id));
         Self {
             kind: "d1".into(),
             name: name.into(),

@@ -1,7 +1,7 @@
 //! The client against a simulated Cloudflare API on a simulated clock: every wait is instant, so
 //! a 429 storm or a full rate-limit window replays in microseconds.
 
-use super::d1::{CreateDatabase, ExportOptions};
+use super::d1::{CreateDatabase, ExportOptions, ReplicationMode, RestoreTarget};
 use super::settings::Binding;
 use super::*;
 use crate::sql::{Statement, Value};
@@ -37,6 +37,8 @@ struct Sim {
     limit: Cell<(usize, u64)>,
     locked_until: Cell<u64>,
     export_polls: Cell<u32>,
+    /// The export fails (`status: "error"`) instead of completing.
+    export_error: Cell<bool>,
     bindings: RefCell<Vec<Json>>,
     next_id: Cell<u32>,
 }
@@ -120,6 +122,13 @@ impl Sim {
             (Method::Get, ["d1", "database"]) => "d1.list",
             (Method::Get, ["d1", "database", _]) => "d1.get",
             (Method::Delete, ["d1", "database", _]) => "d1.delete",
+            (Method::Patch, ["d1", "database", _]) => "d1.edit",
+            (Method::Get, ["d1", "database", _, "time_travel", "bookmark"]) => {
+                "d1.time_travel.bookmark"
+            }
+            (Method::Post, ["d1", "database", _, "time_travel", "restore"]) => {
+                "d1.time_travel.restore"
+            }
             (Method::Post, ["d1", "database", _, "query"]) => "d1.query",
             (Method::Post, ["d1", "database", _, "export"]) => "d1.export",
             (Method::Get, ["workers", "scripts", _, "settings"]) => "workers.settings.get",
@@ -259,10 +268,21 @@ impl Sim {
                 None => answer(404, failure(7404, "The database could not be found")),
             },
             "d1.query" => {
-                let statements = body
+                let entries = body
                     .get("batch")
                     .and_then(Json::as_array)
-                    .map_or(1, Vec::len);
+                    .cloned()
+                    .unwrap_or_else(|| vec![body.clone()]);
+                // As the schema types them: strings only.
+                let strings = entries.iter().all(|e| {
+                    e["params"]
+                        .as_array()
+                        .is_none_or(|ps| ps.iter().all(Json::is_string))
+                });
+                if !strings {
+                    return answer(400, failure(7400, "params is an array of strings"));
+                }
+                let statements = entries.len();
                 let results: Vec<Json> = (0..statements)
                     .map(|_| json!({"results": [{"one": 1}], "success": true, "meta": {"changes": 0}}))
                     .collect();
@@ -273,20 +293,58 @@ impl Sim {
                 let polling = body.get("current_bookmark").is_some();
                 if !polling || polls > 0 {
                     self.export_polls.set(polls - u32::from(polling));
+                    // A running export is 202 Accepted, as the schema has it.
                     return answer(
-                        200,
+                        202,
                         envelope(
-                            json!({"type": "export", "at_bookmark": "bm-1", "status": "active"}),
+                            json!({"type": "export", "at_bookmark": "bm-1", "status": "active", "success": true}),
                             None,
                         ),
                     );
                 }
                 assert_eq!(body["current_bookmark"], "bm-1");
+                if self.export_error.get() {
+                    return answer(
+                        200,
+                        envelope(
+                            json!({"type": "export", "at_bookmark": "bm-1", "status": "error", "success": false, "error": "disk full"}),
+                            None,
+                        ),
+                    );
+                }
                 answer(
                     200,
                     envelope(
                         json!({"type": "export", "at_bookmark": "bm-1", "status": "complete",
                     "result": {"filename": "db-bm-1.sql", "signed_url": "https://example.com/dump.sql"}}),
+                        None,
+                    ),
+                )
+            }
+            "d1.edit" => {
+                assert_eq!(body, json!({"read_replication": {"mode": "auto"}}));
+                answer(
+                    200,
+                    envelope(
+                        json!({"uuid": parts[2], "name": "a", "read_replication": body["read_replication"]}),
+                        None,
+                    ),
+                )
+            }
+            "d1.time_travel.bookmark" => {
+                let bookmark = match query("timestamp").as_deref() {
+                    Some("2026-11-21T00%3A00%3A00Z") => "bm-0",
+                    None => "bm-1",
+                    Some(other) => panic!("timestamp {other}"),
+                };
+                answer(200, envelope(json!({ "bookmark": bookmark }), None))
+            }
+            "d1.time_travel.restore" => {
+                assert_eq!(query("bookmark").as_deref(), Some("bm-0"));
+                answer(
+                    200,
+                    envelope(
+                        json!({"bookmark": "bm-2", "previous_bookmark": "bm-1", "message": "restored"}),
                         None,
                     ),
                 )
@@ -625,6 +683,65 @@ fn export_polls_until_complete() {
 }
 
 #[test]
+fn a_failed_export_is_an_error_with_its_reason() {
+    let sim = Sim::new();
+    let id = sim.database("a");
+    sim.export_error.set(true);
+    let c = client(&sim);
+    let err = run(c.export_database(&id, &ExportOptions::default())).unwrap_err();
+    assert_eq!(err, ApiError::ExportFailed("disk full".into()));
+    assert_eq!(sim.calls("d1.export"), 2);
+}
+
+#[test]
+fn params_go_as_strings_and_null_is_refused_before_any_call() {
+    let sim = Sim::new();
+    let id = sim.database("a");
+    let c = client(&sim);
+    let sent = [Statement::new(
+        "SELECT ?, ?, ?",
+        vec![Value::Integer(7), Value::Real(2.5), Value::Text("x".into())],
+    )];
+    assert_eq!(run(c.query(&id, &sent)).unwrap().len(), 1);
+    for unsendable in [Value::Null, Value::Blob(vec![0])] {
+        let refused = run(c.query(&id, &[Statement::new("SELECT ?", vec![unsendable])]));
+        assert!(matches!(refused, Err(ApiError::InvalidRequest(_))));
+    }
+    assert!(matches!(
+        run(c.query(&id, &[])),
+        Err(ApiError::InvalidRequest(_))
+    ));
+    assert_eq!(sim.calls("d1.query"), 1);
+}
+
+#[test]
+fn read_replication_and_time_travel() {
+    let sim = Sim::new();
+    let id = sim.database("a");
+    let c = client(&sim);
+    let db = run(c.set_read_replication(&id, ReplicationMode::Auto)).unwrap();
+    assert_eq!(db.read_replication.unwrap().mode, ReplicationMode::Auto);
+    assert_eq!(run(c.bookmark(&id, None)).unwrap(), "bm-1");
+    let earlier = run(c.bookmark(&id, Some("2026-11-21T00:00:00Z"))).unwrap();
+    assert_eq!(earlier, "bm-0");
+    let restored = run(c.restore(&id, RestoreTarget::Bookmark(&earlier))).unwrap();
+    assert_eq!(
+        (
+            restored.bookmark.as_str(),
+            restored.previous_bookmark.as_str()
+        ),
+        ("bm-2", "bm-1")
+    );
+    // A restore whose answer is lost is not repeated.
+    sim.fault("d1.time_travel.restore", Fault::Drop);
+    assert!(matches!(
+        run(c.restore(&id, RestoreTarget::Bookmark("bm-0"))),
+        Err(ApiError::OutcomeUnknown(_))
+    ));
+    assert_eq!(sim.calls("d1.time_travel.restore"), 2);
+}
+
+#[test]
 fn auth_errors_are_final() {
     let sim = Sim::new();
     let c = client(&sim);
@@ -654,6 +771,10 @@ fn bind_d1_keeps_the_other_bindings() {
         .unwrap()
     );
     assert_eq!(settings.bindings[1], Binding::d1("DB", &id));
+    assert_eq!(
+        settings.bindings[1].fields.get("database_id"),
+        Some(&json!(id))
+    );
     assert_eq!(
         (
             sim.calls("workers.settings.get"),
