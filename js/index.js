@@ -112,6 +112,17 @@ function failure(fields) {
 // What any answer Rust did not define becomes: the request is refused, never let through.
 const FAULT = { status: 503, code: "pipeline_fault", message: "the request could not be checked; try again" };
 
+// The configuration as JSON for Rust, which reads every key of it strictly. A value JSON cannot
+// carry (a function, say) would silently vanish from the text, so it is refused here by name.
+function configJson(config) {
+  return JSON.stringify(config, function (key, value) {
+    if (["function", "symbol", "bigint"].includes(typeof value)) {
+      throw new TypeError(`invalid edge-tenancy configuration: ${key || "the configuration"}: a ${typeof value} is not a setting`);
+    }
+    return value;
+  });
+}
+
 function checkOptions(options) {
   if (typeof options !== "object" || options === null) throw new TypeError("edge-tenancy: options is an object");
   for (const name of Object.keys(options)) {
@@ -122,7 +133,7 @@ function checkOptions(options) {
 
 export function createTenancy(config, options = {}) {
   checkOptions(options);
-  const tenancy = new wasm.Tenancy(config);
+  const tenancy = new wasm.Tenancy(configJson(config));
   const { clock = Date.now, lookUpDomain, lookUpTenant } = options;
   const lookups = JSON.parse(tenancy.lookups());
   if (lookups.domains && !lookUpDomain) throw new TypeError("edge-tenancy: a customDomain strategy has lookup: true, so options.lookUpDomain is required");
@@ -167,7 +178,7 @@ export function createTenancy(config, options = {}) {
     if (pending === undefined) {
       pending = fetchJwks(url).then(
         (body) => ({ body }),
-        (error) => ({ why: `${url}: ${error}` }),
+        (error) => ({ why: String(error) }),
       );
       fetches.set(id, pending);
       pending.finally(() => fetches.delete(id));

@@ -69,7 +69,7 @@ impl RefreshPolicy {
 }
 
 /// Names one fetch of the JWKS URL, so every request waiting for it is answered by it once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct FetchId(pub u32);
 
 /// A fetch of the JWKS URL the verifier needs before it can answer.
@@ -91,14 +91,17 @@ pub(super) struct KeysFromUrl {
     attempted_at: Cell<Option<UnixTime>>,
     in_flight: Cell<Option<(FetchId, UnixTime)>>,
     next_id: Cell<u32>,
+    /// The newest fetch whose keys were installed: an older fetch's answer never replaces them.
+    newest_installed: Cell<Option<FetchId>>,
 }
 
 /// How a fetched body was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Settled {
-    /// The fetch this body answers: install it (or record the failure).
+    /// Newer than the keys there are: install it (or record the failure).
     Current,
-    /// Another request's answer to the same fetch came first: nothing to do.
+    /// The keys there are come from this fetch or a later one (another request's answer to the
+    /// same fetch came first, say): nothing to do.
     Already,
 }
 
@@ -120,6 +123,7 @@ impl KeysFromUrl {
             attempted_at: Cell::new(None),
             in_flight: Cell::new(None),
             next_id: Cell::new(0),
+            newest_installed: Cell::new(None),
         })
     }
 
@@ -161,7 +165,8 @@ impl KeysFromUrl {
             return None;
         }
         let id = FetchId(self.next_id.get());
-        self.next_id.set(id.0.wrapping_add(1));
+        // At least a second apart: u32 ids outlast any isolate.
+        self.next_id.set(id.0.saturating_add(1));
         self.in_flight.set(Some((id, now)));
         self.attempted_at.set(Some(now));
         Some(self.request(id))
@@ -174,20 +179,23 @@ impl KeysFromUrl {
         }
     }
 
-    /// Takes the answer to fetch `id`: [`Settled::Current`] once, for the fetch in flight.
+    /// Takes the answer to fetch `id`: [`Settled::Current`] unless the keys there are come from
+    /// this fetch or a newer one. It ends the wait for this fetch and any older one; a fetch that
+    /// was taken for lost and still answers is used if nothing newer came first.
     pub fn settle(&self, id: FetchId) -> Settled {
-        match self.in_flight.get() {
-            Some((current, _)) if current == id => {
-                self.in_flight.set(None);
-                Settled::Current
-            }
-            _ => Settled::Already,
+        if self.in_flight.get().is_some_and(|(current, _)| current <= id) {
+            self.in_flight.set(None);
         }
+        if self.newest_installed.get().is_some_and(|newest| id <= newest) {
+            return Settled::Already;
+        }
+        Settled::Current
     }
 
-    /// Records keys fetched at `now`.
-    pub fn fetched(&self, now: UnixTime) {
+    /// Records that fetch `id`, answered at `now`, brought the keys there are.
+    pub fn fetched(&self, id: FetchId, now: UnixTime) {
         self.fetched_at.set(Some(now));
+        self.newest_installed.set(Some(id));
     }
 }
 
@@ -249,13 +257,21 @@ mod tests {
         let later = t + Duration::from_secs(20);
         assert_eq!(source.fetch(later, true), Some(first.clone()));
         assert_eq!(source.settle(first.id), Settled::Current);
-        assert_eq!(source.settle(first.id), Settled::Already);
+        assert_eq!(source.fetch(later, true), None, "no longer in flight");
         // Settled without keys and attempted 20 s ago: nothing before the minute is up.
         assert_eq!(source.fetch(later, true), None);
         let next = source.fetch(t + Duration::from_secs(61), true).unwrap();
         assert_ne!(next.id, first.id);
         // Lost: a new fetch may start once the in-flight one is 30 s old and the interval passed.
         let much_later = t + Duration::from_secs(61 + 61);
-        assert_ne!(source.fetch(much_later, true).unwrap().id, next.id);
+        let third = source.fetch(much_later, true).unwrap();
+        assert_ne!(third.id, next.id);
+        // The lost one answers after all: used, since nothing newer is in; then the newer one.
+        assert_eq!(source.settle(next.id), Settled::Current);
+        source.fetched(next.id, much_later);
+        assert_eq!(source.settle(third.id), Settled::Current);
+        source.fetched(third.id, much_later);
+        // An answer older than the keys there are is never installed over them.
+        assert_eq!(source.settle(next.id), Settled::Already);
     }
 }

@@ -262,7 +262,7 @@ impl Verifier {
             return Err(format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes"));
         }
         if url.last_body.borrow().as_deref() == Some(body) {
-            url.source.fetched(now);
+            url.source.fetched(fetch, now);
             return Ok(Installed::Unchanged);
         }
         let jwks = serde_json::from_str(body).map_err(|_| "the JWKS is not JSON".to_owned())?;
@@ -278,7 +278,7 @@ impl Verifier {
         let emptied = self.cache.borrow().emptied();
         *self.cache.borrow_mut() = emptied;
         *url.last_body.borrow_mut() = Some(body.into());
-        url.source.fetched(now);
+        url.source.fetched(fetch, now);
         Ok(Installed::Replaced)
     }
 

@@ -76,6 +76,10 @@ mod tests {
                 "authenticate.iss: unknown setting; did you mean issuer?",
             ),
             (
+                r#"{"resolve":{"strategies":[{"type":"subdomain","baseDomain":"example.com"}]}}"#.to_owned(),
+                "resolve.strategies[0].baseDomain: unknown setting; did you mean baseDomains?",
+            ),
+            (
                 format!(r#"{{"resolve":{{"strategies":[{base}]}},"auth":{{}}}}"#),
                 "auth: unknown setting; did you mean authenticate?",
             ),

@@ -11,13 +11,25 @@ use serde::de::DeserializeOwned;
 /// `T` from a JSON value, strictly.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ConfigError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let message = explain(&error.inner().to_string());
+        let inner = error.inner().to_string();
+        let mut path = error.path().to_string();
+        // Inside a tagged enum (a strategy) the path stops at the object: add the field.
+        if let Some(name) = unknown_field(&inner) {
+            if !path.ends_with(name) {
+                path = if path == "." { name.to_owned() } else { format!("{path}.{name}") };
+            }
+        }
+        let message = explain(&inner);
         ConfigError(match path.as_str() {
             "." | "" => message,
             path => format!("{path}: {message}"),
         })
     })
+}
+
+/// The name in serde's "unknown field `name`, …".
+fn unknown_field(message: &str) -> Option<&str> {
+    message.strip_prefix("unknown field `")?.split_once('`').map(|(name, _)| name)
 }
 
 /// serde's message, reworded where a setting or a strategy type is unknown (the path already

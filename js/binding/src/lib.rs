@@ -51,19 +51,11 @@ struct Runs {
 
 #[wasm_bindgen]
 impl Tenancy {
-    /// Builds the pipeline from a plain config object. Every setting is checked here, once: an
-    /// unknown or misspelled one at any depth throws, naming its path.
+    /// Builds the pipeline from the configuration as JSON text. Every setting is checked here,
+    /// once: an unknown or misspelled one at any depth throws, naming its path.
     #[wasm_bindgen(constructor)]
-    pub fn new(config: JsValue) -> Result<Tenancy, JsError> {
-        // Through a JSON value, so every key of the object is seen (and an unknown one refused),
-        // exactly as for a TENANCY_CONFIG string.
-        let value: serde_json::Value = serde_wasm_bindgen::from_value(config).map_err(|e| {
-            JsError::new(&format!(
-                "invalid edge-tenancy configuration: not plain data ({e})"
-            ))
-        })?;
-        let pipeline = TenancyConfig::from_value(value)
-            .and_then(TenancyConfig::build)
+    pub fn new(config: &str) -> Result<Tenancy, JsError> {
+        let pipeline = TenancyConfig::pipeline_from_json(config)
             .map_err(|e| JsError::new(&e.to_string()))?
             // Public-key signatures go to WebCrypto in JS: native there, several times faster
             // than Rust in wasm.
