@@ -20,8 +20,13 @@ before(async () => {
 });
 after(() => worker?.dispose());
 
-const post = (body) =>
-  worker.fetch("/tenants", { method: "POST", headers: { "content-type": "application/json" }, body });
+const demoToken = (claims) =>
+  new jose.SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuer("edge-tenancy-demo").setExpirationTime("5m").sign(DEMO_SECRET);
+let admin;
+const asAdmin = async () => ({ authorization: `Bearer ${(admin ??= await demoToken({ tenant: "main", scope: "tenants:admin" }))}` });
+const post = async (body) =>
+  worker.fetch("/tenants", { method: "POST", headers: { "content-type": "application/json", ...(await asAdmin()) }, body });
+const getAsAdmin = async (path) => worker.fetch(path, { headers: await asAdmin() });
 
 test("health reports the crate version", async () => {
   const res = await worker.fetch("/health");
@@ -38,7 +43,7 @@ test("a registered tenant is stored in D1 and read back", async () => {
   assert.equal(record.id, "acme");
   assert.ok(record.created_at >= before && record.created_at <= Date.now(), "created_at is now");
 
-  const got = await worker.fetch("/tenants/acme");
+  const got = await getAsAdmin("/tenants/acme");
   assert.equal(got.status, 200);
   assert.deepEqual(await json(got), record);
 
@@ -50,11 +55,28 @@ test("a registered tenant is stored in D1 and read back", async () => {
 
 test("the list is ordered by id", async () => {
   for (const id of ["zeta", "beta"]) assert.equal((await post(JSON.stringify({ id }))).status, 201);
-  const res = await worker.fetch("/tenants");
+  const res = await getAsAdmin("/tenants");
   assert.equal(res.status, 200);
   const ids = (await json(res)).tenants.map((t) => t.id);
   assert.deepEqual(ids, [...ids].sort());
   assert.ok(["acme", "beta", "zeta"].every((id) => ids.includes(id)));
+});
+
+test("the tenant routes are for control-plane administrators only", async () => {
+  const member = { authorization: `Bearer ${await demoToken({ tenant: "acme", scope: "tenants:admin" })}` };
+  const cases = [
+    ["/tenants", {}, 401],
+    ["/tenants", member, 403],
+    ["/tenants/acme", {}, 401],
+    ["/tenants/acme", member, 403],
+  ];
+  for (const [path, headers, status] of cases) assert.equal((await worker.fetch(path, { headers })).status, status, path);
+  for (const headers of [{}, member]) {
+    const res = await worker.fetch("/tenants", { method: "POST", headers, body: JSON.stringify({ id: "intruder" }) });
+    assert.ok([401, 403].includes(res.status));
+  }
+  const ids = (await json(await getAsAdmin("/tenants"))).tenants.map((t) => t.id);
+  assert.ok(!ids.includes("intruder"), "nothing was registered");
 });
 
 test("registering twice is 409 and keeps the first record", async () => {
@@ -62,7 +84,7 @@ test("registering twice is 409 and keeps the first record", async () => {
   const second = await post(JSON.stringify({ id: "twice" }));
   assert.equal(second.status, 409);
   assert.equal((await json(second)).error.code, "tenant_exists");
-  assert.deepEqual(await json(await worker.fetch("/tenants/twice")), first);
+  assert.deepEqual(await json(await getAsAdmin("/tenants/twice")), first);
 });
 
 test("bad input gets 400 with a JSON error that does not echo it", async () => {
@@ -86,16 +108,16 @@ test("bad input gets 400 with a JSON error that does not echo it", async () => {
     assert.equal(JSON.parse(text).error.code, code, body);
     assert.ok(!text.includes("SECRET"), `echoed input: ${text}`);
   }
-  const ids = (await json(await worker.fetch("/tenants"))).tenants.map((t) => t.id);
+  const ids = (await json(await getAsAdmin("/tenants"))).tenants.map((t) => t.id);
   assert.ok(!ids.some((id) => !/^[a-z0-9-]+$/.test(id)), "nothing invalid was stored");
 });
 
 test("lookups: unknown tenant 404, invalid id 400", async () => {
-  const missing = await worker.fetch("/tenants/nobody");
+  const missing = await getAsAdmin("/tenants/nobody");
   assert.equal(missing.status, 404);
   assert.equal((await json(missing)).error.code, "tenant_not_found");
   for (const raw of ["UPPER", "-x", "a_b", "a%2eb", "xn--zz"]) {
-    const res = await worker.fetch(`/tenants/${raw}`);
+    const res = await getAsAdmin(`/tenants/${raw}`);
     assert.equal(res.status, 400, raw);
     assert.equal((await json(res)).error.code, "invalid_tenant_id", raw);
   }
@@ -136,6 +158,11 @@ test("whoami runs the pipeline in the Rust worker", async () => {
 
   const badTenant = await get("/t/ACME/whoami", acme);
   assert.equal(badTenant.status, 400);
+
+  // The tenant must be registered: the pipeline looks it up in the registry.
+  const ghost = await get("/t/ghost/whoami", await token({ tenant: "ghost" }));
+  assert.equal(ghost.status, 404);
+  assert.equal((await json(ghost)).error.code, "tenant_not_found");
 });
 
 test("with a jwksUrl, the Rust worker fetches its keys from the provider and keeps them", async () => {
@@ -158,8 +185,9 @@ test("with a jwksUrl, the Rust worker fetches its keys from the provider and kee
     bindings: { TENANCY_CONFIG: JSON.stringify(config) },
   });
   try {
+    // Tokens for the control-plane tenant, which exists without a registry row.
     const token = (sub) =>
-      new jose.SignJWT({ tenant: "acme", sub })
+      new jose.SignJWT({ tenant: "main", sub })
         .setProtectedHeader({ alg: "EdDSA", kid: "provider-1" })
         .setIssuer(config.authenticate.issuer)
         .setExpirationTime("5m")

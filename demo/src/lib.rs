@@ -111,9 +111,18 @@ pub(crate) async fn administrator(
     req: &Request,
     env: &Env,
 ) -> std::result::Result<TenantContext, Error> {
-    let context = resolve_request(pipeline, req, &edges(env).await).await?;
-    pipeline.require_administrator(&context)?;
-    Ok(context)
+    match resolve_request(pipeline, req, &edges(env).await).await {
+        Ok(context) => {
+            pipeline.require_administrator(&context)?;
+            Ok(context)
+        }
+        // An administrator's token is bound to the control-plane tenant, which is never looked
+        // up: a token for a tenant the registry lacks is simply not an administrator's.
+        Err(Error::TenantNotFound | Error::TenantUnavailable { .. }) => {
+            Err(Error::Forbidden("this needs a control-plane administrator"))
+        }
+        Err(error) => Err(error),
+    }
 }
 
 async fn registry(env: &Env) -> std::result::Result<Registry<D1>, Error> {

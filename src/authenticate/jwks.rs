@@ -183,10 +183,18 @@ impl KeysFromUrl {
     /// this fetch or a newer one. It ends the wait for this fetch and any older one; a fetch that
     /// was taken for lost and still answers is used if nothing newer came first.
     pub fn settle(&self, id: FetchId) -> Settled {
-        if self.in_flight.get().is_some_and(|(current, _)| current <= id) {
+        if self
+            .in_flight
+            .get()
+            .is_some_and(|(current, _)| current <= id)
+        {
             self.in_flight.set(None);
         }
-        if self.newest_installed.get().is_some_and(|newest| id <= newest) {
+        if self
+            .newest_installed
+            .get()
+            .is_some_and(|newest| id <= newest)
+        {
             return Settled::Already;
         }
         Settled::Current

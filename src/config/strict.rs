@@ -16,7 +16,11 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Co
         // Inside a tagged enum (a strategy) the path stops at the object: add the field.
         if let Some(name) = unknown_field(&inner) {
             if !path.ends_with(name) {
-                path = if path == "." { name.to_owned() } else { format!("{path}.{name}") };
+                path = if path == "." {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                };
             }
         }
         let message = explain(&inner);
@@ -29,7 +33,10 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Co
 
 /// The name in serde's "unknown field `name`, …".
 fn unknown_field(message: &str) -> Option<&str> {
-    message.strip_prefix("unknown field `")?.split_once('`').map(|(name, _)| name)
+    message
+        .strip_prefix("unknown field `")?
+        .split_once('`')
+        .map(|(name, _)| name)
 }
 
 /// serde's message, reworded where a setting or a strategy type is unknown (the path already
