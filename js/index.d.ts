@@ -29,6 +29,8 @@ export declare class EdgeTenancyError extends Error {
   readonly code: string;
   /** The `WWW-Authenticate` challenge of a 401, else `null`. */
   readonly wwwAuthenticate: string | null;
+  /** Seconds to wait before trying again (a 503 `tenant_unavailable`, say), else `null`. */
+  readonly retryAfter: number | null;
   /** `{"error":{"code","message"}}` with {@link status}. */
   toResponse(): Response;
 }
@@ -44,7 +46,13 @@ export type Strategy =
       /** Take the label next to the base from deeper hosts (`eu.acme.example.com` → `acme`). @default false */
       nested?: boolean;
     }
-  | { type: "customDomain"; /** host → tenant id */ domains?: Record<string, string> }
+  | {
+      type: "customDomain";
+      /** host → tenant id */
+      domains?: Record<string, string>;
+      /** Ask {@link TenancyOptions.lookUpDomain} about hosts `domains` does not hold. @default false */
+      lookup?: boolean;
+    }
   | { type: "header"; /** @default "x-tenant-id" */ name?: string }
   | { type: "pathPrefix"; /** `/t/{tenant}/…`; the rest of the path is handed on. @default "/t/" */ prefix?: string }
   | { type: "jwtClaim" }
@@ -64,9 +72,11 @@ export interface AuthenticateConfig {
   /** Public keys (a JWKS's `keys`); each allows one algorithm (its `alg`, or the one its type implies). */
   keys?: Jwk[];
   /**
-   * A JWKS URL the keys are fetched from (with `fetch`, 5 s timeout): on first use, when older
-   * than `jwksRefresh.maxAgeSecs`, and for a token with an unknown `kid` at most once per
-   * `jwksRefresh.minIntervalSecs`. A failed fetch keeps the keys there were; with none, 503.
+   * A JWKS URL the keys are fetched from (`https:`; `http:` only for localhost), with `fetch`,
+   * a 5 s timeout and a 1 MiB cap: on first use, when older than `jwksRefresh.maxAgeSecs`, and
+   * for a token with an unknown `kid` at most once per `jwksRefresh.minIntervalSecs`. Requests
+   * that need keys while a fetch is in flight wait for that one. A failed fetch keeps the keys
+   * there were; with none, 503.
    */
   jwksUrl?: string;
   /** @default { maxAgeSecs: 3600, minIntervalSecs: 60 } */
@@ -91,7 +101,34 @@ export interface AuthenticateConfig {
   cacheTokens?: number;
 }
 
-/** Everything {@link createTenancy} needs. */
+/** What the registry says of a tenant, as {@link TenancyOptions.lookUpTenant} answers. */
+export type TenantStatus =
+  | { state: "ready" }
+  | { state: "notFound" }
+  | { state: "unavailable"; /** Sent as `Retry-After`. */ retryAfterSecs: number };
+
+/** What {@link createTenancy} takes besides the configuration: the I/O the pipeline may ask for. */
+export interface TenancyOptions {
+  /** Milliseconds since the epoch, as `Date.now()` (the default); tests pass a fake clock. */
+  clock?: () => number;
+  /**
+   * The tenant that owns a custom domain (a normalized host), or `null`. Required with a
+   * `customDomain` strategy that has `lookup: true`. A throw or a non-string fails the request
+   * with 503 `lookup_unavailable`.
+   */
+  lookUpDomain?: (host: string) => Promise<string | null> | string | null;
+  /**
+   * What the registry says of a tenant (`null`: not found). Required with
+   * `resolve.lookUpTenants`. A throw fails the request with 503 `lookup_unavailable`.
+   */
+  lookUpTenant?: (tenant: TenantId) => Promise<TenantStatus | null> | TenantStatus | null;
+}
+
+/**
+ * Everything {@link createTenancy} needs. Read strictly: an unknown or misspelled setting at
+ * any depth throws at creation, naming its path (`authenticate.audiance: unknown setting; did you
+ * mean audience?`).
+ */
 export interface TenancyConfig {
   resolve: {
     strategies: Strategy[];
@@ -99,6 +136,12 @@ export interface TenancyConfig {
     controlPlaneTenant?: string;
     /** Trust `X-Forwarded-Host` (only behind a proxy that sets it). @default false */
     trustForwardedHost?: boolean;
+    /**
+     * Ask {@link TenancyOptions.lookUpTenant} whether each resolved tenant (but the control-plane
+     * one) is registered and ready, after authorization: 404 `tenant_not_found` or 503
+     * `tenant_unavailable` otherwise. @default false
+     */
+    lookUpTenants?: boolean;
   };
   /** Without it, every token is refused and only public paths pass. */
   authenticate?: AuthenticateConfig;
@@ -142,21 +185,25 @@ export interface TenancyFailure {
 /** A configured pipeline. */
 export interface Tenancy {
   /**
-   * Resolve, authenticate and authorize `request`: one call into wasm. The first time a token
-   * signed with a public key (EdDSA, ES256, RS256) is seen, its signature is checked with the
-   * runtime's WebCrypto between two calls; verified tokens are remembered per isolate. A request
-   * with the same URL (query aside, unless a query strategy reads it) and the same headers as an
-   * earlier success gets that answer again without entering wasm, until the token expires
-   * (`cacheTokens` bounds how many are kept).
+   * Authenticate, resolve, authorize and (if configured) look up the tenant of `request`. The
+   * pipeline runs in wasm as a state machine; the I/O it asks for (a JWKS fetch, a WebCrypto
+   * signature check for EdDSA, ES256 and RS256 tokens, a lookup callback) is done here and the
+   * result handed back. Anything the pipeline did not ask for fails the request with 503
+   * `pipeline_fault`. Verified tokens are remembered per isolate. A request with the same URL
+   * (query aside, unless a query strategy reads it) and headers as an earlier success with a
+   * token gets that answer again without entering wasm, until the token expires, the keys fall
+   * due, or 5 minutes pass, and never across a change of keys; with lookups configured, nothing
+   * is replayed.
    */
   resolve(request: Request): Promise<TenantContext | TenancyFailure>;
 }
 
 /**
- * Builds the pipeline once (at module scope); a bad setting throws here, not on a request.
+ * Builds the pipeline once (at module scope); a bad setting or option throws here, not on a
+ * request.
  * @example
  * const tenancy = createTenancy({ resolve: { strategies: [{ type: "subdomain", baseDomains: ["example.com"] }] } });
  * const result = await tenancy.resolve(request);
  * if (!result.ok) return result.response;
  */
-export declare function createTenancy(config: TenancyConfig): Tenancy;
+export declare function createTenancy(config: TenancyConfig, options?: TenancyOptions): Tenancy;

@@ -50,4 +50,24 @@ createTenancy({ resolve: { strategies: [{ type: "cookie" }] } });
 // @ts-expect-error HS algorithms only for secrets
 createTenancy({ resolve: { strategies: [] }, authenticate: { secrets: [{ secret: "x", alg: "RS256" }] } });
 
-void asString, v, unchecked, handle, route;
+// Lookups and a clock: the options the pipeline's I/O goes through.
+const withLookups = createTenancy(
+  {
+    resolve: { strategies: [{ type: "customDomain", lookup: true }], lookUpTenants: true },
+    authenticate: { jwksUrl: "https://auth.example.com/jwks" },
+  },
+  {
+    clock: () => 1_800_000_000_000,
+    lookUpDomain: async (host: string) => (host === "shop.acme.com" ? "acme" : null),
+    lookUpTenant: (tenant: TenantId) => (tenant === "acme" ? { state: "ready" } : { state: "unavailable", retryAfterSecs: 5 }),
+  },
+);
+// @ts-expect-error a tenant status names its state
+createTenancy({ resolve: { strategies: [] } }, { lookUpTenant: () => ({ state: "gone" }) });
+// @ts-expect-error options are the pipeline's I/O, not settings
+createTenancy({ resolve: { strategies: [] } }, { issuer: "x" });
+function retry(e: EdgeTenancyError): number | null {
+  return e.retryAfter;
+}
+
+void asString, v, unchecked, handle, route, withLookups, retry;

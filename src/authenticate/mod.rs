@@ -9,7 +9,7 @@
 //! - [`KeySet`] holds the keys (JWK, JWKS, HMAC secrets), each allowing exactly one algorithm;
 //!   a token's `kid` picks the key and its `alg` must be that key's, so a token never chooses
 //!   how it is checked. Unusable keys are a [`KeyError`] at configuration time.
-//! - [`Verifier::verify`] parses the token with jwt-compact, checks the signature, and only then
+//! - [`Verifier`] parses the token with jwt-compact, checks the signature, and only then
 //!   reads the claims — jwt-compact hands them out only inside a validated token — against
 //!   [`ClaimRules`]: `exp`/`nbf` with leeway, `iss`, `aud`, and the tenant ([`ClaimPath`]),
 //!   scopes and attach list of the [`Principal`](crate::Principal). Verified tokens are

@@ -60,7 +60,7 @@ struct UrlKeys {
 /// Verifies tokens with a [`KeySet`] and checks their claims with [`ClaimRules`].
 ///
 /// It does no I/O. When its keys are due from a JWKS URL, or a public-key signature is left to
-/// its caller, verification says so ([`Verification`]) and the pipeline turns that into an I/O
+/// its caller, verification says so, and the [pipeline](crate::pipeline) turns that into an I/O
 /// request for its edge.
 pub struct Verifier {
     keys: RefCell<Rc<KeySet>>,
@@ -89,7 +89,8 @@ impl Verifier {
     }
 
     /// The same verifier leaving public-key signatures (ES256, EdDSA, RS256) to its caller
-    /// ([`Verification::CheckSignature`]). HMAC signatures are still checked here.
+    /// (the pipeline's [`Io::CheckSignature`](crate::pipeline::Io::CheckSignature)). HMAC
+    /// signatures are still checked here.
     pub fn with_caller_signatures(self) -> Self {
         Self {
             caller_signatures: true,
