@@ -42,8 +42,9 @@ mod time;
 #[cfg(feature = "workers")]
 pub mod workers;
 
-pub use config::{ConfigError, TenancyConfig};
+pub use config::ConfigError;
 pub use error::{Error, ErrorResponse, Fault};
+pub use pipeline::TenancyConfig;
 pub use principal::Principal;
 pub use tenant_id::{TenantId, TenantIdError, MAX_LEN as TENANT_ID_MAX_LEN};
 pub use time::UnixTime;

@@ -8,7 +8,7 @@
 use super::ConfigError;
 use serde::de::DeserializeOwned;
 
-/// `T` from a JSON value, strictly.
+/// `T` read strictly from a JSON value (the npm package's object, say).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ConfigError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let inner = error.inner().to_string();

@@ -19,6 +19,7 @@
 //! The machine fails closed: a reply to another request, of another kind, to a finished run, or
 //! one I/O request past [`MAX_IO_PER_RUN`] is a 503 ([`Error::Fault`]), never a pass.
 
+mod config;
 mod context;
 mod drive;
 mod io;
@@ -28,6 +29,7 @@ mod run;
 #[cfg(test)]
 mod tests;
 
+pub use config::TenancyConfig;
 pub use context::TenantContext;
 pub use drive::{drive, Edges};
 pub use io::{Io, Reply, Step, Ticket};
