@@ -1,10 +1,7 @@
-// The ESM face of edge-tenancy: loads the wasm once per isolate and turns errors thrown from Rust
-// into EdgeTenancyError. Behaviour lives in Rust (js/binding); this file only adapts.
-import wasmModule from "./dist/edge_tenancy_bg.wasm";
+// The ESM face of edge-tenancy: turns errors thrown from Rust into EdgeTenancyError. Behaviour
+// lives in Rust (js/binding); this file only adapts. The wasm is instantiated before this module
+// runs, by the entry the package's export conditions chose (workerd.js or portable.js).
 import * as wasm from "./dist/edge_tenancy.js";
-
-// Workers hand a `.wasm` import over as a compiled WebAssembly.Module, so instantiation is sync.
-wasm.initSync({ module: wasmModule });
 
 export class EdgeTenancyError extends Error {
   constructor({ status, code, message, www_authenticate }) {
