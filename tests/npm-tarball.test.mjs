@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -81,7 +81,9 @@ test("the tarball holds the package, its README and LICENSE, at the crate's vers
   assert.ok(installed.engines.node, "engines.node");
 });
 
-test("TypeScript, strict: the app's Hono variables and jose keys type-check against the packed types", () => {
+test("TypeScript, strict: the app and the README's quick start type-check against the packed types", () => {
+  const readme = readFileSync(join(app, "node_modules/edge-tenancy/README.md"), "utf8");
+  writeFileSync(join(app, "src/quick-start.ts"), readme.match(/```ts\n([\s\S]*?)```/)[1]);
   run(join(BIN, "tsc"), ["-p", "tsconfig.json"], app);
 });
 
