@@ -41,8 +41,10 @@ export type Strategy =
       type: "subdomain";
       /** Base domains, e.g. `["example.com"]`; the longest that matches is used. */
       baseDomains: string[];
-      /** Labels that are never tenants. @default ["www", "api", "app", "admin"] */
+      /** Labels that are never tenants, on top of `www`, `api`, `app` and `admin` (unless `replaceReserved`). @default [] */
       reserved?: string[];
+      /** Make `reserved` the whole list, without the four default labels. @default false */
+      replaceReserved?: boolean;
       /** Take the label next to the base from deeper hosts (`eu.acme.example.com` → `acme`). @default false */
       nested?: boolean;
     }
@@ -58,19 +60,35 @@ export type Strategy =
   | { type: "jwtClaim" }
   | { type: "query"; name: string };
 
-/** A JSON Web Key (public), as in a JWKS. */
+/**
+ * A public JSON Web Key, as in a JWKS's `keys`. jose's `JWK` (from `exportJWK`) and WebCrypto's
+ * `JsonWebKey` are assignable. {@link createTenancy} refuses a key without `kty`, one other than
+ * `RSA`, `EC` (P-256), `OKP` (Ed25519) or `oct` (with `alg`), and a private key (with `d`); keys
+ * with `"use": "enc"` are skipped. Members not listed here are ignored.
+ */
 export interface Jwk {
-  kty: "RSA" | "EC" | "OKP" | "oct";
+  kty?: string;
   kid?: string;
   alg?: string;
   use?: string;
-  [member: string]: unknown;
+  key_ops?: string[];
+  ext?: boolean;
+  crv?: string;
+  x?: string;
+  y?: string;
+  n?: string;
+  e?: string;
+  k?: string;
+  x5c?: string[];
+  x5t?: string;
+  "x5t#S256"?: string;
+  x5u?: string;
 }
 
 /** How bearer tokens are verified. */
 export interface AuthenticateConfig {
   /** Public keys (a JWKS's `keys`); each allows one algorithm (its `alg`, or the one its type implies). */
-  keys?: Jwk[];
+  keys?: readonly Jwk[];
   /**
    * A JWKS URL the keys are fetched from (`https:`; `http:` only for localhost), with `fetch`,
    * a 5 s timeout and a 1 MiB cap: on first use, when older than `jwksRefresh.maxAgeSecs`, and
@@ -174,6 +192,13 @@ export interface TenantContext {
   readonly principal: Principal | null;
   readonly access: "public" | "member" | "admin";
 }
+
+/**
+ * The Hono context variables of a middleware that stores the context as `tenancy`:
+ * `new Hono<{ Variables: TenancyVariables }>()` types `c.set("tenancy", result)` and
+ * `c.get("tenancy")`.
+ */
+export type TenancyVariables = { tenancy: TenantContext };
 
 /** A request that did not: the error, and the response to send. */
 export interface TenancyFailure {

@@ -1,10 +1,7 @@
-// The ESM face of edge-tenancy: loads the wasm once per isolate and turns errors thrown from Rust
-// into EdgeTenancyError. Behaviour lives in Rust (js/binding); this file only adapts.
-import wasmModule from "./dist/edge_tenancy_bg.wasm";
+// The ESM face of edge-tenancy: turns errors thrown from Rust into EdgeTenancyError. Behaviour
+// lives in Rust (js/binding); this file only adapts. The wasm is instantiated before this module
+// runs, by the entry the package's export conditions chose (workerd.js or portable.js).
 import * as wasm from "./dist/edge_tenancy.js";
-
-// Workers hand a `.wasm` import over as a compiled WebAssembly.Module, so instantiation is sync.
-wasm.initSync({ module: wasmModule });
 
 export class EdgeTenancyError extends Error {
   constructor({ status, code, message, www_authenticate, retry_after }) {
@@ -64,6 +61,11 @@ const WEBCRYPTO = {
 };
 
 const utf8 = new TextEncoder();
+// A base64url signature as bytes: the runtime's own decoder where it has one (workerd), else atob
+// (Node 22 has no Uint8Array.fromBase64).
+const fromBase64url = Uint8Array.fromBase64
+  ? (text) => Uint8Array.fromBase64(text, { alphabet: "base64url" })
+  : (text) => Uint8Array.from(atob(text.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
 // A JWKS endpoint that has not answered by then is down; the keys the pipeline has stay.
 const JWKS_TIMEOUT_MS = 5000;
 // Real key sets are a few KiB; a larger body is not read past this.
@@ -211,7 +213,7 @@ export function createTenancy(config, options = {}) {
     if (cryptoKey === null) return false;
     const dot = token.lastIndexOf(".");
     try {
-      const signature = Uint8Array.fromBase64(token.slice(dot + 1), { alphabet: "base64url" });
+      const signature = fromBase64url(token.slice(dot + 1));
       return await crypto.subtle.verify(WEBCRYPTO[alg].verifyWith, cryptoKey, signature, utf8.encode(token.slice(0, dot)));
     } catch {
       return false; // a signature WebCrypto cannot even read is not a valid one

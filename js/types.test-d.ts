@@ -1,5 +1,7 @@
 // Type tests, checked by `tsc --noEmit` in the test command: what must and must not compile.
-import { createTenancy, EdgeTenancyError, isTenantId, parseTenantId, version, type TenantId } from "edge-tenancy";
+import { createTenancy, EdgeTenancyError, isTenantId, parseTenantId, version, type Jwk, type TenancyVariables, type TenantContext, type TenantId } from "edge-tenancy";
+import { Hono } from "hono";
+import type { JWK } from "jose";
 
 const id: TenantId = parseTenantId("acme");
 const asString: string = id;
@@ -70,4 +72,33 @@ function retry(e: EdgeTenancyError): number | null {
   return e.retryAfter;
 }
 
-void asString, v, unchecked, handle, route, withLookups, retry;
+
+// Keys as jose's exportJWK and WebCrypto's exportKey("jwk") give them, and as written by hand.
+declare const fromJose: JWK;
+declare const fromWebCrypto: JsonWebKey;
+const written: Jwk = { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", kid: "k1" };
+createTenancy({ resolve: { strategies: [{ type: "jwtClaim" }] }, authenticate: { keys: [fromJose, fromWebCrypto, written] } });
+// @ts-expect-error kty is a string
+const wrongKty: Jwk = { kty: 1 };
+
+// The reserved labels add to the defaults unless replaced.
+createTenancy({ resolve: { strategies: [{ type: "subdomain", baseDomains: ["example.com"], reserved: ["docs"], replaceReserved: true }] } });
+
+// A Hono app typed with the variables the middleware sets.
+const app = new Hono<{ Variables: TenancyVariables }>();
+app.use("/api/*", async (c, next) => {
+  const result = await tenancy.resolve(c.req.raw);
+  if (!result.ok) return result.response;
+  c.set("tenancy", result);
+  // @ts-expect-error only a tenant context goes there
+  c.set("tenancy", { ok: false });
+  await next();
+});
+app.get("/api/me", (c) => {
+  const context: TenantContext = c.get("tenancy");
+  const tenant: TenantId = context.tenant;
+  return c.json({ tenant, access: context.access, scopes: context.principal?.scopes ?? [] });
+});
+
+
+void asString, v, unchecked, handle, route, withLookups, retry, wrongKty;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the wasm artifacts. `build.sh demo`: the demo worker (demo/build/, used by wrangler.toml).
-# `build.sh js`: the npm package's wasm (js/dist/). No argument: both.
+# `build.sh js`: the npm package's wasm (js/dist/) and its version. No argument: both.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -20,6 +20,14 @@ build_js() {
     "$ROOT/target/wasm32-unknown-unknown/npm/edge_tenancy_js.wasm"
   "$WASM_OPT_BIN" -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals "$out/edge_tenancy_bg.wasm" -o "$out/edge_tenancy_bg.wasm"
+  # The same bytes as a JS module, for runtimes and bundlers that do not take `.wasm` imports as
+  # compiled modules (js/load/bytes.js); workerd takes the .wasm itself (js/load/module.js).
+  { printf 'export default "'; base64 -w0 "$out/edge_tenancy_bg.wasm"; printf '";\n'; } \
+    > "$out/edge_tenancy_bg.base64.js"
+  # The package's version is the crate's.
+  local version
+  version="$(cargo pkgid --quiet -p edge-tenancy --manifest-path "$ROOT/Cargo.toml")"
+  (cd "$ROOT/js" && npm pkg set version="${version##*@}")
 }
 
 case "${1:-all}" in

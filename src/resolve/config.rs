@@ -35,9 +35,12 @@ pub enum StrategyConfig {
     Subdomain {
         /// Base domains; the longest that matches is used.
         base_domains: Vec<String>,
-        /// Labels that are never tenants (default `www`, `api`, `app`, `admin`).
-        #[serde(default = "default_reserved")]
+        /// Labels that are never tenants, on top of the defaults `www`, `api`, `app` and `admin`.
+        #[serde(default)]
         reserved: Vec<String>,
+        /// Take `reserved` as the whole list, without the defaults.
+        #[serde(default)]
+        replace_reserved: bool,
         /// Accept more than one label below the base, taking the one next to it
         /// (`eu.acme.example.com` is `acme`). Off: such hosts name no tenant.
         #[serde(default)]
@@ -75,9 +78,9 @@ pub enum StrategyConfig {
     },
 }
 
-fn default_reserved() -> Vec<String> {
-    ["www", "api", "app", "admin"].map(String::from).to_vec()
-}
+/// Labels a subdomain strategy never takes for a tenant unless `replaceReserved` says otherwise:
+/// the hosts a deployment commonly keeps for itself.
+pub(super) const DEFAULT_RESERVED: [&str; 4] = ["www", "api", "app", "admin"];
 
 fn default_header() -> String {
     "x-tenant-id".to_owned()

@@ -1,6 +1,6 @@
 //! [`Resolver`]: runs the configured strategies over a request.
 
-use super::config::{ResolveConfig, StrategyConfig};
+use super::config::{ResolveConfig, StrategyConfig, DEFAULT_RESERVED};
 use super::custom_domain::{CustomDomains, DomainAnswer};
 use super::{Host, RequestParts};
 use crate::config::ConfigError;
@@ -94,6 +94,7 @@ impl Resolver {
                 StrategyConfig::Subdomain {
                     base_domains,
                     reserved,
+                    replace_reserved,
                     nested,
                 } => {
                     if base_domains.is_empty() {
@@ -104,7 +105,17 @@ impl Resolver {
                         .map(|b| config_host(b, "subdomain: base domain"))
                         .collect::<Result<Vec<_>, _>>()?;
                     bases.sort_by_key(|b| std::cmp::Reverse(b.as_str().len()));
-                    let reserved = reserved.iter().map(|r| r.to_ascii_lowercase()).collect();
+                    let defaults = if replace_reserved {
+                        &[][..]
+                    } else {
+                        &DEFAULT_RESERVED
+                    };
+                    let reserved = defaults
+                        .iter()
+                        .copied()
+                        .chain(reserved.iter().map(String::as_str))
+                        .map(str::to_ascii_lowercase)
+                        .collect();
                     Strategy::Subdomain {
                         bases,
                         reserved,

@@ -188,6 +188,18 @@ fn nested_subdomains_and_custom_reserved_names_when_configured() {
         run(&r, "https://eu.acme.example.com/", &[], None),
         "acme@Subdomain /"
     );
+    // `reserved` adds to the defaults: www stays reserved.
+    for label in ["status", "www", "api", "app", "admin"] {
+        let url = format!("https://{label}.example.com/");
+        assert_eq!(run(&r, &url, &[], None), "no_tenant", "{label}");
+    }
+}
+
+#[test]
+fn replace_reserved_drops_the_default_labels() {
+    let r = resolver(
+        r#"{ "strategies": [{ "type": "subdomain", "baseDomains": ["example.com"], "reserved": ["status"], "replaceReserved": true }] }"#,
+    );
     assert_eq!(
         run(&r, "https://www.example.com/", &[], None),
         "www@Subdomain /"
@@ -195,6 +207,13 @@ fn nested_subdomains_and_custom_reserved_names_when_configured() {
     assert_eq!(
         run(&r, "https://status.example.com/", &[], None),
         "no_tenant"
+    );
+    let none = resolver(
+        r#"{ "strategies": [{ "type": "subdomain", "baseDomains": ["example.com"], "replaceReserved": true }] }"#,
+    );
+    assert_eq!(
+        run(&none, "https://admin.example.com/", &[], None),
+        "admin@Subdomain /"
     );
 }
 
