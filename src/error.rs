@@ -47,6 +47,20 @@ pub enum Error {
     TenantNotFound,
     /// The tenant is registered already (409).
     TenantExists,
+    /// Another request is provisioning or removing the tenant right now (409, with
+    /// `Retry-After`).
+    TenantBusy {
+        /// When to try again, in seconds.
+        retry_after_secs: u32,
+    },
+    /// The registry row's lease passed to another provisioner while this one worked (409): it
+    /// stopped without writing.
+    LeaseLost,
+    /// A database with the tenant's name exists but the registry does not say it is this
+    /// tenant's, so it is not adopted (409).
+    ForeignDatabase,
+    /// A user's provisioning or deprovisioning hook failed (500). The detail is for logs only.
+    HookFailed(String),
     /// The control-plane or tenant database failed (503). The inner error is for logs only.
     Storage(SqlError),
     /// A part of the deployment this route needs is not configured (503). The reason is for
@@ -145,6 +159,26 @@ impl Error {
             Self::InvalidBody(why) => (400, "invalid_body", (*why).to_owned()),
             Self::TenantNotFound => (404, "tenant_not_found", "no such tenant".to_owned()),
             Self::TenantExists => (409, "tenant_exists", "the tenant exists already".to_owned()),
+            Self::TenantBusy { .. } => (
+                409,
+                "tenant_busy",
+                "the tenant is being provisioned or removed; try again".to_owned(),
+            ),
+            Self::LeaseLost => (
+                409,
+                "lease_lost",
+                "another request took over this tenant's provisioning".to_owned(),
+            ),
+            Self::ForeignDatabase => (
+                409,
+                "database_exists",
+                "a database with the tenant's name exists and is not the registry's".to_owned(),
+            ),
+            Self::HookFailed(_) => (
+                500,
+                "hook_failed",
+                "a provisioning hook failed; the tenant is marked failed".to_owned(),
+            ),
             Self::Storage(_) => (
                 503,
                 "storage_unavailable",
@@ -161,7 +195,8 @@ impl Error {
             _ => None,
         };
         let retry_after = match self {
-            Self::TenantUnavailable { retry_after_secs } => Some(u64::from(*retry_after_secs)),
+            Self::TenantUnavailable { retry_after_secs }
+            | Self::TenantBusy { retry_after_secs } => Some(u64::from(*retry_after_secs)),
             Self::Upstream(ApiError::RateLimited { retry_after }) => Some(retry_after.unwrap_or(1)),
             Self::Upstream(ApiError::BudgetExhausted { retry_after_ms }) => {
                 Some(retry_after_ms.div_ceil(1_000))
@@ -230,6 +265,7 @@ impl fmt::Display for Error {
         match self {
             Self::Storage(e) => write!(f, "{e}"),
             Self::Fault(fault) => write!(f, "pipeline fault: {fault}"),
+            Self::HookFailed(detail) => write!(f, "a hook failed: {detail}"),
             other => f.write_str(&other.to_response().message),
         }
     }
@@ -301,6 +337,20 @@ mod tests {
             (Error::Fault(Fault::StaleReply), 503, "pipeline_fault"),
             (Error::TenantNotFound, 404, "tenant_not_found"),
             (Error::TenantExists, 409, "tenant_exists"),
+            (
+                Error::TenantBusy {
+                    retry_after_secs: 5,
+                },
+                409,
+                "tenant_busy",
+            ),
+            (Error::LeaseLost, 409, "lease_lost"),
+            (Error::ForeignDatabase, 409, "database_exists"),
+            (
+                Error::HookFailed("secret detail".into()),
+                500,
+                "hook_failed",
+            ),
             (
                 Error::Storage(SqlError("no such table: t".into())),
                 503,

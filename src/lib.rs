@@ -16,7 +16,10 @@
 //! - [`Error`]: every way a request can fail, mapped to an HTTP status and JSON body in one place
 //!   ([`Error::to_response`]).
 //! - [`sql`]: the SQL edge ([`sql::SqlDatabase`]) the core runs its statements through.
-//! - [`registry`]: the control-plane registry of tenants, stored in the control-plane database.
+//! - [`control`]: the control plane — the tenant registry (its own versioned schema), and
+//!   provisioning and deprovisioning of tenant databases through a [`database`] factory.
+//! - [`database`]: the [`DatabaseFactory`](database::DatabaseFactory) interface and its D1
+//!   backend.
 //! - `workers` (feature `workers`): the edge implementations for Rust workers on the `worker`
 //!   crate — D1 behind [`sql::SqlDatabase`], errors as `worker::Response`.
 //!
@@ -28,11 +31,12 @@ pub mod authenticate;
 pub mod authorize;
 pub mod cloudflare;
 pub mod config;
+pub mod control;
+pub mod database;
 mod error;
 pub mod lookup;
 pub mod pipeline;
 mod principal;
-pub mod registry;
 pub mod resolve;
 pub mod sql;
 mod tenant_id;

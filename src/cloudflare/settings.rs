@@ -133,6 +133,26 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         bindings.push(Binding::d1(name, id));
         self.set_worker_bindings(script, &bindings).await
     }
+
+    /// Removes binding `name` from the Worker, keeping every other one. Two calls: read the
+    /// bindings, write them; a binding that is not there leaves them as they are.
+    pub async fn unbind(
+        &self,
+        script: &ScriptName,
+        name: &str,
+    ) -> Result<WorkerSettings, ApiError> {
+        let current = self.worker_settings(script).await?;
+        if current.bindings.iter().all(|b| b.name != name) {
+            return Ok(current);
+        }
+        let kept: Vec<Binding> = current
+            .bindings
+            .iter()
+            .filter(|b| b.name != name)
+            .map(|b| Binding::inherit(&b.name))
+            .collect();
+        self.set_worker_bindings(script, &kept).await
+    }
 }
 
 #[cfg(test)]

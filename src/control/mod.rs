@@ -1,0 +1,13 @@
+//! The control plane: the tenant [`registry`] (its own versioned schema, [`migrations`]) and the
+//! [`Provisioner`] that makes and removes tenants' databases with a
+//! [`Backend`](crate::database::Backend), recording every step in the registry.
+
+pub mod migrations;
+mod provision;
+pub mod registry;
+
+#[cfg(test)]
+mod tests;
+
+pub use provision::{Provisioner, DEFAULT_LEASE};
+pub use registry::{Registry, TenantPage, TenantRecord, TenantState};

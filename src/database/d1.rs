@@ -1,0 +1,161 @@
+//! The D1 backend: tenant databases made, found, bound and deleted through the Cloudflare API.
+//!
+//! Databases are named `<prefix><tenant id>` (`tenant_acme`). After provisioning, a database can
+//! be bound to a Worker script (`bindTo`), keeping the script's other bindings, under a name
+//! derived from the tenant id ([`binding_name`](super::binding_name)); that binding is the fast
+//! path to it, with no API rate limit. Without one, the database is reached through the REST query
+//! API, which shares the account's 1,200 requests per 5 minutes.
+
+use super::{binding_name, Backend, Bound, Made};
+use crate::cloudflare::d1::{CreateDatabase, Database, Jurisdiction, LocationHint};
+use crate::cloudflare::{
+    ApiError, Client, DatabaseId, DatabaseName, Runtime, ScriptName, Transport,
+};
+use crate::config::ConfigError;
+use crate::{Error, TenantId};
+use serde::Deserialize;
+
+/// D1 factory settings, as users give them (`createD1Factory({ databasePrefix, … })`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct D1Options {
+    /// Put before the tenant id to name its database (default `tenant_`).
+    #[serde(default = "default_prefix")]
+    pub database_prefix: String,
+    /// Where to place new databases' primaries.
+    #[serde(default)]
+    pub location_hint: Option<LocationHint>,
+    /// Where new databases' data must stay.
+    #[serde(default)]
+    pub jurisdiction: Option<Jurisdiction>,
+    /// The Worker script to bind each new database to (usually the one serving the tenants).
+    #[serde(default)]
+    pub bind_to: Option<String>,
+}
+
+fn default_prefix() -> String {
+    "tenant_".to_owned()
+}
+
+impl Default for D1Options {
+    fn default() -> Self {
+        Self {
+            database_prefix: default_prefix(),
+            location_hint: None,
+            jurisdiction: None,
+            bind_to: None,
+        }
+    }
+}
+
+/// The D1 backend over a Cloudflare API client.
+pub struct D1Backend<'c, T, R> {
+    client: &'c Client<T, R>,
+    prefix: String,
+    location_hint: Option<LocationHint>,
+    jurisdiction: Option<Jurisdiction>,
+    bind_to: Option<ScriptName>,
+}
+
+impl<'c, T: Transport, R: Runtime> D1Backend<'c, T, R> {
+    /// Checks `options`: the prefix must make valid database names (lower-case letters, digits,
+    /// `_` and `-`, at most 32 characters), the script a valid script name.
+    pub fn new(client: &'c Client<T, R>, options: D1Options) -> Result<Self, ConfigError> {
+        let prefix_ok = options.database_prefix.len() <= 32
+            && options
+                .database_prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            && !options.database_prefix.starts_with(['_', '-']);
+        if !prefix_ok {
+            return Err(ConfigError(
+                "d1.databasePrefix: lower-case letters, digits, _ and -, not first, 32 at most"
+                    .into(),
+            ));
+        }
+        let bind_to = options
+            .bind_to
+            .as_deref()
+            .map(ScriptName::parse)
+            .transpose()
+            .map_err(|e| ConfigError(format!("d1.bindTo: {}", e.0)))?;
+        Ok(Self {
+            client,
+            prefix: options.database_prefix,
+            location_hint: options.location_hint,
+            jurisdiction: options.jurisdiction,
+            bind_to,
+        })
+    }
+}
+
+fn made(database: Database) -> Made {
+    let created_at = database
+        .created_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp_millis());
+    Made {
+        id: database.uuid.as_str().to_owned(),
+        created_at,
+    }
+}
+
+fn database_id(id: &str) -> Result<DatabaseId, Error> {
+    DatabaseId::parse(id).map_err(|_| {
+        Error::Storage(crate::sql::SqlError(format!(
+            "the registry holds a D1 id that is not one: {id}"
+        )))
+    })
+}
+
+impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
+    fn name(&self) -> &'static str {
+        "d1"
+    }
+
+    fn database_name(&self, tenant: &TenantId) -> String {
+        format!("{}{}", self.prefix, tenant.as_str())
+    }
+
+    async fn create(&self, name: &str) -> Result<Made, Error> {
+        let create = CreateDatabase {
+            name: DatabaseName::parse(name)?,
+            primary_location_hint: self.location_hint,
+            jurisdiction: self.jurisdiction,
+        };
+        Ok(made(self.client.create_database(&create).await?))
+    }
+
+    async fn find(&self, name: &str) -> Result<Option<Made>, Error> {
+        let name = DatabaseName::parse(name)?;
+        Ok(self.client.find_database(&name).await?.map(made))
+    }
+
+    async fn bind(&self, tenant: &TenantId, id: &str) -> Result<Option<Bound>, Error> {
+        let Some(script) = &self.bind_to else {
+            return Ok(None);
+        };
+        let binding = binding_name(tenant);
+        self.client
+            .bind_d1(script, &binding, &database_id(id)?)
+            .await?;
+        Ok(Some(Bound {
+            binding,
+            script: script.as_str().to_owned(),
+        }))
+    }
+
+    async fn unbind(&self, bound: &Bound) -> Result<(), Error> {
+        let script = ScriptName::parse(&bound.script)?;
+        self.client.unbind(&script, &bound.binding).await?;
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), Error> {
+        match self.client.delete_database(&database_id(id)?).await {
+            Ok(()) | Err(ApiError::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+}

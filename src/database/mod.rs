@@ -1,0 +1,134 @@
+//! Tenant databases: the [`DatabaseFactory`] interface every backend implements, and the
+//! [`Backend`] operations the control plane provisions them with.
+//!
+//! A factory gives each tenant its own database: [`DatabaseFactory::open`] for a request that
+//! passed the pipeline (the `&TenantContext` is the proof), `provision` and `deprovision` for the
+//! control plane, `get` and `list` to see them. The D1 backend ([`d1`]) makes databases through
+//! the Cloudflare API; backends to come (Durable Object SQLite, Turso/libSQL, a factory written
+//! in JS) implement the same two traits, each with its own database handle type.
+
+pub mod d1;
+
+use crate::control::{TenantPage, TenantRecord};
+use crate::pipeline::TenantContext;
+use crate::{Error, TenantId};
+
+/// The interface of `@authhero/multi-tenancy`'s database factories (`getAdapters`, `provision`,
+/// `deprovision`), in Rust, plus reads of the registry.
+#[allow(async_fn_in_trait)]
+pub trait DatabaseFactory {
+    /// The handle to one tenant's database.
+    type Database;
+
+    /// The database of the request's tenant. Only a request that passed the pipeline has a
+    /// `TenantContext`, so no code path opens a tenant's database without authorization.
+    async fn open(&self, context: &TenantContext) -> Result<Self::Database, Error>;
+
+    /// Makes `tenant`'s database and registers it, or finishes an earlier attempt. Idempotent:
+    /// a ready tenant's record comes back unchanged.
+    async fn provision(&self, tenant: &TenantId) -> Result<TenantRecord, Error>;
+
+    /// Removes `tenant`'s database and then its registry row; every failure is returned and
+    /// calling again resumes.
+    async fn deprovision(&self, tenant: &TenantId) -> Result<(), Error>;
+
+    /// `tenant`'s registry record.
+    async fn get(&self, tenant: &TenantId) -> Result<TenantRecord, Error>;
+
+    /// A page of tenants after `after`, in id order.
+    async fn list(&self, after: Option<&TenantId>, limit: u32) -> Result<TenantPage, Error>;
+}
+
+/// A database a backend made or found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Made {
+    /// The backend's id for it.
+    pub id: String,
+    /// When it was made, in milliseconds since the epoch, if the backend says.
+    pub created_at: Option<i64>,
+}
+
+/// Where a tenant's database is reachable from a Worker: a binding name on a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    /// The binding's name (`env.<name>`).
+    pub binding: String,
+    /// The Worker script holding it.
+    pub script: String,
+}
+
+/// What the control plane asks of a database backend to provision and deprovision.
+#[allow(async_fn_in_trait)]
+pub trait Backend {
+    /// The backend's name in the registry (`d1`).
+    fn name(&self) -> &'static str;
+
+    /// The database name for `tenant`: deterministic, so a retry finds what an earlier attempt
+    /// made.
+    fn database_name(&self, tenant: &TenantId) -> String;
+
+    /// Makes a database called `name`. A taken name is [`Error::Upstream`] with
+    /// [`ApiError::NameExists`](crate::cloudflare::ApiError::NameExists).
+    async fn create(&self, name: &str) -> Result<Made, Error>;
+
+    /// The database called `name`, if there is one.
+    async fn find(&self, name: &str) -> Result<Option<Made>, Error>;
+
+    /// Makes the database reachable from the Worker, if the backend is set up to; `None` when
+    /// it is not.
+    async fn bind(&self, tenant: &TenantId, id: &str) -> Result<Option<Bound>, Error>;
+
+    /// Removes a binding made by [`Backend::bind`], keeping every other one.
+    async fn unbind(&self, bound: &Bound) -> Result<(), Error>;
+
+    /// Deletes the database; one that is gone already is not an error.
+    async fn delete(&self, id: &str) -> Result<(), Error>;
+}
+
+/// What the user's code does around provisioning (migrations, seed data) and before
+/// deprovisioning (a backup). A failure is returned as its message, for the log.
+#[allow(async_fn_in_trait)]
+pub trait Hooks {
+    /// After the database is made and bound, before the tenant is ready.
+    async fn after_provision(&self, _record: &TenantRecord) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Before anything is removed.
+    async fn before_deprovision(&self, _record: &TenantRecord) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// No hooks.
+impl Hooks for () {}
+
+/// A binding name for `tenant`'s database, injective in the tenant id: ids are `a-z`, `0-9` and
+/// `-`, so `-` → `_` and upper case keep them apart and make a JS identifier (`TENANT_ACME_CORP`).
+pub fn binding_name(tenant: &TenantId) -> String {
+    format!(
+        "TENANT_{}",
+        tenant.as_str().replace('-', "_").to_ascii_uppercase()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binding_names_are_identifiers_and_never_collide() {
+        let names: Vec<String> = ["acme", "acme-corp", "acme-c-orp", "0day"]
+            .iter()
+            .map(|t| binding_name(&t.parse().unwrap()))
+            .collect();
+        assert_eq!(names[0], "TENANT_ACME");
+        assert_eq!(names[1], "TENANT_ACME_CORP");
+        let mut unique = names.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
+        assert!(names
+            .iter()
+            .all(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')));
+    }
+}
