@@ -7,8 +7,10 @@
 //! 429 costs one wait, not a storm of retries. The client then waits for room when it is near, and
 //! refuses the call when it is not ([`ApiError::BudgetExhausted`](super::ApiError)).
 
+use crate::UnixTime;
 use serde::Deserialize;
 use std::collections::VecDeque;
+use std::time::Duration;
 
 /// The limit the budget keeps under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -38,16 +40,16 @@ impl Default for BudgetConfig {
 pub enum Admission {
     /// Send it.
     Now,
-    /// Not before this time (ms since the epoch).
-    At(u64),
+    /// Not before this time.
+    At(UnixTime),
 }
 
 /// The requests sent in the current window, and what the server last said.
 #[derive(Debug, Clone)]
 pub struct RequestBudget {
     config: BudgetConfig,
-    sent: VecDeque<u64>,
-    locked_until: u64,
+    sent: VecDeque<UnixTime>,
+    locked_until: UnixTime,
     server: Option<ServerView>,
 }
 
@@ -55,8 +57,8 @@ pub struct RequestBudget {
 #[derive(Debug, Clone, Copy)]
 struct ServerView {
     remaining: u32,
-    seen: u64,
-    reset_at: u64,
+    seen: UnixTime,
+    reset_at: UnixTime,
 }
 
 impl RequestBudget {
@@ -65,7 +67,7 @@ impl RequestBudget {
         Self {
             config,
             sent: VecDeque::new(),
-            locked_until: 0,
+            locked_until: UnixTime::EPOCH,
             server: None,
         }
     }
@@ -75,12 +77,12 @@ impl RequestBudget {
         &self.config
     }
 
-    fn window_ms(&self) -> u64 {
-        self.config.window_secs * 1_000
+    fn window(&self) -> Duration {
+        Duration::from_secs(self.config.window_secs)
     }
 
-    fn forget_old(&mut self, now: u64) {
-        let window = self.window_ms();
+    fn forget_old(&mut self, now: UnixTime) {
+        let window = self.window();
         while self.sent.front().is_some_and(|&t| t + window <= now) {
             self.sent.pop_front();
         }
@@ -90,14 +92,14 @@ impl RequestBudget {
     }
 
     /// Requests this client sent in the window ending at `now`.
-    pub fn used(&mut self, now: u64) -> u32 {
+    pub fn used(&mut self, now: UnixTime) -> u32 {
         self.forget_old(now);
         self.sent.len() as u32
     }
 
     /// Requests left in the window at `now`: the smaller of the client's own count and the
     /// server's last word, less what was sent since.
-    pub fn remaining(&mut self, now: u64) -> u32 {
+    pub fn remaining(&mut self, now: UnixTime) -> u32 {
         let own = self.config.limit.saturating_sub(self.used(now));
         match self.server {
             Some(s) => {
@@ -109,7 +111,7 @@ impl RequestBudget {
     }
 
     /// May a call go at `now`? If not, when it may.
-    pub fn admit(&mut self, now: u64) -> Admission {
+    pub fn admit(&mut self, now: UnixTime) -> Admission {
         if now < self.locked_until {
             return Admission::At(self.locked_until);
         }
@@ -121,29 +123,31 @@ impl RequestBudget {
         let own_free = self
             .sent
             .front()
-            .map_or(now, |&t| t + self.window_ms())
+            .map_or(now, |&t| t + self.window())
             .max(now);
         let at = match self.server {
             Some(s) if self.config.limit > self.sent.len() as u32 => s.reset_at,
             _ => own_free,
         };
-        Admission::At(at.max(now + 1))
+        Admission::At(at.max(now + Duration::from_millis(1)))
     }
 
     /// Counts a request sent at `now`.
-    pub fn record_sent(&mut self, now: u64) {
+    pub fn record_sent(&mut self, now: UnixTime) {
         self.forget_old(now);
         self.sent.push_back(now);
     }
 
     /// A 429 at `now`: hold every call until `retry_after_secs` has passed.
-    pub fn record_rate_limited(&mut self, now: u64, retry_after_secs: u64) {
-        self.locked_until = self.locked_until.max(now + retry_after_secs * 1_000);
+    pub fn record_rate_limited(&mut self, now: UnixTime, retry_after_secs: u64) {
+        self.locked_until = self
+            .locked_until
+            .max(now + Duration::from_secs(retry_after_secs));
     }
 
     /// Reads Cloudflare's `Ratelimit` header (`"default";r=<remaining>;t=<seconds to reset>`).
     /// Anything it cannot read is ignored.
-    pub fn observe_header(&mut self, now: u64, header: &str) {
+    pub fn observe_header(&mut self, now: UnixTime, header: &str) {
         let field = |key: &str| {
             header
                 .split(';')
@@ -154,8 +158,9 @@ impl RequestBudget {
         if let (Some(remaining), Some(reset)) = (field("r"), field("t")) {
             self.server = Some(ServerView {
                 remaining: remaining.min(u32::MAX as u64) as u32,
-                seen: now + 1, // the request that carried it is already counted
-                reset_at: now + reset * 1_000,
+                // The request that carried it is already counted.
+                seen: now + Duration::from_millis(1),
+                reset_at: now + Duration::from_secs(reset),
             });
         }
     }
@@ -164,6 +169,10 @@ impl RequestBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(millis: i64) -> UnixTime {
+        UnixTime::from_millis(millis)
+    }
 
     fn budget(limit: u32) -> RequestBudget {
         RequestBudget::new(BudgetConfig {
@@ -177,45 +186,45 @@ mod tests {
     fn counts_a_sliding_window() {
         let mut b = budget(3);
         for t in [0, 1_000, 2_000] {
-            assert_eq!(b.admit(t), Admission::Now);
-            b.record_sent(t);
+            assert_eq!(b.admit(at(t)), Admission::Now);
+            b.record_sent(at(t));
         }
-        assert_eq!(b.remaining(2_500), 0);
+        assert_eq!(b.remaining(at(2_500)), 0);
         // The first request leaves the window 300 s after it was sent.
-        assert_eq!(b.admit(2_500), Admission::At(300_000));
-        assert_eq!(b.admit(300_000), Admission::Now);
-        assert_eq!(b.used(300_000), 2);
+        assert_eq!(b.admit(at(2_500)), Admission::At(at(300_000)));
+        assert_eq!(b.admit(at(300_000)), Admission::Now);
+        assert_eq!(b.used(at(300_000)), 2);
     }
 
     #[test]
     fn a_429_holds_every_call_until_retry_after() {
         let mut b = budget(1_000);
-        b.record_sent(0);
-        b.record_rate_limited(10, 30);
-        assert_eq!(b.admit(11), Admission::At(30_010));
-        assert_eq!(b.admit(29_999), Admission::At(30_010));
-        assert_eq!(b.admit(30_010), Admission::Now);
+        b.record_sent(at(0));
+        b.record_rate_limited(at(10), 30);
+        assert_eq!(b.admit(at(11)), Admission::At(at(30_010)));
+        assert_eq!(b.admit(at(29_999)), Admission::At(at(30_010)));
+        assert_eq!(b.admit(at(30_010)), Admission::Now);
         // A shorter retry-after never shortens a lock already in place.
-        b.record_rate_limited(30_010, 60);
-        b.record_rate_limited(30_020, 1);
-        assert_eq!(b.admit(40_000), Admission::At(90_010));
+        b.record_rate_limited(at(30_010), 60);
+        b.record_rate_limited(at(30_020), 1);
+        assert_eq!(b.admit(at(40_000)), Admission::At(at(90_010)));
     }
 
     #[test]
     fn the_server_header_lowers_what_is_left() {
         let mut b = budget(1_000);
-        b.record_sent(0);
+        b.record_sent(at(0));
         // Other users of the token spent most of the window.
-        b.observe_header(5, r#""default";r=2;t=120"#);
-        assert_eq!(b.remaining(10), 2);
-        b.record_sent(10);
-        b.record_sent(11);
-        assert_eq!(b.remaining(12), 0);
-        assert_eq!(b.admit(12), Admission::At(120_005));
+        b.observe_header(at(5), r#""default";r=2;t=120"#);
+        assert_eq!(b.remaining(at(10)), 2);
+        b.record_sent(at(10));
+        b.record_sent(at(11));
+        assert_eq!(b.remaining(at(12)), 0);
+        assert_eq!(b.admit(at(12)), Admission::At(at(120_005)));
         // After the server's reset its view no longer applies.
-        assert_eq!(b.admit(120_005), Admission::Now);
+        assert_eq!(b.admit(at(120_005)), Admission::Now);
         // Garbage is ignored.
-        b.observe_header(200_000, "r=;t=x");
-        assert_eq!(b.remaining(200_000), 997);
+        b.observe_header(at(200_000), "r=;t=x");
+        assert_eq!(b.remaining(at(200_000)), 997);
     }
 }

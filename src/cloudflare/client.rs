@@ -10,6 +10,7 @@ use super::error::ApiError;
 use super::http::{HttpRequest, Method, Runtime, Transport};
 use super::ids::AccountId;
 use super::retry::{Repeat, RetryPolicy};
+use crate::UnixTime;
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -150,7 +151,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
 
     /// Requests sent in the current budget window, and how many are left.
     pub fn budget_status(&self) -> (u32, u32) {
-        let now = self.runtime.now_ms();
+        let now = self.runtime.now();
         let mut budget = self.budget.borrow_mut();
         (budget.used(now), budget.remaining(now))
     }
@@ -166,8 +167,8 @@ impl<T: Transport, R: Runtime> Client<T, R> {
     }
 
     /// The time by which an operation started now must be done.
-    pub(crate) fn deadline(&self) -> u64 {
-        self.runtime.now_ms() + self.options.retry.max_elapsed_ms
+    pub(crate) fn deadline(&self) -> UnixTime {
+        self.runtime.now() + Duration::from_millis(self.options.retry.max_elapsed_ms)
     }
 
     fn request(&self, call: &Call) -> HttpRequest {
@@ -187,32 +188,37 @@ impl<T: Transport, R: Runtime> Client<T, R> {
     }
 
     /// Waits until `deadline` at most for the runtime's clock to reach `at`.
-    pub(crate) async fn wait_until(&self, at: u64, deadline: u64) -> Result<(), ApiError> {
-        let now = self.runtime.now_ms();
+    pub(crate) async fn wait_until(
+        &self,
+        at: UnixTime,
+        deadline: UnixTime,
+    ) -> Result<(), ApiError> {
+        let now = self.runtime.now();
         if at > deadline {
             return Err(ApiError::DeadlineExceeded);
         }
         if at > now {
-            self.runtime.sleep(Duration::from_millis(at - now)).await;
+            self.runtime.sleep(at.since(now)).await;
         }
         Ok(())
     }
 
     /// Waits for room in the budget, or refuses when it is too far off.
-    async fn admit(&self, deadline: u64) -> Result<(), ApiError> {
+    async fn admit(&self, deadline: UnixTime) -> Result<(), ApiError> {
+        let max_wait = Duration::from_millis(self.options.budget.max_wait_ms);
         loop {
-            let now = self.runtime.now_ms();
+            let now = self.runtime.now();
             let admission = self.budget.borrow_mut().admit(now);
             match admission {
                 Admission::Now => return Ok(()),
                 Admission::At(at) => {
-                    let wait = at - now;
-                    if wait > self.options.budget.max_wait_ms || at > deadline {
+                    let wait = at.since(now);
+                    if wait > max_wait || at > deadline {
                         return Err(ApiError::BudgetExhausted {
-                            retry_after_ms: wait,
+                            retry_after_ms: wait.as_millis() as u64,
                         });
                     }
-                    self.runtime.sleep(Duration::from_millis(wait)).await;
+                    self.runtime.sleep(wait).await;
                 }
             }
         }
@@ -220,18 +226,18 @@ impl<T: Transport, R: Runtime> Client<T, R> {
 
     /// Sends `call` until it succeeds, fails for good, or the policy gives up; a call that may not
     /// be repeated comes back after its first non-429 failure.
-    pub(crate) async fn send(&self, call: &Call, deadline: u64) -> Result<Answer, ApiError> {
+    pub(crate) async fn send(&self, call: &Call, deadline: UnixTime) -> Result<Answer, ApiError> {
         let request = self.request(call);
         let policy = self.options.retry;
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.admit(deadline).await?;
-            let sent_at = self.runtime.now_ms();
+            let sent_at = self.runtime.now();
             self.budget.borrow_mut().record_sent(sent_at);
             *self.sent.borrow_mut().entry(call.operation).or_default() += 1;
             let answer = self.transport.send(&request, self.options.timeout()).await;
-            let now = self.runtime.now_ms();
+            let now = self.runtime.now();
             let (failure, wait) = match answer {
                 Ok(response) => {
                     if let Some(header) = response.header("ratelimit") {
@@ -270,10 +276,10 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         &self,
         attempt: u32,
         wait: Duration,
-        deadline: u64,
+        deadline: UnixTime,
         failure: ApiError,
     ) -> Result<(), ApiError> {
-        let wake = self.runtime.now_ms() + wait.as_millis() as u64;
+        let wake = self.runtime.now() + wait;
         if attempt >= self.options.retry.max_attempts || wake > deadline {
             return Err(failure);
         }

@@ -506,7 +506,8 @@ impl<T: Transport, R: Runtime> Client<T, R> {
     ) -> Result<Export, ApiError> {
         let path = format!("{}/export", database_path(id));
         let poll = Duration::from_millis(self.options().export_poll_ms.unwrap_or(1_000));
-        let deadline = self.runtime().now_ms() + self.options().export_max_ms.unwrap_or(900_000);
+        let max = Duration::from_millis(self.options().export_max_ms.unwrap_or(900_000));
+        let deadline = self.runtime().now() + max;
         let mut bookmark: Option<String> = None;
         loop {
             let mut body = json!({ "output_format": "polling", "dump_options": options });
@@ -530,7 +531,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
                 }
                 _ => {
                     bookmark = status.at_bookmark.or(bookmark);
-                    let wake = self.runtime().now_ms() + poll.as_millis() as u64;
+                    let wake = self.runtime().now() + poll;
                     self.wait_until(wake, deadline).await?;
                 }
             }

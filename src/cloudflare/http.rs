@@ -1,6 +1,7 @@
 //! HTTP as values, and the two edges the client does its I/O through: [`Transport`] and
 //! [`Runtime`].
 
+use crate::UnixTime;
 use std::fmt;
 use std::time::Duration;
 
@@ -122,8 +123,8 @@ pub trait Transport {
 /// source of retry jitter.
 #[allow(async_fn_in_trait)]
 pub trait Runtime {
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> u64;
+    /// The current time.
+    fn now(&self) -> UnixTime;
     /// Resolves after `duration`.
     async fn sleep(&self, duration: Duration);
     /// A random number in `[0, 1)`.

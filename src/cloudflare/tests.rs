@@ -5,6 +5,7 @@ use super::d1::{CreateDatabase, ExportOptions, ReplicationMode, RestoreTarget};
 use super::settings::Binding;
 use super::*;
 use crate::sql::{Statement, Value};
+use crate::UnixTime;
 use serde_json::{json, Value as Json};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -29,13 +30,13 @@ enum Fault {
 
 #[derive(Default)]
 struct Sim {
-    now: Cell<u64>,
+    now: Cell<UnixTime>,
     databases: RefCell<Vec<(String, String)>>,
     faults: RefCell<VecDeque<(&'static str, Fault)>>,
-    log: RefCell<Vec<(u64, String)>>,
-    /// (limit, window ms) of the server's own rate limit.
-    limit: Cell<(usize, u64)>,
-    locked_until: Cell<u64>,
+    log: RefCell<Vec<(UnixTime, String)>>,
+    /// (limit, window) of the server's own rate limit.
+    limit: Cell<(usize, Duration)>,
+    locked_until: Cell<UnixTime>,
     export_polls: Cell<u32>,
     /// The export fails (`status: "error"`) instead of completing.
     export_error: Cell<bool>,
@@ -69,7 +70,7 @@ fn answer(status: u16, body: String) -> HttpResponse {
 impl Sim {
     fn new() -> Self {
         let sim = Self::default();
-        sim.limit.set((1_200, 300_000));
+        sim.limit.set((1_200, Duration::from_secs(300)));
         sim
     }
 
@@ -153,13 +154,18 @@ impl Sim {
             .log
             .borrow()
             .iter()
-            .filter(|(t, _)| t + window > now)
+            .filter(|&&(t, _)| t + window > now)
             .count();
         if recent > limit && now >= self.locked_until.get() {
             self.locked_until.set(now + window);
         }
         if now < self.locked_until.get() {
-            let secs = (self.locked_until.get() - now).div_ceil(1_000);
+            let secs = self
+                .locked_until
+                .get()
+                .since(now)
+                .as_millis()
+                .div_ceil(1_000);
             let mut r = answer(
                 429,
                 failure(
@@ -199,7 +205,7 @@ impl Sim {
         let left = limit.saturating_sub(recent);
         response.headers.push((
             "ratelimit".into(),
-            format!("\"default\";r={left};t={}", window / 1_000),
+            format!("\"default\";r={left};t={}", window.as_secs()),
         ));
         Ok(response)
     }
@@ -394,13 +400,11 @@ impl Transport for SimRef<'_> {
 }
 
 impl Runtime for SimRef<'_> {
-    fn now_ms(&self) -> u64 {
+    fn now(&self) -> UnixTime {
         self.0.now.get()
     }
     async fn sleep(&self, duration: Duration) {
-        self.0
-            .now
-            .set(self.0.now.get() + duration.as_millis() as u64);
+        self.0.now.set(self.0.now.get() + duration);
     }
     fn random(&self) -> f64 {
         0.5
@@ -490,9 +494,14 @@ fn a_429_storm_is_waited_out_not_multiplied() {
     });
     run(c.create_database(&create("tenant-a"))).unwrap();
     // Four sends in all, each at least retry-after after the one before.
-    let times: Vec<u64> = sim.log.borrow().iter().map(|(t, _)| *t).collect();
+    let times: Vec<UnixTime> = sim.log.borrow().iter().map(|(t, _)| *t).collect();
     assert_eq!(times.len(), 4);
-    assert!(times.windows(2).all(|w| w[1] - w[0] >= 20_000), "{times:?}");
+    assert!(
+        times
+            .windows(2)
+            .all(|w| w[1].since(w[0]) >= Duration::from_secs(20)),
+        "{times:?}"
+    );
     assert_eq!(sim.databases.borrow().len(), 1);
 }
 
@@ -518,14 +527,14 @@ fn a_long_429_fails_within_the_time_bound_and_holds_the_next_call() {
     );
     assert_eq!(sim.log.borrow().len(), 1);
     // Once it has passed, calls go again.
-    sim.now.set(sim.now.get() + 121_000);
+    sim.now.set(sim.now.get() + Duration::from_secs(121));
     run(c.database(&id)).unwrap();
 }
 
 #[test]
 fn the_budget_spreads_work_instead_of_tripping_the_lockout() {
     let sim = Sim::new();
-    sim.limit.set((12, 10_000)); // the server's own limit: 12 per 10 s
+    sim.limit.set((12, Duration::from_secs(10))); // the server's own limit: 12 per 10 s
     let c = client(&sim).with_options(ClientOptions {
         budget: BudgetConfig {
             limit: 10,
@@ -542,12 +551,12 @@ fn the_budget_spreads_work_instead_of_tripping_the_lockout() {
     for (t, _) in log.iter() {
         let in_window = log
             .iter()
-            .filter(|(u, _)| *u <= *t && u + 10_000 > *t)
+            .filter(|&&(u, _)| u <= *t && u + Duration::from_secs(10) > *t)
             .count();
         assert!(in_window <= 10, "at {t}: {in_window} in one window");
     }
     assert!(
-        sim.now.get() >= 30_000,
+        sim.now.get() >= UnixTime::from_secs(30),
         "35 calls at 10 per 10 s take 30 s or more"
     );
 }
@@ -679,7 +688,10 @@ fn export_polls_until_complete() {
     assert_eq!(export.filename, "db-bm-1.sql");
     // Start, two polls still active, the one that completes.
     assert_eq!(sim.calls("d1.export"), 4);
-    assert!(sim.now.get() - start >= 3_000, "polls are a second apart");
+    assert!(
+        sim.now.get().since(start) >= Duration::from_secs(3),
+        "polls are a second apart"
+    );
 }
 
 #[test]

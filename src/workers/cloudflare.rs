@@ -7,6 +7,7 @@ use crate::cloudflare::{
     AccountId, ApiToken, Client, ClientOptions, HttpRequest, HttpResponse, Method, Runtime,
     Transport, TransportError,
 };
+use crate::UnixTime;
 use std::time::Duration;
 use worker::{js_sys, Delay, Env, Fetch, Fetcher, Headers, Request, RequestInit};
 
@@ -76,8 +77,8 @@ impl Transport for ApiTransport {
 pub struct WorkerRuntime;
 
 impl Runtime for WorkerRuntime {
-    fn now_ms(&self) -> u64 {
-        worker::Date::now().as_millis()
+    fn now(&self) -> UnixTime {
+        UnixTime::from_js_millis(js_sys::Date::now())
     }
 
     async fn sleep(&self, duration: Duration) {
