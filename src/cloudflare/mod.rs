@@ -44,6 +44,8 @@ mod retry;
 pub mod settings;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod sim;
 
 pub use budget::{Admission, BudgetConfig, RequestBudget};
 pub use client::{ApiToken, Client, ClientOptions, DEFAULT_BASE_URL};
