@@ -18,7 +18,7 @@ use std::rc::Rc;
 use worker::{Env, Request, RouteContext, Router};
 
 /// The client the routes share.
-type ApiClient = Client<ApiTransport, WorkerRuntime>;
+pub(crate) type ApiClient = Client<ApiTransport, WorkerRuntime>;
 
 thread_local! {
     static CLIENT: OnceCell<Rc<ApiClient>> = const { OnceCell::new() };
@@ -79,6 +79,12 @@ async fn authorized(
     env: &Env,
 ) -> std::result::Result<Rc<ApiClient>, Error> {
     administrator(pipeline, req, env).await?;
+    client(env)
+}
+
+/// The isolate's API client: the real API with a `CLOUDFLARE_API_TOKEN` secret, the local one
+/// through the `CLOUDFLARE_API` service binding otherwise.
+pub(crate) fn client(env: &Env) -> std::result::Result<Rc<ApiClient>, Error> {
     if let Some(client) = CLIENT.with(|c| c.get().cloned()) {
         return Ok(client);
     }

@@ -4,25 +4,26 @@
 //! Routes:
 //! - `GET /health`: liveness and version.
 //! - For control-plane administrators (a token for the control-plane tenant with the admin
-//!   scope): `GET /tenants` (every registered tenant), `POST /tenants` with
-//!   `{"id": "<tenant id>"}` (registers one: 201, or 400/409), `GET /tenants/{id}` (400/404).
+//!   scope): the tenants and their databases (see [`tenants`]).
+//! - `GET|POST /t/{tenant}/notes`: the tenant's own database, for its members.
 //! - `GET /whoami` and `GET /t/{tenant}/whoami`: the tenant context of the request, through the
 //!   pipeline configured by the `TENANCY_CONFIG` var (401/403/400, and 404 for a tenant that is
 //!   not registered, as the pipeline decides).
 //! - `/admin/...`: D1 databases and Worker bindings through the Cloudflare API (see [`admin`]),
 //!   for control-plane administrators.
 
+use edge_tenancy::control::Registry;
+use edge_tenancy::lookup::{CachePolicy, TenantCache};
 use edge_tenancy::pipeline::{Pipeline, TenantContext};
-use edge_tenancy::registry::Registry;
 use edge_tenancy::workers::{error_response, resolve_request, WorkerEdges, D1};
-use edge_tenancy::{Error, TenancyConfig, TenantId, UnixTime};
-use serde::Deserialize;
+use edge_tenancy::{Error, TenancyConfig, UnixTime};
 use serde_json::{json, Value};
 use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
 use worker::{event, Context, Date, Env, Request, Response, Result, Router};
 
 mod admin;
+mod tenants;
 
 /// The pipeline, as TENANCY_CONFIG configures it.
 type TenancyPipeline = Pipeline;
@@ -31,8 +32,10 @@ type TenancyPipeline = Pipeline;
 type Outcome = std::result::Result<Value, Error>;
 
 thread_local! {
-    // The table is created once per isolate rather than on every request.
+    // The registry's migrations are checked once per isolate rather than on every request.
     static SCHEMA_READY: Cell<bool> = const { Cell::new(false) };
+    // Registry answers for the request path, per isolate.
+    pub(crate) static TENANT_CACHE: Rc<TenantCache> = Rc::new(TenantCache::new(CachePolicy::default()));
     // The pipeline is built once per isolate from the TENANCY_CONFIG var.
     static PIPELINE: OnceCell<Rc<TenancyPipeline>> = const { OnceCell::new() };
 }
@@ -44,19 +47,9 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    admin::routes(Router::new())
+    tenants::routes(admin::routes(Router::new()))
         .get("/health", |_, _| {
             Response::from_json(&json!({ "status": "ok", "version": edge_tenancy::VERSION }))
-        })
-        .get_async("/tenants", |req, ctx| async move {
-            answer(list(&req, &ctx.env).await, 200)
-        })
-        .post_async("/tenants", |req, ctx| async move {
-            answer(register(req, &ctx.env).await, 201)
-        })
-        .get_async("/tenants/:id", |req, ctx| async move {
-            let id = ctx.param("id").cloned().unwrap_or_default();
-            answer(get(&req, &ctx.env, &id).await, 200)
         })
         .get_async(
             "/whoami",
@@ -93,10 +86,10 @@ async fn whoami(req: &Request, env: &Env) -> Result<Response> {
 }
 
 /// The pipeline's edges: `fetch` for JWKS documents, the registry for tenant lookups.
-async fn edges(env: &Env) -> WorkerEdges {
+pub(crate) async fn edges(env: &Env) -> WorkerEdges {
     let edges = WorkerEdges::default();
     match registry(env).await {
-        Ok(registry) => edges.with_registry(registry),
+        Ok(registry) => edges.with_registry(registry, TENANT_CACHE.with(Rc::clone)),
         // Without the registry, a tenant lookup fails the request with a 503.
         Err(error) => {
             worker::console_error!("edge-tenancy: the registry is unavailable: {error}");
@@ -125,51 +118,27 @@ pub(crate) async fn administrator(
     }
 }
 
-async fn registry(env: &Env) -> std::result::Result<Registry<D1>, Error> {
+/// The tenant registry on the CONTROL_PLANE binding, its schema brought up to date once per
+/// isolate.
+pub(crate) async fn registry(env: &Env) -> std::result::Result<Registry<D1>, Error> {
     let registry = Registry::new(D1::binding(env, "CONTROL_PLANE")?);
     if !SCHEMA_READY.get() {
-        registry.create_schema().await?;
+        registry
+            .migrate(UnixTime::from_millis(Date::now().as_millis() as i64))
+            .await?;
         SCHEMA_READY.set(true);
     }
     Ok(registry)
 }
 
-async fn list(req: &Request, env: &Env) -> Outcome {
-    administrator(&*pipeline(env).map_err(config_error)?, req, env).await?;
-    let tenants = registry(env).await?.list().await?;
-    Ok(json!({ "tenants": tenants }))
-}
-
-async fn register(mut req: Request, env: &Env) -> Outcome {
-    administrator(&*pipeline(env).map_err(config_error)?, &req, env).await?;
-    #[derive(Deserialize)]
-    struct Body {
-        id: String,
-    }
-    let body: Body = req
-        .json()
-        .await
-        .map_err(|_| Error::InvalidBody(r#"expected {"id": "<tenant id>"}"#))?;
-    let id = TenantId::parse(&body.id)?;
-    let now = UnixTime::from_millis(Date::now().as_millis() as i64);
-    let record = registry(env).await?.register(&id, now).await?;
-    Ok(json!(record))
-}
-
-async fn get(req: &Request, env: &Env, raw_id: &str) -> Outcome {
-    administrator(&*pipeline(env).map_err(config_error)?, req, env).await?;
-    let id = TenantId::parse(raw_id)?;
-    Ok(json!(registry(env).await?.get(&id).await?))
-}
-
 /// A TENANCY_CONFIG that does not build: a deployment error, logged, never a pass.
-fn config_error(error: worker::Error) -> Error {
+pub(crate) fn config_error(error: worker::Error) -> Error {
     worker::console_error!("edge-tenancy: {error}");
     Error::NotConfigured("TENANCY_CONFIG is not a valid configuration")
 }
 
 /// An outcome as a response: the value as JSON with `status`, or the mapped error.
-fn answer(outcome: Outcome, status: u16) -> Result<Response> {
+pub(crate) fn answer(outcome: Outcome, status: u16) -> Result<Response> {
     match outcome {
         Ok(value) => Ok(Response::from_json(&value)?.with_status(status)),
         Err(error) => {

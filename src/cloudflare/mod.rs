@@ -43,9 +43,9 @@ mod ids;
 mod retry;
 pub mod settings;
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 pub(crate) mod sim;
+#[cfg(test)]
+mod tests;
 
 pub use budget::{Admission, BudgetConfig, RequestBudget};
 pub use client::{ApiToken, Client, ClientOptions, DEFAULT_BASE_URL};

@@ -440,4 +440,3 @@ pub(crate) fn client(sim: &Sim) -> Client<SimRef<'_>, SimRef<'_>> {
     )
     .with_base_url("https://api.example.test/client/v4/")
 }
-

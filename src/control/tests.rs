@@ -79,7 +79,14 @@ impl World {
     }
 
     /// Runs `f` with a provisioner named `owner` over this world.
-    fn with<T>(&self, owner: &str, hooks: &FlakyHooks, f: impl AsyncFnOnce(&Provisioner<'_, &SqliteDatabase, D1Backend<'_, SimRef<'_>, SimRef<'_>>, FlakyHooks>) -> T) -> T {
+    fn with<T>(
+        &self,
+        owner: &str,
+        hooks: &FlakyHooks,
+        f: impl AsyncFnOnce(
+            &Provisioner<'_, &SqliteDatabase, D1Backend<'_, SimRef<'_>, SimRef<'_>>, FlakyHooks>,
+        ) -> T,
+    ) -> T {
         let client = client(&self.sim);
         let options = D1Options {
             bind_to: Some(SCRIPT.into()),
@@ -127,23 +134,34 @@ fn provision_is_one_create_and_the_binding_and_a_second_call_costs_nothing() {
     let world = World::new();
     let hooks = FlakyHooks::default();
     let record = world
-        .with("p1", &hooks, async |p| p.provision(&id("acme"), world.now()).await)
+        .with("p1", &hooks, async |p| {
+            p.provision(&id("acme"), world.now()).await
+        })
         .unwrap();
     assert_eq!(record.state, TenantState::Ready);
     assert_eq!(record.database_name.as_deref(), Some("tenant_acme"));
     assert_eq!(record.binding.as_deref(), Some("TENANT_ACME"));
     assert_eq!(record.script.as_deref(), Some(SCRIPT));
-    assert_eq!(world.databases_named("tenant_acme"), [record.database_id.clone().unwrap()]);
+    assert_eq!(
+        world.databases_named("tenant_acme"),
+        [record.database_id.clone().unwrap()]
+    );
     assert_eq!(world.bound(), ["TENANT_ACME"]);
     assert_eq!(
         world.calls(),
-        ["d1.create", "workers.settings.get", "workers.settings.patch"],
+        [
+            "d1.create",
+            "workers.settings.get",
+            "workers.settings.patch"
+        ],
         "no list calls"
     );
     assert_eq!(hooks.ran.get(), 1);
 
     let again = world
-        .with("p2", &hooks, async |p| p.provision(&id("acme"), world.now()).await)
+        .with("p2", &hooks, async |p| {
+            p.provision(&id("acme"), world.now()).await
+        })
         .unwrap();
     assert_eq!(again, record);
     assert!(world.calls().is_empty(), "a ready tenant costs no API call");
@@ -198,7 +216,10 @@ fn twenty_concurrent_provisions_make_one_database() {
         .count();
     assert_eq!((ready, busy), (1, 19), "{outcomes:?}");
     assert_eq!(world.databases_named("tenant_acme").len(), 1);
-    assert_eq!(world.calls().iter().filter(|c| *c == "d1.create").count(), 1);
+    assert_eq!(
+        world.calls().iter().filter(|c| *c == "d1.create").count(),
+        1
+    );
     assert_eq!(world.record("acme").unwrap().state, TenantState::Ready);
 }
 
@@ -216,13 +237,17 @@ fn api_faults_during_provisioning_end_with_one_database_or_a_retryable_failure()
         let world = World::new();
         let hooks = FlakyHooks::default();
         world.sim.fault(fault.0, fault.1.clone());
-        let first = world.with("p1", &hooks, async |p| p.provision(&id("acme"), world.now()).await);
+        let first = world.with("p1", &hooks, async |p| {
+            p.provision(&id("acme"), world.now()).await
+        });
         if let Err(error) = &first {
             // Not ready: visible as failed with its reason, and a second call completes.
             let record = world.record("acme").unwrap();
             assert_eq!(record.state, TenantState::Failed, "{fault:?}: {error:?}");
             assert!(record.error.is_some());
-            let second = world.with("p2", &hooks, async |p| p.provision(&id("acme"), world.now()).await);
+            let second = world.with("p2", &hooks, async |p| {
+                p.provision(&id("acme"), world.now()).await
+            });
             assert!(second.is_ok(), "{fault:?}: {second:?}");
         }
         let record = world.record("acme").unwrap();
@@ -242,21 +267,36 @@ fn a_failing_hook_leaves_the_tenant_failed_never_half_ready() {
         ..FlakyHooks::default()
     };
     let error = world
-        .with("p1", &hooks, async |p| p.provision(&id("acme"), world.now()).await)
+        .with("p1", &hooks, async |p| {
+            p.provision(&id("acme"), world.now()).await
+        })
         .unwrap_err();
     assert!(matches!(error, Error::HookFailed(_)));
     let body = error.to_response().body();
-    assert!(!body.contains("no such table"), "the hook's detail stays in the log: {body}");
+    assert!(
+        !body.contains("no such table"),
+        "the hook's detail stays in the log: {body}"
+    );
     let failed = world.record("acme").unwrap();
     assert_eq!(failed.state, TenantState::Failed);
-    assert_eq!(failed.status(), crate::lookup::TenantStatus::Unavailable { retry_after_secs: 60 });
+    assert_eq!(
+        failed.status(),
+        crate::lookup::TenantStatus::Unavailable {
+            retry_after_secs: 60
+        }
+    );
     assert!(failed.error.unwrap().contains("migration 3 failed"));
     world.calls();
     let ready = world
-        .with("p2", &hooks, async |p| p.provision(&id("acme"), world.now()).await)
+        .with("p2", &hooks, async |p| {
+            p.provision(&id("acme"), world.now()).await
+        })
         .unwrap();
     assert_eq!(ready.state, TenantState::Ready);
-    assert!(world.calls().is_empty(), "the database and binding were kept: no API call");
+    assert!(
+        world.calls().is_empty(),
+        "the database and binding were kept: no API call"
+    );
     assert_eq!(world.databases_named("tenant_acme").len(), 1);
 }
 
@@ -289,7 +329,10 @@ fn a_crash_after_any_step_is_finished_by_the_next_call_once_the_lease_ends() {
         let next = Provisioner::new(&registry, &backend, &hooks, "next".into());
         let during_lease = block_on(next.provision(&id("acme"), world.now()));
         if during_lease.is_err() {
-            assert!(matches!(during_lease, Err(Error::TenantBusy { .. })), "{polls}: {during_lease:?}");
+            assert!(
+                matches!(during_lease, Err(Error::TenantBusy { .. })),
+                "{polls}: {during_lease:?}"
+            );
             world.advance(DEFAULT_LEASE + Duration::from_secs(1));
             let taken_over = block_on(next.provision(&id("acme"), world.now()));
             assert!(taken_over.is_ok(), "{polls}: {taken_over:?}");
@@ -310,7 +353,9 @@ fn a_database_with_the_name_that_is_not_ours_is_never_adopted() {
     world.advance(Duration::from_secs(86_400));
     let hooks = FlakyHooks::default();
     let error = world
-        .with("p1", &hooks, async |p| p.provision(&id("acme"), world.now()).await)
+        .with("p1", &hooks, async |p| {
+            p.provision(&id("acme"), world.now()).await
+        })
         .unwrap_err();
     assert_eq!(error, Error::ForeignDatabase);
     assert_eq!(world.record("acme").unwrap().state, TenantState::Failed);
@@ -322,10 +367,16 @@ fn a_database_with_the_name_that_is_not_ours_is_never_adopted() {
 fn deprovisioning_unbinds_deletes_and_only_then_removes_the_row_and_resumes_after_faults() {
     let world = World::new();
     let hooks = FlakyHooks::default();
-    world.sim.bindings.borrow_mut().push(serde_json::json!({"type": "kv_namespace", "name": "OTHER", "namespace_id": "x"}));
+    world
+        .sim
+        .bindings
+        .borrow_mut()
+        .push(serde_json::json!({"type": "kv_namespace", "name": "OTHER", "namespace_id": "x"}));
     for tenant in ["acme", "beta"] {
         world
-            .with("p", &hooks, async |p| p.provision(&id(tenant), world.now()).await)
+            .with("p", &hooks, async |p| {
+                p.provision(&id(tenant), world.now()).await
+            })
             .unwrap();
     }
     assert_eq!(world.bound(), ["OTHER", "TENANT_ACME", "TENANT_BETA"]);
@@ -333,7 +384,9 @@ fn deprovisioning_unbinds_deletes_and_only_then_removes_the_row_and_resumes_afte
     // The backup hook fails: nothing is removed, the error is returned and recorded.
     hooks.failures.set(1);
     let error = world
-        .with("d1", &hooks, async |p| p.deprovision(&id("acme"), world.now()).await)
+        .with("d1", &hooks, async |p| {
+            p.deprovision(&id("acme"), world.now()).await
+        })
         .unwrap_err();
     assert!(matches!(error, Error::HookFailed(_)));
     let record = world.record("acme").unwrap();
@@ -348,26 +401,43 @@ fn deprovisioning_unbinds_deletes_and_only_then_removes_the_row_and_resumes_afte
     world.sim.fault("d1.delete", Fault::Status(500, 0));
     world.sim.fault("d1.delete", Fault::Status(500, 0));
     world.advance(DEFAULT_LEASE + Duration::from_secs(1));
-    let error = world.with("d2", &hooks, async |p| p.deprovision(&id("acme"), world.now()).await);
+    let error = world.with("d2", &hooks, async |p| {
+        p.deprovision(&id("acme"), world.now()).await
+    });
     assert!(error.is_err(), "{error:?}");
     assert_eq!(world.bound(), ["OTHER", "TENANT_BETA"]);
-    assert!(world.record("acme").is_ok(), "the row outlives a failed delete");
+    assert!(
+        world.record("acme").is_ok(),
+        "the row outlives a failed delete"
+    );
     assert_eq!(
-        world.with("d3", &hooks, async |p| p.deprovision(&id("acme"), world.now()).await),
-        Err(Error::TenantBusy { retry_after_secs: 120 }),
+        world.with("d3", &hooks, async |p| p
+            .deprovision(&id("acme"), world.now())
+            .await),
+        Err(Error::TenantBusy {
+            retry_after_secs: 120
+        }),
         "not while d2's lease runs"
     );
 
     world.advance(DEFAULT_LEASE + Duration::from_secs(1));
     world
-        .with("d4", &hooks, async |p| p.deprovision(&id("acme"), world.now()).await)
+        .with("d4", &hooks, async |p| {
+            p.deprovision(&id("acme"), world.now()).await
+        })
         .unwrap();
     assert_eq!(world.record("acme"), Err(Error::TenantNotFound));
     assert!(world.databases_named("tenant_acme").is_empty());
-    assert_eq!(world.bound(), ["OTHER", "TENANT_BETA"], "every other binding kept");
+    assert_eq!(
+        world.bound(),
+        ["OTHER", "TENANT_BETA"],
+        "every other binding kept"
+    );
     assert_eq!(world.record("beta").unwrap().state, TenantState::Ready);
     assert_eq!(
-        world.with("d5", &hooks, async |p| p.deprovision(&id("acme"), world.now()).await),
+        world.with("d5", &hooks, async |p| p
+            .deprovision(&id("acme"), world.now())
+            .await),
         Err(Error::TenantNotFound)
     );
 }

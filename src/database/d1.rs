@@ -159,3 +159,36 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
         }
     }
 }
+
+/// A tenant's D1 database reached through the REST query API: works as soon as the database
+/// exists, but every batch is one API request and counts against the account's 1,200 requests
+/// per 5 minutes. A Worker binding is the path for traffic; this one is the fallback.
+pub struct D1Rest<T, R> {
+    client: std::rc::Rc<Client<T, R>>,
+    id: DatabaseId,
+}
+
+impl<T: Transport, R: Runtime> D1Rest<T, R> {
+    /// Database `id` through `client`.
+    pub fn new(client: std::rc::Rc<Client<T, R>>, id: &str) -> Result<Self, Error> {
+        Ok(Self {
+            client,
+            id: database_id(id)?,
+        })
+    }
+}
+
+impl<T: Transport, R: Runtime> crate::sql::SqlDatabase for D1Rest<T, R> {
+    async fn batch(
+        &self,
+        statements: Vec<crate::sql::Statement>,
+    ) -> Result<Vec<Vec<crate::sql::Row>>, crate::sql::SqlError> {
+        // Several statements in one query call run as one transaction, as a binding's batch.
+        let results = self
+            .client
+            .query(&self.id, &statements)
+            .await
+            .map_err(|e| crate::sql::SqlError(e.to_string()))?;
+        Ok(results.into_iter().map(|r| r.results).collect())
+    }
+}

@@ -2,8 +2,12 @@
 //!
 //! With `resolve.lookUpTenants` on, the pipeline asks its edge about every tenant a request was
 //! authorized for (the [`Io::LookUpTenant`](crate::pipeline::Io::LookUpTenant) request), except
-//! the control-plane tenant, which always exists. The edge answers from the tenant registry; the
-//! answer decides between the handler, 404 and 503. The database stage builds on this step.
+//! the control-plane tenant, which always exists. The edge answers from the tenant registry,
+//! through a per-isolate [`TenantCache`]; the answer decides between the handler, 404 and 503.
+
+mod cache;
+
+pub use cache::{CachePolicy, TenantCache};
 
 use serde::Deserialize;
 

@@ -3,6 +3,7 @@
 //! - [`cloudflare`]: `fetch`, a service binding and the runtime's clock behind the
 //!   [Cloudflare API client](crate::cloudflare).
 //! - [`d1`]: a D1 binding as the library's [`SqlDatabase`](crate::sql::SqlDatabase).
+//! - [`factory`]: the D1 database factory: registry, provisioning, each tenant's database.
 //! - [`jwks`]: `fetch` for the pipeline's JWKS requests, with a timeout and a size cap.
 //! - [`request`]: a `worker::Request` as the pipeline's
 //!   [`RequestParts`](crate::resolve::RequestParts).
@@ -12,12 +13,14 @@
 pub mod cloudflare;
 pub mod d1;
 mod deadline;
+pub mod factory;
 pub mod jwks;
 pub mod request;
 pub mod response;
 pub mod tenancy;
 
 pub use d1::D1;
+pub use factory::{D1Factory, TenantDb};
 pub use jwks::WorkerFetch;
 pub use request::request_parts;
 pub use response::error_response;

@@ -1,18 +1,20 @@
 //! The pipeline for a `worker::Request`: [`WorkerEdges`] performs its I/O with the runtime.
 
 use super::{request_parts, WorkerFetch, D1};
-use crate::lookup::TenantStatus;
+use crate::control::Registry;
+use crate::lookup::{TenantCache, TenantStatus};
 use crate::pipeline::{drive, Edges, Pipeline, TenantContext};
-use crate::registry::Registry;
 use crate::{Error, TenantId, UnixTime};
+use std::rc::Rc;
 use worker::{Date, Request};
 
 /// The pipeline's edges in a Rust worker: the runtime's clock, `fetch` for JWKS documents, and
-/// the control-plane registry (a D1 binding) for tenant lookups. Custom-domain lookups and
-/// signature checks are not asked of it: signatures are checked in process here.
+/// the control-plane registry (a D1 binding) for tenant lookups, through a per-isolate
+/// [`TenantCache`]. Custom-domain lookups and signature checks are not asked of it: signatures
+/// are checked in process here.
 pub struct WorkerEdges {
     fetch: WorkerFetch,
-    registry: Option<Registry<D1>>,
+    registry: Option<(Registry<D1>, Rc<TenantCache>)>,
 }
 
 impl Default for WorkerEdges {
@@ -30,10 +32,11 @@ impl WorkerEdges {
         }
     }
 
-    /// The same edges answering tenant lookups (`resolve.lookUpTenants`) from `registry`.
-    pub fn with_registry(self, registry: Registry<D1>) -> Self {
+    /// The same edges answering tenant lookups (`resolve.lookUpTenants`) from `registry`, with
+    /// answers kept in `cache` (one per isolate: a warm isolate reads no registry row).
+    pub fn with_registry(self, registry: Registry<D1>, cache: Rc<TenantCache>) -> Self {
         Self {
-            registry: Some(registry),
+            registry: Some((registry, cache)),
             ..self
         }
     }
@@ -49,15 +52,19 @@ impl Edges for WorkerEdges {
     }
 
     async fn look_up_tenant(&self, tenant: &TenantId) -> Result<TenantStatus, String> {
-        let registry = self
+        let (registry, cache) = self
             .registry
             .as_ref()
             .ok_or("no tenant registry is bound")?;
-        match registry.get(tenant).await {
-            Ok(_) => Ok(TenantStatus::Ready),
-            Err(Error::TenantNotFound) => Ok(TenantStatus::NotFound),
-            Err(error) => Err(error.to_string()),
-        }
+        cache
+            .get_or_load(tenant, self.now(), async || {
+                match registry.get(tenant).await {
+                    Ok(record) => Ok(record.status()),
+                    Err(Error::TenantNotFound) => Ok(TenantStatus::NotFound),
+                    Err(error) => Err(error.to_string()),
+                }
+            })
+            .await
     }
 
     fn log(&self, message: &str) {

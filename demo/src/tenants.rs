@@ -1,0 +1,212 @@
+//! Tenants and their own databases, through the D1 factory.
+//!
+//! For control-plane administrators:
+//! - `POST /tenants` with `{"id": "acme"}`: provisions the tenant (201 with its record): a D1
+//!   database `tenant_acme` made through the Cloudflare API, bound to this Worker as
+//!   `TENANT_ACME` (when `D1_FACTORY` names `bindTo`), its `notes` table made by the
+//!   provisioning hook; calling again finishes an interrupted provisioning.
+//! - `GET /tenants?after=&limit=`: a page of tenants; `GET /tenants/{id}`: one record.
+//! - `DELETE /tenants/{id}`: deprovisions it: unbinds, deletes the database, then the record.
+//!
+//! For the tenant's members: `GET /t/{tenant}/notes` and `POST /t/{tenant}/notes` with
+//! `{"body": "…"}` read and write the tenant's own database, through its binding or the REST
+//! API (`x-edge-tenancy-database-path` says which).
+
+use crate::admin::{client, ApiClient};
+use crate::{
+    administrator, answer, config_error, edges, pipeline, registry, Outcome, TENANT_CACHE,
+};
+use edge_tenancy::control::TenantRecord;
+use edge_tenancy::database::d1::{D1Options, D1Rest};
+use edge_tenancy::database::{DatabaseFactory, Hooks};
+use edge_tenancy::sql::{SqlDatabase, Statement, Value};
+use edge_tenancy::workers::{error_response, resolve_request, D1Factory};
+use edge_tenancy::{Error, TenantId};
+use serde::Deserialize;
+use serde_json::json;
+use std::rc::Rc;
+use worker::{Env, Request, Response, Result, RouteContext, Router};
+
+/// Adds the routes.
+pub fn routes(router: Router<'_, ()>) -> Router<'_, ()> {
+    router
+        .get_async("/tenants", |req, ctx| async move {
+            answer(list(&req, &ctx.env).await, 200)
+        })
+        .post_async("/tenants", |req, ctx| async move {
+            answer(provision(req, &ctx.env).await, 201)
+        })
+        .get_async("/tenants/:id", |req, ctx| async move {
+            answer(get(&req, &ctx).await, 200)
+        })
+        .delete_async("/tenants/:id", |req, ctx| async move {
+            answer(deprovision(&req, &ctx).await, 200)
+        })
+        .get_async("/t/:tenant/notes", |req, ctx| async move {
+            notes(req, &ctx.env, false).await
+        })
+        .post_async("/t/:tenant/notes", |req, ctx| async move {
+            notes(req, &ctx.env, true).await
+        })
+}
+
+/// The tenant database's schema, applied by the provisioning hook.
+const NOTES: &str = "CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY,
+    body TEXT NOT NULL
+)";
+
+/// The demo's provisioning hook: the new database gets its schema before the tenant is ready.
+/// It runs through the REST API: a binding made a moment ago reaches this isolate only after the
+/// Worker's next deploy.
+struct NotesSchema(Rc<ApiClient>);
+
+impl Hooks for NotesSchema {
+    async fn after_provision(&self, record: &TenantRecord) -> std::result::Result<(), String> {
+        let id = record.database_id.as_deref().ok_or("no database")?;
+        let db = D1Rest::new(self.0.clone(), id).map_err(|e| e.to_string())?;
+        db.batch(vec![Statement::new(NOTES, vec![])])
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn factory(env: &Env) -> std::result::Result<D1Factory<'_, NotesSchema>, Error> {
+    let options: D1Options = match env.var("D1_FACTORY") {
+        Ok(text) => edge_tenancy::config::from_json(&text.to_string()).map_err(|e| {
+            worker::console_error!("edge-tenancy: D1_FACTORY: {e}");
+            Error::NotConfigured("D1_FACTORY is not a valid configuration")
+        })?,
+        Err(_) => D1Options::default(),
+    };
+    let client = client(env)?;
+    let registry = registry_now(env)?;
+    Ok(D1Factory::new(
+        env,
+        registry,
+        client.clone(),
+        options,
+        TENANT_CACHE.with(Rc::clone),
+        NotesSchema(client),
+    ))
+}
+
+/// The registry, whose schema the caller brought up to date already.
+fn registry_now(
+    env: &Env,
+) -> std::result::Result<edge_tenancy::control::Registry<edge_tenancy::workers::D1>, Error> {
+    Ok(edge_tenancy::control::Registry::new(
+        edge_tenancy::workers::D1::binding(env, "CONTROL_PLANE")?,
+    ))
+}
+
+/// The factory, once the caller is shown to be an administrator.
+async fn admin_factory<'e>(
+    req: &Request,
+    env: &'e Env,
+) -> std::result::Result<D1Factory<'e, NotesSchema>, Error> {
+    administrator(&*pipeline(env).map_err(config_error)?, req, env).await?;
+    registry(env).await?;
+    factory(env)
+}
+
+fn tenant_param(ctx: &RouteContext<()>) -> std::result::Result<TenantId, Error> {
+    Ok(TenantId::parse(ctx.param("id").map_or("", String::as_str))?)
+}
+
+async fn list(req: &Request, env: &Env) -> Outcome {
+    let factory = admin_factory(req, env).await?;
+    let url = req.url().map_err(|_| Error::InvalidBody("a bad URL"))?;
+    let mut after = None;
+    let mut limit = 100;
+    for (name, value) in url.query_pairs() {
+        match &*name {
+            "after" => after = Some(TenantId::parse(&value)?),
+            "limit" => {
+                limit = value
+                    .parse()
+                    .map_err(|_| Error::InvalidBody("limit is a number from 1 to 1000"))?
+            }
+            _ => {}
+        }
+    }
+    Ok(json!(factory.list(after.as_ref(), limit).await?))
+}
+
+async fn provision(mut req: Request, env: &Env) -> Outcome {
+    let factory = admin_factory(&req, env).await?;
+    #[derive(Deserialize)]
+    struct Body {
+        id: String,
+    }
+    let body: Body = req
+        .json()
+        .await
+        .map_err(|_| Error::InvalidBody(r#"expected {"id": "<tenant id>"}"#))?;
+    let id = TenantId::parse(&body.id)?;
+    let outcome = factory.provision(&id).await;
+    if let Err(Error::HookFailed(detail)) = &outcome {
+        worker::console_error!("edge-tenancy: provisioning {id}: {detail}");
+    }
+    Ok(json!(outcome?))
+}
+
+async fn get(req: &Request, ctx: &RouteContext<()>) -> Outcome {
+    let factory = admin_factory(req, &ctx.env).await?;
+    Ok(json!(factory.get(&tenant_param(ctx)?).await?))
+}
+
+async fn deprovision(req: &Request, ctx: &RouteContext<()>) -> Outcome {
+    let factory = admin_factory(req, &ctx.env).await?;
+    let id = tenant_param(ctx)?;
+    factory.deprovision(&id).await?;
+    Ok(json!({ "deleted": id }))
+}
+
+/// A tenant's notes, in its own database.
+async fn notes(mut req: Request, env: &Env, write: bool) -> Result<Response> {
+    let outcome = async {
+        let pipeline = pipeline(env).map_err(config_error)?;
+        let context = resolve_request(&pipeline, &req, &edges(env).await).await?;
+        let db = factory(env)?.open(&context).await?;
+        let statement = if write {
+            #[derive(Deserialize)]
+            struct Body {
+                body: String,
+            }
+            let body: Body = req
+                .json()
+                .await
+                .map_err(|_| Error::InvalidBody(r#"expected {"body": "<text>"}"#))?;
+            Statement::new(
+                "INSERT INTO notes (body) VALUES (?) RETURNING id, body",
+                vec![Value::Text(body.body)],
+            )
+        } else {
+            Statement::new("SELECT id, body FROM notes ORDER BY id", vec![])
+        };
+        let rows = db.batch(vec![statement]).await?;
+        Ok::<_, Error>((db.path(), rows.into_iter().next().unwrap_or_default()))
+    }
+    .await;
+    match outcome {
+        Ok((path, rows)) => {
+            let response = Response::from_json(&json!({ "notes": rows }))?.with_status(if write {
+                201
+            } else {
+                200
+            });
+            response
+                .headers()
+                .set("x-edge-tenancy-database-path", path)?;
+            Ok(response)
+        }
+        Err(error) => {
+            if let Error::Storage(cause) = &error {
+                worker::console_error!("edge-tenancy storage error: {cause}");
+            }
+            error_response(&error)
+        }
+    }
+}

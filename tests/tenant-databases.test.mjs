@@ -1,0 +1,160 @@
+// The D1 database factory in the demo worker against the local Cloudflare API, both in workerd:
+// tenants provisioned, used and deprovisioned over HTTP, concurrent provisions, API faults, and
+// what each operation costs in API calls, read from the local API's own counters.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Miniflare } from "miniflare";
+import { json } from "./helpers.mjs";
+import { adminToken, demoWorker, sign } from "./demo-admin.mjs";
+import { localApiWorker, control } from "../local-api/testing.mjs";
+
+const { LOCAL_ACCOUNT_ID = "0000000000000000000000000000000a", LOCAL_API_TOKEN = "local-dev-token" } = localApiWorker().bindings;
+
+const D1_FACTORY = JSON.stringify({ databasePrefix: "tenant_", bindTo: "edge-tenancy-demo" });
+const OPTIONS = { timeoutMs: 1500, retry: { baseDelayMs: 20, maxDelayMs: 200 } };
+
+let w;
+before(async () => {
+  const mf = new Miniflare({ workers: [demoWorker(OPTIONS, { D1_FACTORY }), localApiWorker()] });
+  const url = await mf.ready;
+  const api = await mf.getWorker("edge-tenancy-local-api");
+  const admin = await adminToken();
+  const call = (method, path, body, token = admin) =>
+    fetch(new URL(path, url), {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const cf = (path) =>
+    api.fetch(`http://local-api/client/v4/accounts/${LOCAL_ACCOUNT_ID}${path}`, { headers: { authorization: `Bearer ${LOCAL_API_TOKEN}` } }).then((r) => r.json());
+  w = { mf, call, cf, local: control((u, init) => api.fetch(new URL(u, "http://local-api"), init)) };
+});
+after(() => w?.mf.dispose());
+
+/** The local API's databases with this exact name. */
+async function databasesNamed(name) {
+  const { result } = await w.cf(`/d1/database?name=${name}&per_page=100`);
+  return result.filter((db) => db.name === name);
+}
+
+async function bindings() {
+  const { result } = await w.cf("/workers/scripts/edge-tenancy-demo/settings");
+  return result.bindings.map((b) => b.name);
+}
+
+async function calls() {
+  const { calls } = await w.local.calls();
+  return Object.fromEntries(Object.entries(calls).filter(([, n]) => n > 0));
+}
+
+const member = (tenant) => sign({ tenant, sub: `${tenant}-user` });
+
+test("tenants are provisioned, used in isolation, listed and deprovisioned", async () => {
+  await w.local.reset();
+  const records = {};
+  for (const id of ["acme", "beta", "gamma"]) {
+    const res = await w.call("POST", "/tenants", { id });
+    assert.equal(res.status, 201, await res.clone().text());
+    records[id] = await json(res);
+    assert.equal(records[id].state, "ready");
+    assert.equal(records[id].database_name, `tenant_${id}`);
+    assert.equal(records[id].binding, `TENANT_${id.toUpperCase()}`);
+    assert.equal((await databasesNamed(`tenant_${id}`))[0].uuid, records[id].database_id);
+  }
+  assert.deepEqual((await bindings()).sort(), ["TENANT_ACME", "TENANT_BETA", "TENANT_GAMMA"]);
+
+  // Each tenant's rows stay in its own database.
+  const note = await w.call("POST", "/t/acme/notes", { body: "acme's secret plan" }, await member("acme"));
+  assert.equal(note.status, 201, await note.clone().text());
+  // This isolate has no binding for the new database until a deploy: the REST path, said so.
+  assert.equal(note.headers.get("x-edge-tenancy-database-path"), "rest");
+  const acme = await json(await w.call("GET", "/t/acme/notes", undefined, await member("acme")));
+  assert.deepEqual(acme.notes.map((n) => n.body), ["acme's secret plan"]);
+  const beta = await json(await w.call("GET", "/t/beta/notes", undefined, await member("beta")));
+  assert.deepEqual(beta.notes, []);
+  assert.equal((await w.call("GET", "/t/acme/notes", undefined, await member("beta"))).status, 403);
+
+  // Paged.
+  const first = await json(await w.call("GET", "/tenants?limit=2"));
+  assert.deepEqual(first.tenants.map((t) => t.id), ["acme", "beta"]);
+  const rest = await json(await w.call("GET", `/tenants?limit=2&after=${first.next}`));
+  assert.deepEqual(rest.tenants.map((t) => t.id), ["gamma"]);
+  assert.equal(rest.next, null);
+
+  // Deprovisioned: binding, database and record gone; its members get 404; the others keep theirs.
+  const gone = await w.call("DELETE", "/tenants/acme");
+  assert.equal(gone.status, 200, await gone.clone().text());
+  assert.deepEqual(await databasesNamed("tenant_acme"), []);
+  assert.deepEqual((await bindings()).sort(), ["TENANT_BETA", "TENANT_GAMMA"]);
+  assert.equal((await w.call("GET", "/tenants/acme")).status, 404);
+  assert.equal((await w.call("GET", "/t/acme/notes", undefined, await member("acme"))).status, 404);
+  assert.equal((await w.call("GET", "/t/beta/notes", undefined, await member("beta"))).status, 200);
+  assert.equal((await w.call("DELETE", "/tenants/acme")).status, 404);
+});
+
+test("a provision costs one create and one settings update, no list", async () => {
+  await w.local.reset();
+  const res = await w.call("POST", "/tenants", { id: "delta" });
+  assert.equal(res.status, 201);
+  // The binding update reads the settings to keep the other bindings; the schema hook is one query.
+  assert.deepEqual(await calls(), {
+    "d1.create": 1,
+    "workers.settings.get": 1,
+    "workers.settings.patch": 1,
+    "d1.query": 1,
+  });
+  // A second provision of a ready tenant costs no API call.
+  await w.call("POST", "/tenants", { id: "delta" });
+  assert.equal(Object.values(await calls()).reduce((a, b) => a + b, 0), 4);
+});
+
+test("20 concurrent provisions of one tenant make one database", async () => {
+  await w.local.reset();
+  const answers = await Promise.all(Array.from({ length: 20 }, () => w.call("POST", "/tenants", { id: "rush" })));
+  const statuses = answers.map((r) => r.status);
+  assert.ok(statuses.includes(201), String(statuses));
+  for (const status of statuses) assert.ok([201, 409].includes(status), String(statuses));
+  for (const res of answers.filter((r) => r.status === 409)) {
+    assert.equal((await json(res)).error.code, "tenant_busy");
+    assert.ok(Number(res.headers.get("retry-after")) > 0);
+  }
+  assert.equal((await databasesNamed("tenant_rush")).length, 1);
+  assert.equal((await calls())["d1.create"], 1);
+  const record = await json(await w.call("GET", "/tenants/rush"));
+  assert.equal(record.state, "ready");
+});
+
+test("API faults during provisioning leave one database, a visible failure, and a retry that completes", async () => {
+  const rules = [
+    { operation: "d1.create", fault: "drop" },
+    { operation: "d1.create", fault: "status", status: 500 },
+    { operation: "workers.settings.patch", fault: "status", status: 500, times: 10 },
+    { operation: "d1.query", fault: "status", status: 500, times: 10 },
+  ];
+  for (const [n, rule] of rules.entries()) {
+    const id = `faulty-${n}`;
+    const what = JSON.stringify(rule);
+    await w.local.reset();
+    await w.local.faults([rule]);
+    const first = await w.call("POST", "/tenants", { id });
+    if (first.status !== 201) {
+      const body = await first.text();
+      const record = await json(await w.call("GET", `/tenants/${id}`));
+      assert.equal(record.state, "failed", `${what}: ${body}`);
+      assert.ok(record.error, what);
+      assert.ok(!body.includes("SQLITE") && !body.includes("html"), `no detail leaks: ${body}`);
+      await w.local.clearFaults();
+      const second = await w.call("POST", "/tenants", { id });
+      assert.equal(second.status, 201, `${what}: ${await second.clone().text()}`);
+    }
+    assert.equal((await databasesNamed(`tenant_${id}`)).length, 1, what);
+    assert.equal((await json(await w.call("GET", `/tenants/${id}`))).state, "ready", what);
+    assert.deepEqual(await bindings(), [`TENANT_FAULTY_${n}`], what);
+  }
+});
+
+test("the tenant routes stay for administrators", async () => {
+  assert.equal((await w.call("POST", "/tenants", { id: "x" }, null)).status, 401);
+  assert.equal((await w.call("POST", "/tenants", { id: "x" }, await member("beta"))).status, 403);
+  assert.equal((await w.call("DELETE", "/tenants/beta", undefined, await member("beta"))).status, 403);
+});
