@@ -1,22 +1,30 @@
-// The built Rust demo worker (demo/build) in workerd with a local D1: the registry round trip.
+// The built Rust demo worker (demo/build) in workerd with a local D1 and the local Cloudflare API:
+// the registry round trip, the pipeline, and bad input.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import * as jose from "jose";
+import { Miniflare } from "miniflare";
 import { ROOT, startWorker, json } from "./helpers.mjs";
+import { demoWorker } from "./demo-admin.mjs";
+import { localApiWorker } from "../local-api/testing.mjs";
 
 // The demo's pipeline configuration exactly as wrangler.toml ships it.
 const TENANCY_CONFIG = readFileSync(join(ROOT, "wrangler.toml"), "utf8").match(/TENANCY_CONFIG = '''([\s\S]*?)'''/)[1];
 const DEMO_SECRET = new TextEncoder().encode(JSON.parse(TENANCY_CONFIG).authenticate.secrets[0].secret);
 
+const D1_FACTORY = readFileSync(join(ROOT, "wrangler.toml"), "utf8").match(/^D1_FACTORY = '(.*)'$/m)[1];
+
 let worker;
 before(async () => {
-  worker = await startWorker({
-    scriptPath: join(ROOT, "demo/build/index.js"),
-    d1Databases: { CONTROL_PLANE: "control-plane" },
-    bindings: { TENANCY_CONFIG },
-  });
+  const mf = new Miniflare({ workers: [demoWorker({}, { D1_FACTORY }), localApiWorker()] });
+  const url = await mf.ready;
+  worker = {
+    mf,
+    fetch: (path, init) => fetch(new URL(path, url), init),
+    dispose: () => mf.dispose(),
+  };
 });
 after(() => worker?.dispose());
 
@@ -35,7 +43,7 @@ test("health reports the crate version", async () => {
   assert.deepEqual(await json(res), { status: "ok", version: cargo.match(/^version = "(.+)"/m)[1] });
 });
 
-test("a registered tenant is stored in D1 and read back", async () => {
+test("a provisioned tenant is stored in D1 and read back", async () => {
   const before = Date.now();
   const created = await post(JSON.stringify({ id: "acme" }));
   assert.equal(created.status, 201);
@@ -48,9 +56,9 @@ test("a registered tenant is stored in D1 and read back", async () => {
   assert.deepEqual(await json(got), record);
 
   // Straight from the D1 binding, not through the worker: the row is really there.
-  const db = await worker.mf.getD1Database("CONTROL_PLANE");
-  const row = await db.prepare("SELECT id, created_at FROM edge_tenancy_tenants WHERE id = ?").bind("acme").first();
-  assert.deepEqual(row, record);
+  const db = await worker.mf.getD1Database("CONTROL_PLANE", "edge-tenancy-demo");
+  const row = await db.prepare("SELECT id, created_at, state, database_id FROM edge_tenancy_tenants WHERE id = ?").bind("acme").first();
+  assert.deepEqual(row, { id: "acme", created_at: record.created_at, state: "ready", database_id: record.database_id });
 });
 
 test("the list is ordered by id", async () => {
@@ -79,12 +87,14 @@ test("the tenant routes are for control-plane administrators only", async () => 
   assert.ok(!ids.includes("intruder"), "nothing was registered");
 });
 
-test("registering twice is 409 and keeps the first record", async () => {
-  const first = await json(await post(JSON.stringify({ id: "twice" })));
+test("provisioning twice is idempotent: 200 with the same record", async () => {
+  const first = await post(JSON.stringify({ id: "twice" }));
+  assert.equal(first.status, 201);
+  const record = await json(first);
   const second = await post(JSON.stringify({ id: "twice" }));
-  assert.equal(second.status, 409);
-  assert.equal((await json(second)).error.code, "tenant_exists");
-  assert.deepEqual(await json(await getAsAdmin("/tenants/twice")), first);
+  assert.equal(second.status, 200);
+  assert.deepEqual(await json(second), record);
+  assert.deepEqual(await json(await getAsAdmin("/tenants/twice")), record);
 });
 
 test("bad input gets 400 with a JSON error that does not echo it", async () => {

@@ -1,7 +1,8 @@
 //! Tenants and their own databases, through the D1 factory.
 //!
 //! For control-plane administrators:
-//! - `POST /tenants` with `{"id": "acme"}`: provisions the tenant (201 with its record): a D1
+//! - `POST /tenants` with `{"id": "acme"}`: provisions the tenant (201 with its record, 200 when
+//!   it was ready already): a D1
 //!   database `tenant_acme` made through the Cloudflare API, bound to this Worker as
 //!   `TENANT_ACME` (when `D1_FACTORY` names `bindTo`), its `notes` table made by the
 //!   provisioning hook; calling again finishes an interrupted provisioning.
@@ -34,7 +35,10 @@ pub fn routes(router: Router<'_, ()>) -> Router<'_, ()> {
             answer(list(&req, &ctx.env).await, 200)
         })
         .post_async("/tenants", |req, ctx| async move {
-            answer(provision(req, &ctx.env).await, 201)
+            match provision(req, &ctx.env).await {
+                Ok((record, already)) => answer(Ok(record), if already { 200 } else { 201 }),
+                Err(error) => answer(Err(error), 500),
+            }
         })
         .get_async("/tenants/:id", |req, ctx| async move {
             answer(get(&req, &ctx).await, 200)
@@ -134,7 +138,7 @@ async fn list(req: &Request, env: &Env) -> Outcome {
     Ok(json!(factory.list(after.as_ref(), limit).await?))
 }
 
-async fn provision(mut req: Request, env: &Env) -> Outcome {
+async fn provision(mut req: Request, env: &Env) -> std::result::Result<(serde_json::Value, bool), Error> {
     let factory = admin_factory(&req, env).await?;
     #[derive(Deserialize)]
     struct Body {
@@ -149,7 +153,8 @@ async fn provision(mut req: Request, env: &Env) -> Outcome {
     if let Err(Error::HookFailed(detail)) = &outcome {
         worker::console_error!("edge-tenancy: provisioning {id}: {detail}");
     }
-    Ok(json!(outcome?))
+    let provisioned = outcome?;
+    Ok((json!(provisioned.record), provisioned.already))
 }
 
 async fn get(req: &Request, ctx: &RouteContext<()>) -> Outcome {

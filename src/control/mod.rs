@@ -9,5 +9,5 @@ pub mod registry;
 #[cfg(test)]
 mod tests;
 
-pub use provision::{Provisioner, DEFAULT_LEASE};
+pub use provision::{Provisioned, Provisioner, DEFAULT_LEASE};
 pub use registry::{Registry, TenantPage, TenantRecord, TenantState};

@@ -28,6 +28,15 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
 /// provisioning made: clocks of the API and the Worker may disagree by that much.
 const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
+/// What provisioning came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioned {
+    /// The tenant's record, `ready`.
+    pub record: TenantRecord,
+    /// Whether it was ready before this call (nothing was done).
+    pub already: bool,
+}
+
 /// Provisions and deprovisions tenants' databases with a backend, recording each step in the
 /// registry.
 pub struct Provisioner<'a, D, B, H> {
@@ -58,7 +67,7 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks> Provisioner<'a, D, B, H> {
 
     /// Provisions `tenant` at `now` (see the module docs). A ready tenant comes back as it is;
     /// one another provisioner is working on is [`Error::TenantBusy`].
-    pub async fn provision(&self, tenant: &TenantId, now: UnixTime) -> Result<TenantRecord, Error> {
+    pub async fn provision(&self, tenant: &TenantId, now: UnixTime) -> Result<Provisioned, Error> {
         let name = self.backend.database_name(tenant);
         let claimed = self
             .registry
@@ -73,7 +82,10 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks> Provisioner<'a, D, B, H> {
             .await?;
         let Some(leased) = claimed else {
             return match self.registry.leased(tenant).await? {
-                Some(Leased { record, .. }) if record.state == TenantState::Ready => Ok(record),
+                Some(Leased { record, .. }) if record.state == TenantState::Ready => Ok(Provisioned {
+                    record,
+                    already: true,
+                }),
                 Some(_) => Err(Error::TenantBusy {
                     retry_after_secs: self.lease.as_secs() as u32,
                 }),
@@ -82,7 +94,10 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks> Provisioner<'a, D, B, H> {
             };
         };
         match self.steps(tenant, leased, now).await {
-            Ok(record) => Ok(record),
+            Ok(record) => Ok(Provisioned {
+                record,
+                already: false,
+            }),
             Err(Error::LeaseLost) => Err(Error::LeaseLost),
             Err(error) => {
                 let reason = error.to_string();

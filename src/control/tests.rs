@@ -133,11 +133,13 @@ impl World {
 fn provision_is_one_create_and_the_binding_and_a_second_call_costs_nothing() {
     let world = World::new();
     let hooks = FlakyHooks::default();
-    let record = world
+    let provisioned = world
         .with("p1", &hooks, async |p| {
             p.provision(&id("acme"), world.now()).await
         })
         .unwrap();
+    assert!(!provisioned.already);
+    let record = provisioned.record;
     assert_eq!(record.state, TenantState::Ready);
     assert_eq!(record.database_name.as_deref(), Some("tenant_acme"));
     assert_eq!(record.binding.as_deref(), Some("TENANT_ACME"));
@@ -163,7 +165,8 @@ fn provision_is_one_create_and_the_binding_and_a_second_call_costs_nothing() {
             p.provision(&id("acme"), world.now()).await
         })
         .unwrap();
-    assert_eq!(again, record);
+    assert_eq!(again.record, record);
+    assert!(again.already);
     assert!(world.calls().is_empty(), "a ready tenant costs no API call");
     assert_eq!(hooks.ran.get(), 1);
 }
@@ -292,7 +295,7 @@ fn a_failing_hook_leaves_the_tenant_failed_never_half_ready() {
             p.provision(&id("acme"), world.now()).await
         })
         .unwrap();
-    assert_eq!(ready.state, TenantState::Ready);
+    assert_eq!(ready.record.state, TenantState::Ready);
     assert!(
         world.calls().is_empty(),
         "the database and binding were kept: no API call"

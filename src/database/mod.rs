@@ -9,7 +9,7 @@
 
 pub mod d1;
 
-use crate::control::{TenantPage, TenantRecord};
+use crate::control::{Provisioned, TenantPage, TenantRecord};
 use crate::pipeline::TenantContext;
 use crate::{Error, TenantId};
 
@@ -25,8 +25,8 @@ pub trait DatabaseFactory {
     async fn open(&self, context: &TenantContext) -> Result<Self::Database, Error>;
 
     /// Makes `tenant`'s database and registers it, or finishes an earlier attempt. Idempotent:
-    /// a ready tenant's record comes back unchanged.
-    async fn provision(&self, tenant: &TenantId) -> Result<TenantRecord, Error>;
+    /// a ready tenant's record comes back unchanged (`already`).
+    async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error>;
 
     /// Removes `tenant`'s database and then its registry row; every failure is returned and
     /// calling again resumes.

@@ -5,7 +5,7 @@
 use super::cloudflare::{ApiTransport, WorkerRuntime};
 use super::D1;
 use crate::cloudflare::Client;
-use crate::control::{Provisioner, Registry, TenantPage, TenantRecord, TenantState};
+use crate::control::{Provisioned, Provisioner, Registry, TenantPage, TenantRecord, TenantState};
 use crate::database::d1::{D1Backend, D1Options, D1Rest};
 use crate::database::{DatabaseFactory, Hooks};
 use crate::lookup::TenantCache;
@@ -113,7 +113,7 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
         Ok(TenantDb::Rest(D1Rest::new(self.client.clone(), id)?))
     }
 
-    async fn provision(&self, tenant: &TenantId) -> Result<TenantRecord, Error> {
+    async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {
         let backend = self.backend()?;
         let provisioner = Provisioner::new(&self.registry, &backend, &self.hooks, Self::owner());
         let outcome = provisioner.provision(tenant, Self::now()).await;
