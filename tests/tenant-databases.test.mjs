@@ -15,7 +15,8 @@ const OPTIONS = { timeoutMs: 1500, retry: { baseDelayMs: 20, maxDelayMs: 200 } }
 
 let w;
 before(async () => {
-  const mf = new Miniflare({ workers: [demoWorker(OPTIONS, { D1_FACTORY }), localApiWorker()] });
+  const demo = { ...demoWorker(OPTIONS, { D1_FACTORY }), r2Buckets: ["BACKUPS"] };
+  const mf = new Miniflare({ workers: [demo, localApiWorker()] });
   const url = await mf.ready;
   const api = await mf.getWorker("edge-tenancy-local-api");
   const admin = await adminToken();
@@ -81,9 +82,16 @@ test("tenants are provisioned, used in isolation, listed and deprovisioned", asy
   assert.deepEqual(rest.tenants.map((t) => t.id), ["gamma"]);
   assert.equal(rest.next, null);
 
-  // Deprovisioned: binding, database and record gone; its members get 404; the others keep theirs.
+  // Deprovisioned: backed up to R2 first, then binding, database and record gone; its members get
+  // 404; the others keep theirs.
   const gone = await w.call("DELETE", "/tenants/acme");
   assert.equal(gone.status, 200, await gone.clone().text());
+  const backups = await w.mf.getR2Bucket("BACKUPS", "edge-tenancy-demo");
+  const { objects } = await backups.list({ prefix: "backups/acme/" });
+  assert.equal(objects.length, 1);
+  const dump = await (await backups.get(objects[0].key)).text();
+  assert.match(dump, /CREATE TABLE notes/);
+  assert.match(dump, /acme's secret plan|acme''s secret plan/);
   assert.deepEqual(await databasesNamed("tenant_acme"), []);
   assert.deepEqual((await bindings()).sort(), ["TENANT_BETA", "TENANT_GAMMA"]);
   assert.equal((await w.call("GET", "/tenants/acme")).status, 404);
@@ -152,6 +160,18 @@ test("API faults during provisioning leave one database, a visible failure, and 
     assert.equal((await json(await w.call("GET", `/tenants/${id}`))).state, "ready", what);
     assert.deepEqual(await bindings(), [`TENANT_FAULTY_${n}`], what);
   }
+});
+
+test("a warm isolate reads the registry once per tenant, not per request", async () => {
+  await w.local.reset();
+  assert.equal((await w.call("POST", "/tenants", { id: "warm" })).status, 201);
+  const token = await member("warm");
+  const usage = async () => (await json(await w.call("GET", "/admin/api-usage"))).registryReads;
+  const before = await usage();
+  const answers = await Promise.all(Array.from({ length: 50 }, () => w.call("GET", "/t/warm/whoami", undefined, token)));
+  for (const answer of answers) assert.equal(answer.status, 200, await answer.text());
+  for (let i = 0; i < 20; i++) assert.equal((await w.call("GET", "/t/warm/whoami", undefined, token)).status, 200);
+  assert.equal((await usage()) - before, 1, "70 requests, one registry read");
 });
 
 test("the tenant routes stay for administrators", async () => {

@@ -278,7 +278,10 @@ async fn bind(pipeline: &TenancyPipeline, mut req: Request, ctx: &RouteContext<(
 async fn usage(pipeline: &TenancyPipeline, req: &Request, env: &Env) -> Outcome {
     let client = authorized(pipeline, req, env).await?;
     let (used, remaining) = client.budget_status();
-    Ok(
-        json!({ "sent": client.requests_sent(), "budget": { "used": used, "remaining": remaining } }),
-    )
+    let registry_reads = crate::TENANT_CACHE.with(|cache| cache.loads());
+    Ok(json!({
+        "sent": client.requests_sent(),
+        "budget": { "used": used, "remaining": remaining },
+        "registryReads": registry_reads,
+    }))
 }

@@ -7,7 +7,8 @@
 //!   `TENANT_ACME` (when `D1_FACTORY` names `bindTo`), its `notes` table made by the
 //!   provisioning hook; calling again finishes an interrupted provisioning.
 //! - `GET /tenants?after=&limit=`: a page of tenants; `GET /tenants/{id}`: one record.
-//! - `DELETE /tenants/{id}`: deprovisions it: unbinds, deletes the database, then the record.
+//! - `DELETE /tenants/{id}`: deprovisions it: backs its database up to the `BACKUPS` R2 bucket
+//!   (when bound), unbinds, deletes the database, then the record.
 //!
 //! For the tenant's members: `GET /t/{tenant}/notes` and `POST /t/{tenant}/notes` with
 //! `{"body": "…"}` read and write the tenant's own database, through its binding or the REST
@@ -21,6 +22,7 @@ use edge_tenancy::control::TenantRecord;
 use edge_tenancy::database::d1::{D1Options, D1Rest};
 use edge_tenancy::database::{DatabaseFactory, Hooks};
 use edge_tenancy::sql::{SqlDatabase, Statement, Value};
+use edge_tenancy::workers::backup::R2Backup;
 use edge_tenancy::workers::{error_response, resolve_request, D1Factory};
 use edge_tenancy::{Error, TenantId};
 use serde::Deserialize;
@@ -60,23 +62,36 @@ const NOTES: &str = "CREATE TABLE IF NOT EXISTS notes (
     body TEXT NOT NULL
 )";
 
-/// The demo's provisioning hook: the new database gets its schema before the tenant is ready.
-/// It runs through the REST API: a binding made a moment ago reaches this isolate only after the
-/// Worker's next deploy.
-struct NotesSchema(Rc<ApiClient>);
+/// The demo's hooks. After provisioning, the new database gets its schema before the tenant is
+/// ready (through the REST API: a binding made a moment ago reaches this isolate only after the
+/// Worker's next deploy). Before deprovisioning, with a `BACKUPS` R2 bucket bound, the database's
+/// dump is stored there.
+struct DemoHooks {
+    client: Rc<ApiClient>,
+    backups: Option<R2Backup>,
+}
 
-impl Hooks for NotesSchema {
+impl Hooks for DemoHooks {
     async fn after_provision(&self, record: &TenantRecord) -> std::result::Result<(), String> {
         let id = record.database_id.as_deref().ok_or("no database")?;
-        let db = D1Rest::new(self.0.clone(), id).map_err(|e| e.to_string())?;
+        let db = D1Rest::new(self.client.clone(), id).map_err(|e| e.to_string())?;
         db.batch(vec![Statement::new(NOTES, vec![])])
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+
+    async fn before_deprovision(&self, record: &TenantRecord) -> std::result::Result<(), String> {
+        if let Some(backups) = &self.backups {
+            if let Some(key) = backups.back_up(record).await? {
+                worker::console_log!("edge-tenancy: {} backed up to {key}", record.id);
+            }
+        }
+        Ok(())
+    }
 }
 
-fn factory(env: &Env) -> std::result::Result<D1Factory<'_, NotesSchema>, Error> {
+fn factory(env: &Env) -> std::result::Result<D1Factory<'_, DemoHooks>, Error> {
     let options: D1Options = match env.var("D1_FACTORY") {
         Ok(text) => edge_tenancy::config::from_json(&text.to_string()).map_err(|e| {
             worker::console_error!("edge-tenancy: D1_FACTORY: {e}");
@@ -92,7 +107,13 @@ fn factory(env: &Env) -> std::result::Result<D1Factory<'_, NotesSchema>, Error> 
         client.clone(),
         options,
         TENANT_CACHE.with(Rc::clone),
-        NotesSchema(client),
+        DemoHooks {
+            backups: env
+                .bucket("BACKUPS")
+                .ok()
+                .map(|bucket| R2Backup::new(client.clone(), bucket, "backups/")),
+            client,
+        },
     ))
 }
 
@@ -109,7 +130,7 @@ fn registry_now(
 async fn admin_factory<'e>(
     req: &Request,
     env: &'e Env,
-) -> std::result::Result<D1Factory<'e, NotesSchema>, Error> {
+) -> std::result::Result<D1Factory<'e, DemoHooks>, Error> {
     administrator(&*pipeline(env).map_err(config_error)?, req, env).await?;
     registry(env).await?;
     factory(env)
@@ -138,7 +159,10 @@ async fn list(req: &Request, env: &Env) -> Outcome {
     Ok(json!(factory.list(after.as_ref(), limit).await?))
 }
 
-async fn provision(mut req: Request, env: &Env) -> std::result::Result<(serde_json::Value, bool), Error> {
+async fn provision(
+    mut req: Request,
+    env: &Env,
+) -> std::result::Result<(serde_json::Value, bool), Error> {
     let factory = admin_factory(&req, env).await?;
     #[derive(Deserialize)]
     struct Body {

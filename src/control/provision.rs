@@ -82,10 +82,12 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks> Provisioner<'a, D, B, H> {
             .await?;
         let Some(leased) = claimed else {
             return match self.registry.leased(tenant).await? {
-                Some(Leased { record, .. }) if record.state == TenantState::Ready => Ok(Provisioned {
-                    record,
-                    already: true,
-                }),
+                Some(Leased { record, .. }) if record.state == TenantState::Ready => {
+                    Ok(Provisioned {
+                        record,
+                        already: true,
+                    })
+                }
                 Some(_) => Err(Error::TenantBusy {
                     retry_after_secs: self.lease.as_secs() as u32,
                 }),

@@ -4,15 +4,15 @@
 //! Bounded (least recently used out first), each answer kept for a TTL (an unknown tenant for a
 //! shorter one, so a tenant provisioned elsewhere is found soon), dropped at once when this
 //! isolate provisions or deprovisions the tenant. A miss loads once however many requests ask at
-//! the same time: the first loads, the others wait for its answer (single flight).
+//! the same time: the first loads, the others wait for its answer (single flight). They wait by
+//! pausing in their own request (a timer), not by being woken from the loading one: workerd
+//! refuses I/O that one request's handler performs on another's behalf.
 
 use super::TenantStatus;
 use crate::{TenantId, UnixTime};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::poll_fn;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
 use std::time::Duration;
 
 /// How the cache keeps answers.
@@ -36,8 +36,8 @@ impl Default for CachePolicy {
     }
 }
 
-/// One load in flight, shared by every request that waits for it.
-type Flight = Rc<RefCell<(Option<Result<TenantStatus, String>>, Vec<Waker>)>>;
+/// One load in flight, shared by every request that waits for it: its answer once it has one.
+type Flight = Rc<RefCell<Option<Result<TenantStatus, String>>>>;
 
 /// The cache.
 #[derive(Debug, Default)]
@@ -52,6 +52,7 @@ struct Inner {
     entries: HashMap<TenantId, (TenantStatus, UnixTime, u64)>,
     flights: HashMap<TenantId, Flight>,
     uses: u64,
+    loads: u64,
 }
 
 impl TenantCache {
@@ -114,47 +115,45 @@ impl TenantCache {
     }
 
     /// The answer for `tenant`: kept, or loaded with `load` by exactly one of the requests that
-    /// miss at the same time, the others waiting for it. A failed load is not kept.
+    /// miss at the same time, the others checking for its answer after each `pause` (a short
+    /// timer on Workers). A failed load is not kept.
     pub async fn get_or_load(
         &self,
         tenant: &TenantId,
         now: UnixTime,
         load: impl AsyncFnOnce() -> Result<TenantStatus, String>,
+        pause: impl AsyncFn(),
     ) -> Result<TenantStatus, String> {
         if let Some(status) = self.get(tenant, now) {
             return Ok(status);
         }
         let joined = self.inner.borrow().flights.get(tenant).cloned();
         if let Some(flight) = joined {
-            return poll_fn(|cx| {
-                let mut state = flight.borrow_mut();
-                match &state.0 {
-                    Some(answer) => Poll::Ready(answer.clone()),
-                    None => {
-                        state.1.push(cx.waker().clone());
-                        Poll::Pending
-                    }
+            loop {
+                if let Some(answer) = flight.borrow().clone() {
+                    return answer;
                 }
-            })
-            .await;
+                pause().await;
+            }
         }
         let flight: Flight = Rc::default();
-        self.inner
-            .borrow_mut()
-            .flights
-            .insert(tenant.clone(), flight.clone());
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.loads += 1;
+            inner.flights.insert(tenant.clone(), flight.clone());
+        }
         let answer = load().await;
         if let Ok(status) = &answer {
             self.put(tenant, *status, now);
         }
         self.inner.borrow_mut().flights.remove(tenant);
-        let waiting = {
-            let mut state = flight.borrow_mut();
-            state.0 = Some(answer.clone());
-            std::mem::take(&mut state.1)
-        };
-        waiting.into_iter().for_each(Waker::wake);
+        *flight.borrow_mut() = Some(answer.clone());
         answer
+    }
+
+    /// How many loads the cache made (registry reads, on Workers): what a benchmark watches.
+    pub fn loads(&self) -> u64 {
+        self.inner.borrow().loads
     }
 
     #[cfg(test)]
@@ -170,7 +169,7 @@ mod tests {
     use std::cell::Cell;
     use std::future::Future;
     use std::pin::Pin;
-    use std::task::Context;
+    use std::task::{Context, Poll, Waker};
 
     fn id(s: &str) -> TenantId {
         s.parse().unwrap()
@@ -212,11 +211,16 @@ mod tests {
         let acme = id("acme");
         let mut futures: Vec<Pin<Box<dyn Future<Output = _>>>> = (0..100)
             .map(|_| {
-                Box::pin(cache.get_or_load(&acme, at(0), async || {
-                    loads.set(loads.get() + 1);
-                    yield_once().await; // the registry read takes a while
-                    Ok(TenantStatus::Ready)
-                })) as Pin<Box<dyn Future<Output = _>>>
+                Box::pin(cache.get_or_load(
+                    &acme,
+                    at(0),
+                    async || {
+                        loads.set(loads.get() + 1);
+                        yield_once().await; // the registry read takes a while
+                        Ok(TenantStatus::Ready)
+                    },
+                    yield_once,
+                )) as Pin<Box<dyn Future<Output = _>>>
             })
             .collect();
         let mut done = vec![None; 100];
@@ -231,9 +235,15 @@ mod tests {
             }
         }
         assert_eq!(loads.get(), 1);
+        assert_eq!(cache.loads(), 1);
         assert!(done.iter().all(|a| a == &Some(Ok(TenantStatus::Ready))));
         // Warm: no load at all.
-        let warm = pollster::block_on(cache.get_or_load(&acme, at(1), async || unreachable_load()));
+        let warm = pollster::block_on(cache.get_or_load(
+            &acme,
+            at(1),
+            async || unreachable_load(),
+            yield_once,
+        ));
         assert_eq!(warm, Ok(TenantStatus::Ready));
     }
 
@@ -244,8 +254,12 @@ mod tests {
     #[test]
     fn a_failed_load_is_not_kept() {
         let cache = TenantCache::new(CachePolicy::default());
-        let failed =
-            pollster::block_on(cache.get_or_load(&id("acme"), at(0), async || Err("down".into())));
+        let failed = pollster::block_on(cache.get_or_load(
+            &id("acme"),
+            at(0),
+            async || Err("down".into()),
+            yield_once,
+        ));
         assert_eq!(failed, Err("down".into()));
         assert_eq!(cache.get(&id("acme"), at(0)), None);
     }

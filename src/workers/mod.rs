@@ -1,5 +1,6 @@
 //! The edges for Rust workers on the [`worker`] crate.
 //!
+//! - [`backup`]: a tenant database's dump stored in R2 before it is deleted.
 //! - [`cloudflare`]: `fetch`, a service binding and the runtime's clock behind the
 //!   [Cloudflare API client](crate::cloudflare).
 //! - [`d1`]: a D1 binding as the library's [`SqlDatabase`](crate::sql::SqlDatabase).
@@ -10,6 +11,7 @@
 //! - [`response`]: an [`Error`](crate::Error) as a `worker::Response`.
 //! - [`tenancy`]: the whole pipeline for a `worker::Request`, its I/O done by [`WorkerEdges`].
 
+pub mod backup;
 pub mod cloudflare;
 pub mod d1;
 mod deadline;

@@ -56,15 +56,14 @@ impl Edges for WorkerEdges {
             .registry
             .as_ref()
             .ok_or("no tenant registry is bound")?;
-        cache
-            .get_or_load(tenant, self.now(), async || {
-                match registry.get(tenant).await {
-                    Ok(record) => Ok(record.status()),
-                    Err(Error::TenantNotFound) => Ok(TenantStatus::NotFound),
-                    Err(error) => Err(error.to_string()),
-                }
-            })
-            .await
+        let load = async || match registry.get(tenant).await {
+            Ok(record) => Ok(record.status()),
+            Err(Error::TenantNotFound) => Ok(TenantStatus::NotFound),
+            Err(error) => Err(error.to_string()),
+        };
+        // A request waiting for another's registry read checks back every millisecond.
+        let pause = async || worker::Delay::from(std::time::Duration::from_millis(1)).await;
+        cache.get_or_load(tenant, self.now(), load, pause).await
     }
 
     fn log(&self, message: &str) {
