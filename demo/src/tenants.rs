@@ -12,7 +12,10 @@
 //!
 //! For the tenant's members: `GET /t/{tenant}/notes` and `POST /t/{tenant}/notes` with
 //! `{"body": "…"}` read and write the tenant's own database, through its binding or the REST
-//! API (`x-edge-tenancy-database-path` says which).
+//! API (`x-edge-tenancy-database-path` says which; `x-d1-bookmark` carries the read-replication
+//! bookmark on the binding path). `POST /t/{tenant}/values` with `{"column": "i|r|t|b", "value":
+//! …}` stores one value and reads it back (`{"blob": [bytes]}` for a blob; text for `i` goes
+//! through `CAST(? AS INTEGER)`): how each SQLite type fares on each path.
 
 use crate::admin::{client, ApiClient};
 use crate::{
@@ -53,6 +56,9 @@ pub fn routes(router: Router<'_, ()>) -> Router<'_, ()> {
         })
         .post_async("/t/:tenant/notes", |req, ctx| async move {
             notes(req, &ctx.env, true).await
+        })
+        .post_async("/t/:tenant/values", |req, ctx| async move {
+            answer(round_trip(req, &ctx.env).await, 200)
         })
 }
 
@@ -193,13 +199,23 @@ async fn deprovision(req: &Request, ctx: &RouteContext<()>) -> Outcome {
     Ok(json!({ "deleted": id }))
 }
 
+/// The header a client sends back so its next request's reads see its writes (D1 read
+/// replication, binding path).
+const BOOKMARK: &str = "x-d1-bookmark";
+
 /// A tenant's notes, in its own database.
 async fn notes(mut req: Request, env: &Env, write: bool) -> Result<Response> {
     let outcome = async {
         let pipeline = pipeline(env).map_err(config_error)?;
         let context = resolve_request(&pipeline, &req, &edges(env).await).await?;
-        let db = factory(env)?.open(&context).await?;
-        let statement = if write {
+        let session = req.headers().get(BOOKMARK).ok().flatten();
+        let db = factory(env)?
+            .with_session(Some(
+                session.unwrap_or_else(|| "first-unconstrained".into()),
+            ))
+            .open(&context)
+            .await?;
+        let query = if write {
             #[derive(Deserialize)]
             struct Body {
                 body: String,
@@ -208,19 +224,26 @@ async fn notes(mut req: Request, env: &Env, write: bool) -> Result<Response> {
                 .json()
                 .await
                 .map_err(|_| Error::InvalidBody(r#"expected {"body": "<text>"}"#))?;
-            Statement::new(
-                "INSERT INTO notes (body) VALUES (?) RETURNING id, body",
-                vec![Value::Text(body.body)],
-            )
+            db.prepare("INSERT INTO notes (body) VALUES (?) RETURNING id, body")
+                .bind(vec![Value::Text(body.body)])
         } else {
-            Statement::new("SELECT id, body FROM notes ORDER BY id", vec![])
+            db.prepare("SELECT id, body FROM notes ORDER BY id")
         };
-        let rows = db.batch(vec![statement]).await?;
-        Ok::<_, Error>((db.path(), rows.into_iter().next().unwrap_or_default()))
+        // The provisioning hook made the table; a database reached through a binding that was
+        // never provisioned here (a local D1 under miniflare) gets it on first use.
+        let schema = db.prepare(NOTES);
+        let result = db
+            .batch(&[schema, query])
+            .await?
+            .pop()
+            .ok_or(Error::Storage(edge_tenancy::sql::SqlError(
+                "no result".into(),
+            )))?;
+        Ok::<_, Error>((db.path(), db.bookmark(), result.results))
     }
     .await;
     match outcome {
-        Ok((path, rows)) => {
+        Ok((path, bookmark, rows)) => {
             let response = Response::from_json(&json!({ "notes": rows }))?.with_status(if write {
                 201
             } else {
@@ -229,6 +252,9 @@ async fn notes(mut req: Request, env: &Env, write: bool) -> Result<Response> {
             response
                 .headers()
                 .set("x-edge-tenancy-database-path", path)?;
+            if let Some(bookmark) = bookmark {
+                response.headers().set(BOOKMARK, &bookmark)?;
+            }
             Ok(response)
         }
         Err(error) => {
@@ -238,4 +264,58 @@ async fn notes(mut req: Request, env: &Env, write: bool) -> Result<Response> {
             error_response(&error)
         }
     }
+}
+
+/// Stores one value in a typed column of the tenant's database and reads it back as SQLite sees
+/// it: its type, its exact SQL literal (`quote`), and the value as the path returns it.
+async fn round_trip(mut req: Request, env: &Env) -> Outcome {
+    let pipeline = pipeline(env).map_err(config_error)?;
+    let context = resolve_request(&pipeline, &req, &edges(env).await).await?;
+    #[derive(Deserialize)]
+    struct Body {
+        column: String,
+        value: serde_json::Value,
+    }
+    let body: Body = req
+        .json()
+        .await
+        .map_err(|_| Error::InvalidBody(r#"expected {"column", "value"}"#))?;
+    let column = match body.column.as_str() {
+        column @ ("i" | "r" | "t" | "b") => column,
+        _ => return Err(Error::InvalidBody("column is i, r, t or b")),
+    };
+    let value = match body.value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::String(text) => Value::Text(text),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Real(n.as_f64().unwrap_or_default()),
+        },
+        serde_json::Value::Object(blob) => Value::Blob(
+            serde_json::from_value(blob.get("blob").cloned().unwrap_or_default())
+                .map_err(|_| Error::InvalidBody(r#"a blob is {"blob": [bytes]}"#))?,
+        ),
+        _ => {
+            return Err(Error::InvalidBody(
+                "a value is null, a number, a string or a blob",
+            ))
+        }
+    };
+    // Text for the integer column is read as an integer, exactly: how integers past 2^53 get in.
+    let placeholder = match (column, &value) {
+        ("i", Value::Text(_)) => "CAST(? AS INTEGER)",
+        _ => "?",
+    };
+    let db = factory(env)?.open(&context).await?;
+    db.exec("CREATE TABLE IF NOT EXISTS round_trip (i INTEGER, r REAL, t TEXT, b BLOB)")
+        .await?;
+    let row = db
+        .prepare(format!(
+            "INSERT INTO round_trip ({column}) VALUES ({placeholder}) \
+             RETURNING typeof({column}) AS type, quote({column}) AS literal, {column} AS value"
+        ))
+        .bind(vec![value])
+        .first()
+        .await?;
+    Ok(json!({ "path": db.path(), "row": row }))
 }

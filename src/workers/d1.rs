@@ -43,10 +43,13 @@ impl SqlDatabase for D1 {
     }
 }
 
-fn to_js(value: &Value) -> JsValue {
+pub(super) fn to_js(value: &Value) -> JsValue {
     match value {
         Value::Null => JsValue::NULL,
-        // D1 refuses BigInt parameters; integers travel as doubles (exact up to 2^53).
+        // D1 refuses BigInt parameters and numbers travel as doubles, exact up to 2^53; a larger
+        // integer goes as its decimal text, which `CAST(? AS INTEGER)` stores exactly (as a
+        // double it could never be).
+        Value::Integer(i) if i.unsigned_abs() > 1 << 53 => JsValue::from_str(&i.to_string()),
         Value::Integer(i) => JsValue::from_f64(*i as f64),
         Value::Real(f) => JsValue::from_f64(*f),
         Value::Text(s) => JsValue::from_str(s),

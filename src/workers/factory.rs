@@ -3,47 +3,21 @@
 //! its Worker binding when there is one, or the REST API otherwise.
 
 use super::cloudflare::{ApiTransport, WorkerRuntime};
+use super::tenant_db::TenantDb;
 use super::D1;
 use crate::cloudflare::Client;
+use crate::cloudflare::DatabaseId;
 use crate::control::{Provisioned, Provisioner, Registry, TenantPage, TenantRecord, TenantState};
-use crate::database::d1::{D1Backend, D1Options, D1Rest};
+use crate::database::d1::{D1Backend, D1Options};
 use crate::database::{DatabaseFactory, Hooks};
 use crate::lookup::TenantCache;
 use crate::pipeline::TenantContext;
-use crate::sql::{Row, SqlDatabase, SqlError, Statement};
 use crate::{Error, TenantId, UnixTime};
 use std::rc::Rc;
 use worker::{js_sys, Env};
 
 /// The API client the factory provisions with.
 pub type ApiClient = Client<ApiTransport, WorkerRuntime>;
-
-/// One tenant's database, through whichever path reaches it.
-pub enum TenantDb {
-    /// The Worker's D1 binding for it: fast, no API limit.
-    Binding(D1),
-    /// The REST query API: one API request per batch, shared rate limit.
-    Rest(D1Rest<ApiTransport, WorkerRuntime>),
-}
-
-impl TenantDb {
-    /// Which path this is (`binding` or `rest`), for a response header or a log line.
-    pub fn path(&self) -> &'static str {
-        match self {
-            Self::Binding(_) => "binding",
-            Self::Rest(_) => "rest",
-        }
-    }
-}
-
-impl SqlDatabase for TenantDb {
-    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
-        match self {
-            Self::Binding(db) => db.batch(statements).await,
-            Self::Rest(db) => db.batch(statements).await,
-        }
-    }
-}
 
 /// The D1 factory over a Worker's env.
 pub struct D1Factory<'e, H> {
@@ -53,6 +27,7 @@ pub struct D1Factory<'e, H> {
     options: D1Options,
     cache: Rc<TenantCache>,
     hooks: H,
+    session: Option<String>,
 }
 
 impl<'e, H: Hooks> D1Factory<'e, H> {
@@ -73,7 +48,15 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
             options,
             cache,
             hooks,
+            session: None,
         }
+    }
+
+    /// The same factory opening binding-path databases in a read-replication session started
+    /// from `session` (a bookmark the client sent back, `first-primary` or
+    /// `first-unconstrained`); [`TenantDb::bookmark`] gives the one to send next.
+    pub fn with_session(self, session: Option<String>) -> Self {
+        Self { session, ..self }
     }
 
     fn backend(&self) -> Result<D1Backend<'_, ApiTransport, WorkerRuntime>, Error> {
@@ -103,14 +86,22 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
         };
         if let Some(binding) = &record.binding {
             if let Ok(db) = self.env.d1(binding) {
-                return Ok(TenantDb::Binding(D1(db)));
+                return TenantDb::binding(db, self.session.as_deref());
             }
         }
         worker::console_log!(
             "edge-tenancy: tenant {} has no D1 binding here; its queries go through the REST API (1,200 requests per 5 minutes per account)",
             context.tenant()
         );
-        Ok(TenantDb::Rest(D1Rest::new(self.client.clone(), id)?))
+        let id = DatabaseId::parse(id).map_err(|_| {
+            Error::Storage(crate::sql::SqlError(format!(
+                "the registry holds a D1 id that is not one: {id}"
+            )))
+        })?;
+        Ok(TenantDb::Rest {
+            client: self.client.clone(),
+            id,
+        })
     }
 
     async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {

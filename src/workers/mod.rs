@@ -5,6 +5,7 @@
 //!   [Cloudflare API client](crate::cloudflare).
 //! - [`d1`]: a D1 binding as the library's [`SqlDatabase`](crate::sql::SqlDatabase).
 //! - [`factory`]: the D1 database factory: registry, provisioning, each tenant's database.
+//! - [`tenant_db`]: a tenant's database with D1's shape, through its binding or the REST API.
 //! - [`jwks`]: `fetch` for the pipeline's JWKS requests, with a timeout and a size cap.
 //! - [`request`]: a `worker::Request` as the pipeline's
 //!   [`RequestParts`](crate::resolve::RequestParts).
@@ -20,10 +21,12 @@ pub mod jwks;
 pub mod request;
 pub mod response;
 pub mod tenancy;
+pub mod tenant_db;
 
 pub use d1::D1;
-pub use factory::{D1Factory, TenantDb};
+pub use factory::D1Factory;
 pub use jwks::WorkerFetch;
 pub use request::request_parts;
 pub use response::error_response;
 pub use tenancy::{resolve_request, WorkerEdges};
+pub use tenant_db::TenantDb;

@@ -1,0 +1,250 @@
+//! [`TenantDb`]: one handle to a tenant's D1 database with D1's own shape — `prepare`, `bind`,
+//! `first`, `all`, `run`, `raw`, an atomic `batch`, `exec`, results with `meta` — whichever path
+//! reaches it:
+//!
+//! - its Worker binding, when the Worker has one: fast and outside the API's rate limit; with a
+//!   read-replication session per request when a bookmark or constraint is given
+//!   ([`TenantDb::bookmark`] hands back the one to send next, so a client reads its own writes);
+//! - the REST query API otherwise: works as soon as the database exists, but every call is one
+//!   API request out of the account's 1,200 per 5 minutes.
+//!
+//! Values: text (any Unicode, the empty string), reals and integers up to ±2^53 round-trip on both
+//! paths. Past 2^53, an integer bound as a parameter is stored rounded on both (it becomes a double
+//! on the way, or text that an INTEGER column reads as a double); bind its decimal text into
+//! `CAST(? AS INTEGER)` to store it exactly, and read it back with `CAST(col AS TEXT)`, since D1
+//! hands numbers to Workers as doubles. Blobs and NULL can be bound on the binding path only: the
+//! REST API types every parameter as a string, so there they are refused before any call (400
+//! `invalid_request`); write `NULL` in the SQL, or encode blobs (hex, base64).
+
+use super::d1::to_js;
+use super::factory::ApiClient;
+use crate::cloudflare::d1::{QueryMeta, QueryResult, RawRows};
+use crate::cloudflare::DatabaseId;
+use crate::sql::{Row, SqlDatabase, SqlError, Statement, Value};
+use crate::Error;
+use std::rc::Rc;
+use worker::wasm_bindgen::JsValue;
+use worker::{js_sys, serde_wasm_bindgen, wasm_bindgen_futures};
+use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result};
+
+/// Which path a [`TenantDb`] takes.
+pub enum TenantDb {
+    /// The Worker's D1 binding, in a session when one was asked for.
+    Binding {
+        /// The binding.
+        db: D1Database,
+        /// The request's read-replication session.
+        session: Option<D1DatabaseSession>,
+    },
+    /// The REST query API.
+    Rest {
+        /// The API client.
+        client: Rc<ApiClient>,
+        /// The database.
+        id: DatabaseId,
+    },
+}
+
+/// A statement prepared on a [`TenantDb`], with its parameters.
+pub struct TenantStatement<'d> {
+    db: &'d TenantDb,
+    statement: Statement,
+}
+
+fn storage(error: impl std::fmt::Display) -> Error {
+    Error::Storage(SqlError(error.to_string()))
+}
+
+impl TenantDb {
+    /// The binding `db`; with `session` (`first-primary`, `first-unconstrained` or a bookmark) a
+    /// read-replication session.
+    pub fn binding(db: D1Database, session: Option<&str>) -> Result<Self, Error> {
+        let session = session
+            .map(|constraint| db.with_session(Some(constraint)))
+            .transpose()
+            .map_err(storage)?;
+        Ok(Self::Binding { db, session })
+    }
+
+    /// Which path this is (`binding` or `rest`), for a response header or a log line.
+    pub fn path(&self) -> &'static str {
+        match self {
+            Self::Binding { .. } => "binding",
+            Self::Rest { .. } => "rest",
+        }
+    }
+
+    /// A statement to bind and run.
+    pub fn prepare(&self, sql: impl Into<String>) -> TenantStatement<'_> {
+        TenantStatement {
+            db: self,
+            statement: Statement::new(sql.into(), Vec::new()),
+        }
+    }
+
+    /// Runs `statements` in order in one transaction: all apply or none.
+    pub async fn batch(
+        &self,
+        statements: &[TenantStatement<'_>],
+    ) -> Result<Vec<QueryResult>, Error> {
+        let statements: Vec<Statement> = statements.iter().map(|s| s.statement.clone()).collect();
+        self.results(statements).await
+    }
+
+    /// Runs `sql`, which may hold several statements and no parameters; how many ran.
+    pub async fn exec(&self, sql: &str) -> Result<usize, Error> {
+        match self {
+            Self::Binding { db, .. } => {
+                let result = db.exec(sql).await.map_err(storage)?;
+                Ok(result.count().ok().flatten().unwrap_or_default() as usize)
+            }
+            // The query endpoint runs `;`-joined statements as one batch, one result each.
+            Self::Rest { client, id } => Ok(client
+                .query(id, &[Statement::new(sql.to_owned(), Vec::new())])
+                .await?
+                .len()),
+        }
+    }
+
+    /// The bookmark to start the next request's session from: the client sends it back so it
+    /// reads its own writes. `None` outside a session.
+    pub fn bookmark(&self) -> Option<String> {
+        match self {
+            Self::Binding {
+                session: Some(session),
+                ..
+            } => session.get_bookmark().ok().flatten(),
+            _ => None,
+        }
+    }
+
+    async fn results(&self, statements: Vec<Statement>) -> Result<Vec<QueryResult>, Error> {
+        match self {
+            Self::Binding { db, session } => {
+                let prepared = statements
+                    .iter()
+                    .map(|s| self.bound(db, session.as_ref(), s))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let results = match session {
+                    Some(session) => session.batch(prepared).await,
+                    None => db.batch(prepared).await,
+                }
+                .map_err(storage)?;
+                results.iter().map(query_result).collect()
+            }
+            Self::Rest { client, id } => Ok(client.query(id, &statements).await?),
+        }
+    }
+
+    fn bound(
+        &self,
+        db: &D1Database,
+        session: Option<&D1DatabaseSession>,
+        statement: &Statement,
+    ) -> Result<D1PreparedStatement, Error> {
+        let prepared = match session {
+            Some(session) => session.prepare(statement.sql.as_ref()),
+            None => db.prepare(statement.sql.as_ref()),
+        };
+        let params: Vec<JsValue> = statement.params.iter().map(to_js).collect();
+        prepared.bind(&params).map_err(storage)
+    }
+}
+
+fn query_result(result: &D1Result) -> Result<QueryResult, Error> {
+    if let Some(error) = result.error() {
+        return Err(storage(error));
+    }
+    let meta = result
+        .meta()
+        .map_err(storage)?
+        .map_or_else(QueryMeta::default, |m| QueryMeta {
+            changed_db: m.changed_db.unwrap_or_default(),
+            changes: m.changes.unwrap_or_default() as u64,
+            duration: m.duration.unwrap_or_default(),
+            last_row_id: m.last_row_id.unwrap_or_default(),
+            rows_read: m.rows_read.unwrap_or_default() as u64,
+            rows_written: m.rows_written.unwrap_or_default() as u64,
+            size_after: m.size_after.unwrap_or_default() as u64,
+        });
+    Ok(QueryResult {
+        results: result.results::<Row>().map_err(storage)?,
+        meta,
+    })
+}
+
+impl TenantStatement<'_> {
+    /// The same statement with `params` for its `?` placeholders, in order.
+    pub fn bind(self, params: Vec<Value>) -> Self {
+        Self {
+            statement: Statement::new(self.statement.sql, params),
+            ..self
+        }
+    }
+
+    /// Every row, with the statement's `meta`.
+    pub async fn all(&self) -> Result<QueryResult, Error> {
+        let mut results = self.db.results(vec![self.statement.clone()]).await?;
+        results.pop().ok_or_else(|| storage("no result"))
+    }
+
+    /// The first row, if any.
+    pub async fn first(&self) -> Result<Option<Row>, Error> {
+        Ok(self.all().await?.results.into_iter().next())
+    }
+
+    /// Runs it for its effect: the `meta` (changes, last row id, …).
+    pub async fn run(&self) -> Result<QueryMeta, Error> {
+        Ok(self.all().await?.meta)
+    }
+
+    /// Rows as arrays, with the column names once.
+    pub async fn raw(&self) -> Result<RawRows, Error> {
+        match self.db {
+            TenantDb::Rest { client, id } => {
+                let mut results = client
+                    .raw(id, std::slice::from_ref(&self.statement))
+                    .await?;
+                Ok(results.pop().map(|r| r.results).unwrap_or_default())
+            }
+            TenantDb::Binding { db, session } => {
+                // `raw({ columnNames: true })`: the column names come first, in their SQL order.
+                let prepared = self.db.bound(db, session.as_ref(), &self.statement)?;
+                let options = js_sys::Object::new();
+                js_sys::Reflect::set(&options, &"columnNames".into(), &JsValue::TRUE)
+                    .map_err(|_| storage("raw options"))?;
+                let raw: js_sys::Function = js_sys::Reflect::get(prepared.inner(), &"raw".into())
+                    .map_err(|_| storage("raw"))?
+                    .into();
+                let promise: js_sys::Promise = raw
+                    .call1(prepared.inner(), &options)
+                    .map_err(|e| storage(format!("{e:?}")))?
+                    .into();
+                let rows = wasm_bindgen_futures::JsFuture::from(promise)
+                    .await
+                    .map_err(|e| storage(format!("{e:?}")))?;
+                let mut rows: Vec<Vec<serde_json::Value>> =
+                    serde_wasm_bindgen::from_value(rows).map_err(storage)?;
+                let columns = if rows.is_empty() {
+                    Vec::new()
+                } else {
+                    rows.remove(0)
+                        .into_iter()
+                        .map(|name| name.as_str().unwrap_or_default().to_owned())
+                        .collect()
+                };
+                Ok(RawRows { columns, rows })
+            }
+        }
+    }
+}
+
+impl SqlDatabase for TenantDb {
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
+        let results = self
+            .results(statements)
+            .await
+            .map_err(|e| SqlError(e.to_string()))?;
+        Ok(results.into_iter().map(|r| r.results).collect())
+    }
+}
