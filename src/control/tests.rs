@@ -17,6 +17,14 @@ use std::time::Duration;
 
 const SCRIPT: &str = "edge-tenancy-demo";
 
+/// The factory's settings in every test: databases bound to the demo script.
+fn options() -> D1Options {
+    D1Options {
+        bind_to: Some(SCRIPT.into()),
+        ..D1Options::default()
+    }
+}
+
 fn id(s: &str) -> TenantId {
     s.parse().unwrap()
 }
@@ -88,11 +96,7 @@ impl World {
         ) -> T,
     ) -> T {
         let client = client(&self.sim);
-        let options = D1Options {
-            bind_to: Some(SCRIPT.into()),
-            ..D1Options::default()
-        };
-        let backend = D1Backend::new(&client, options).unwrap();
+        let backend = D1Backend::new(&client, options()).unwrap();
         let registry = Registry::new(&self.db);
         let provisioner = Provisioner::new(&registry, &backend, hooks, owner.into());
         block_on(f(&provisioner))
@@ -119,6 +123,16 @@ impl World {
             .iter()
             .map(|b| b["name"].as_str().unwrap().to_owned())
             .collect()
+    }
+
+    /// `acme` is ready, with exactly one database (the one the registry names), bound.
+    fn assert_acme_ready_with_one_database(&self, case: &str) {
+        let record = self.record("acme").unwrap();
+        assert_eq!(record.state, TenantState::Ready, "{case}");
+        let made = self.databases_named("tenant_acme");
+        assert_eq!(made.len(), 1, "{case}: no orphaned database");
+        assert_eq!(record.database_id.as_ref(), made.first(), "{case}");
+        assert_eq!(self.bound(), ["TENANT_ACME"], "{case}");
     }
 
     fn calls(&self) -> Vec<String> {
@@ -195,11 +209,7 @@ fn twenty_concurrent_provisions_make_one_database() {
     world.sim.yielding.set(true);
     let hooks = FlakyHooks::default();
     let client = client(&world.sim);
-    let options = D1Options {
-        bind_to: Some(SCRIPT.into()),
-        ..D1Options::default()
-    };
-    let backend = D1Backend::new(&client, options).unwrap();
+    let backend = D1Backend::new(&client, options()).unwrap();
     let registry = Registry::new(&world.db);
     let provisioners: Vec<_> = (0..20)
         .map(|i| Provisioner::new(&registry, &backend, &hooks, format!("p{i}")))
@@ -253,12 +263,7 @@ fn api_faults_during_provisioning_end_with_one_database_or_a_retryable_failure()
             });
             assert!(second.is_ok(), "{fault:?}: {second:?}");
         }
-        let record = world.record("acme").unwrap();
-        assert_eq!(record.state, TenantState::Ready, "{fault:?}");
-        let made = world.databases_named("tenant_acme");
-        assert_eq!(made.len(), 1, "{fault:?}: no orphaned database");
-        assert_eq!(record.database_id.as_ref(), made.first(), "{fault:?}");
-        assert_eq!(world.bound(), ["TENANT_ACME"], "{fault:?}");
+        world.assert_acme_ready_with_one_database(&format!("{fault:?}"));
     }
 }
 
@@ -312,11 +317,7 @@ fn a_crash_after_any_step_is_finished_by_the_next_call_once_the_lease_ends() {
         world.sim.yielding.set(true);
         let hooks = FlakyHooks::default();
         let client = client(&world.sim);
-        let options = D1Options {
-            bind_to: Some(SCRIPT.into()),
-            ..D1Options::default()
-        };
-        let backend = D1Backend::new(&client, options).unwrap();
+        let backend = D1Backend::new(&client, options()).unwrap();
         let registry = Registry::new(&world.db);
         let crashing = Provisioner::new(&registry, &backend, &hooks, "crashes".into());
         let acme = id("acme");
@@ -340,12 +341,7 @@ fn a_crash_after_any_step_is_finished_by_the_next_call_once_the_lease_ends() {
             let taken_over = block_on(next.provision(&id("acme"), world.now()));
             assert!(taken_over.is_ok(), "{polls}: {taken_over:?}");
         }
-        let record = world.record("acme").unwrap();
-        assert_eq!(record.state, TenantState::Ready, "{polls}");
-        let made = world.databases_named("tenant_acme");
-        assert_eq!(made.len(), 1, "{polls}: exactly one database");
-        assert_eq!(record.database_id.as_ref(), made.first(), "{polls}");
-        assert_eq!(world.bound(), ["TENANT_ACME"], "{polls}");
+        world.assert_acme_ready_with_one_database(&format!("after {polls} polls"));
     }
 }
 
