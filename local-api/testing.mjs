@@ -27,6 +27,27 @@ export function localApiWorker(overrides = {}) {
   };
 }
 
+/**
+ * The worker behind local D1 bindings (local-api/src/d1-binding.js): add it to the Miniflare
+ * `workers` beside {@link localApiWorker}, then bind a database with {@link localD1Binding}.
+ */
+export function localD1Worker() {
+  return {
+    // One module and no compatibility date of its own: a wrapped binding runs as part of the
+    // worker that has the binding.
+    name: "edge-tenancy-local-d1",
+    modules: true,
+    scriptPath: join(HERE, "src/d1-binding.js"),
+    durableObjects: { DATABASE: { className: "LocalDatabase", scriptName: "edge-tenancy-local-api" } },
+  };
+}
+
+/** A `wrappedBindings` entry that binds the local API's database `id` as D1 (what a deploy of the
+ * Worker's recorded bindings would do). */
+export function localD1Binding(id) {
+  return { scriptName: "edge-tenancy-local-d1", bindings: { id } };
+}
+
 /** The control endpoints over `fetchLike(url, init)` (a Fetcher's fetch, or global fetch with a base). */
 export function control(fetchLike) {
   const call = async (method, path, body) => {

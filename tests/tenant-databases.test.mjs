@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Miniflare } from "miniflare";
 import { json } from "./helpers.mjs";
 import { adminToken, demoWorker, sign } from "./demo-admin.mjs";
-import { localApiWorker, control } from "../local-api/testing.mjs";
+import { localApiWorker, localD1Worker, localD1Binding, control } from "../local-api/testing.mjs";
 
 const { LOCAL_ACCOUNT_ID = "0000000000000000000000000000000a", LOCAL_API_TOKEN = "local-dev-token" } = localApiWorker().bindings;
 
@@ -16,7 +16,7 @@ const OPTIONS = { timeoutMs: 1500, retry: { baseDelayMs: 20, maxDelayMs: 200 } }
 let w;
 const demo = { ...demoWorker(OPTIONS, { D1_FACTORY }), r2Buckets: ["BACKUPS"] };
 before(async () => {
-  const mf = new Miniflare({ workers: [demo, localApiWorker()] });
+  const mf = new Miniflare({ workers: [demo, localApiWorker(), localD1Worker()] });
   const api = await mf.getWorker("edge-tenancy-local-api");
   const admin = await adminToken();
   // The URL is asked for each time: setOptions (applying bindings, as a deploy) moves it.
@@ -227,11 +227,22 @@ test("every SQLite value over the REST path, and after the bindings are applied,
     assert.equal(rest[name].error.code, "invalid_request");
   }
 
-  // A deploy would apply the recorded binding; here miniflare's setOptions does. The local D1 a
-  // binding reaches under miniflare is its own store, not the local API's.
+  // A note written over REST before the binding exists.
+  const early = await w.call("POST", "/t/vals/notes", { body: "over rest" }, await member("vals"));
+  assert.equal(early.headers.get("x-edge-tenancy-database-path"), "rest");
+
+  // A deploy would apply the recorded binding; here miniflare's setOptions does, binding the very
+  // database the local API made.
   await w.mf.setOptions({
-    workers: [{ ...demo, d1Databases: { ...demo.d1Databases, [record.binding]: record.database_id } }, localApiWorker()],
+    workers: [
+      { ...demo, wrappedBindings: { [record.binding]: localD1Binding(record.database_id) } },
+      localApiWorker(),
+      localD1Worker(),
+    ],
   });
+  const notes = await w.call("GET", "/t/vals/notes", undefined, await member("vals"));
+  assert.equal(notes.headers.get("x-edge-tenancy-database-path"), "binding");
+  assert.deepEqual((await json(notes)).notes.map((n) => n.body), ["over rest"], "the same database on both paths");
   const bound = await everyType("vals");
   for (const [name, answer] of Object.entries(bound)) {
     assert.equal(answer.status, 200, `${name}: ${JSON.stringify(answer)}`);
@@ -256,7 +267,7 @@ test("read your writes: the binding path hands out a bookmark and reads from it"
     headers: { authorization: `Bearer ${token}`, "x-d1-bookmark": bookmark },
   });
   assert.equal(read.status, 200);
-  assert.deepEqual((await json(read)).notes.map((n) => n.body), ["written"]);
+  assert.deepEqual((await json(read)).notes.map((n) => n.body), ["over rest", "written"]);
   assert.ok(read.headers.get("x-d1-bookmark"));
 });
 
