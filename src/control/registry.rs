@@ -128,7 +128,7 @@ impl<D: SqlDatabase> Registry<D> {
     }
 
     /// Brings the registry's schema to the version this code expects (see
-    /// [`migrations`](super::migrations)); cheap when it is there already.
+    /// [`migrations`]); cheap when it is there already.
     pub async fn migrate(&self, now: UnixTime) -> Result<(), Error> {
         migrations::migrate(&self.db, now).await.map(|_| ())
     }

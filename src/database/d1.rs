@@ -2,7 +2,7 @@
 //!
 //! Databases are named `<prefix><tenant id>` (`tenant_acme`). After provisioning, a database can
 //! be bound to a Worker script (`bindTo`), keeping the script's other bindings, under a name
-//! derived from the tenant id ([`binding_name`](super::binding_name)); that binding is the fast
+//! derived from the tenant id ([`binding_name`]); that binding is the fast
 //! path to it, with no API rate limit. Without one, the database is reached through the REST query
 //! API, which shares the account's 1,200 requests per 5 minutes.
 
