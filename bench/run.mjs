@@ -2,8 +2,10 @@
 // users' tokens over M paths), with edge-tenancy (caches on and off), jose with a Map of verified
 // tokens (the baseline to beat) and jose alone, next to a bare Hono worker, under `workerd serve`
 // directly (miniflare's proxy hides the cost). Every round runs every variant under every traffic
-// shape; ratios are paired by round (each figure over the same round's bare figure for the same
-// shape, then the median), so drift on a shared machine cancels out.
+// shape, with bare Hono run again between the algorithms' groups; ratios are paired in time (each
+// figure over the mean of the bare runs just before and after it, in the same round and shape,
+// then the median over rounds), so drift on a shared machine cancels out. A variant and its JS
+// counterpart run back to back and are compared directly.
 import { selected, serve, checkAnswers, wrk } from "./harness.mjs";
 import { ALGS } from "./traffic.mjs";
 
@@ -22,21 +24,40 @@ try {
       wrk(v, server.port(i), script(v, shape), WARMUP);
     }
   }
-  // results[shape][variant] = req/s by round
+  // One round of one shape: bare Hono first, last, and before each algorithm's group.
+  const schedule = [];
+  for (const [i, v] of variants.entries()) {
+    if (i > 0 && v.kind !== "bare" && v.alg !== variants[i - 1].alg) schedule.push(0);
+    schedule.push(i);
+  }
+  schedule.push(0);
+  // results[shape][variant][round] = req/s; bareNear[shape][variant][round] = the mean of the bare
+  // runs around that variant's run.
   const results = shapes.map(() => variants.map(() => []));
+  const bareNear = shapes.map(() => variants.map(() => []));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [s, shape] of shapes.entries()) {
-      for (const [i, v] of variants.entries()) results[s][i].push(wrk(v, server.port(i), script(v, shape), SECONDS));
+      const runs = schedule.map((i) => wrk(variants[i], server.port(i), script(variants[i], shape), SECONDS));
+      for (const [i] of variants.entries()) {
+        const at = i === 0 ? 0 : schedule.indexOf(i);
+        const before = schedule.lastIndexOf(0, at);
+        const after = schedule.indexOf(0, at + 1);
+        results[s][i].push(runs[at]);
+        bareNear[s][i].push(i === 0 ? runs[0] : (runs[before] + runs[after]) / 2);
+      }
     }
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
 
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const paired = (s, i, base) => median(results[s][i].map((r, round) => r / results[s][base][round]));
+  // Against bare: the bare runs around each run; against another variant: the same round's run.
+  const paired = (s, i, base) =>
+    median(results[s][i].map((r, round) => r / (base === 0 ? bareNear[s][i][round] : results[s][base][round])));
   const index = (name) => variants.findIndex((v) => v.name === name);
   const cell = (text, width) => String(text).padStart(width);
 
-  console.log(`\nworkerd serve, wrk -t1 -c16, ${ROUNDS} rounds x ${SECONDS}s, every shape each round; medians of per-round ratios\n`);
+  console.log(`\nworkerd serve, wrk -t1 -c16, ${ROUNDS} rounds x ${SECONDS}s, every shape each round; medians of per-round ratios`);
+  console.log(`(to bare: over the bare runs just before and after; between variants: the same round's runs)\n`);
   console.log(`req/s (median) and ratio to bare Hono, by traffic shape`);
   console.log(`${"variant".padEnd(34)}${shapes.map((s) => cell(s.name, 28)).join("")}`);
   for (const [i, v] of variants.entries()) {
@@ -63,7 +84,7 @@ try {
   for (const [s, shape] of shapes.entries()) {
     for (const [i, v] of variants.entries()) {
       if (i === 0) continue;
-      const ratios = results[s][i].map((r, round) => (r / results[s][0][round]).toFixed(2));
+      const ratios = results[s][i].map((r, round) => (r / bareNear[s][i][round]).toFixed(2));
       console.log(`${shape.name.padEnd(24)}${v.name.padEnd(34)}${ratios.join(" ")}`);
     }
   }
