@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# The resolution + verification benchmark (not a test): prints req/s and ratios to a bare worker.
+# The benchmark (not a test): `bash bench/run.sh` prints req/s and paired ratios for every variant
+# under every traffic shape; `bash bench/run.sh profile` takes one variant's CPU profile in workerd
+# (see bench/profile.mjs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 bash "$ROOT/scripts/setup.sh"
 source "$ROOT/scripts/env.sh"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-bash "$ROOT/scripts/build.sh" js
-exec node "$ROOT/bench/run.mjs"
+[ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" js
+case "${1:-run}" in
+  run) exec node "$ROOT/bench/run.mjs" ;;
+  profile) exec node "$ROOT/bench/profile.mjs" ;;
+  *) echo "usage: bench/run.sh [run|profile]" >&2; exit 2 ;;
+esac

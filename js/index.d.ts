@@ -214,11 +214,12 @@ export interface Tenancy {
    * pipeline runs in wasm as a state machine; the I/O it asks for (a JWKS fetch, a WebCrypto
    * signature check for EdDSA, ES256 and RS256 tokens, a lookup callback) is done here and the
    * result handed back. Anything the pipeline did not ask for fails the request with 503
-   * `pipeline_fault`. Verified tokens are remembered per isolate. A request with the same URL
-   * (query aside, unless a query strategy reads it) and headers as an earlier success with a
-   * token gets that answer again without entering wasm, until the token expires, the keys fall
-   * due, or 5 minutes pass, and never across a change of keys; with lookups configured, nothing
-   * is replayed.
+   * `pipeline_fault`. Verified tokens are remembered per isolate. A request with the same host,
+   * the same headers the pipeline reads (the token among them) and an equally public path as an
+   * earlier success with a token gets that answer again, with its own path, without entering
+   * wasm (the path and query count only when a path prefix or query strategy reads them), until
+   * the token expires, the keys fall due, or 5 minutes pass, and never across a change of keys;
+   * with lookups configured, nothing is replayed.
    */
   resolve(request: Request): Promise<TenantContext | TenancyFailure>;
 }

@@ -73,6 +73,28 @@ const JWKS_MAX_BYTES = 1024 * 1024;
 // Rust bounds a run at 8 I/O requests; this only guards the loop below against a broken binding.
 const MAX_STEPS = 16;
 const OPTIONS = ["clock", "lookUpDomain", "lookUpTenant"];
+// What one kept answer holds besides its key: the context with its principal, its record and the
+// Map's entry (about 850 bytes measured by bench/memory.mjs, with a token's usual claims).
+const ANSWER_OVERHEAD_BYTES = 1024;
+// Where a URL's authority ends (RequestParts::new in Rust splits it the same way).
+const AUTHORITY_END = /[/?#]/g;
+
+// The URL's authority, path and query (null: none), exactly as Rust's RequestParts reads them.
+function urlParts(url) {
+  const scheme = url.indexOf("://");
+  let authority = "";
+  let rest = url;
+  if (scheme >= 0) {
+    AUTHORITY_END.lastIndex = scheme + 3;
+    const end = AUTHORITY_END.exec(url)?.index ?? url.length;
+    authority = url.slice(scheme + 3, end);
+    rest = url.slice(end);
+  }
+  const hash = rest.indexOf("#");
+  if (hash >= 0) rest = rest.slice(0, hash);
+  const query = rest.indexOf("?");
+  return { authority, path: (query < 0 ? rest : rest.slice(0, query)) || "/", query: query < 0 ? null : rest.slice(query + 1) };
+}
 
 // The JWKS document at `url`, read up to JWKS_MAX_BYTES. Throws why there is none.
 async function fetchJwks(url) {
@@ -142,11 +164,17 @@ export function createTenancy(config, options = {}) {
   if (lookups.tenants && !lookUpTenant) throw new TypeError("edge-tenancy: resolve.lookUpTenants is on, so options.lookUpTenant is required");
   const names = tenancy.headerNames().split("\n");
 
-  // Successful answers, replayed for the same inputs while Rust says they hold (`Reuse` in the
-  // crate): a repeated request does not cross into wasm at all. Bounded in count and bytes,
-  // oldest out first, and dropped whole when the key set changes.
+  // Successful answers, replayed while Rust says they hold for any request with the same inputs
+  // (`Reuse` in the crate): the authority, the headers Rust reads (the token among them), whether
+  // the path is public, and the path or query only when a strategy reads them. So a known token
+  // on a new path does not cross into wasm at all. Bounded in count and bytes, oldest out first,
+  // and dropped whole when the key set changes.
   const reuse = JSON.parse(tenancy.reuse()); // null: the pipeline looks things up, nothing is replayed
-  const answers = new Map(); // URL and headers → { result, until, size }
+  const publicPaths = reuse?.publicPaths ?? [];
+  // Rust's rule (AccessRules::is_public): one of the paths, one of them followed by "/", or "/".
+  const isPublic = (path) => publicPaths.some((p) => p === "/" || path === p || (path.startsWith(p) && path[p.length] === "/"));
+  const keeps = reuse !== null && reuse.capacity > 0;
+  const answers = new Map(); // inputs → { result, until, size }
   let answerBytes = 0;
   let generation = tenancy.generation();
   // CryptoKeys by key set generation and place ("g:i"), or the Promise of one (null: unusable).
@@ -155,8 +183,8 @@ export function createTenancy(config, options = {}) {
   const fetches = new Map();
 
   function remember(input, result, until) {
-    const size = input.length * 2;
-    if (reuse === null || reuse.capacity === 0 || until === null || size > reuse.maxBytes) return;
+    const size = input.length * 2 + ANSWER_OVERHEAD_BYTES;
+    if (!keeps || until === null || size > reuse.maxBytes) return;
     while (answers.size >= reuse.capacity || answerBytes + size > reuse.maxBytes) {
       const [oldest, entry] = answers.entries().next().value;
       answers.delete(oldest);
@@ -269,13 +297,20 @@ export function createTenancy(config, options = {}) {
         if (name === "authorization") authorization = value;
       }
       const now = clock();
-      const query = url.indexOf("?");
-      const input = `${reuse?.readsQuery || query < 0 ? url : url.slice(0, query)}\n${headers}`;
-      const known = answers.get(input);
-      if (known !== undefined) {
-        if (now < known.until) return known.result;
-        answers.delete(input);
-        answerBytes -= known.size;
+      let input;
+      if (keeps) {
+        const { authority, path, query } = urlParts(url);
+        input = `${authority}\n${isPublic(path)}\n${reuse.readsPath ? path : ""}\n${reuse.readsQuery && query !== null ? `?${query}` : ""}\n${headers}`;
+        const known = answers.get(input);
+        if (known !== undefined && now < known.until) {
+          const { result } = known;
+          // The context names the request's own path (a path prefix strategy keys on it whole).
+          return reuse.readsPath || result.path === path ? result : Object.freeze({ ...result, path });
+        }
+        if (known !== undefined) {
+          answers.delete(input);
+          answerBytes -= known.size;
+        }
       }
       // Where Rust reads the token: after the 7 bytes of "Bearer ".
       const token = authorization.slice(7);
@@ -292,7 +327,7 @@ export function createTenancy(config, options = {}) {
       observe(answer.gen);
       if (answer.done !== undefined) {
         const result = deepFreeze({ ok: true, ...answer.done });
-        remember(input, result, answer.until);
+        if (keeps) remember(input, result, answer.until);
         return result;
       }
       if (answer.error !== undefined) return failure(answer.error);

@@ -1,4 +1,5 @@
-// edge-tenancy: subdomain + token claim resolution and JWT verification, one wasm call a request.
+// edge-tenancy: subdomain + token claim resolution and JWT verification. CACHE_TOKENS is the
+// token cache's size (0: every token is verified afresh, and nothing is replayed in JS).
 import { Hono } from "hono";
 import { createTenancy } from "edge-tenancy";
 

@@ -88,7 +88,13 @@ impl AccessRules {
         })
     }
 
-    /// Whether `path` (the request's own path) needs no token.
+    /// The public paths, without trailing `/` (`/` itself for the root): see [`Self::is_public`].
+    pub fn public_paths(&self) -> &[String] {
+        &self.public_paths
+    }
+
+    /// Whether `path` (the request's own path) needs no token: it is one of the public paths,
+    /// continues one with `/`, or `/` is public.
     pub fn is_public(&self, path: &str) -> bool {
         self.public_paths.iter().any(|p| {
             p == "/"

@@ -1,14 +1,23 @@
-//! [`Reuse`]: when a caller may replay the pipeline's answer instead of running it again.
+//! [`Reuse`]: when a caller may replay the pipeline's answer instead of running it again, and
+//! which of the request's inputs that answer depends on.
 //!
-//! With no lookups configured, a success is a function of the URL (its query only when a query
-//! strategy reads it), the headers named by [`Pipeline::headers_read`], the key set and the time.
-//! The time counts through the token's `exp` and through the keys' next due time, and the key set
-//! through its generation. So a success may be replayed for the same inputs until
-//! [`Pipeline::replay_until`], and only while the generation is the one it was reached with. The
-//! npm package keeps such answers in JS, which spares a repeated request the crossing into wasm.
+//! With no lookups configured, a success is a function of:
+//! - the URL's authority (the host the subdomain and custom-domain strategies read);
+//! - the headers named by [`Pipeline::headers_read`] (the token among them);
+//! - the path, but only through whether it is public (the access rules), unless a path prefix
+//!   strategy reads it ([`Reuse::reads_path`]); the context's `path` is the request's own path;
+//! - the query string only when a query strategy reads it ([`Reuse::reads_query`]);
+//! - the key set and the time: the token's `exp` and the keys' next due time, and the key set's
+//!   generation.
 //!
-//! Tokenless answers are never replayed: keeping one per public URL would let anonymous traffic
-//! fill the memory.
+//! So a success may be replayed for any request with the same authority, headers read and
+//! publicness of the path (and path or query when they are read), with the new request's path in
+//! its context, until [`Pipeline::replay_until`], and only while the generation is the one it was
+//! reached with. The npm package keeps such answers in JS: a known token on a new path does not
+//! cross into wasm at all.
+//!
+//! Tokenless answers are never replayed: keeping them would let anonymous traffic fill the
+//! memory with one entry per host it makes up.
 
 use super::{Pipeline, TenantContext};
 use crate::authenticate::DEFAULT_CACHE_TOKENS;
@@ -22,16 +31,23 @@ pub const MAX_REPLAY: Duration = Duration::from_secs(300);
 /// The most bytes of request inputs a caller keeps answers for.
 const REPLAY_MAX_BYTES: usize = 1024 * 1024;
 
-/// How a caller may keep answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// How a caller may keep answers, and what it must key them by.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reuse {
     /// How many answers to keep: as many as the verifier keeps tokens (0: none).
     pub capacity: usize,
-    /// How many bytes of inputs (URL and headers) the kept answers may hold together.
+    /// How many bytes of inputs (URL parts and headers) the kept answers may hold together.
     pub max_bytes: usize,
-    /// Whether the query string is part of the inputs (a query strategy is configured).
+    /// Whether the query string is an input (a query strategy is configured).
     pub reads_query: bool,
+    /// Whether the whole path is an input (a path prefix strategy is configured); otherwise only
+    /// whether it is public is.
+    pub reads_path: bool,
+    /// The public paths (no trailing `/`; `/` for the root). A path is public when it is one of
+    /// them, continues one of them with `/`, or one of them is `/`
+    /// ([`AccessRules::is_public`](crate::authorize::AccessRules::is_public)).
+    pub public_paths: Vec<String>,
 }
 
 impl Pipeline {
@@ -48,6 +64,8 @@ impl Pipeline {
                 .map_or(DEFAULT_CACHE_TOKENS, |v| v.cache_capacity()),
             max_bytes: REPLAY_MAX_BYTES,
             reads_query: self.resolver.reads_query(),
+            reads_path: self.resolver.reads_path(),
+            public_paths: self.rules.public_paths().to_vec(),
         })
     }
 

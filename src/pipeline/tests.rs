@@ -738,3 +738,266 @@ mod properties {
         }
     }
 }
+
+/// Replaying an answer under [`Reuse`]'s rules — the same authority, headers read and publicness
+/// of the path (the path or query too when they are read), with the new request's path in the
+/// context — gives exactly what the pipeline gives for the new request.
+mod replay {
+    use super::*;
+    use proptest::prelude::*;
+
+    const HOSTS: [&str; 4] = [
+        "acme.example.com",
+        "beta.example.com",
+        "example.com",
+        "www.example.com",
+    ];
+    const PATHS: [&str; 14] = [
+        "",
+        "/",
+        "/x",
+        "/x/y",
+        "/health",
+        "/health/",
+        "/health/z",
+        "/healthz",
+        "/docs",
+        "/docs/a",
+        "/t/acme/x",
+        "/t/beta",
+        "/t/",
+        "/t/ACME",
+    ];
+    const QUERIES: [Option<&str>; 4] = [None, Some(""), Some("a=1"), Some("tenant=beta")];
+
+    /// Subdomain, then the token; only whether the path is public matters.
+    fn by_host() -> Pipeline {
+        pipeline(
+            r#"[{ "type": "subdomain", "baseDomains": ["example.com"] }, { "type": "jwtClaim" }]"#,
+        )
+    }
+
+    /// Path prefix, header, query, then the token: the path and the query are inputs.
+    fn by_request() -> Pipeline {
+        pipeline(
+            r#"[{ "type": "pathPrefix", "prefix": "/t/" }, { "type": "header" },
+                { "type": "query", "name": "tenant" }, { "type": "jwtClaim" }]"#,
+        )
+    }
+
+    fn pipeline(strategies: &str) -> Pipeline {
+        TenancyConfig::pipeline_from_json(&format!(
+            r#"{{ "resolve": {{ "strategies": {strategies}, "controlPlaneTenant": "main" }},
+                 "authenticate": {{ "secrets": [{{ "secret": "{HS256_SECRET}", "alg": "HS256", "kid": "hs256" }}],
+                                   "issuer": "{ISS}", "audience": "{AUD}", "tenantClaim": "org_name" }},
+                 "access": {{ "publicPaths": ["/health", "/docs/"] }} }}"#
+        ))
+        .unwrap()
+    }
+
+    /// One request from its choices: host, path, query, fragment, token, tenant header and a
+    /// header no strategy reads.
+    #[derive(Debug, Clone)]
+    struct Choice {
+        host: usize,
+        path: usize,
+        query: usize,
+        fragment: bool,
+        token: usize,
+        tenant_header: Option<usize>,
+        other_header: Option<u8>,
+    }
+
+    fn choice() -> impl Strategy<Value = Choice> {
+        (
+            0..HOSTS.len(),
+            0..PATHS.len(),
+            0..QUERIES.len(),
+            any::<bool>(),
+            0usize..3,
+            proptest::option::of(0usize..2),
+            proptest::option::of(any::<u8>()),
+        )
+            .prop_map(
+                |(host, path, query, fragment, token, tenant_header, other_header)| Choice {
+                    host,
+                    path,
+                    query,
+                    fragment,
+                    token,
+                    tenant_header,
+                    other_header,
+                },
+            )
+    }
+
+    fn parts(c: &Choice) -> RequestParts {
+        let tokens = [
+            hs256("acme", "read"),
+            hs256("beta", "read"),
+            hs256("main", "tenants:admin"),
+        ];
+        let mut url = format!("https://{}{}", HOSTS[c.host], PATHS[c.path]);
+        if let Some(query) = QUERIES[c.query] {
+            url += &format!("?{query}");
+        }
+        if c.fragment {
+            url += "#/health";
+        }
+        let mut headers = vec![("authorization", bearer(&tokens[c.token]))];
+        if let Some(t) = c.tenant_header {
+            headers.push(("x-tenant-id", ["acme", "beta"][t].to_owned()));
+        }
+        if let Some(v) = c.other_header {
+            headers.push(("x-other", v.to_string()));
+        }
+        RequestParts::new(&url, headers)
+    }
+
+    /// What a caller keys a kept answer by, read off the rules [`Reuse`] states.
+    fn key(p: &Pipeline, reuse: &Reuse, request: &RequestParts) -> String {
+        let path = request.path();
+        let public = reuse.public_paths.iter().any(|p| {
+            p == "/"
+                || path == p
+                || path
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+        });
+        let mut key = format!("{}\n{public}\n", request.authority());
+        if reuse.reads_path {
+            key += path;
+        }
+        key += "\n";
+        if reuse.reads_query {
+            key += &format!("{:?}", request.query());
+        }
+        for name in p.headers_read() {
+            key += &format!("\n{:?}", request.header(name).unwrap());
+        }
+        key
+    }
+
+    /// `first`, as a caller replays it for a request to `path`.
+    fn replayed(reuse: &Reuse, first: &TenantContext, path: &str) -> TenantContext {
+        let path = if reuse.reads_path { first.path() } else { path };
+        TenantContext::new(
+            first.tenant().clone(),
+            first.source(),
+            path.to_owned(),
+            first.principal().cloned(),
+            first.access(),
+        )
+    }
+
+    fn answer(p: &Pipeline, request: RequestParts) -> Result<TenantContext, Error> {
+        match p.start(request, at(NOW)).1 {
+            Step::Done(context) => Ok(context),
+            Step::Failed(error) => Err(error),
+            Step::Io(..) => panic!("a pipeline without lookups or URL keys asked for I/O"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_replayed_answer_is_the_pipelines(
+            first in choice(),
+            other in choice(),
+            keep in any::<[bool; 7]>(),
+            which in any::<bool>(),
+        ) {
+            // The second request takes some of its choices from the first, so that many pairs
+            // share a key.
+            let second = Choice {
+                host: if keep[0] { first.host } else { other.host },
+                path: if keep[1] { first.path } else { other.path },
+                query: if keep[2] { first.query } else { other.query },
+                fragment: if keep[3] { first.fragment } else { other.fragment },
+                token: if keep[4] { first.token } else { other.token },
+                tenant_header: if keep[5] { first.tenant_header } else { other.tenant_header },
+                other_header: if keep[6] { first.other_header } else { other.other_header },
+            };
+            let p = if which { by_host() } else { by_request() };
+            let reuse = p.reuse().unwrap();
+            let (a, b) = (parts(&first), parts(&second));
+            if key(&p, &reuse, &a) != key(&p, &reuse, &b) {
+                return Ok(());
+            }
+            let Ok(kept) = answer(&p, a) else { return Ok(()) };
+            prop_assert!(p.replay_until(&kept, at(NOW)).is_some());
+            let path = b.path().to_owned();
+            prop_assert_eq!(answer(&p, b), Ok(replayed(&reuse, &kept, &path)));
+        }
+    }
+
+    /// The rules above are not vacuous: requests that differ only in what is not an input share
+    /// a key, and a change of publicness does not.
+    #[test]
+    fn the_inputs_are_the_ones_stated() {
+        let p = by_host();
+        let reuse = p.reuse().unwrap();
+        assert!(!reuse.reads_path && !reuse.reads_query);
+        assert_eq!(reuse.public_paths, ["/health", "/docs"]);
+        let base = Choice {
+            host: 0,
+            path: 2,
+            query: 0,
+            fragment: false,
+            token: 0,
+            tenant_header: None,
+            other_header: None,
+        };
+        let same = [
+            Choice {
+                path: 3,
+                ..base.clone()
+            },
+            Choice {
+                path: 7,
+                ..base.clone()
+            },
+            Choice {
+                query: 3,
+                fragment: true,
+                ..base.clone()
+            },
+            Choice {
+                tenant_header: Some(1),
+                other_header: Some(1),
+                ..base.clone()
+            },
+        ];
+        for other in same {
+            assert_eq!(
+                key(&p, &reuse, &parts(&base)),
+                key(&p, &reuse, &parts(&other)),
+                "{other:?}"
+            );
+        }
+        for other in [
+            Choice {
+                path: 4,
+                ..base.clone()
+            },
+            Choice {
+                host: 1,
+                ..base.clone()
+            },
+            Choice {
+                token: 1,
+                ..base.clone()
+            },
+        ] {
+            assert_ne!(
+                key(&p, &reuse, &parts(&base)),
+                key(&p, &reuse, &parts(&other)),
+                "{other:?}"
+            );
+        }
+        let p = by_request();
+        let reuse = p.reuse().unwrap();
+        assert!(reuse.reads_path && reuse.reads_query);
+    }
+}

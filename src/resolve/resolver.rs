@@ -191,6 +191,13 @@ impl Resolver {
         self.domains.looks_up()
     }
 
+    /// Whether the path can name the tenant (a path prefix strategy is configured).
+    pub fn reads_path(&self) -> bool {
+        self.strategies
+            .iter()
+            .any(|s| matches!(s, Strategy::PathPrefix(_)))
+    }
+
     /// Whether the query string can change the answer (a query strategy is configured).
     pub fn reads_query(&self) -> bool {
         self.strategies

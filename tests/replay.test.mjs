@@ -1,0 +1,121 @@
+// Answers replayed in JS under the rules Rust gives (`Reuse`): keyed by the authority, the headers
+// Rust reads, whether the path is public (the path and query only when a strategy reads them).
+// In Node, the package's calls into wasm are counted: a known token on a new path does not cross.
+// In workerd, an isolate that replays answers and one that keeps nothing (cacheTokens: 0) answer
+// the same sequence of requests identically.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as jose from "jose";
+import { ROOT, bundleWithWrangler, startWorker, json } from "./helpers.mjs";
+
+const ISSUER = "https://auth.example.com/";
+const SECRET = "a replay test secret of at least 32 bytes!";
+const key = new TextEncoder().encode(SECRET);
+
+function config({ strategies = [{ type: "subdomain", baseDomains: ["example.com"] }, { type: "jwtClaim" }], cacheTokens } = {}) {
+  return {
+    resolve: { strategies, controlPlaneTenant: "main" },
+    authenticate: { secrets: [{ secret: SECRET, alg: "HS256", kid: "hs" }], issuer: ISSUER, tenantClaim: "org", cacheTokens },
+    access: { publicPaths: ["/health", "/docs/"] },
+  };
+}
+
+const sign = (org, scope = "read") =>
+  new jose.SignJWT({ org, sub: `user-of-${org}`, scope }).setProtectedHeader({ alg: "HS256", kid: "hs" }).setIssuer(ISSUER).setExpirationTime("10m").sign(key);
+
+test("a known token on a new path, query or fragment does not cross into wasm; a change of publicness, host or token does", async () => {
+  const wasm = await import(join(ROOT, "js/dist/edge_tenancy.js"));
+  const { createTenancy } = await import(join(ROOT, "js/portable.js"));
+  let crossings = 0;
+  const start = wasm.Tenancy.prototype.start;
+  wasm.Tenancy.prototype.start = function (...args) {
+    crossings++;
+    return start.apply(this, args);
+  };
+  try {
+    const acme = await sign("acme");
+    const tenancy = createTenancy(config());
+    const resolve = async (url, token) => {
+      const before = crossings;
+      const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+      const result = await tenancy.resolve(new Request(url, { headers }));
+      return { result, crossed: crossings - before };
+    };
+    let { result, crossed } = await resolve("https://acme.example.com/orders/1", acme);
+    assert.deepEqual([result.ok, result.path, result.access, crossed], [true, "/orders/1", "member", 1]);
+    for (let i = 2; i <= 50; i++) {
+      ({ result, crossed } = await resolve(`https://acme.example.com/orders/${i}?page=${i}#top`, acme));
+      assert.deepEqual([result.ok, result.tenant, result.path, result.access, crossed], [true, "acme", `/orders/${i}`, "member", 0]);
+      assert.ok(Object.isFrozen(result) && Object.isFrozen(result.principal));
+    }
+    // A public path is another input: crossed once, then replayed for every public path.
+    ({ result, crossed } = await resolve("https://acme.example.com/health", acme));
+    assert.deepEqual([result.access, crossed], ["public", 1]);
+    ({ result, crossed } = await resolve("https://acme.example.com/docs/a/b", acme));
+    assert.deepEqual([result.access, result.path, crossed], ["public", "/docs/a/b", 0]);
+    ({ result, crossed } = await resolve("https://acme.example.com/healthz", acme));
+    assert.deepEqual([result.access, result.path, crossed], ["member", "/healthz", 0]);
+    // Another host or another token is a new decision; a refusal is never kept.
+    ({ result, crossed } = await resolve("https://beta.example.com/orders/1", acme));
+    assert.deepEqual([result.ok, result.error?.status, crossed], [false, 403, 1]);
+    ({ result, crossed } = await resolve("https://beta.example.com/orders/2", acme));
+    assert.deepEqual([result.ok, crossed], [false, 1]);
+    ({ result, crossed } = await resolve("https://acme.example.com/orders/1", await sign("acme", "write")));
+    assert.deepEqual([result.ok, crossed], [true, 1]);
+    // Tokenless answers are not kept, even on public paths.
+    for (let i = 0; i < 2; i++) {
+      ({ result, crossed } = await resolve(`https://acme.example.com/health`));
+      assert.deepEqual([result.ok, result.access, crossed], [true, "public", 1]);
+    }
+
+    // With a path prefix strategy the path names the tenant: every new path crosses.
+    const byPath = createTenancy(config({ strategies: [{ type: "pathPrefix", prefix: "/t/" }, { type: "jwtClaim" }] }));
+    const paths = ["/t/acme/a", "/t/acme/b", "/t/acme/a", "/x"];
+    const counted = [];
+    for (const path of paths) {
+      const before = crossings;
+      const res = await byPath.resolve(new Request(`https://api.example.com${path}`, { headers: { authorization: `Bearer ${acme}` } }));
+      counted.push([res.ok, res.path, crossings - before]);
+    }
+    assert.deepEqual(counted, [
+      [true, "/a", 1],
+      [true, "/b", 1],
+      [true, "/a", 0],
+      [true, "/x", 1],
+    ]);
+  } finally {
+    wasm.Tenancy.prototype.start = start;
+  }
+});
+
+let replaying;
+let fresh;
+before(async () => {
+  const script = bundleWithWrangler(join(ROOT, "tests/workers/pipeline"));
+  replaying = await startWorker({ scriptPath: script, bindings: { TENANCY_CONFIG: JSON.stringify(config()) } });
+  fresh = await startWorker({ scriptPath: script, bindings: { TENANCY_CONFIG: JSON.stringify(config({ cacheTokens: 0 })) } });
+});
+after(async () => {
+  await replaying?.dispose();
+  await fresh?.dispose();
+});
+
+test("in workerd, replayed answers are the pipeline's own for every path, query, host and token", async () => {
+  const tokens = [await sign("acme"), await sign("beta"), await sign("main", "tenants:admin"), undefined];
+  const hosts = ["acme.example.com", "beta.example.com", "example.com", "www.example.com"];
+  const paths = ["/", "/x", "/x/y", "/health", "/health/", "/health/z", "/healthz", "/docs", "/docs/a", "/x?tenant=beta", "/health?x=1"];
+  let seed = 7;
+  const random = (n) => ((seed = (seed * 48271) % 2147483647), seed % n);
+  let passed = 0;
+  for (let i = 0; i < 300; i++) {
+    const token = tokens[random(tokens.length)];
+    const url = `https://${hosts[random(hosts.length)]}${paths[random(paths.length)]}`;
+    const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+    const [a, b] = await Promise.all([replaying.mf.dispatchFetch(url, { headers }), fresh.mf.dispatchFetch(url, { headers })]);
+    const [bodyA, bodyB] = [await json(a), await json(b)];
+    assert.deepEqual([a.status, bodyA], [b.status, bodyB], `${url} with ${token === undefined ? "no token" : "a token"}`);
+    if (a.status === 200) passed++;
+  }
+  assert.ok(passed > 50, `only ${passed} requests passed: the sequence tests little`);
+});
