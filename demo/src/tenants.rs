@@ -97,7 +97,7 @@ impl Hooks for DemoHooks {
     }
 }
 
-fn factory(env: &Env) -> std::result::Result<D1Factory<'_, DemoHooks>, Error> {
+async fn factory(env: &Env) -> std::result::Result<D1Factory<'_, DemoHooks>, Error> {
     let options: D1Options = match env.var("D1_FACTORY") {
         Ok(text) => edge_tenancy::config::from_json(&text.to_string()).map_err(|e| {
             worker::console_error!("edge-tenancy: D1_FACTORY: {e}");
@@ -106,7 +106,7 @@ fn factory(env: &Env) -> std::result::Result<D1Factory<'_, DemoHooks>, Error> {
         Err(_) => D1Options::default(),
     };
     let client = client(env)?;
-    let registry = registry_now(env)?;
+    let registry = registry(env).await?;
     Ok(D1Factory::new(
         env,
         registry,
@@ -123,23 +123,13 @@ fn factory(env: &Env) -> std::result::Result<D1Factory<'_, DemoHooks>, Error> {
     ))
 }
 
-/// The registry, whose schema the caller brought up to date already.
-fn registry_now(
-    env: &Env,
-) -> std::result::Result<edge_tenancy::control::Registry<edge_tenancy::workers::D1>, Error> {
-    Ok(edge_tenancy::control::Registry::new(
-        edge_tenancy::workers::D1::binding(env, "CONTROL_PLANE")?,
-    ))
-}
-
 /// The factory, once the caller is shown to be an administrator.
 async fn admin_factory<'e>(
     req: &Request,
     env: &'e Env,
 ) -> std::result::Result<D1Factory<'e, DemoHooks>, Error> {
     administrator(&*pipeline(env).map_err(config_error)?, req, env).await?;
-    registry(env).await?;
-    factory(env)
+    factory(env).await
 }
 
 fn tenant_param(ctx: &RouteContext<()>) -> std::result::Result<TenantId, Error> {
@@ -209,7 +199,8 @@ async fn notes(mut req: Request, env: &Env, write: bool) -> Result<Response> {
         let pipeline = pipeline(env).map_err(config_error)?;
         let context = resolve_request(&pipeline, &req, &edges(env).await).await?;
         let session = req.headers().get(BOOKMARK).ok().flatten();
-        let db = factory(env)?
+        let db = factory(env)
+            .await?
             .with_session(Some(
                 session.unwrap_or_else(|| "first-unconstrained".into()),
             ))
@@ -306,7 +297,7 @@ async fn round_trip(mut req: Request, env: &Env) -> Outcome {
         ("i", Value::Text(_)) => "CAST(? AS INTEGER)",
         _ => "?",
     };
-    let db = factory(env)?.open(&context).await?;
+    let db = factory(env).await?.open(&context).await?;
     db.exec("CREATE TABLE IF NOT EXISTS round_trip (i INTEGER, r REAL, t TEXT, b BLOB)")
         .await?;
     let row = db

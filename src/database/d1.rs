@@ -101,7 +101,8 @@ fn made(database: Database) -> Made {
     }
 }
 
-fn database_id(id: &str) -> Result<DatabaseId, Error> {
+/// The D1 id a registry row holds; one that is not a D1 id means the row was changed under us.
+pub(crate) fn database_id(id: &str) -> Result<DatabaseId, Error> {
     DatabaseId::parse(id).map_err(|_| {
         Error::Storage(crate::sql::SqlError(format!(
             "the registry holds a D1 id that is not one: {id}"

@@ -6,9 +6,8 @@ use super::cloudflare::{ApiTransport, WorkerRuntime};
 use super::tenant_db::TenantDb;
 use super::D1;
 use crate::cloudflare::Client;
-use crate::cloudflare::DatabaseId;
 use crate::control::{Provisioned, Provisioner, Registry, TenantPage, TenantRecord, TenantState};
-use crate::database::d1::{D1Backend, D1Options};
+use crate::database::d1::{database_id, D1Backend, D1Options};
 use crate::database::{DatabaseFactory, Hooks};
 use crate::lookup::TenantCache;
 use crate::pipeline::TenantContext;
@@ -93,14 +92,9 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
             "edge-tenancy: tenant {} has no D1 binding here; its queries go through the REST API (1,200 requests per 5 minutes per account)",
             context.tenant()
         );
-        let id = DatabaseId::parse(id).map_err(|_| {
-            Error::Storage(crate::sql::SqlError(format!(
-                "the registry holds a D1 id that is not one: {id}"
-            )))
-        })?;
         Ok(TenantDb::Rest {
             client: self.client.clone(),
-            id,
+            id: database_id(id)?,
         })
     }
 
