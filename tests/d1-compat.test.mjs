@@ -7,12 +7,14 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { Miniflare } from "miniflare";
 import { ROOT, COMPATIBILITY_DATE, bundleWithWrangler, json } from "./helpers.mjs";
-import { localApiWorker } from "../local-api/testing.mjs";
+import { localApiWorker, control } from "../local-api/testing.mjs";
+import { RestD1Database } from "../js/d1/rest.js";
 
 const API = localApiWorker();
 const { LOCAL_ACCOUNT_ID, LOCAL_API_TOKEN } = API.bindings;
 
 let mf;
+let api;
 let databaseId;
 before(async () => {
   const scriptPath = bundleWithWrangler(join(ROOT, "tests/workers/d1-compat"));
@@ -31,14 +33,19 @@ before(async () => {
       API,
     ],
   });
-  const api = await mf.getWorker(API.name);
-  const created = await api.fetch(`https://api.cloudflare.com/client/v4/accounts/${LOCAL_ACCOUNT_ID}/d1/database`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${LOCAL_API_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: "d1-compat" }),
-  });
-  databaseId = (await created.json()).result.uuid;
+  api = await mf.getWorker(API.name);
+  databaseId = (await cloudflare("POST", "/d1/database", { name: "d1-compat" })).result.uuid;
 });
+
+/** A call to the local Cloudflare API; its envelope. */
+async function cloudflare(method, path, body) {
+  const res = await api.fetch(`https://api.cloudflare.com/client/v4/accounts/${LOCAL_ACCOUNT_ID}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${LOCAL_API_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return res.json();
+}
 after(() => mf?.dispose());
 
 /** One case on one path: `{same, own}`. */
@@ -124,6 +131,9 @@ test("D1's API: every value type, raw, first, exec, batch, meta and D1's errors"
   assert.equal(same.firstColumn, UNICODE);
   assert.equal(same.firstNone, null);
   assert.deepEqual(same.firstMissingColumn, { error: "D1_COLUMN_NOTFOUND: Column not found (nope)", cause: "Column not found" });
+  // A name every object inherits is no column: the binding hands back Object's constructor.
+  assert.equal(binding.inheritedName, "function");
+  assert.deepEqual(rest.inheritedName, { error: "D1_COLUMN_NOTFOUND: Column not found (constructor)", cause: "Column not found" });
   assert.deepEqual(same.repeatedNames[0].results, [{ 1: 3, a: 2 }]);
   assert.deepEqual(same.repeatedNames[1], [["a", "a"], [1, 2]]);
   assert.deepEqual(same.severalStatements.results, [{ two: 2 }], "the last statement's rows, as D1 gives");
@@ -185,4 +195,25 @@ test("read your writes: a session's bookmark starts a session that reads its wri
   const fromBinding = await run("rest", "from-bookmark", { bookmark: binding.bookmark });
   assert.deepEqual(fromRest.same.results, [{ body: "written in a session" }, { body: "second" }]);
   assert.deepEqual(fromBinding.same, fromRest.same);
+});
+
+test("send's contract: the raw endpoint's answer, or a rejection that becomes D1's error", async () => {
+  const sendTo = (endpoint) => async (body) => {
+    const envelope = await cloudflare("POST", `/d1/database/${databaseId}/${endpoint}`, body);
+    if (!envelope.success) throw new Error(envelope.errors.map((e) => e.message).join("; "));
+    return envelope.result;
+  };
+  assert.throws(() => new RestD1Database(), /needs send\(body\)/);
+  // The query endpoint's rows are objects: refused, as they would lose columns.
+  await assert.rejects(new RestD1Database(sendTo("query")).prepare("SELECT 1 AS a, 2 AS a").all(), /^Error: D1_ERROR: send\(body\) must resolve with the result of the D1 REST API's raw endpoint/);
+  const db = new RestD1Database(sendTo("raw"));
+  assert.deepEqual((await db.prepare("SELECT 1 AS a, 2 AS a").raw({ columnNames: true })), [["a", "a"], [1, 2]]);
+  // A failed call (here the API's 500) surfaces as D1_ERROR, the API's message as its cause.
+  const local = control((u, init) => api.fetch(new URL(u, "http://local-api"), init));
+  await local.faults([{ operation: "d1.raw", fault: "status", status: 500 }]);
+  const failure = await db.prepare("SELECT 1").all().catch((e) => e);
+  assert.match(failure.message, /^D1_ERROR: /);
+  assert.equal(failure.message, `D1_ERROR: ${failure.cause.message}`);
+  // A batch whose statement holds two answers more results than statements: said, not mispaired.
+  await assert.rejects(db.batch([db.prepare("SELECT 1; SELECT 2"), db.prepare("SELECT 3")]), /the batch ran, but its 2 statements answered 3 results/);
 });

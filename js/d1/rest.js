@@ -115,7 +115,7 @@ class D1PreparedStatement {
   async first(column) {
     const row = (await this.all()).results[0] ?? null;
     if (column === undefined || row === null) return row;
-    if (!(column in row)) throw new Error(`D1_COLUMN_NOTFOUND: Column not found (${column})`, { cause: new Error("Column not found") });
+    if (!Object.hasOwn(row, column)) throw new Error(`D1_COLUMN_NOTFOUND: Column not found (${column})`, { cause: new Error("Column not found") });
     return row[column];
   }
 

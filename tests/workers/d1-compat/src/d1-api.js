@@ -34,6 +34,7 @@ export default async function d1ApiCase(d1) {
   same.firstColumn = await outcome(() => d1.prepare("SELECT * FROM vals WHERE k = ?").bind("typed").first("t"));
   same.firstNone = await outcome(() => d1.prepare("SELECT * FROM vals WHERE 0").first("t"));
   same.firstMissingColumn = await outcome(() => d1.prepare("SELECT * FROM vals").first("nope"));
+  own.inheritedName = await outcome(async () => typeof (await d1.prepare("SELECT 1 AS a").first("constructor")));
   same.repeatedNames = await outcome(async () => [await d1.prepare("SELECT 1 AS a, 2 AS a, 3 AS '1'").all(), await d1.prepare("SELECT 1 AS a, 2 AS a").raw({ columnNames: true })]);
   same.severalStatements = await outcome(() => d1.prepare("SELECT 1 AS one; SELECT 2 AS two").all());
   same.execLines = await outcome(() =>
