@@ -8,8 +8,8 @@ import { RestD1Database } from "./d1/rest.js";
 
 // Marks the functions of a factory made here, so setupMultiTenancy finds its registry.
 export const FACTORY = Symbol("edge-tenancy factory");
-// Adapters kept per isolate: one per tenant database, oldest out first.
-const MAX_ADAPTERS = 1000;
+// Tenants whose location and adapters are kept per isolate, oldest out first.
+const MAX_KEPT = 1000;
 
 const failed = (error) => JSON.stringify({ error: String(error?.stack ?? error) });
 
@@ -72,9 +72,52 @@ function checkFunction(options, name, required) {
   if (typeof value !== "function") throw new TypeError(`edge-tenancy: ${name} is a function`);
 }
 
-// What a factory made here offers besides getAdapters/provision/deprovision.
-function controlApi(control) {
+// Where a tenant's database is, and its adapters, kept per isolate as Rust says: a location until
+// the `until` Rust gave with it (when its registry answer falls due), adapters for as long as the
+// location stays the same. Both are dropped when this isolate provisions or deprovisions the
+// tenant. `make(location, tenantId)` opens the database and makes the adapters.
+function tenantsOf(control, make, clock = Date.now) {
+  const located = new Map(); // tenant → { databaseId, binding, until }
+  const opened = new Map(); // tenant → { key, database, adapters }
+  const keep = (map, tenantId, value) => {
+    map.delete(tenantId);
+    if (map.size >= MAX_KEPT) map.delete(map.keys().next().value);
+    map.set(tenantId, value);
+  };
+  async function open(tenantId) {
+    let location = located.get(tenantId);
+    if (location === undefined || clock() >= location.until) {
+      // A tenant that is not there or not ready throws its 404 or 503 here.
+      location = await answer(control.locate(tenantId));
+      keep(located, tenantId, location);
+    }
+    const key = `${location.databaseId}\n${location.binding}`;
+    const kept = opened.get(tenantId);
+    if (kept?.key === key) return kept;
+    const made = { key, ...(await make(location, tenantId)) };
+    keep(opened, tenantId, made);
+    return made;
+  }
+  const forget = (tenantId) => (located.delete(tenantId), opened.delete(tenantId));
   return {
+    open,
+    getAdapters: async (tenantId) => (await open(tenantId)).adapters,
+    provision: async (tenantId) => {
+      forget(tenantId);
+      try {
+        return await answer(control.provision(tenantId));
+      } finally {
+        forget(tenantId);
+      }
+    },
+    deprovision: async (tenantId) => {
+      forget(tenantId);
+      try {
+        await answer(control.deprovision(tenantId));
+      } finally {
+        forget(tenantId);
+      }
+    },
     get: async (tenantId) => answer(control.get(tenantId)),
     list: async ({ after, limit = 100 } = {}) => answer(control.list(after, limit)),
     lookUpTenant: async (tenantId) => answer(control.lookUp(tenantId)),
@@ -120,35 +163,13 @@ export function createD1Factory(options) {
     throw new TypeError(error.message);
   }
 
-  const adapters = new Map(); // tenant → { key, adapters }
-  // The tenant's database and its adapters (made once per database and kept).
-  async function open(tenantId) {
-    const { databaseId, binding } = await answer(control.locate(tenantId));
-    const key = `${databaseId}\n${binding}`;
-    const database = openDatabase({ id: tenantId, databaseId, binding });
-    const kept = adapters.get(tenantId);
-    if (kept?.key === key) return { database, adapters: kept.adapters };
-    const made = await createAdapters(database, tenantId);
-    adapters.delete(tenantId);
-    if (adapters.size >= MAX_ADAPTERS) adapters.delete(adapters.keys().next().value);
-    adapters.set(tenantId, { key, adapters: made });
-    return { database, adapters: made };
-  }
-  const getAdapters = async (tenantId) => (await open(tenantId)).adapters;
-  const factory = {
-    getAdapters,
-    database: async (tenantId) => (await open(tenantId)).database,
-    provision: async (tenantId) => {
-      adapters.delete(tenantId);
-      return answer(control.provision(tenantId));
-    },
-    deprovision: async (tenantId) => {
-      adapters.delete(tenantId);
-      await answer(control.deprovision(tenantId));
-    },
-    ...controlApi(control),
-  };
-  Object.defineProperty(getAdapters, FACTORY, { value: { ...factory, open } });
+  const tenants = tenantsOf(control, async (location, tenantId) => {
+    const database = openDatabase({ id: tenantId, ...location });
+    return { database, adapters: await createAdapters(database, tenantId) };
+  });
+  const { open, ...factory } = tenants;
+  factory.database = async (tenantId) => (await open(tenantId)).database;
+  Object.defineProperty(factory.getAdapters, FACTORY, { value: tenants });
   return factory;
 }
 
@@ -162,10 +183,5 @@ export function registryFor(factory, registry) {
     if (typeof factory?.[name] !== "function") throw new TypeError(`edge-tenancy: the database factory's ${name} is a function`);
   }
   const control = new wasm.Control(controlEdges({ registry, factory }), undefined);
-  return {
-    getAdapters: factory.getAdapters,
-    provision: async (tenantId) => answer(control.provision(tenantId)),
-    deprovision: async (tenantId) => void (await answer(control.deprovision(tenantId))),
-    ...controlApi(control),
-  };
+  return tenantsOf(control, async (_location, tenantId) => ({ adapters: await factory.getAdapters(tenantId) }));
 }

@@ -91,7 +91,9 @@ export function setupMultiTenancy(options) {
   const iso = databaseIsolation === undefined ? undefined : isolation(databaseIsolation);
   const resolve = { ...config.resolve };
   if (mainTenantId !== undefined) resolve.controlPlaneTenant = mainTenantId;
-  if (iso?.lookUpTenant !== undefined) resolve.lookUpTenants ??= true;
+  // With a registry the tenant is looked up where its database is found (after authorization, as
+  // the pipeline would, 404 or 503), from a location kept per isolate: the pipeline itself then
+  // looks nothing up, so its answers for known tokens are replayed without entering wasm.
   const tenancy = createTenancy({ ...config, resolve }, { clock, lookUpDomain, lookUpTenant: iso?.lookUpTenant });
 
   async function middleware(c, next) {
