@@ -138,13 +138,22 @@ export function createTenancy(config, options = {}) {
 
   // Successful answers, replayed while Rust says they hold for any request with the same inputs
   // (`Reuse` in the crate): the authority, the headers Rust reads (the token among them), whether
-  // the path is public, and the path or query only when a strategy reads them. So a known token
-  // on a new path does not cross into wasm at all. Bounded in count and bytes, oldest out first,
-  // and dropped whole when the key set changes.
+  // the path is public, the path's tenant head under a path prefix strategy, and the query only
+  // when a strategy reads it. So a known token on a new path does not cross into wasm at all.
+  // Bounded in count and bytes, oldest out first, and dropped whole when the key set changes.
   const reuse = JSON.parse(tenancy.reuse()); // null: the pipeline looks things up, nothing is replayed
   const publicPaths = reuse?.publicPaths ?? [];
   // Rust's rule (AccessRules::is_public): one of the paths, one of them followed by "/", or "/".
   const isPublic = (path) => publicPaths.some((p) => p === "/" || path === p || (path.startsWith(p) && path[p.length] === "/"));
+  // The path as far as it can name the tenant (Reuse::path_prefixes): up to the end of the segment
+  // after the first prefix it starts with; "" when it starts with none.
+  const prefixes = reuse?.pathPrefixes ?? [];
+  const tenantHead = (path) => {
+    const prefix = prefixes.find((p) => path.startsWith(p));
+    if (prefix === undefined) return "";
+    const end = path.indexOf("/", prefix.length);
+    return end < 0 ? path : path.slice(0, end);
+  };
   const keeps = reuse !== null && reuse.capacity > 0;
   const answers = new Map(); // inputs → { result, until, size }
   let answerBytes = 0;
@@ -272,12 +281,15 @@ export function createTenancy(config, options = {}) {
       let input;
       if (keeps) {
         const { authority, path, query } = urlParts(url);
-        input = `${authority}\n${isPublic(path)}\n${reuse.readsPath ? path : ""}\n${reuse.readsQuery && query !== null ? `?${query}` : ""}\n${headers}`;
+        const head = tenantHead(path);
+        input = `${authority}\n${isPublic(path)}\n${head}\n${reuse.readsQuery && query !== null ? `?${query}` : ""}\n${headers}`;
         const known = answers.get(input);
         if (known !== undefined && now < known.until) {
           const { result } = known;
-          // The context names the request's own path (a path prefix strategy keys on it whole).
-          return reuse.readsPath || result.path === path ? result : Object.freeze({ ...result, path });
+          // The context names the request's own path, without its tenant head when the path
+          // prefix named the tenant (Rust's path_prefix: what is left, or "/").
+          const own = result.source === "pathPrefix" ? path.slice(head.length) || "/" : path;
+          return result.path === own ? result : Object.freeze({ ...result, path: own });
         }
         if (known !== undefined) {
           answers.delete(input);
