@@ -162,6 +162,12 @@ export function createTenancy(config, options = {}) {
   const keys = new Map();
   // JWKS fetches in flight by the id Rust gave them: every request waiting for keys shares one.
   const fetches = new Map();
+  // Which key Rust asked to check tokens of a header with (`{generation, index, alg}` by the
+  // token's first segment): a new token with that header is checked before the call into wasm,
+  // and the verdict goes in with it, so a first sight takes one crossing, not two. Rust uses the
+  // verdict only if it asks for exactly that key's check.
+  const checkedHeaders = new Map();
+  const MAX_CHECKED_HEADERS = 64;
 
   function remember(input, result, until) {
     const size = input.length * 2 + ANSWER_OVERHEAD_BYTES;
@@ -181,6 +187,7 @@ export function createTenancy(config, options = {}) {
     generation = gen;
     answers.clear();
     answerBytes = 0;
+    checkedHeaders.clear();
     for (const name of keys.keys()) if (!name.startsWith(`${gen}:`)) keys.delete(name);
   }
 
@@ -229,6 +236,22 @@ export function createTenancy(config, options = {}) {
     }
   }
 
+  // The key a token with `token`'s header was checked with, if it is of the current set.
+  function knownCheck(token) {
+    const dot = token.indexOf(".");
+    const known = dot < 0 ? undefined : checkedHeaders.get(token.slice(0, dot));
+    return known?.generation === generation ? known : undefined;
+  }
+
+  // The verdict on `token`'s signature with key `known`, for Rust's start: "generation index 1|0".
+  async function precheck(known, token) {
+    try {
+      return `${known.generation} ${known.index} ${(await verify(known, token)) ? 1 : 0}`;
+    } catch {
+      return undefined; // Rust asks for the check, and the usual path makes it
+    }
+  }
+
   // Performs the I/O of `answer` and resumes its run: the next answer, as JSON.
   async function step({ run, ticket, io }, token) {
     if (io.fetch !== undefined) {
@@ -236,6 +259,8 @@ export function createTenancy(config, options = {}) {
       return tenancy.resumeJwks(run, ticket, body, why ?? "", clock());
     }
     if (io.check !== undefined) {
+      const header = token.slice(0, token.indexOf("."));
+      if (!checkedHeaders.has(header) && checkedHeaders.size < MAX_CHECKED_HEADERS) checkedHeaders.set(header, io.check);
       let valid;
       try {
         valid = await verify(io.check, token);
@@ -298,7 +323,10 @@ export function createTenancy(config, options = {}) {
       }
       // Where Rust reads the token: after the 7 bytes of "Bearer ".
       const token = authorization.slice(7);
-      let answer = JSON.parse(tenancy.start(url, headers, now));
+      // Awaited only for a public-key token whose header was seen: an await costs a microtask turn.
+      const known = knownCheck(token);
+      const checked = known === undefined ? undefined : await precheck(known, token);
+      let answer = JSON.parse(tenancy.start(url, headers, now, checked));
       for (let steps = 0; answer.io !== undefined; steps++) {
         if (steps === MAX_STEPS) {
           tenancy.abandon(answer.run);

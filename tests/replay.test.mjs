@@ -94,6 +94,45 @@ test("a known token on a new path, query or fragment does not cross into wasm; a
   }
 });
 
+test("a first sight of a public-key token whose header was seen takes one call into wasm; a forged one still fails", async () => {
+  const wasm = await import(join(ROOT, "js/dist/edge_tenancy.js"));
+  const { createTenancy } = await import(join(ROOT, "js/portable.js"));
+  const counted = ["start", "resumeVerdict"];
+  const calls = { start: 0, resumeVerdict: 0 };
+  const originals = Object.fromEntries(counted.map((name) => [name, wasm.Tenancy.prototype[name]]));
+  for (const name of counted) {
+    wasm.Tenancy.prototype[name] = function (...args) {
+      calls[name]++;
+      return originals[name].apply(this, args);
+    };
+  }
+  try {
+    const { publicKey, privateKey } = await jose.generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const other = await jose.generateKeyPair("EdDSA", { crv: "Ed25519" });
+    const jwk = { ...(await jose.exportJWK(publicKey)), kid: "ed", alg: "EdDSA" };
+    const tenancy = createTenancy({
+      resolve: { strategies: [{ type: "jwtClaim" }] },
+      authenticate: { keys: [jwk], issuer: ISSUER, tenantClaim: "org", cacheTokens: 0 },
+    });
+    const token = (org, key = privateKey) =>
+      new jose.SignJWT({ org, sub: `user-of-${org}` }).setProtectedHeader({ alg: "EdDSA", kid: "ed" }).setIssuer(ISSUER).setExpirationTime("10m").sign(key);
+    const resolve = async (jwt) => {
+      const before = { ...calls };
+      const result = await tenancy.resolve(new Request("https://api.example.com/x", { headers: { authorization: `Bearer ${jwt}` } }));
+      return [result.ok ? result.tenant : result.error.code, calls.start - before.start, calls.resumeVerdict - before.resumeVerdict];
+    };
+    assert.deepEqual(await resolve(await token("acme")), ["acme", 1, 1]); // the header's first sight: Rust asks
+    assert.deepEqual(await resolve(await token("beta")), ["beta", 1, 0]); // checked before the one call
+    assert.deepEqual(await resolve(await token("gamma", other.privateKey)), ["unauthenticated", 1, 0]);
+    const [head, payload] = (await token("acme")).split(".");
+    const forged = `${head}.${Buffer.from(JSON.stringify({ org: "main", sub: "x", iss: ISSUER, exp: 9999999999 })).toString("base64url")}.${(await token("acme")).split(".")[2]}`;
+    assert.notEqual(payload, forged.split(".")[1]);
+    assert.deepEqual(await resolve(forged), ["unauthenticated", 1, 0]);
+  } finally {
+    Object.assign(wasm.Tenancy.prototype, originals);
+  }
+});
+
 let replaying;
 let fresh;
 let replayingByPath;

@@ -1026,7 +1026,10 @@ mod replay {
         assert_eq!(reuse.path_prefixes, ["/t/"]);
         assert!(reuse.reads_query);
         // Under a path prefix, the path counts only up to its tenant segment.
-        let at = |path| Choice { path, ..base.clone() };
+        let at = |path| Choice {
+            path,
+            ..base.clone()
+        };
         let index = |p: &str| PATHS.iter().position(|q| *q == p).unwrap();
         let key_of = |path: &str| key(&p, &reuse, &parts(&at(index(path))));
         assert_eq!(key_of("/t/acme/x"), key_of("/t/acme/y/z"));
