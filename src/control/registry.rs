@@ -11,7 +11,7 @@
 //! finished by the next caller.
 
 use super::migrations;
-use crate::lookup::TenantStatus;
+use crate::lookup::{Location, Lookup, TenantStatus};
 use crate::sql::{Row, SqlDatabase, Statement, Value};
 use crate::{Error, TenantId, UnixTime};
 use serde::{Deserialize, Serialize};
@@ -92,6 +92,20 @@ impl TenantRecord {
                 retry_after_secs: RETRY_WHILE_BUSY,
             },
         }
+    }
+
+    /// The status, and where the database is when the tenant is ready: what the request path
+    /// keeps per isolate, so opening the database needs no second read of this row.
+    pub fn lookup(&self) -> Lookup {
+        let status = self.status();
+        let location = match (status, &self.database_id) {
+            (TenantStatus::Ready, Some(database_id)) => Some(Location {
+                database_id: database_id.clone(),
+                binding: self.binding.clone(),
+            }),
+            _ => None,
+        };
+        Lookup { status, location }
     }
 }
 
@@ -426,11 +440,51 @@ mod tests {
         let ready = block_on(r.finish(&acme, "b", TenantState::Ready, None, at(61_003))).unwrap();
         assert_eq!(ready.state, TenantState::Ready);
         assert_eq!(ready.status(), TenantStatus::Ready);
+        assert_eq!(
+            ready.lookup(),
+            Lookup {
+                status: TenantStatus::Ready,
+                location: None
+            },
+            "no database recorded, no location"
+        );
         // Ready: nothing to claim.
         assert_eq!(
             block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "c", at(70_000), LEASE))
                 .unwrap(),
             None
+        );
+    }
+
+    #[test]
+    fn a_ready_tenant_is_looked_up_with_where_its_database_is() {
+        let db = SqliteDatabase::in_memory();
+        let r = registry(&db);
+        let acme = id("acme");
+        block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(0), LEASE)).unwrap();
+        block_on(r.record_database(&acme, "a", "uuid-1", at(1))).unwrap();
+        let bound =
+            block_on(r.record_binding(&acme, "a", Some(("TENANT_ACME", "demo")), at(2))).unwrap();
+        // Not ready yet: where the database is stays unsaid.
+        assert_eq!(
+            bound.lookup(),
+            Lookup {
+                status: TenantStatus::Unavailable {
+                    retry_after_secs: RETRY_WHILE_BUSY
+                },
+                location: None
+            }
+        );
+        let ready = block_on(r.finish(&acme, "a", TenantState::Ready, None, at(3))).unwrap();
+        assert_eq!(
+            ready.lookup(),
+            Lookup {
+                status: TenantStatus::Ready,
+                location: Some(Location {
+                    database_id: "uuid-1".into(),
+                    binding: Some("TENANT_ACME".into()),
+                }),
+            }
         );
     }
 
