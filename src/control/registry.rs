@@ -152,6 +152,15 @@ impl<D: SqlDatabase> Registry<D> {
         Ok(self.leased(id).await?.ok_or(Error::TenantNotFound)?.record)
     }
 
+    /// What a request for `id` gets, and where its database is ([`TenantRecord::lookup`]); an
+    /// unregistered tenant is [`Lookup::NOT_FOUND`], not an error. What a tenant cache loads.
+    pub async fn lookup(&self, id: &TenantId) -> Result<Lookup, Error> {
+        Ok(self
+            .leased(id)
+            .await?
+            .map_or(Lookup::NOT_FOUND, |leased| leased.record.lookup()))
+    }
+
     /// The record of `id` with its lease start, if it is registered.
     pub async fn leased(&self, id: &TenantId) -> Result<Option<Leased>, Error> {
         let select = Statement::new(
@@ -476,6 +485,8 @@ mod tests {
             }
         );
         let ready = block_on(r.finish(&acme, "a", TenantState::Ready, None, at(3))).unwrap();
+        assert_eq!(block_on(r.lookup(&acme)).unwrap(), ready.lookup());
+        assert_eq!(block_on(r.lookup(&id("ghost"))).unwrap(), Lookup::NOT_FOUND);
         assert_eq!(
             ready.lookup(),
             Lookup {

@@ -84,11 +84,7 @@ pub(crate) async fn cached_lookup(
     tenant: &TenantId,
     now: UnixTime,
 ) -> Result<Lookup, String> {
-    let load = async || match registry.get(tenant).await {
-        Ok(record) => Ok(record.lookup()),
-        Err(Error::TenantNotFound) => Ok(Lookup::NOT_FOUND),
-        Err(error) => Err(error.to_string()),
-    };
+    let load = async || registry.lookup(tenant).await.map_err(|e| e.to_string());
     // A request waiting for another's registry read checks back every millisecond.
     let pause = async || worker::Delay::from(std::time::Duration::from_millis(1)).await;
     cache.get_or_load(tenant, now, load, pause).await
