@@ -1,5 +1,5 @@
 //! The pipeline for a `worker::Request`: [`WorkerEdges`] performs its I/O with the runtime, and
-//! [`cached_lookup`] is the one way a Rust worker asks the registry about a tenant.
+//! `cached_lookup` is the one way a Rust worker asks the registry about a tenant.
 
 use super::{request_parts, WorkerFetch, D1};
 use crate::control::Registry;

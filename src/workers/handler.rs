@@ -1,4 +1,4 @@
-//! Route handlers for a workers-rs [`Router`](worker::Router) that run behind the pipeline.
+//! Route handlers for a workers-rs [`Router`] that run behind the pipeline.
 //!
 //! Wrap a handler in [`tenant`] (the tenant's members and administrators) or [`admin`]
 //! (control-plane administrators only) and register it like any other:
