@@ -10,9 +10,9 @@ use crate::edges::{ControlEdges, CustomBackend, JsHooks, JsRuntime, JsSql, JsTra
 use crate::error_json;
 use edge_tenancy::cloudflare::d1::{Jurisdiction, LocationHint};
 use edge_tenancy::cloudflare::{AccountId, ApiToken, Client, ClientOptions, DatabaseId};
-use edge_tenancy::control::{Provisioner, Registry, TenantRecord};
+use edge_tenancy::control::{Provisioner, Registry};
 use edge_tenancy::database::d1::{D1Backend, D1Options};
-use edge_tenancy::lookup::{CachePolicy, TenantCache, TenantStatus};
+use edge_tenancy::lookup::{CachePolicy, Location, Lookup, TenantCache, TenantStatus};
 use edge_tenancy::sql::{Statement, Value};
 use edge_tenancy::{config, Error, TenantId, UnixTime};
 use js_sys::Promise;
@@ -141,19 +141,19 @@ impl Inner {
         Ok(&self.registry)
     }
 
-    /// The tenant's status, from the cache or (one read for every request waiting) the registry.
-    async fn status(&self, tenant: &TenantId) -> Result<TenantStatus, Error> {
+    /// What the registry says of `tenant`, from the cache or (one read for every request
+    /// waiting) the registry, and until when that answer is kept.
+    async fn lookup(&self, tenant: &TenantId) -> Result<(Lookup, UnixTime), Error> {
         let registry = self.registry().await?;
-        let load = async || match registry.get(tenant).await {
-            Ok(record) => Ok(record.status()),
-            Err(Error::TenantNotFound) => Ok(TenantStatus::NotFound),
-            Err(error) => Err(error.to_string()),
-        };
+        let load = async || registry.lookup(tenant).await.map_err(|e| e.to_string());
         let pause = async || self.runtime.pause(1.0).await;
-        self.cache
-            .get_or_load(tenant, now(), load, pause)
+        let now = now();
+        let lookup = self
+            .cache
+            .get_or_load(tenant, now, load, pause)
             .await
-            .map_err(|why| Error::Storage(edge_tenancy::sql::SqlError(why)))
+            .map_err(|why| Error::Storage(edge_tenancy::sql::SqlError(why)))?;
+        Ok((lookup, self.cache.kept_until(tenant, now).unwrap_or(now)))
     }
 
     /// Provisions `tenant` with the configured backend; the cache forgets what it knew of it.
@@ -335,25 +335,40 @@ impl Control {
     pub fn look_up(&self, tenant: String) -> Promise {
         let inner = self.inner.clone();
         promise(self.inner.clone(), async move {
-            Ok(status_json(inner.status(&self::tenant(&tenant)?).await?))
+            let (lookup, _) = inner.lookup(&self::tenant(&tenant)?).await?;
+            Ok(status_json(lookup.status))
         })
     }
 
-    /// Where a ready tenant's database is: `{"databaseId", "binding"}` (`binding` null when it
-    /// has none); 404/503 errors as the pipeline gives them.
+    /// Where a ready tenant's database is, and until when JS may keep that answer:
+    /// `{"databaseId", "binding", "until"}` (`binding` null when it has none, `until` in
+    /// milliseconds); 404/503 errors as the pipeline gives them.
     pub fn locate(&self, tenant: String) -> Promise {
         let inner = self.inner.clone();
         promise(self.inner.clone(), async move {
-            let tenant = self::tenant(&tenant)?;
-            match inner.status(&tenant).await? {
-                TenantStatus::Ready => {}
-                TenantStatus::NotFound => return Err(Error::TenantNotFound),
-                TenantStatus::Unavailable { retry_after_secs } => {
-                    return Err(Error::TenantUnavailable { retry_after_secs })
+            let (lookup, until) = inner.lookup(&self::tenant(&tenant)?).await?;
+            match (lookup.status, lookup.location) {
+                (
+                    TenantStatus::Ready,
+                    Some(Location {
+                        database_id,
+                        binding,
+                    }),
+                ) => Ok(serde_json::json!({
+                    "databaseId": database_id,
+                    "binding": binding,
+                    "until": until.millis(),
+                })
+                .to_string()),
+                (TenantStatus::NotFound, _) => Err(Error::TenantNotFound),
+                (TenantStatus::Unavailable { retry_after_secs }, _) => {
+                    Err(Error::TenantUnavailable { retry_after_secs })
                 }
+                // Ready without a database: a row the registry should not hold.
+                (TenantStatus::Ready, None) => Err(Error::Storage(edge_tenancy::sql::SqlError(
+                    format!("the registry holds tenant {tenant} ready without a database"),
+                ))),
             }
-            let record = inner.registry().await?.get(&tenant).await?;
-            Ok(location_json(&record))
         })
     }
 
@@ -409,8 +424,4 @@ impl Control {
             Ok(to_json(&results))
         })
     }
-}
-
-fn location_json(record: &TenantRecord) -> String {
-    serde_json::json!({ "databaseId": record.database_id, "binding": record.binding }).to_string()
 }
