@@ -12,6 +12,7 @@ use edge_tenancy::cloudflare::d1::{Jurisdiction, LocationHint};
 use edge_tenancy::cloudflare::{AccountId, ApiToken, Client, ClientOptions, DatabaseId};
 use edge_tenancy::control::{Provisioner, Registry};
 use edge_tenancy::database::d1::{D1Backend, D1Options};
+use edge_tenancy::database::Backend;
 use edge_tenancy::lookup::{CachePolicy, Location, Lookup, TenantCache, TenantStatus};
 use edge_tenancy::sql::{Statement, Value};
 use edge_tenancy::{config, Error, TenantId, UnixTime};
@@ -156,63 +157,54 @@ impl Inner {
         Ok((lookup, self.cache.kept_until(tenant, now).unwrap_or(now)))
     }
 
-    /// Provisions `tenant` with the configured backend; the cache forgets what it knew of it.
-    async fn provision(&self, tenant: &TenantId) -> Result<String, Error> {
+    /// Provisions or deprovisions `tenant` with the configured backend; the cache forgets what
+    /// it knew of it either way.
+    async fn change(&self, tenant: &TenantId, change: Change) -> Result<String, Error> {
         let registry = self.registry().await?;
-        let hooks = JsHooks(self.edges.clone());
         let outcome = match &self.maker {
             Maker::D1 { client, options } => {
                 let backend = d1_backend(client, options)?;
-                Provisioner::new(registry, &backend, &hooks, owner())
-                    .provision(tenant, now())
-                    .await
+                self.run(registry, &backend, tenant, change).await
             }
             Maker::Custom => {
-                Provisioner::new(
-                    registry,
-                    &CustomBackend(self.edges.clone()),
-                    &hooks,
-                    owner(),
-                )
-                .provision(tenant, now())
-                .await
+                let backend = CustomBackend(self.edges.clone());
+                self.run(registry, &backend, tenant, change).await
             }
         };
         self.cache.invalidate(tenant);
-        outcome.map(|provisioned| {
-            format!(
-                r#"{{"record":{},"already":{}}}"#,
-                to_json(&provisioned.record),
-                provisioned.already
-            )
-        })
+        outcome
     }
 
-    /// Deprovisions `tenant` with the configured backend; the cache forgets it.
-    async fn deprovision(&self, tenant: &TenantId) -> Result<String, Error> {
-        let registry = self.registry().await?;
+    async fn run<B: Backend>(
+        &self,
+        registry: &Registry<JsSql>,
+        backend: &B,
+        tenant: &TenantId,
+        change: Change,
+    ) -> Result<String, Error> {
         let hooks = JsHooks(self.edges.clone());
-        let outcome = match &self.maker {
-            Maker::D1 { client, options } => {
-                let backend = d1_backend(client, options)?;
-                Provisioner::new(registry, &backend, &hooks, owner())
-                    .deprovision(tenant, now())
-                    .await
-            }
-            Maker::Custom => {
-                Provisioner::new(
-                    registry,
-                    &CustomBackend(self.edges.clone()),
-                    &hooks,
-                    owner(),
+        let provisioner = Provisioner::new(registry, backend, &hooks, owner());
+        match change {
+            Change::Provision => provisioner.provision(tenant, now()).await.map(|done| {
+                format!(
+                    r#"{{"record":{},"already":{}}}"#,
+                    to_json(&done.record),
+                    done.already
                 )
+            }),
+            Change::Deprovision => provisioner
                 .deprovision(tenant, now())
                 .await
-            }
-        };
-        self.cache.invalidate(tenant);
-        outcome.map(|()| format!(r#"{{"deleted":"{tenant}"}}"#))
+                .map(|()| format!(r#"{{"deleted":"{tenant}"}}"#)),
+        }
     }
+}
+
+/// What [`Inner::change`] does to a tenant.
+#[derive(Clone, Copy)]
+enum Change {
+    Provision,
+    Deprovision,
 }
 
 fn d1_backend<'c>(
@@ -376,7 +368,9 @@ impl Control {
     pub fn provision(&self, tenant: String) -> Promise {
         let inner = self.inner.clone();
         promise(self.inner.clone(), async move {
-            inner.provision(&self::tenant(&tenant)?).await
+            inner
+                .change(&self::tenant(&tenant)?, Change::Provision)
+                .await
         })
     }
 
@@ -384,7 +378,9 @@ impl Control {
     pub fn deprovision(&self, tenant: String) -> Promise {
         let inner = self.inner.clone();
         promise(self.inner.clone(), async move {
-            inner.deprovision(&self::tenant(&tenant)?).await
+            inner
+                .change(&self::tenant(&tenant)?, Change::Deprovision)
+                .await
         })
     }
 
