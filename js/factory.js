@@ -74,32 +74,32 @@ function checkFunction(options, name, required) {
 
 // Where a tenant's database is, and its adapters, kept per isolate as Rust says: a location until
 // the `until` Rust gave with it (when its registry answer falls due), adapters for as long as the
-// location stays the same. Both are dropped when this isolate provisions or deprovisions the
-// tenant. `make(location, tenantId)` opens the database and makes the adapters.
+// location stays the same (made again only when it moves). Dropped when this isolate provisions
+// or deprovisions the tenant. `make(location, tenantId)` opens the database and makes adapters.
 function tenantsOf(control, make, clock = Date.now) {
-  const located = new Map(); // tenant → { databaseId, binding, until }
-  const opened = new Map(); // tenant → { key, database, adapters }
-  const keep = (map, tenantId, value) => {
-    map.delete(tenantId);
-    if (map.size >= MAX_KEPT) map.delete(map.keys().next().value);
-    map.set(tenantId, value);
-  };
-  async function open(tenantId) {
-    let location = located.get(tenantId);
-    if (location === undefined || clock() >= location.until) {
-      // A tenant that is not there or not ready throws its 404 or 503 here.
-      location = await answer(control.locate(tenantId));
-      keep(located, tenantId, location);
-    }
-    const key = `${location.databaseId}\n${location.binding}`;
-    const kept = opened.get(tenantId);
-    if (kept?.key === key) return kept;
-    const made = { key, ...(await make(location, tenantId)) };
-    keep(opened, tenantId, made);
-    return made;
+  const kept = new Map(); // tenant → { databaseId, binding, until, database, adapters }
+  // What is kept of the tenant while Rust's answer holds: a warm request's whole lookup, no await.
+  function known(tenantId) {
+    const entry = kept.get(tenantId);
+    return entry !== undefined && clock() < entry.until ? entry : undefined;
   }
-  const forget = (tenantId) => (located.delete(tenantId), opened.delete(tenantId));
+  async function open(tenantId) {
+    const entry = known(tenantId);
+    if (entry !== undefined) return entry;
+    // A tenant that is not there or not ready throws its 404 or 503 here.
+    const location = await answer(control.locate(tenantId));
+    const previous = kept.get(tenantId);
+    const { database, adapters } =
+      previous?.databaseId === location.databaseId && previous.binding === location.binding ? previous : await make(location, tenantId);
+    const fresh = { ...location, database, adapters };
+    kept.delete(tenantId);
+    if (kept.size >= MAX_KEPT) kept.delete(kept.keys().next().value);
+    kept.set(tenantId, fresh);
+    return fresh;
+  }
+  const forget = (tenantId) => kept.delete(tenantId);
   return {
+    known,
     open,
     getAdapters: async (tenantId) => (await open(tenantId)).adapters,
     provision: async (tenantId) => {

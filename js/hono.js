@@ -55,13 +55,22 @@ async function adaptersFor(iso, tenantId) {
 }
 
 // Hands the handler the adapters at `c.env.data` on a copy of env: the runtime's env object is
-// shared by every request of the isolate and is never written to.
-async function inject(c, iso, tenantId) {
-  const got = await adaptersFor(iso, tenantId);
-  if (got.response !== undefined) return got.response;
-  c.env = Object.create(c.env ?? null, { data: { value: got.adapters, enumerable: true } });
-  if (got.database !== undefined) c.set("database", got.database);
-  return undefined;
+// shared by every request of the isolate and is never written.
+function put(c, { adapters, database }) {
+  const env = Object.create(c.env ?? null);
+  // Assigned, the fast way, unless env has a `data` of its own that assignment would not shadow.
+  if (c.env != null && "data" in c.env) Object.defineProperty(env, "data", { value: adapters, enumerable: true });
+  else env.data = adapters;
+  c.env = env;
+  if (database !== undefined) c.set("database", database);
+}
+
+// Puts the tenant's adapters on the context: at once (undefined) when what is kept of the tenant
+// holds, the warm path with no await; else a Promise of undefined or of the response to answer.
+function inject(c, iso, tenantId) {
+  const known = iso.known?.(tenantId);
+  if (known !== undefined) return put(c, known);
+  return adaptersFor(iso, tenantId).then((got) => got.response ?? put(c, got));
 }
 
 /**
@@ -77,7 +86,8 @@ export function createDatabaseMiddleware(options) {
       console.error("edge-tenancy: createDatabaseMiddleware runs after the tenancy middleware, which sets tenantId");
       return errorResponse({ status: 503, code: "not_configured", message: "the tenant of this request is not known" });
     }
-    return (await inject(c, iso, tenantId)) ?? next();
+    const pending = inject(c, iso, tenantId);
+    return (pending && (await pending)) ?? next();
   };
 }
 
@@ -109,7 +119,8 @@ export function setupMultiTenancy(options) {
     c.set("tenantId", result.tenant);
     c.set("principal", result.principal);
     if (iso !== undefined && result.tenant !== resolve.controlPlaneTenant) {
-      const refused = await inject(c, iso, result.tenant);
+      const pending = inject(c, iso, result.tenant);
+      const refused = pending && (await pending);
       if (refused !== undefined) return refused;
     }
     await next();
