@@ -2,37 +2,9 @@
 // lives in Rust (js/binding); this file only adapts. The wasm is instantiated before this module
 // runs, by the entry the package's export conditions chose (workerd.js or portable.js).
 import * as wasm from "./dist/edge_tenancy.js";
+import { call, EdgeTenancyError } from "./errors.js";
 
-export class EdgeTenancyError extends Error {
-  constructor({ status, code, message, www_authenticate, retry_after }) {
-    super(message);
-    this.name = "EdgeTenancyError";
-    this.status = status;
-    this.code = code;
-    this.wwwAuthenticate = www_authenticate ?? null;
-    this.retryAfter = retry_after ?? null;
-  }
-
-  toResponse() {
-    const headers = { "content-type": "application/json" };
-    if (this.wwwAuthenticate) headers["www-authenticate"] = this.wwwAuthenticate;
-    if (this.retryAfter !== null) headers["retry-after"] = String(this.retryAfter);
-    return new Response(JSON.stringify({ error: { code: this.code, message: this.message } }), {
-      status: this.status,
-      headers,
-    });
-  }
-}
-
-// Rust reports errors by throwing the JSON of an ErrorResponse; anything else is a real fault.
-function call(fn, ...args) {
-  try {
-    return fn(...args);
-  } catch (thrown) {
-    if (typeof thrown === "string") throw new EdgeTenancyError(JSON.parse(thrown));
-    throw thrown;
-  }
-}
+export { EdgeTenancyError } from "./errors.js";
 
 export const version = wasm.version();
 
@@ -326,7 +298,7 @@ export function createTenancy(config, options = {}) {
       for (const note of answer.notes ?? []) console.error(note);
       observe(answer.gen);
       if (answer.done !== undefined) {
-        const result = deepFreeze({ ok: true, ...answer.done });
+        const result = deepFreeze({ ok: true, ...answer.done, administrator: answer.admin });
         if (keeps) remember(input, result, answer.until);
         return result;
       }

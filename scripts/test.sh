@@ -14,6 +14,7 @@ cargo clippy --quiet -p edge-tenancy --all-targets -- -D warnings
 cargo clippy --quiet --workspace --target wasm32-unknown-unknown -- -D warnings
 # The npm binding alone: built with the workspace, it would get rust-crypto through the demo.
 cargo clippy --quiet -p edge-tenancy-js --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --quiet -p edge-tenancy-control-js --target wasm32-unknown-unknown -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p edge-tenancy
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p edge-tenancy --features workers --target wasm32-unknown-unknown
 
@@ -25,6 +26,7 @@ bash scripts/build.sh
 
 step "TypeScript declarations"
 (cd js && tsc -p tsconfig.json)
+(cd js/examples/hono-d1 && tsc -p tsconfig.json)
 
 step "JS specs in workerd"
 node --test --test-concurrency=1 "tests/*.test.mjs"

@@ -2,8 +2,6 @@
 // plugin or file path, and is compiled here.
 import base64 from "../dist/edge_tenancy_bg.base64.js";
 import { initSync } from "../dist/edge_tenancy.js";
+import { decode } from "./decode.js";
 
-const text = atob(base64);
-const bytes = new Uint8Array(text.length);
-for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-initSync({ module: bytes });
+initSync({ module: decode(base64) });

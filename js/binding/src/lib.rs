@@ -102,8 +102,8 @@ impl Tenancy {
     }
 
     /// Starts a request. `headers` is `name\nvalue\n` pairs; `now` is `Date.now()`. The answer is
-    /// `{"done": context, "until": ms | null}` (until when the same request gets the same
-    /// answer), `{"error": {status, code, message, …}}`, or `{"run", "ticket", "io"}` with one
+    /// `{"done": context, "admin": bool, "until": ms | null}` (`admin`: the caller administers
+    /// every tenant; `until`: when the same request stops getting the same answer), `{"error": {status, code, message, …}}`, or `{"run", "ticket", "io"}` with one
     /// of `{"fetch": {"url", "id"}}`, `{"check": {"generation", "index", "alg"}}` (the token's
     /// signature), `{"domain": host}`, `{"tenant": id}`. Every answer carries `gen`, the key
     /// set's generation, and `notes` for the log when there are any.
@@ -198,8 +198,9 @@ impl Tenancy {
             Step::Done(context) => {
                 let until = self.pipeline.replay_until(&context, now);
                 format!(
-                    r#"{{"done":{},"until":{},"gen":{}{}}}"#,
+                    r#"{{"done":{},"admin":{},"until":{},"gen":{}{}}}"#,
                     serde_json::to_string(&context).unwrap_or_else(|_| "null".into()),
+                    self.pipeline.require_administrator(&context).is_ok(),
                     until.map_or("null".to_owned(), |t| t.millis().to_string()),
                     self.generation(),
                     notes_json(&notes),

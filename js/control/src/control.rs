@@ -1,0 +1,416 @@
+//! The control plane for JS workers: the crate's tenant registry, [`Provisioner`] and tenant
+//! cache, over the edges JS provides ([`ControlEdges`]). `createD1Factory` runs it with the D1
+//! backend (databases made through the Cloudflare API); a factory written in JS runs it with
+//! [`CustomBackend`], so both get the same leases, states and resumable steps.
+//!
+//! Every method answers a Promise of JSON text, or rejects with an error's JSON (as the sync
+//! exports throw), which `js/index.js` turns into an `EdgeTenancyError`.
+
+use crate::edges::{ControlEdges, CustomBackend, JsHooks, JsRuntime, JsSql, JsTransport};
+use crate::error_json;
+use edge_tenancy::cloudflare::d1::{Jurisdiction, LocationHint};
+use edge_tenancy::cloudflare::{AccountId, ApiToken, Client, ClientOptions, DatabaseId};
+use edge_tenancy::control::{Provisioner, Registry, TenantRecord};
+use edge_tenancy::database::d1::{D1Backend, D1Options};
+use edge_tenancy::lookup::{CachePolicy, TenantCache, TenantStatus};
+use edge_tenancy::sql::{Statement, Value};
+use edge_tenancy::{config, Error, TenantId, UnixTime};
+use js_sys::Promise;
+use serde::Deserialize;
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+/// `createD1Factory`'s settings that Rust reads (JS keeps the functions and bindings). Unknown
+/// keys are refused by name.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct D1Settings {
+    account_id: String,
+    api_token: String,
+    /// Another base URL than the real API's (a proxy, or the local API).
+    #[serde(default)]
+    api_base: Option<String>,
+    #[serde(default)]
+    client: ClientOptions,
+    #[serde(default = "default_prefix")]
+    database_prefix: String,
+    #[serde(default)]
+    location_hint: Option<LocationHint>,
+    #[serde(default)]
+    jurisdiction: Option<Jurisdiction>,
+    #[serde(default)]
+    bind_to: Option<String>,
+}
+
+fn default_prefix() -> String {
+    D1Options::default().database_prefix
+}
+
+/// Who makes tenants' databases: the D1 backend through its API client (boxed: one per control
+/// plane), or the JS factory's own calls.
+enum Maker {
+    D1 {
+        client: Box<Client<JsTransport, JsRuntime>>,
+        options: D1Options,
+    },
+    Custom,
+}
+
+struct Inner {
+    edges: ControlEdges,
+    registry: Registry<JsSql>,
+    maker: Maker,
+    cache: TenantCache,
+    migrated: Cell<bool>,
+    runtime: JsRuntime,
+}
+
+/// A tenant registry with the databases it provisions.
+#[wasm_bindgen]
+pub struct Control {
+    inner: Rc<Inner>,
+}
+
+fn now() -> UnixTime {
+    UnixTime::from_js_millis(js_sys::Date::now())
+}
+
+/// A lease owner no other call shares.
+fn owner() -> String {
+    format!("{:016x}", (js_sys::Math::random() * 2f64.powi(53)) as u64)
+}
+
+/// The Promise of `work`'s JSON, rejected with the error's JSON; errors whose detail is only for
+/// the operator are logged first.
+fn promise<F>(inner: Rc<Inner>, work: F) -> Promise
+where
+    F: Future<Output = Result<String, Error>> + 'static,
+{
+    future_to_promise(async move {
+        match work.await {
+            Ok(json) => Ok(JsValue::from_str(&json)),
+            Err(error) => {
+                if matches!(
+                    error,
+                    Error::HookFailed(_) | Error::Storage(_) | Error::Upstream(_)
+                ) {
+                    inner.edges.log(&format!("edge-tenancy: {error}"));
+                }
+                Err(JsValue::from_str(&error_json(&error)))
+            }
+        }
+    })
+}
+
+/// As [`promise`], for a query the developer wrote: the API's own message (`no such table`)
+/// is the error's, as a D1 binding would say it. It names the developer's schema, no secret.
+fn query_promise<F>(work: F) -> Promise
+where
+    F: Future<Output = Result<String, Error>> + 'static,
+{
+    future_to_promise(async move {
+        work.await
+            .map(|json| JsValue::from_str(&json))
+            .map_err(|error| {
+                let mut response = error.to_response();
+                if let Error::Upstream(cause) = &error {
+                    response.message = cause.to_string();
+                }
+                JsValue::from_str(&serde_json::to_string(&response).unwrap_or_default())
+            })
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+fn tenant(id: &str) -> Result<TenantId, Error> {
+    Ok(TenantId::parse(id)?)
+}
+
+impl Inner {
+    async fn registry(&self) -> Result<&Registry<JsSql>, Error> {
+        if !self.migrated.get() {
+            self.registry.migrate(now()).await?;
+            self.migrated.set(true);
+        }
+        Ok(&self.registry)
+    }
+
+    /// The tenant's status, from the cache or (one read for every request waiting) the registry.
+    async fn status(&self, tenant: &TenantId) -> Result<TenantStatus, Error> {
+        let registry = self.registry().await?;
+        let load = async || match registry.get(tenant).await {
+            Ok(record) => Ok(record.status()),
+            Err(Error::TenantNotFound) => Ok(TenantStatus::NotFound),
+            Err(error) => Err(error.to_string()),
+        };
+        let pause = async || self.runtime.pause(1.0).await;
+        self.cache
+            .get_or_load(tenant, now(), load, pause)
+            .await
+            .map_err(|why| Error::Storage(edge_tenancy::sql::SqlError(why)))
+    }
+
+    /// Provisions `tenant` with the configured backend; the cache forgets what it knew of it.
+    async fn provision(&self, tenant: &TenantId) -> Result<String, Error> {
+        let registry = self.registry().await?;
+        let hooks = JsHooks(self.edges.clone());
+        let outcome = match &self.maker {
+            Maker::D1 { client, options } => {
+                let backend = d1_backend(client, options)?;
+                Provisioner::new(registry, &backend, &hooks, owner())
+                    .provision(tenant, now())
+                    .await
+            }
+            Maker::Custom => {
+                Provisioner::new(
+                    registry,
+                    &CustomBackend(self.edges.clone()),
+                    &hooks,
+                    owner(),
+                )
+                .provision(tenant, now())
+                .await
+            }
+        };
+        self.cache.invalidate(tenant);
+        outcome.map(|provisioned| {
+            format!(
+                r#"{{"record":{},"already":{}}}"#,
+                to_json(&provisioned.record),
+                provisioned.already
+            )
+        })
+    }
+
+    /// Deprovisions `tenant` with the configured backend; the cache forgets it.
+    async fn deprovision(&self, tenant: &TenantId) -> Result<String, Error> {
+        let registry = self.registry().await?;
+        let hooks = JsHooks(self.edges.clone());
+        let outcome = match &self.maker {
+            Maker::D1 { client, options } => {
+                let backend = d1_backend(client, options)?;
+                Provisioner::new(registry, &backend, &hooks, owner())
+                    .deprovision(tenant, now())
+                    .await
+            }
+            Maker::Custom => {
+                Provisioner::new(
+                    registry,
+                    &CustomBackend(self.edges.clone()),
+                    &hooks,
+                    owner(),
+                )
+                .deprovision(tenant, now())
+                .await
+            }
+        };
+        self.cache.invalidate(tenant);
+        outcome.map(|()| format!(r#"{{"deleted":"{tenant}"}}"#))
+    }
+}
+
+fn d1_backend<'c>(
+    client: &'c Client<JsTransport, JsRuntime>,
+    options: &D1Options,
+) -> Result<D1Backend<'c, JsTransport, JsRuntime>, Error> {
+    D1Backend::new(client, options.clone())
+        .map_err(|_| Error::NotConfigured("the D1 factory's options are invalid"))
+}
+
+/// The status as the pipeline's `lookUpTenant` answers it (`resumeTenant` reads it back).
+fn status_json(status: TenantStatus) -> String {
+    match status {
+        TenantStatus::Ready => r#"{"state":"ready"}"#.into(),
+        TenantStatus::NotFound => r#"{"state":"notFound"}"#.into(),
+        TenantStatus::Unavailable { retry_after_secs } => {
+            format!(r#"{{"state":"unavailable","retryAfterSecs":{retry_after_secs}}}"#)
+        }
+    }
+}
+
+/// A REST query body (`{sql, params}` or `{batch: [...]}`) as statements. Params are what the
+/// API takes: strings, numbers, null.
+fn statements(body: &str) -> Result<Vec<Statement>, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct One {
+        sql: String,
+        #[serde(default)]
+        params: Vec<serde_json::Value>,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Body {
+        Batch { batch: Vec<One> },
+        One(One),
+    }
+    let bad = |_| Error::InvalidBody("a query is {sql, params} or {batch: [{sql, params}]}");
+    let body: Body = serde_json::from_str(body).map_err(bad)?;
+    let ones = match body {
+        Body::Batch { batch } => batch,
+        Body::One(one) => vec![one],
+    };
+    ones.into_iter()
+        .map(|one| {
+            let params = one
+                .params
+                .into_iter()
+                .map(|p| match p {
+                    serde_json::Value::Null => Ok(Value::Null),
+                    serde_json::Value::String(s) => Ok(Value::Text(s)),
+                    serde_json::Value::Number(n) => Ok(match n.as_i64() {
+                        Some(i) => Value::Integer(i),
+                        None => Value::Real(n.as_f64().unwrap_or(f64::NAN)),
+                    }),
+                    _ => Err(Error::InvalidBody(
+                        "a query parameter is a string, a number or null",
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Statement::new(one.sql, params))
+        })
+        .collect()
+}
+
+#[wasm_bindgen]
+impl Control {
+    /// A control plane keeping its registry through `edges`. `settings` is `createD1Factory`'s
+    /// JSON for the D1 backend, or `undefined` for a factory written in JS. Bad settings throw,
+    /// naming the setting.
+    #[wasm_bindgen(constructor)]
+    pub fn new(edges: ControlEdges, settings: Option<String>) -> Result<Control, JsError> {
+        let maker = match settings {
+            None => Maker::Custom,
+            Some(json) => {
+                let settings: D1Settings = config::from_json(&json)
+                    .map_err(|e| JsError::new(&format!("createD1Factory: {e}")))?;
+                let account = AccountId::parse(&settings.account_id).map_err(|_| {
+                    JsError::new("createD1Factory: accountId is not a 32-hex account id")
+                })?;
+                let client = Client::new(
+                    account,
+                    ApiToken::new(settings.api_token),
+                    JsTransport(edges.clone()),
+                    JsRuntime(edges.clone()),
+                )
+                .with_options(settings.client);
+                let client = match &settings.api_base {
+                    Some(base) => client.with_base_url(base),
+                    None => client,
+                };
+                let options = D1Options {
+                    database_prefix: settings.database_prefix,
+                    location_hint: settings.location_hint,
+                    jurisdiction: settings.jurisdiction,
+                    bind_to: settings.bind_to,
+                };
+                D1Backend::new(&client, options.clone())
+                    .map_err(|e| JsError::new(&format!("createD1Factory: {}", e.0)))?;
+                Maker::D1 {
+                    client: Box::new(client),
+                    options,
+                }
+            }
+        };
+        Ok(Control {
+            inner: Rc::new(Inner {
+                registry: Registry::new(JsSql(edges.clone())),
+                runtime: JsRuntime(edges.clone()),
+                edges,
+                maker,
+                cache: TenantCache::new(CachePolicy::default()),
+                migrated: Cell::new(false),
+            }),
+        })
+    }
+
+    /// The pipeline's tenant lookup: `{"state": …}` from the cache or the registry.
+    #[wasm_bindgen(js_name = lookUp)]
+    pub fn look_up(&self, tenant: String) -> Promise {
+        let inner = self.inner.clone();
+        promise(self.inner.clone(), async move {
+            Ok(status_json(inner.status(&self::tenant(&tenant)?).await?))
+        })
+    }
+
+    /// Where a ready tenant's database is: `{"databaseId", "binding"}` (`binding` null when it
+    /// has none); 404/503 errors as the pipeline gives them.
+    pub fn locate(&self, tenant: String) -> Promise {
+        let inner = self.inner.clone();
+        promise(self.inner.clone(), async move {
+            let tenant = self::tenant(&tenant)?;
+            match inner.status(&tenant).await? {
+                TenantStatus::Ready => {}
+                TenantStatus::NotFound => return Err(Error::TenantNotFound),
+                TenantStatus::Unavailable { retry_after_secs } => {
+                    return Err(Error::TenantUnavailable { retry_after_secs })
+                }
+            }
+            let record = inner.registry().await?.get(&tenant).await?;
+            Ok(location_json(&record))
+        })
+    }
+
+    /// Provisions `tenant` (idempotent): `{"record", "already"}`.
+    pub fn provision(&self, tenant: String) -> Promise {
+        let inner = self.inner.clone();
+        promise(self.inner.clone(), async move {
+            inner.provision(&self::tenant(&tenant)?).await
+        })
+    }
+
+    /// Deprovisions `tenant` (resumable): `{"deleted": id}`.
+    pub fn deprovision(&self, tenant: String) -> Promise {
+        let inner = self.inner.clone();
+        promise(self.inner.clone(), async move {
+            inner.deprovision(&self::tenant(&tenant)?).await
+        })
+    }
+
+    /// `tenant`'s registry record.
+    pub fn get(&self, tenant: String) -> Promise {
+        let inner = self.inner.clone();
+        promise(self.inner.clone(), async move {
+            let record = inner.registry().await?.get(&self::tenant(&tenant)?).await?;
+            Ok(to_json(&record))
+        })
+    }
+
+    /// A page of at most `limit` tenants after `after`: `{"tenants", "next"}`.
+    pub fn list(&self, after: Option<String>, limit: u32) -> Promise {
+        let inner = self.inner.clone();
+        promise(self.inner.clone(), async move {
+            let after = after.as_deref().map(self::tenant).transpose()?;
+            if !(1..=1000).contains(&limit) {
+                return Err(Error::InvalidBody("limit is a number from 1 to 1000"));
+            }
+            let page = inner.registry().await?.list(after.as_ref(), limit).await?;
+            Ok(to_json(&page))
+        })
+    }
+
+    /// Runs a REST query body on D1 database `id` through the API client's raw endpoint (rows
+    /// as arrays, so a repeated column name survives): the API's `result`.
+    pub fn raw(&self, id: String, body: String) -> Promise {
+        let inner = self.inner.clone();
+        query_promise(async move {
+            let Maker::D1 { client, .. } = &inner.maker else {
+                return Err(Error::NotConfigured("only a D1 factory queries over REST"));
+            };
+            let id =
+                DatabaseId::parse(&id).map_err(|_| Error::InvalidBody("not a D1 database id"))?;
+            let results = client.raw(&id, &statements(&body)?).await?;
+            Ok(to_json(&results))
+        })
+    }
+}
+
+fn location_json(record: &TenantRecord) -> String {
+    serde_json::json!({ "databaseId": record.database_id, "binding": record.binding }).to_string()
+}

@@ -1,0 +1,105 @@
+/**
+ * `edge-tenancy/d1`: the D1 database factory, the D1 backend of `@authhero/cloudflare`'s
+ * `createD1Factory` with the same names and shape.
+ * @packageDocumentation
+ */
+import type { TenantId, TenantStatus } from "../index.js";
+import type { D1Database } from "./rest.js";
+
+export type { D1Database } from "./rest.js";
+
+/** A tenant as the registry holds it. */
+export interface TenantRecord {
+  id: TenantId;
+  /** `d1`, or `custom` for a factory written in JS. */
+  backend: string;
+  state: "provisioning" | "ready" | "deprovisioning" | "failed";
+  /** Why provisioning or deprovisioning last failed (for operators). */
+  error: string | null;
+  database_id: string | null;
+  database_name: string | null;
+  /** The Worker binding that reaches the database, once bound (`TENANT_ACME`). */
+  binding: string | null;
+  script: string | null;
+  generation: number;
+  schema_group: string | null;
+  schema_version: number;
+  attachable: boolean;
+  /** Milliseconds since the epoch. */
+  created_at: number;
+  updated_at: number;
+}
+
+/** What a provisioning or deprovisioning hook is given. */
+export interface TenantEvent {
+  tenantId: TenantId;
+  record: TenantRecord;
+  /** The tenant's database: its binding when this Worker has it, else over the REST API. */
+  database: D1Database;
+}
+
+export interface D1FactoryOptions<Adapters> {
+  /** The D1 binding of the tenant registry (the control plane's database). */
+  registry: D1Database;
+  /** Where tenants' bindings (`TENANT_<ID>`) are looked for: the Worker's env. */
+  env?: object;
+  /** The Cloudflare account that owns the databases (32 hex digits). */
+  accountId: string;
+  /** An API token with D1 edit (and Workers scripts edit, with `bindTo`). Never logged or sent back. */
+  apiToken: string;
+  /** A service binding that answers the Cloudflare API instead of `fetch` (the local API in development). */
+  api?: { fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> };
+  /** Another base URL than `https://api.cloudflare.com/client/v4`. */
+  apiBase?: string;
+  /** Put before the tenant id to name its database. @default "tenant_" */
+  databasePrefix?: string;
+  /** Where new databases' primaries go. */
+  locationHint?: "wnam" | "enam" | "weur" | "eeur" | "apac" | "oc";
+  /** Where new databases' data must stay. */
+  jurisdiction?: "eu" | "fedramp" | "us";
+  /** The Worker script each new database is bound to, keeping its other bindings. */
+  bindTo?: string;
+  /** Timeouts, retries and the request budget of the API client. */
+  client?: {
+    timeoutMs?: number;
+    retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number; maxElapsedMs?: number };
+    budget?: { limit?: number; windowSecs?: number; maxWaitMs?: number };
+    exportPollMs?: number;
+    exportMaxMs?: number;
+  };
+  /** The tenant's adapters over its database; made once per database per isolate and kept. */
+  createAdapters: (database: D1Database, tenantId: TenantId) => Adapters | Promise<Adapters>;
+  /** After the database is made and bound, before the tenant is ready (migrations, seed data). A throw marks the tenant failed. */
+  afterProvision?: (event: TenantEvent) => void | Promise<void>;
+  /** Before anything is removed (a backup). A throw stops the deprovisioning. */
+  beforeDeprovision?: (event: TenantEvent) => void | Promise<void>;
+}
+
+/** A page of tenants in id order; `next` is the id to ask for the next page after. */
+export interface TenantPage {
+  tenants: TenantRecord[];
+  next: TenantId | null;
+}
+
+export interface D1Factory<Adapters> {
+  /** The tenant's adapters. Throws `EdgeTenancyError` 404 `tenant_not_found` or 503 `tenant_unavailable`. */
+  getAdapters(tenantId: string): Promise<Adapters>;
+  /** The tenant's database. */
+  database(tenantId: string): Promise<D1Database>;
+  /** Makes and registers the tenant's database, or finishes an earlier attempt; idempotent. */
+  provision(tenantId: string): Promise<{ record: TenantRecord; already: boolean }>;
+  /** Removes the tenant's database, then its record; calling again resumes. */
+  deprovision(tenantId: string): Promise<void>;
+  get(tenantId: string): Promise<TenantRecord>;
+  list(page?: { after?: string; limit?: number }): Promise<TenantPage>;
+  /** What the registry says of a tenant (through the per-isolate cache). */
+  lookUpTenant(tenantId: string): Promise<TenantStatus>;
+}
+
+/**
+ * The D1 factory. Settings are checked here: an unknown or misspelled one throws, naming it.
+ * @example
+ * const factory = createD1Factory({ registry: env.CONTROL_PLANE, env, accountId: env.CF_ACCOUNT_ID,
+ *   apiToken: env.CF_API_TOKEN, createAdapters: (db) => drizzle(db) });
+ */
+export declare function createD1Factory<Adapters>(options: D1FactoryOptions<Adapters>): D1Factory<Adapters>;

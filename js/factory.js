@@ -1,0 +1,187 @@
+// Database factories: createD1Factory, and the control plane a factory written in JS runs under.
+// Registry, leases, provisioning steps and the tenant cache are Rust's (js/binding/src/control.rs);
+// this file hands Rust the runtime's I/O (the registry binding, fetch, timers, the user's
+// callbacks) and turns where a tenant's database is into a D1Database and adapters.
+import * as wasm from "./dist/edge_tenancy_control.js";
+import { settle } from "./errors.js";
+import { RestD1Database } from "./d1/rest.js";
+
+// Marks the functions of a factory made here, so setupMultiTenancy finds its registry.
+export const FACTORY = Symbol("edge-tenancy factory");
+// Tenants whose location and adapters are kept per isolate, oldest out first.
+const MAX_KEPT = 1000;
+
+const failed = (error) => JSON.stringify({ error: String(error?.stack ?? error) });
+
+// The edges Rust's control plane calls (ControlEdges in js/binding/src/edges.rs). None rejects:
+// a failure travels as {"error": why}.
+function controlEdges({ registry, api, hooks = {}, factory, open }) {
+  return {
+    async batch(json) {
+      try {
+        const statements = JSON.parse(json).map(({ sql, params }) =>
+          registry.prepare(sql).bind(...params.map((p) => (p?.blob ? new Uint8Array(p.blob) : p))),
+        );
+        const results = await registry.batch(statements);
+        return JSON.stringify({ rows: results.map((r) => r.results) });
+      } catch (error) {
+        return failed(error?.message ?? error);
+      }
+    },
+    async send(head, body, timeoutMs) {
+      const { method, url, headers } = JSON.parse(head);
+      try {
+        const init = { method, headers, body: body ?? undefined, signal: AbortSignal.timeout(timeoutMs) };
+        const response = await (api ? api.fetch(url, init) : fetch(url, init));
+        const text = await response.text();
+        return JSON.stringify({ status: response.status, headers: [...response.headers], body: text });
+      } catch (error) {
+        return error?.name === "TimeoutError" ? '{"timeout":true}' : failed(error?.message ?? error);
+      }
+    },
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    async hook(name, json) {
+      const hook = hooks[name];
+      if (hook === undefined) return "{}";
+      try {
+        const record = JSON.parse(json);
+        await hook({ tenantId: record.id, record, database: open?.(record) });
+        return "{}";
+      } catch (error) {
+        return failed(error);
+      }
+    },
+    async factory(call, tenant) {
+      try {
+        await (call === "make" ? factory.provision : factory.deprovision)(tenant);
+        return "{}";
+      } catch (error) {
+        return failed(error);
+      }
+    },
+    log: (message) => console.error(message),
+  };
+}
+
+// A control plane's answer, its errors as EdgeTenancyError.
+const answer = async (promise) => JSON.parse(await settle(promise));
+
+function checkFunction(options, name, required) {
+  const value = options[name];
+  if (value === undefined && !required) return;
+  if (typeof value !== "function") throw new TypeError(`edge-tenancy: ${name} is a function`);
+}
+
+// Where a tenant's database is, and its adapters, kept per isolate as Rust says: a location until
+// the `until` Rust gave with it (when its registry answer falls due), adapters for as long as the
+// location stays the same. Both are dropped when this isolate provisions or deprovisions the
+// tenant. `make(location, tenantId)` opens the database and makes the adapters.
+function tenantsOf(control, make, clock = Date.now) {
+  const located = new Map(); // tenant → { databaseId, binding, until }
+  const opened = new Map(); // tenant → { key, database, adapters }
+  const keep = (map, tenantId, value) => {
+    map.delete(tenantId);
+    if (map.size >= MAX_KEPT) map.delete(map.keys().next().value);
+    map.set(tenantId, value);
+  };
+  async function open(tenantId) {
+    let location = located.get(tenantId);
+    if (location === undefined || clock() >= location.until) {
+      // A tenant that is not there or not ready throws its 404 or 503 here.
+      location = await answer(control.locate(tenantId));
+      keep(located, tenantId, location);
+    }
+    const key = `${location.databaseId}\n${location.binding}`;
+    const kept = opened.get(tenantId);
+    if (kept?.key === key) return kept;
+    const made = { key, ...(await make(location, tenantId)) };
+    keep(opened, tenantId, made);
+    return made;
+  }
+  const forget = (tenantId) => (located.delete(tenantId), opened.delete(tenantId));
+  return {
+    open,
+    getAdapters: async (tenantId) => (await open(tenantId)).adapters,
+    provision: async (tenantId) => {
+      forget(tenantId);
+      try {
+        return await answer(control.provision(tenantId));
+      } finally {
+        forget(tenantId);
+      }
+    },
+    deprovision: async (tenantId) => {
+      forget(tenantId);
+      try {
+        await answer(control.deprovision(tenantId));
+      } finally {
+        forget(tenantId);
+      }
+    },
+    get: async (tenantId) => answer(control.get(tenantId)),
+    list: async ({ after, limit = 100 } = {}) => answer(control.list(after, limit)),
+    lookUpTenant: async (tenantId) => answer(control.lookUp(tenantId)),
+  };
+}
+
+/**
+ * The D1 database factory: each tenant gets a D1 database made through the Cloudflare API, listed
+ * in a registry on the `registry` D1 binding. `getAdapters(tenantId)` gives
+ * `createAdapters(database, tenantId)` over the tenant's binding in `env` when the Worker has it,
+ * or over the REST API otherwise.
+ */
+export function createD1Factory(options) {
+  if (typeof options !== "object" || options === null) throw new TypeError("edge-tenancy: createD1Factory takes an options object");
+  const { registry, env = {}, api, createAdapters, afterProvision, beforeDeprovision, ...settings } = options;
+  if (typeof registry?.prepare !== "function") throw new TypeError("edge-tenancy: createD1Factory: registry is the D1 binding of the tenant registry");
+  if (api !== undefined && typeof api?.fetch !== "function") throw new TypeError("edge-tenancy: createD1Factory: api is a Fetcher (a service binding)");
+  checkFunction(options, "createAdapters", true);
+  checkFunction(options, "afterProvision", false);
+  checkFunction(options, "beforeDeprovision", false);
+
+  const warned = new Set();
+  function openDatabase({ id, databaseId, binding }) {
+    const bound = binding ? env[binding] : undefined;
+    if (typeof bound?.prepare === "function") return bound;
+    if (!warned.has(id)) {
+      warned.add(id);
+      console.warn(`edge-tenancy: tenant ${id} has no D1 binding here; its queries go through the REST API (1,200 requests per 5 minutes per account)`);
+    }
+    // The API's `success` is per call: a result the client decoded is a success.
+    return new RestD1Database(async (body) => JSON.parse(await settle(control.raw(databaseId, JSON.stringify(body)))).map((r) => ({ ...r, success: true })));
+  }
+  const edges = controlEdges({
+    registry,
+    api,
+    hooks: { afterProvision, beforeDeprovision },
+    open: (record) => openDatabase({ id: record.id, databaseId: record.database_id, binding: record.binding }),
+  });
+  let control;
+  try {
+    control = new wasm.Control(edges, JSON.stringify(settings));
+  } catch (error) {
+    throw new TypeError(error.message);
+  }
+
+  const tenants = tenantsOf(control, async (location, tenantId) => {
+    const database = openDatabase({ id: tenantId, ...location });
+    return { database, adapters: await createAdapters(database, tenantId) };
+  });
+  const { open, ...factory } = tenants;
+  factory.database = async (tenantId) => (await open(tenantId)).database;
+  Object.defineProperty(factory.getAdapters, FACTORY, { value: tenants });
+  return factory;
+}
+
+/**
+ * A factory written in JS (`{ getAdapters, provision, deprovision }`, each async) under a registry
+ * on the `registry` D1 binding: its provisioning gets the registry's states and leases, its
+ * tenants are looked up on every request, and the control-plane routes list them.
+ */
+export function registryFor(factory, registry) {
+  for (const name of ["getAdapters", "provision", "deprovision"]) {
+    if (typeof factory?.[name] !== "function") throw new TypeError(`edge-tenancy: the database factory's ${name} is a function`);
+  }
+  const control = new wasm.Control(controlEdges({ registry, factory }), undefined);
+  return tenantsOf(control, async (_location, tenantId) => ({ adapters: await factory.getAdapters(tenantId) }));
+}

@@ -1,0 +1,155 @@
+// Hono middleware with the names and shapes of @authhero/multi-tenancy: setupMultiTenancy and
+// createDatabaseMiddleware. The pipeline's decisions are Rust's (createTenancy); this file puts
+// them on Hono's context and injects the tenant's adapters.
+import { Hono } from "hono";
+import { createTenancy } from "./index.js";
+import { EdgeTenancyError } from "./errors.js";
+import { FACTORY, registryFor } from "./factory.js";
+export { createD1Factory } from "./factory.js";
+
+const ADAPTERS_FAILED = { status: 500, code: "adapters_failed", message: "the tenant's data adapters could not be made" };
+const INTERNAL = { status: 500, code: "internal", message: "internal error" };
+const NOT_ADMIN = { status: 403, code: "forbidden", message: "this needs a control-plane administrator" };
+
+function checkKeys(object, known, where) {
+  if (typeof object !== "object" || object === null) throw new TypeError(`edge-tenancy: ${where} is an object`);
+  for (const key of Object.keys(object)) {
+    if (!known.includes(key)) throw new TypeError(`edge-tenancy: ${where}.${key}: unknown setting (known: ${known.join(", ")})`);
+  }
+}
+
+const errorResponse = (fields) => new EdgeTenancyError(fields).toResponse();
+
+// What databaseIsolation gives: adapters by tenant, and, with a registry (a factory made by
+// createD1Factory, or `registry` for a factory written in JS), lookups and the tenant list.
+function isolation(databaseIsolation) {
+  checkKeys(databaseIsolation, ["getAdapters", "onProvision", "onDeprovision", "registry"], "databaseIsolation");
+  const { getAdapters, onProvision, onDeprovision, registry } = databaseIsolation;
+  if (typeof getAdapters !== "function") throw new TypeError("edge-tenancy: databaseIsolation.getAdapters is a function");
+  const made = getAdapters[FACTORY];
+  if (made !== undefined) {
+    if (registry !== undefined) throw new TypeError("edge-tenancy: databaseIsolation.registry: the D1 factory has its own registry");
+    return { ...made, provision: onProvision ?? made.provision, deprovision: onDeprovision ?? made.deprovision };
+  }
+  if (registry !== undefined) return registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry);
+  return { getAdapters, provision: onProvision, deprovision: onDeprovision };
+}
+
+// The tenant's adapters and database, or the response to answer with. A user's function that
+// throws is a 500 with a generic body; its detail goes to the log only.
+async function adaptersFor(iso, tenantId) {
+  try {
+    if (iso.open !== undefined) return await iso.open(tenantId);
+    return { adapters: await iso.getAdapters(tenantId) };
+  } catch (error) {
+    if (error instanceof EdgeTenancyError) return { response: error.toResponse() };
+    console.error(`edge-tenancy: getAdapters(${tenantId}) threw:`, error);
+    return { response: errorResponse(ADAPTERS_FAILED) };
+  }
+}
+
+// Hands the handler the adapters at `c.env.data` on a copy of env: the runtime's env object is
+// shared by every request of the isolate and is never written to.
+async function inject(c, iso, tenantId) {
+  const got = await adaptersFor(iso, tenantId);
+  if (got.response !== undefined) return got.response;
+  c.env = Object.create(c.env ?? null, { data: { value: got.adapters, enumerable: true } });
+  if (got.database !== undefined) c.set("database", got.database);
+  return undefined;
+}
+
+/**
+ * Injects the tenant's adapters at `c.env.data`, after a middleware that set `tenantId` (the one
+ * from setupMultiTenancy does).
+ */
+export function createDatabaseMiddleware(options) {
+  checkKeys(options, ["databaseIsolation"], "createDatabaseMiddleware options");
+  const iso = isolation(options.databaseIsolation);
+  return async function databaseMiddleware(c, next) {
+    const tenantId = c.get("tenantId");
+    if (typeof tenantId !== "string") {
+      console.error("edge-tenancy: createDatabaseMiddleware runs after the tenancy middleware, which sets tenantId");
+      return errorResponse({ status: 503, code: "not_configured", message: "the tenant of this request is not known" });
+    }
+    return (await inject(c, iso, tenantId)) ?? next();
+  };
+}
+
+/**
+ * The whole pipeline as Hono middleware, with the control-plane routes as a sub-app.
+ * `middleware` resolves, authenticates and authorizes each request, sets `tenancy`, `tenantId`
+ * and `principal` (and `database` with a D1 factory), and injects the tenant's adapters at
+ * `c.env.data` (not for the control-plane tenant, which has no tenant database). `app` serves
+ * `POST /tenants`, `GET /tenants`, `GET /tenants/:id` and `DELETE /tenants/:id` to
+ * control-plane administrators.
+ */
+export function setupMultiTenancy(options) {
+  checkKeys(options, ["accessControl", "databaseIsolation", "resolve", "authenticate", "access", "clock", "lookUpDomain"], "setupMultiTenancy options");
+  const { accessControl = {}, databaseIsolation, clock, lookUpDomain, ...config } = options;
+  checkKeys(accessControl, ["mainTenantId"], "accessControl");
+  const { mainTenantId } = accessControl;
+  const iso = databaseIsolation === undefined ? undefined : isolation(databaseIsolation);
+  const resolve = { ...config.resolve };
+  if (mainTenantId !== undefined) resolve.controlPlaneTenant = mainTenantId;
+  // With a registry the tenant is looked up where its database is found (after authorization, as
+  // the pipeline would, 404 or 503), from a location kept per isolate: the pipeline itself then
+  // looks nothing up, so its answers for known tokens are replayed without entering wasm.
+  const tenancy = createTenancy({ ...config, resolve }, { clock, lookUpDomain, lookUpTenant: iso?.lookUpTenant });
+
+  async function middleware(c, next) {
+    const result = await tenancy.resolve(c.req.raw);
+    if (!result.ok) return result.response;
+    c.set("tenancy", result);
+    c.set("tenantId", result.tenant);
+    c.set("principal", result.principal);
+    if (iso !== undefined && result.tenant !== resolve.controlPlaneTenant) {
+      const refused = await inject(c, iso, result.tenant);
+      if (refused !== undefined) return refused;
+    }
+    await next();
+  }
+
+  const app = new Hono();
+  // Only its own routes ("/tenants/*" takes "/tenants" too): mounted at "/", the app must not
+  // stand in front of the tenants' routes.
+  app.use("/tenants/*", async (c, next) => {
+    const result = await tenancy.resolve(c.req.raw);
+    if (!result.ok) {
+      // An administrator's token is bound to the control-plane tenant, which is never looked
+      // up: a token for a tenant the registry lacks is simply not an administrator's.
+      const { code } = result.error;
+      return code === "tenant_not_found" || code === "tenant_unavailable" ? errorResponse(NOT_ADMIN) : result.response;
+    }
+    if (!result.administrator) return errorResponse(NOT_ADMIN);
+    if (iso?.list === undefined) {
+      console.error("edge-tenancy: the control-plane routes need a registry: a createD1Factory factory, or databaseIsolation.registry");
+      return errorResponse({ status: 503, code: "not_configured", message: "the tenant registry is not configured" });
+    }
+    c.set("tenancy", result);
+    await next();
+  });
+  app.post("/tenants", async (c) => {
+    const body = await c.req.json().catch(() => null);
+    if (typeof body?.id !== "string") return errorResponse({ status: 400, code: "invalid_body", message: 'expected {"id": "<tenant id>"}' });
+    const provisioned = await iso.provision(body.id);
+    if (provisioned?.record !== undefined) return c.json(provisioned.record, provisioned.already ? 200 : 201);
+    return c.json(await iso.get(body.id), 201);
+  });
+  app.get("/tenants", async (c) => {
+    const limit = c.req.query("limit");
+    if (limit !== undefined && !/^\d{1,4}$/.test(limit)) return errorResponse({ status: 400, code: "invalid_body", message: "limit is a number from 1 to 1000" });
+    return c.json(await iso.list({ after: c.req.query("after"), limit: limit === undefined ? 100 : Number(limit) }));
+  });
+  app.get("/tenants/:id", async (c) => c.json(await iso.get(c.req.param("id"))));
+  app.delete("/tenants/:id", async (c) => {
+    await iso.deprovision(c.req.param("id"));
+    return c.json({ deleted: c.req.param("id") });
+  });
+  app.onError((error) => {
+    if (error instanceof EdgeTenancyError) return error.toResponse();
+    console.error("edge-tenancy: a control-plane route failed:", error);
+    return errorResponse(INTERNAL);
+  });
+
+  return { middleware, app, tenancy };
+}

@@ -1,0 +1,58 @@
+// Type tests of edge-tenancy/hono and edge-tenancy/d1 (checked by tsc, never run).
+import { Hono } from "hono";
+import { createD1Factory, setupMultiTenancy, createDatabaseMiddleware, type MultiTenancyEnv, type TenantRecord } from "./hono.js";
+import type { D1Database } from "./d1/index.js";
+
+declare const registry: D1Database;
+declare const env: { CONTROL_PLANE: D1Database };
+
+const factory = createD1Factory({
+  registry,
+  env,
+  accountId: "0000000000000000000000000000000a",
+  apiToken: "token",
+  createAdapters: (db, tenantId) => ({ db, tenantId, users: { list: async () => [] as string[] } }),
+  afterProvision: async ({ database, tenantId }) => {
+    await database.prepare("CREATE TABLE t (x)").run();
+    tenantId satisfies string;
+  },
+});
+type Adapters = Awaited<ReturnType<typeof factory.getAdapters>>;
+
+const multiTenancy = setupMultiTenancy({
+  accessControl: { mainTenantId: "main" },
+  databaseIsolation: { getAdapters: factory.getAdapters, onProvision: factory.provision, onDeprovision: factory.deprovision },
+  resolve: { strategies: [{ type: "pathPrefix", prefix: "/t/" }] },
+});
+
+const app = new Hono<MultiTenancyEnv<Adapters, { CONTROL_PLANE: D1Database }>>();
+app.route("/", multiTenancy.app);
+app.use("/t/*", multiTenancy.middleware);
+app.get("/t/:tenant/users", async (c) => {
+  const users: string[] = await c.env.data.users.list();
+  const tenant: string = c.var.tenantId;
+  const admin: boolean = c.var.tenancy.administrator;
+  const db: D1Database = c.var.database;
+  void db;
+  c.env.CONTROL_PLANE satisfies D1Database;
+  return c.json({ users, tenant, admin, subject: c.var.principal?.subject ?? null });
+});
+
+// A factory written in JS, under a registry.
+const custom = createDatabaseMiddleware({
+  databaseIsolation: { getAdapters: async (tenantId: string) => ({ tenantId }), onProvision: async () => {}, onDeprovision: async () => {}, registry },
+});
+app.use("/c/*", custom);
+
+async function records(): Promise<TenantRecord[]> {
+  const page = await factory.list({ limit: 10 });
+  const next: string | null = page.next;
+  void next;
+  return page.tenants;
+}
+void records;
+
+// @ts-expect-error: createAdapters is required
+createD1Factory({ registry, accountId: "a", apiToken: "t" });
+// @ts-expect-error: an unknown setting
+setupMultiTenancy({ resolve: { strategies: [] }, accessControll: {} });
