@@ -346,5 +346,6 @@ for (const [i, v] of VARIANTS.entries()) {
   const files = v.entry ? uploadFiles(dirname(v.script)) : uploadFiles(join(ROOT, "demo/build")).concat(uploadFiles(join(ROOT, "demo/build/worker")));
   console.log(`${v.name.padEnd(32)}${cell(cold[i].total.toFixed(0), 14)}${cell(cold[i].first.toFixed(1), 14)}${cell(gzipKb(files).toFixed(0), 16)}`);
 }
-const wasm = join(ROOT, "js/dist/edge_tenancy_bg.wasm");
-console.log(`\nnpm package's wasm (js/dist/edge_tenancy_bg.wasm): ${(statSync(wasm).size / 1024).toFixed(0)} KB, ${gzipKb([wasm]).toFixed(0)} KB gzip -9`);
+// The package's wasm modules: the request pipeline, and the control plane (registry, factory).
+const wasm = readdirSync(join(ROOT, "js/dist")).filter((f) => f.endsWith(".wasm")).map((f) => join(ROOT, "js/dist", f));
+console.log(`\nnpm package's wasm (js/dist): ${wasm.map((f) => `${f.split("/").at(-1)} ${(statSync(f).size / 1024).toFixed(0)} KB, ${gzipKb([f]).toFixed(0)} KB gzip -9`).join("; ")}`);

@@ -1,9 +1,9 @@
-// (c) edge-tenancy's Hono middleware: path-prefix tenants, HS256 tokens whose tenant claim must
-// match, every tenant looked up in the control-plane registry (404 when unknown), and its D1
-// database from the D1 factory (its binding here; the REST API through the local Cloudflare API
-// otherwise) as c.env.data.
+// (c) edge-tenancy's Hono middleware (edge-tenancy/hono): path-prefix tenants, HS256 tokens whose
+// tenant claim must match, every tenant found in the control-plane registry by the D1 factory
+// (404 when unknown) and its database (its binding here; the REST API through the local
+// Cloudflare API otherwise) as c.env.data.
 import { Hono } from "hono";
-import { setupMultiTenancy, createD1Factory } from "edge-tenancy";
+import { setupMultiTenancy, createD1Factory } from "edge-tenancy/hono";
 import { noteRoute } from "./routes.js";
 
 let multiTenancy;
@@ -20,7 +20,7 @@ const setup = (env) => {
   return setupMultiTenancy({
     accessControl: { mainTenantId: "main" },
     databaseIsolation: { getAdapters: factory.getAdapters, onProvision: factory.provision, onDeprovision: factory.deprovision },
-    resolve: { strategies: [{ type: "pathPrefix" }], lookUpTenants: true },
+    resolve: { strategies: [{ type: "pathPrefix" }] },
     authenticate: { secrets: [{ secret: env.HS256_SECRET, alg: "HS256" }], issuer: env.ISSUER },
   });
 };
