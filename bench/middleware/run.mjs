@@ -25,8 +25,12 @@
 // its tenant), and (but bare) another tenant's path with 403, a changed signature with 401 and an
 // unregistered tenant with 404.
 //
-//   bash bench/run.sh middleware   (BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP, BENCH_COLD)
-import { execFileSync } from "node:child_process";
+//   bash bench/run.sh middleware   (BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP, BENCH_COLD,
+//                                   BENCH_VARIANTS=<regex>)
+//   BENCH_PROFILE="(c)" BENCH_ROUTE=plain|database bash bench/run.sh middleware
+//     instead of the rounds, a CPU profile of that variant on that route (self time per request).
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -35,6 +39,7 @@ import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import * as jose from "jose";
 import { pin } from "../harness.mjs";
+import { profileWhile, printSelfTime } from "./profile.mjs";
 import { adminToken, demoWorker } from "../../tests/demo-admin.mjs";
 import { localApiWorker, localD1Worker, localD1Binding, control } from "../../local-api/testing.mjs";
 
@@ -48,6 +53,9 @@ const PATHS = 1000;
 const TENANTS = Array.from({ length: 5 }, (_, i) => `bench-${i}`);
 const NOTES = 1000; // rows per tenant; a path's note is its index + 1
 const BASE_PORT = 9401;
+const INSPECTOR_PORT = 9439; // miniflare's DevTools proxy; the profile is taken from workerd's own
+const PROFILE = process.env.BENCH_PROFILE; // a variant's name prefix, such as "(c)"
+const PROFILE_ROUTE = process.env.BENCH_ROUTE ?? "plain";
 const COMPATIBILITY_DATE = "2026-07-01";
 
 const tenantOf = (user) => TENANTS[user % TENANTS.length];
@@ -211,10 +219,16 @@ const ms = (text) => {
   return Number(n) * { us: 0.001, ms: 1, s: 1000 }[unit];
 };
 
-// One wrk run: req/s, p50 and p99 (ms). Any answer that is not 2xx, or a socket error, fails it.
-function wrk(v, port, script, seconds) {
-  const [cmd, ...args] = pin(0, ["wrk", "-t1", "-c16", `-d${seconds}s`, "--timeout", "10s", "--latency", "-s", script, `http://127.0.0.1:${port}/`]);
-  const out = execFileSync(cmd, args, { encoding: "utf8" });
+// One wrk run: req/s, p50 and p99 (ms), and the count of requests. Any answer that is not 2xx,
+// or a socket error, fails it. `wrkAsync` leaves this process free meanwhile (the inspector's
+// proxy runs in it).
+const wrkArgs = (port, script, seconds) =>
+  pin(0, ["wrk", "-t1", "-c16", `-d${seconds}s`, "--timeout", "10s", "--latency", "-s", script, `http://127.0.0.1:${port}/`]);
+const wrk = (v, port, script, seconds) => wrkFigures(v, execFileSync(...splitArgs(wrkArgs(port, script, seconds)), { encoding: "utf8" }));
+const wrkAsync = async (v, port, script, seconds) =>
+  wrkFigures(v, (await promisify(execFile)(...splitArgs(wrkArgs(port, script, seconds)), { encoding: "utf8" })).stdout);
+const splitArgs = ([cmd, ...args]) => [cmd, args];
+function wrkFigures(v, out) {
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const errors = /Socket errors: connect (\d+), read (\d+), write (\d+)/.exec(out)?.slice(1).some((n) => n !== "0") && /Socket errors:.*/.exec(out)[0];
   if (non2xx > 0 || errors) throw new Error(`${v.name}: ${non2xx} responses were not 2xx ${errors || ""}`);
@@ -222,14 +236,17 @@ function wrk(v, port, script, seconds) {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]),
     p50: ms(/ 50%\s+(\S+)/.exec(out)[1]),
     p99: ms(/ 99%\s+(\S+)/.exec(out)[1]),
+    requests: Number(/(\d+) requests in/.exec(out)[1]),
   };
 }
 
-// workerd on core 1 (all its threads), wrk on core 0: found as this process's child.
+// workerd: this process's child.
+const workerdPid = () =>
+  /(\d+)\s+workerd/.exec(execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" }))[1];
+
+// workerd on core 1 (all its threads), wrk on core 0.
 function pinWorkerd() {
-  if (process.env.BENCH_PIN === "0") return;
-  const children = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" });
-  for (const [, pid] of children.matchAll(/(\d+)\s+workerd/g)) execFileSync("taskset", ["-a", "-p", "-c", "1", pid], { stdio: "ignore" });
+  if (process.env.BENCH_PIN !== "0") execFileSync("taskset", ["-a", "-p", "-c", "1", workerdPid()], { stdio: "ignore" });
 }
 
 // Cold start: a fresh workerd (miniflare) with that variant and the local API, from the
@@ -271,6 +288,7 @@ const strangerToken = await sign({ sub: "nobody", tenant: "stranger" });
 
 const mf = new Miniflare({
   ...persist,
+  ...(PROFILE === undefined ? {} : { inspectorPort: INSPECTOR_PORT }),
   workers: [...VARIANTS.map((v, i) => workerOf(v, bindings, BASE_PORT + i)), localApiWorker(), localD1Worker()],
 });
 const ports = VARIANTS.map((_, i) => BASE_PORT + i);
@@ -282,6 +300,18 @@ try {
   for (const [i, v] of VARIANTS.entries()) {
     await checkAnswers(v, ports[i], tokens, strangerToken);
     for (const route of ["plain", "database"]) wrk(v, ports[i], scripts[i][route], WARMUP);
+  }
+  if (PROFILE !== undefined) {
+    const i = VARIANTS.findIndex((v) => v.name.startsWith(PROFILE));
+    const { profile, loaded } = await profileWhile(workerdPid(), workerOf(VARIANTS[i], {}).name, () =>
+      wrkAsync(VARIANTS[i], ports[i], scripts[i][PROFILE_ROUTE], SECONDS),
+    );
+    const file = join(work, `${VARIANTS[i].entry ?? "demo"}-${PROFILE_ROUTE}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    console.log(`\n${VARIANTS[i].name}, ${ROUTE_NAMES[PROFILE_ROUTE]}: ${loaded.rps.toFixed(0)} req/s while profiled; profile: ${file}`);
+    printSelfTime(profile, loaded.requests);
+    await mf.dispose();
+    process.exit(0); // no rounds, no cold starts
   }
   // One round of one route: bare first, between each of the others, and last.
   const schedule = [0, ...VARIANTS.slice(1).flatMap((_, i) => [i + 1, 0])];
