@@ -174,14 +174,11 @@ export function createD1Factory(options) {
 }
 
 /**
- * A factory written in JS (`{ getAdapters, provision, deprovision }`, each async) under a registry
- * on the `registry` D1 binding: its provisioning gets the registry's states and leases, its
+ * A factory written in JS (`{ getAdapters, provision, deprovision }`, each async, checked by the
+ * caller) under a registry on the `registry` D1 binding: its provisioning gets the registry's states and leases, its
  * tenants are looked up on every request, and the control-plane routes list them.
  */
 export function registryFor(factory, registry) {
-  for (const name of ["getAdapters", "provision", "deprovision"]) {
-    if (typeof factory?.[name] !== "function") throw new TypeError(`edge-tenancy: the database factory's ${name} is a function`);
-  }
   const control = new wasm.Control(controlEdges({ registry, factory }), undefined);
   return tenantsOf(control, async (_location, tenantId) => ({ adapters: await factory.getAdapters(tenantId) }));
 }

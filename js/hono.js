@@ -31,7 +31,13 @@ function isolation(databaseIsolation) {
     if (registry !== undefined) throw new TypeError("edge-tenancy: databaseIsolation.registry: the D1 factory has its own registry");
     return { ...made, provision: onProvision ?? made.provision, deprovision: onDeprovision ?? made.deprovision };
   }
-  if (registry !== undefined) return registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry);
+  if (registry !== undefined) {
+    for (const [name, fn] of Object.entries({ onProvision, onDeprovision })) {
+      if (typeof fn !== "function") throw new TypeError(`edge-tenancy: databaseIsolation.${name} is a function: the registry provisions through it`);
+    }
+    if (typeof registry?.prepare !== "function") throw new TypeError("edge-tenancy: databaseIsolation.registry is the D1 binding of the tenant registry");
+    return registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry);
+  }
   return { getAdapters, provision: onProvision, deprovision: onDeprovision };
 }
 

@@ -138,13 +138,22 @@ export function createTenancy(config, options = {}) {
 
   // Successful answers, replayed while Rust says they hold for any request with the same inputs
   // (`Reuse` in the crate): the authority, the headers Rust reads (the token among them), whether
-  // the path is public, and the path or query only when a strategy reads them. So a known token
-  // on a new path does not cross into wasm at all. Bounded in count and bytes, oldest out first,
-  // and dropped whole when the key set changes.
+  // the path is public, the path's tenant head under a path prefix strategy, and the query only
+  // when a strategy reads it. So a known token on a new path does not cross into wasm at all.
+  // Bounded in count and bytes, oldest out first, and dropped whole when the key set changes.
   const reuse = JSON.parse(tenancy.reuse()); // null: the pipeline looks things up, nothing is replayed
   const publicPaths = reuse?.publicPaths ?? [];
   // Rust's rule (AccessRules::is_public): one of the paths, one of them followed by "/", or "/".
   const isPublic = (path) => publicPaths.some((p) => p === "/" || path === p || (path.startsWith(p) && path[p.length] === "/"));
+  // The path as far as it can name the tenant (Reuse::path_prefixes): up to the end of the segment
+  // after the first prefix it starts with; "" when it starts with none.
+  const prefixes = reuse?.pathPrefixes ?? [];
+  const tenantHead = (path) => {
+    const prefix = prefixes.find((p) => path.startsWith(p));
+    if (prefix === undefined) return "";
+    const end = path.indexOf("/", prefix.length);
+    return end < 0 ? path : path.slice(0, end);
+  };
   const keeps = reuse !== null && reuse.capacity > 0;
   const answers = new Map(); // inputs → { result, until, size }
   let answerBytes = 0;
@@ -153,6 +162,12 @@ export function createTenancy(config, options = {}) {
   const keys = new Map();
   // JWKS fetches in flight by the id Rust gave them: every request waiting for keys shares one.
   const fetches = new Map();
+  // Which key Rust asked to check tokens of a header with (`{generation, index, alg}` by the
+  // token's first segment): a new token with that header is checked before the call into wasm,
+  // and the verdict goes in with it, so a first sight takes one crossing, not two. Rust uses the
+  // verdict only if it asks for exactly that key's check.
+  const checkedHeaders = new Map();
+  const MAX_CHECKED_HEADERS = 64;
 
   function remember(input, result, until) {
     const size = input.length * 2 + ANSWER_OVERHEAD_BYTES;
@@ -172,6 +187,7 @@ export function createTenancy(config, options = {}) {
     generation = gen;
     answers.clear();
     answerBytes = 0;
+    checkedHeaders.clear();
     for (const name of keys.keys()) if (!name.startsWith(`${gen}:`)) keys.delete(name);
   }
 
@@ -220,6 +236,22 @@ export function createTenancy(config, options = {}) {
     }
   }
 
+  // The key a token with `token`'s header was checked with, if it is of the current set.
+  function knownCheck(token) {
+    const dot = token.indexOf(".");
+    const known = dot < 0 ? undefined : checkedHeaders.get(token.slice(0, dot));
+    return known?.generation === generation ? known : undefined;
+  }
+
+  // The verdict on `token`'s signature with key `known`, for Rust's start: "generation index 1|0".
+  async function precheck(known, token) {
+    try {
+      return `${known.generation} ${known.index} ${(await verify(known, token)) ? 1 : 0}`;
+    } catch {
+      return undefined; // Rust asks for the check, and the usual path makes it
+    }
+  }
+
   // Performs the I/O of `answer` and resumes its run: the next answer, as JSON.
   async function step({ run, ticket, io }, token) {
     if (io.fetch !== undefined) {
@@ -227,6 +259,8 @@ export function createTenancy(config, options = {}) {
       return tenancy.resumeJwks(run, ticket, body, why ?? "", clock());
     }
     if (io.check !== undefined) {
+      const header = token.slice(0, token.indexOf("."));
+      if (!checkedHeaders.has(header) && checkedHeaders.size < MAX_CHECKED_HEADERS) checkedHeaders.set(header, io.check);
       let valid;
       try {
         valid = await verify(io.check, token);
@@ -272,12 +306,15 @@ export function createTenancy(config, options = {}) {
       let input;
       if (keeps) {
         const { authority, path, query } = urlParts(url);
-        input = `${authority}\n${isPublic(path)}\n${reuse.readsPath ? path : ""}\n${reuse.readsQuery && query !== null ? `?${query}` : ""}\n${headers}`;
+        const head = tenantHead(path);
+        input = `${authority}\n${isPublic(path)}\n${head}\n${reuse.readsQuery && query !== null ? `?${query}` : ""}\n${headers}`;
         const known = answers.get(input);
         if (known !== undefined && now < known.until) {
           const { result } = known;
-          // The context names the request's own path (a path prefix strategy keys on it whole).
-          return reuse.readsPath || result.path === path ? result : Object.freeze({ ...result, path });
+          // The context names the request's own path, without its tenant head when the path
+          // prefix named the tenant (Rust's path_prefix: what is left, or "/").
+          const own = result.source === "pathPrefix" ? path.slice(head.length) || "/" : path;
+          return result.path === own ? result : Object.freeze({ ...result, path: own });
         }
         if (known !== undefined) {
           answers.delete(input);
@@ -286,7 +323,10 @@ export function createTenancy(config, options = {}) {
       }
       // Where Rust reads the token: after the 7 bytes of "Bearer ".
       const token = authorization.slice(7);
-      let answer = JSON.parse(tenancy.start(url, headers, now));
+      // Awaited only for a public-key token whose header was seen: an await costs a microtask turn.
+      const known = knownCheck(token);
+      const checked = known === undefined ? undefined : await precheck(known, token);
+      let answer = JSON.parse(tenancy.start(url, headers, now, checked));
       for (let steps = 0; answer.io !== undefined; steps++) {
         if (steps === MAX_STEPS) {
           tenancy.abandon(answer.run);

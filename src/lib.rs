@@ -20,8 +20,10 @@
 //!   provisioning and deprovisioning of tenant databases through a [`database`] factory.
 //! - [`database`]: the [`DatabaseFactory`](database::DatabaseFactory) interface and its D1
 //!   backend.
-//! - `workers` (feature `workers`): the edge implementations for Rust workers on the `worker`
-//!   crate — D1 behind [`sql::SqlDatabase`], errors as `worker::Response`.
+//! - `workers` (feature `workers`): Rust workers on the `worker` crate — route handlers for a
+//!   workers-rs `Router` that get the tenant context and the tenant's database, every error
+//!   answered in one place (`workers::handler`), and the edges they are made of: D1 behind
+//!   [`sql::SqlDatabase`], the D1 factory, errors as `worker::Response`.
 //!
 //! The npm package (`js/` in the repository) exposes the same core to JavaScript workers.
 

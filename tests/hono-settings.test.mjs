@@ -25,7 +25,7 @@ test("setupMultiTenancy and createDatabaseMiddleware name unknown settings", () 
   assert.throws(() => setupMultiTenancy({ resolve, databaseIsolation: { getAdapter: factory.getAdapters } }), /databaseIsolation.getAdapter: unknown setting/);
   assert.throws(() => setupMultiTenancy({ resolve: { ...resolve, lookUpTenant: true } }), /resolve.lookUpTenant: unknown setting; did you mean lookUpTenants/);
   assert.throws(() => setupMultiTenancy({ resolve, databaseIsolation: { getAdapters: factory.getAdapters, registry } }), /the D1 factory has its own registry/);
-  assert.throws(() => setupMultiTenancy({ resolve, databaseIsolation: { getAdapters: async () => ({}), registry } }), /provision is a function/);
+  assert.throws(() => setupMultiTenancy({ resolve, databaseIsolation: { getAdapters: async () => ({}), registry } }), /databaseIsolation.onProvision is a function: the registry provisions through it/);
   assert.throws(() => createDatabaseMiddleware({ databaseIsolation: {} }), /getAdapters is a function/);
   const { middleware, app } = setupMultiTenancy({ resolve, accessControl: { mainTenantId: "main" }, databaseIsolation: { getAdapters: factory.getAdapters } });
   assert.equal(typeof middleware, "function");

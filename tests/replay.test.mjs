@@ -1,5 +1,6 @@
 // Answers replayed in JS under the rules Rust gives (`Reuse`): keyed by the authority, the headers
-// Rust reads, whether the path is public (the path and query only when a strategy reads them).
+// Rust reads, whether the path is public, the path's tenant head under a path prefix strategy,
+// and the query only when a strategy reads it.
 // In Node, the package's calls into wasm are counted: a known token on a new path does not cross.
 // In workerd, an isolate that replays answers and one that keeps nothing (cacheTokens: 0) answer
 // the same sequence of requests identically.
@@ -69,9 +70,10 @@ test("a known token on a new path, query or fragment does not cross into wasm; a
       assert.deepEqual([result.ok, result.access, crossed], [true, "public", 1]);
     }
 
-    // With a path prefix strategy the path names the tenant: every new path crosses.
+    // With a path prefix strategy the path names the tenant through its head (`/t/acme`): a new
+    // path under a known head does not cross, a new head does.
     const byPath = createTenancy(config({ strategies: [{ type: "pathPrefix", prefix: "/t/" }, { type: "jwtClaim" }] }));
-    const paths = ["/t/acme/a", "/t/acme/b", "/t/acme/a", "/x"];
+    const paths = ["/t/acme/a", "/t/acme/b", "/t/acme/a/b", "/t/acme", "/x", "/y/z", "/t/beta/a"];
     const counted = [];
     for (const path of paths) {
       const before = crossings;
@@ -80,31 +82,80 @@ test("a known token on a new path, query or fragment does not cross into wasm; a
     }
     assert.deepEqual(counted, [
       [true, "/a", 1],
-      [true, "/b", 1],
-      [true, "/a", 0],
+      [true, "/b", 0],
+      [true, "/a/b", 0],
+      [true, "/", 0],
       [true, "/x", 1],
+      [true, "/y/z", 0],
+      [false, undefined, 1],
     ]);
   } finally {
     wasm.Tenancy.prototype.start = start;
   }
 });
 
-let replaying;
-let fresh;
-before(async () => {
-  const script = bundleWithWrangler(join(ROOT, "tests/workers/pipeline"));
-  replaying = await startWorker({ scriptPath: script, bindings: { TENANCY_CONFIG: JSON.stringify(config()) } });
-  fresh = await startWorker({ scriptPath: script, bindings: { TENANCY_CONFIG: JSON.stringify(config({ cacheTokens: 0 })) } });
-});
-after(async () => {
-  await replaying?.dispose();
-  await fresh?.dispose();
+test("a first sight of a public-key token whose header was seen takes one call into wasm; a forged one still fails", async () => {
+  const wasm = await import(join(ROOT, "js/dist/edge_tenancy.js"));
+  const { createTenancy } = await import(join(ROOT, "js/portable.js"));
+  const counted = ["start", "resumeVerdict"];
+  const calls = { start: 0, resumeVerdict: 0 };
+  const originals = Object.fromEntries(counted.map((name) => [name, wasm.Tenancy.prototype[name]]));
+  for (const name of counted) {
+    wasm.Tenancy.prototype[name] = function (...args) {
+      calls[name]++;
+      return originals[name].apply(this, args);
+    };
+  }
+  try {
+    const { publicKey, privateKey } = await jose.generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    const other = await jose.generateKeyPair("EdDSA", { crv: "Ed25519" });
+    const jwk = { ...(await jose.exportJWK(publicKey)), kid: "ed", alg: "EdDSA" };
+    const tenancy = createTenancy({
+      resolve: { strategies: [{ type: "jwtClaim" }] },
+      authenticate: { keys: [jwk], issuer: ISSUER, tenantClaim: "org", cacheTokens: 0 },
+    });
+    const token = (org, key = privateKey) =>
+      new jose.SignJWT({ org, sub: `user-of-${org}` }).setProtectedHeader({ alg: "EdDSA", kid: "ed" }).setIssuer(ISSUER).setExpirationTime("10m").sign(key);
+    const resolve = async (jwt) => {
+      const before = { ...calls };
+      const result = await tenancy.resolve(new Request("https://api.example.com/x", { headers: { authorization: `Bearer ${jwt}` } }));
+      return [result.ok ? result.tenant : result.error.code, calls.start - before.start, calls.resumeVerdict - before.resumeVerdict];
+    };
+    assert.deepEqual(await resolve(await token("acme")), ["acme", 1, 1]); // the header's first sight: Rust asks
+    assert.deepEqual(await resolve(await token("beta")), ["beta", 1, 0]); // checked before the one call
+    assert.deepEqual(await resolve(await token("gamma", other.privateKey)), ["unauthenticated", 1, 0]);
+    const [head, payload] = (await token("acme")).split(".");
+    const forged = `${head}.${Buffer.from(JSON.stringify({ org: "main", sub: "x", iss: ISSUER, exp: 9999999999 })).toString("base64url")}.${(await token("acme")).split(".")[2]}`;
+    assert.notEqual(payload, forged.split(".")[1]);
+    assert.deepEqual(await resolve(forged), ["unauthenticated", 1, 0]);
+  } finally {
+    Object.assign(wasm.Tenancy.prototype, originals);
+  }
 });
 
-test("in workerd, replayed answers are the pipeline's own for every path, query, host and token", async () => {
+let replaying;
+let fresh;
+let replayingByPath;
+let freshByPath;
+const BY_PATH = [{ type: "pathPrefix", prefix: "/t/" }, { type: "subdomain", baseDomains: ["example.com"] }, { type: "jwtClaim" }];
+before(async () => {
+  const script = bundleWithWrangler(join(ROOT, "tests/workers/pipeline"));
+  const start = (options) => startWorker({ scriptPath: script, bindings: { TENANCY_CONFIG: JSON.stringify(config(options)) } });
+  [replaying, fresh, replayingByPath, freshByPath] = await Promise.all([
+    start(),
+    start({ cacheTokens: 0 }),
+    start({ strategies: BY_PATH }),
+    start({ strategies: BY_PATH, cacheTokens: 0 }),
+  ]);
+});
+after(async () => {
+  for (const worker of [replaying, fresh, replayingByPath, freshByPath]) await worker?.dispose();
+});
+
+/** The same random sequence of requests to an isolate that replays and one that keeps nothing. */
+async function compare(replayingWorker, freshWorker, paths) {
   const tokens = [await sign("acme"), await sign("beta"), await sign("main", "tenants:admin"), undefined];
   const hosts = ["acme.example.com", "beta.example.com", "example.com", "www.example.com"];
-  const paths = ["/", "/x", "/x/y", "/health", "/health/", "/health/z", "/healthz", "/docs", "/docs/a", "/x?tenant=beta", "/health?x=1"];
   let seed = 7;
   const random = (n) => ((seed = (seed * 48271) % 2147483647), seed % n);
   let passed = 0;
@@ -112,10 +163,18 @@ test("in workerd, replayed answers are the pipeline's own for every path, query,
     const token = tokens[random(tokens.length)];
     const url = `https://${hosts[random(hosts.length)]}${paths[random(paths.length)]}`;
     const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
-    const [a, b] = await Promise.all([replaying.mf.dispatchFetch(url, { headers }), fresh.mf.dispatchFetch(url, { headers })]);
+    const [a, b] = await Promise.all([replayingWorker.mf.dispatchFetch(url, { headers }), freshWorker.mf.dispatchFetch(url, { headers })]);
     const [bodyA, bodyB] = [await json(a), await json(b)];
     assert.deepEqual([a.status, bodyA], [b.status, bodyB], `${url} with ${token === undefined ? "no token" : "a token"}`);
     if (a.status === 200) passed++;
   }
   assert.ok(passed > 50, `only ${passed} requests passed: the sequence tests little`);
+}
+
+test("in workerd, replayed answers are the pipeline's own for every path, query, host and token", async () => {
+  await compare(replaying, fresh, ["/", "/x", "/x/y", "/health", "/health/", "/health/z", "/healthz", "/docs", "/docs/a", "/x?tenant=beta", "/health?x=1"]);
+});
+
+test("in workerd, with a path prefix too", async () => {
+  await compare(replayingByPath, freshByPath, ["/", "/x", "/t/acme", "/t/acme/", "/t/acme/x", "/t/acme/x/y", "/t/beta/x", "/t/main/x", "/t/", "/t/ACME/x", "/t/health", "/health", "/health/z"]);
 });

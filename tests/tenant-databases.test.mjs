@@ -162,16 +162,52 @@ test("API faults during provisioning leave one database, a visible failure, and 
   }
 });
 
-test("a warm isolate reads the registry once per tenant, not per request", async () => {
+test("a warm isolate reads the registry once per tenant, not per request, opening its database too", async () => {
   await w.local.reset();
   assert.equal((await w.call("POST", "/tenants", { id: "warm" })).status, 201);
   const token = await member("warm");
-  const usage = async () => (await json(await w.call("GET", "/admin/api-usage"))).registryReads;
+  // Reads through the tenant cache, and every batch the isolate sent to the registry database.
+  const usage = async () => {
+    const { registryReads, registryBatches } = await json(await w.call("GET", "/admin/api-usage"));
+    return { registryReads, registryBatches };
+  };
+  const since = async (before) => {
+    const now = await usage();
+    return { registryReads: now.registryReads - before.registryReads, registryBatches: now.registryBatches - before.registryBatches };
+  };
   const before = await usage();
   const answers = await Promise.all(Array.from({ length: 50 }, () => w.call("GET", "/t/warm/whoami", undefined, token)));
   for (const answer of answers) assert.equal(answer.status, 200, await answer.text());
   for (let i = 0; i < 20; i++) assert.equal((await w.call("GET", "/t/warm/whoami", undefined, token)).status, 200);
-  assert.equal((await usage()) - before, 1, "70 requests, one registry read");
+  assert.deepEqual(await since(before), { registryReads: 1, registryBatches: 1 }, "70 requests, one registry read");
+  // Routes that open the tenant's database take its location from the same cached answer.
+  const written = await w.call("POST", "/t/warm/notes", { body: "kept" }, token);
+  assert.equal(written.status, 201, await written.clone().text());
+  const [{ id }] = (await json(written)).notes;
+  const reads = await Promise.all(
+    Array.from({ length: 35 }, (_, i) => w.call("GET", i % 2 ? "/t/warm/notes" : `/t/warm/notes/${id}`, undefined, token)),
+  );
+  for (const read of reads) assert.equal(read.status, 200, await read.text());
+  for (let i = 0; i < 34; i++) assert.equal((await w.call("GET", `/t/warm/notes/${id}`, undefined, token)).status, 200);
+  assert.deepEqual(await since(before), { registryReads: 1, registryBatches: 1 }, "70 more requests that open the database, still one");
+});
+
+test("one note by id: an indexed SELECT in the tenant's database, 404 when there is none", async () => {
+  const token = await member("warm");
+  const written = await json(await w.call("POST", "/t/warm/notes", { body: "by id" }, token));
+  const { id } = written.notes[0];
+  const found = await w.call("GET", `/t/warm/notes/${id}`, undefined, token);
+  assert.equal(found.status, 200);
+  assert.equal(found.headers.get("x-edge-tenancy-database-path"), "rest");
+  assert.deepEqual(await json(found), { note: { id, body: "by id" } });
+  const missing = await w.call("GET", `/t/warm/notes/${id + 1000}`, undefined, token);
+  assert.equal(missing.status, 404);
+  assert.equal((await json(missing)).error.code, "not_found");
+  const bad = await w.call("GET", "/t/warm/notes/first", undefined, token);
+  assert.equal(bad.status, 400);
+  assert.equal((await json(bad)).error.code, "invalid_body");
+  // Another tenant's member reaches none of it.
+  assert.equal((await w.call("GET", `/t/warm/notes/${id}`, undefined, await member("beta"))).status, 403);
 });
 
 /** Stores `value` (JSON text) in column `column` of `tenant`'s database and reads it back. */

@@ -1,118 +1,51 @@
 //! Control-plane routes over the Cloudflare API client: D1 databases and Worker bindings.
 //!
-//! Every route needs a control-plane administrator's token. The client comes from
-//! [`client_from_env`]: the real API when a `CLOUDFLARE_API_TOKEN` secret is set, the local API
-//! (the `CLOUDFLARE_API` service binding) otherwise. It is built once per isolate, so its request
-//! budget counts every call the isolate makes.
+//! Every route needs a control-plane administrator's token ([`admin`]). The client is the
+//! isolate's ([`Tenancy::client`](edge_tenancy::workers::Tenancy::client)): the real API when a
+//! `CLOUDFLARE_API_TOKEN` secret is set, the local API (the `CLOUDFLARE_API` service binding)
+//! otherwise; one per isolate, so its request budget counts every call the isolate makes.
 
-use crate::{administrator, answer, pipeline, Outcome, TenancyPipeline};
 use edge_tenancy::cloudflare::d1::{CreateDatabase, ExportOptions, Jurisdiction, LocationHint};
-use edge_tenancy::cloudflare::{Client, DatabaseId, DatabaseName, ScriptName};
+use edge_tenancy::cloudflare::{DatabaseId, DatabaseName, ScriptName};
 use edge_tenancy::sql::{Statement, Value};
-use edge_tenancy::workers::cloudflare::{client_from_env, ApiTransport, WorkerRuntime};
+use edge_tenancy::workers::{admin, AdminRequest, Reply, TenancyRouter};
 use edge_tenancy::Error;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
-use std::cell::OnceCell;
-use std::rc::Rc;
-use worker::{Env, Request, RouteContext, Router};
+use worker::Request;
 
-/// The client the routes share.
-pub(crate) type ApiClient = Client<ApiTransport, WorkerRuntime>;
-
-thread_local! {
-    static CLIENT: OnceCell<Rc<ApiClient>> = const { OnceCell::new() };
-}
+/// What a route hands back: a JSON value, or the error that becomes the answer.
+type Outcome = Result<Json, Error>;
 
 /// Adds the `/admin/...` routes.
-pub fn routes(router: Router<'_, ()>) -> Router<'_, ()> {
+pub fn routes(router: TenancyRouter<'_>) -> TenancyRouter<'_> {
     router
-        .get_async("/admin/databases", |req, ctx| async move {
-            let pipeline = pipeline(&ctx.env)?;
-            answer(list(&pipeline, &req, &ctx.env).await, 200)
-        })
-        .post_async("/admin/databases", |req, ctx| async move {
-            let pipeline = pipeline(&ctx.env)?;
-            answer(create(&pipeline, req, &ctx.env).await, 201)
-        })
-        .get_async("/admin/databases/:id", |req, ctx| async move {
-            let pipeline = pipeline(&ctx.env)?;
-            answer(get(&pipeline, &req, &ctx).await, 200)
-        })
-        .delete_async("/admin/databases/:id", |req, ctx| async move {
-            let pipeline = pipeline(&ctx.env)?;
-            answer(delete(&pipeline, &req, &ctx).await, 200)
-        })
-        .post_async("/admin/databases/:id/query", |req, ctx| async move {
-            let pipeline = pipeline(&ctx.env)?;
-            answer(query(&pipeline, req, &ctx, false).await, 200)
-        })
-        .post_async("/admin/databases/:id/raw", |req, ctx| async move {
-            let pipeline = pipeline(&ctx.env)?;
-            answer(query(&pipeline, req, &ctx, true).await, 200)
-        })
-        .post_async("/admin/databases/:id/export", |req, ctx| async move {
-            let pipeline = pipeline(&ctx.env)?;
-            answer(export(&pipeline, req, &ctx).await, 200)
-        })
-        .get_async("/admin/workers/:script/settings", |req, ctx| async move {
-            let pipeline = pipeline(&ctx.env)?;
-            answer(settings(&pipeline, &req, &ctx).await, 200)
-        })
-        .post_async(
-            "/admin/workers/:script/d1-bindings",
-            |req, ctx| async move {
-                let pipeline = pipeline(&ctx.env)?;
-                answer(bind(&pipeline, req, &ctx).await, 200)
-            },
-        )
-        .get_async("/admin/api-usage", |req, ctx| async move {
-            let pipeline = pipeline(&ctx.env)?;
-            answer(usage(&pipeline, &req, &ctx.env).await, 200)
-        })
+        .get_async("/admin/databases", admin(list))
+        .post_async("/admin/databases", admin(create))
+        .get_async("/admin/databases/:id", admin(get))
+        .delete_async("/admin/databases/:id", admin(delete))
+        .post_async("/admin/databases/:id/query", admin(query))
+        .post_async("/admin/databases/:id/raw", admin(raw))
+        .post_async("/admin/databases/:id/export", admin(export))
+        .get_async("/admin/workers/:script/settings", admin(settings))
+        .post_async("/admin/workers/:script/d1-bindings", admin(bind))
+        .get_async("/admin/api-usage", admin(usage))
 }
 
-/// The client, once the caller is shown to be a control-plane administrator.
-async fn authorized(
-    pipeline: &TenancyPipeline,
-    req: &Request,
-    env: &Env,
-) -> std::result::Result<Rc<ApiClient>, Error> {
-    administrator(pipeline, req, env).await?;
-    client(env)
+fn database_id(admin: &AdminRequest) -> Result<DatabaseId, Error> {
+    Ok(DatabaseId::parse(admin.param("id").unwrap_or_default())?)
 }
 
-/// The isolate's API client: the real API with a `CLOUDFLARE_API_TOKEN` secret, the local one
-/// through the `CLOUDFLARE_API` service binding otherwise.
-pub(crate) fn client(env: &Env) -> std::result::Result<Rc<ApiClient>, Error> {
-    if let Some(client) = CLIENT.with(|c| c.get().cloned()) {
-        return Ok(client);
-    }
-    let client = Rc::new(client_from_env(env).map_err(|e| {
-        worker::console_error!("edge-tenancy: {e}");
-        Error::NotConfigured("the Cloudflare API is not configured for this Worker")
-    })?);
-    CLIENT.with(|c| c.set(client.clone()).ok());
-    Ok(client)
-}
-
-fn param(ctx: &RouteContext<()>, name: &str) -> String {
-    ctx.param(name).cloned().unwrap_or_default()
-}
-
-fn database_id(ctx: &RouteContext<()>) -> std::result::Result<DatabaseId, Error> {
-    Ok(DatabaseId::parse(&param(ctx, "id"))?)
-}
-
-async fn body<T: for<'de> Deserialize<'de>>(
+/// The JSON body, or 400 `invalid_body` saying what was `expected`.
+pub(crate) async fn body<T: for<'de> Deserialize<'de>>(
     req: &mut Request,
     expected: &'static str,
-) -> std::result::Result<T, Error> {
+) -> Result<T, Error> {
     req.json().await.map_err(|_| Error::InvalidBody(expected))
 }
 
-async fn list(pipeline: &TenancyPipeline, req: &Request, env: &Env) -> Outcome {
-    let client = authorized(pipeline, req, env).await?;
+async fn list(admin: AdminRequest, req: Request) -> Outcome {
+    let client = admin.client()?;
     let url = req.url().map_err(|_| Error::InvalidBody("bad URL"))?;
     let query = |key: &str| {
         url.query_pairs()
@@ -131,14 +64,14 @@ async fn list(pipeline: &TenancyPipeline, req: &Request, env: &Env) -> Outcome {
     Ok(json!({ "databases": databases }))
 }
 
-async fn create(pipeline: &TenancyPipeline, mut req: Request, env: &Env) -> Outcome {
+async fn create(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> {
     #[derive(Deserialize)]
     struct Body {
         name: String,
         primary_location_hint: Option<LocationHint>,
         jurisdiction: Option<Jurisdiction>,
     }
-    let client = authorized(pipeline, &req, env).await?;
+    let client = admin.client()?;
     let b: Body = body(
         &mut req,
         r#"expected {"name", "primary_location_hint"?: wnam|enam|weur|eeur|apac|oc, "jurisdiction"?: eu|fedramp}"#,
@@ -149,17 +82,18 @@ async fn create(pipeline: &TenancyPipeline, mut req: Request, env: &Env) -> Outc
         primary_location_hint: b.primary_location_hint,
         jurisdiction: b.jurisdiction,
     };
-    Ok(json!(client.create_database(&create).await?))
+    Ok(Reply::json(&client.create_database(&create).await?).with_status(201))
 }
 
-async fn get(pipeline: &TenancyPipeline, req: &Request, ctx: &RouteContext<()>) -> Outcome {
-    let client = authorized(pipeline, req, &ctx.env).await?;
-    Ok(json!(client.database(&database_id(ctx)?).await?))
+async fn get(admin: AdminRequest, _: Request) -> Outcome {
+    Ok(json!(
+        admin.client()?.database(&database_id(&admin)?).await?
+    ))
 }
 
-async fn delete(pipeline: &TenancyPipeline, req: &Request, ctx: &RouteContext<()>) -> Outcome {
-    let client = authorized(pipeline, req, &ctx.env).await?;
-    let id = database_id(ctx)?;
+async fn delete(admin: AdminRequest, _: Request) -> Outcome {
+    let client = admin.client()?;
+    let id = database_id(&admin)?;
     client.delete_database(&id).await?;
     Ok(json!({ "deleted": id }))
 }
@@ -179,7 +113,7 @@ struct StatementBody {
     params: Vec<Json>,
 }
 
-fn statement(body: StatementBody) -> std::result::Result<Statement, Error> {
+fn statement(body: StatementBody) -> Result<Statement, Error> {
     let params = body
         .params
         .into_iter()
@@ -194,18 +128,22 @@ fn statement(body: StatementBody) -> std::result::Result<Statement, Error> {
                 "a parameter is null, a boolean, a number or a string",
             )),
         })
-        .collect::<std::result::Result<_, _>>()?;
+        .collect::<Result<_, _>>()?;
     Ok(Statement::new(body.sql, params))
 }
 
-async fn query(
-    pipeline: &TenancyPipeline,
-    mut req: Request,
-    ctx: &RouteContext<()>,
-    raw: bool,
-) -> Outcome {
-    let client = authorized(pipeline, &req, &ctx.env).await?;
-    let id = database_id(ctx)?;
+async fn query(admin: AdminRequest, req: Request) -> Outcome {
+    run_sql(admin, req, false).await
+}
+
+async fn raw(admin: AdminRequest, req: Request) -> Outcome {
+    run_sql(admin, req, true).await
+}
+
+/// The body's statements run in database `:id`, rows as objects or (`raw`) as arrays.
+async fn run_sql(admin: AdminRequest, mut req: Request, raw: bool) -> Outcome {
+    let client = admin.client()?;
+    let id = database_id(&admin)?;
     let parsed: QueryBody = body(
         &mut req,
         r#"expected {"sql", "params"?} or {"batch": [...]}"#,
@@ -217,7 +155,7 @@ async fn query(
     }
     .into_iter()
     .map(statement)
-    .collect::<std::result::Result<Vec<_>, _>>()?;
+    .collect::<Result<Vec<_>, _>>()?;
     if statements.is_empty() {
         return Err(Error::InvalidBody("the batch is empty"));
     }
@@ -228,9 +166,9 @@ async fn query(
     })
 }
 
-async fn export(pipeline: &TenancyPipeline, mut req: Request, ctx: &RouteContext<()>) -> Outcome {
-    let client = authorized(pipeline, &req, &ctx.env).await?;
-    let id = database_id(ctx)?;
+async fn export(admin: AdminRequest, mut req: Request) -> Outcome {
+    let client = admin.client()?;
+    let id = database_id(&admin)?;
     let options: ExportOptions = body(
         &mut req,
         r#"expected {"no_data"?, "no_schema"?, "tables"?}"#,
@@ -239,20 +177,20 @@ async fn export(pipeline: &TenancyPipeline, mut req: Request, ctx: &RouteContext
     Ok(json!(client.export_database(&id, &options).await?))
 }
 
-async fn settings(pipeline: &TenancyPipeline, req: &Request, ctx: &RouteContext<()>) -> Outcome {
-    let client = authorized(pipeline, req, &ctx.env).await?;
-    let script = ScriptName::parse(&param(ctx, "script"))?;
+async fn settings(admin: AdminRequest, _: Request) -> Outcome {
+    let client = admin.client()?;
+    let script = ScriptName::parse(admin.param("script").unwrap_or_default())?;
     Ok(json!(client.worker_settings(&script).await?))
 }
 
-async fn bind(pipeline: &TenancyPipeline, mut req: Request, ctx: &RouteContext<()>) -> Outcome {
+async fn bind(admin: AdminRequest, mut req: Request) -> Outcome {
     #[derive(Deserialize)]
     struct Body {
         name: String,
         id: String,
     }
-    let client = authorized(pipeline, &req, &ctx.env).await?;
-    let script = ScriptName::parse(&param(ctx, "script"))?;
+    let client = admin.client()?;
+    let script = ScriptName::parse(admin.param("script").unwrap_or_default())?;
     let b: Body = body(
         &mut req,
         r#"expected {"name": "<binding>", "id": "<database id>"}"#,
@@ -275,13 +213,14 @@ async fn bind(pipeline: &TenancyPipeline, mut req: Request, ctx: &RouteContext<(
     ))
 }
 
-async fn usage(pipeline: &TenancyPipeline, req: &Request, env: &Env) -> Outcome {
-    let client = authorized(pipeline, req, env).await?;
+async fn usage(admin: AdminRequest, _: Request) -> Outcome {
+    let client = admin.client()?;
     let (used, remaining) = client.budget_status();
-    let registry_reads = crate::TENANT_CACHE.with(|cache| cache.loads());
+    let tenancy = admin.tenancy();
     Ok(json!({
         "sent": client.requests_sent(),
         "budget": { "used": used, "remaining": remaining },
-        "registryReads": registry_reads,
+        "registryReads": tenancy.cache().loads(),
+        "registryBatches": tenancy.registry_batches(),
     }))
 }

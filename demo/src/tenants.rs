@@ -11,55 +11,41 @@
 //!   (when bound), unbinds, deletes the database, then the record.
 //!
 //! For the tenant's members: `GET /t/{tenant}/notes` and `POST /t/{tenant}/notes` with
-//! `{"body": "…"}` read and write the tenant's own database, through its binding or the REST
-//! API (`x-edge-tenancy-database-path` says which; `x-d1-bookmark` carries the read-replication
-//! bookmark on the binding path). `POST /t/{tenant}/values` with `{"column": "i|r|t|b", "value":
-//! …}` stores one value and reads it back (`{"blob": [bytes]}` for a blob; text for `i` goes
-//! through `CAST(? AS INTEGER)`): how each SQLite type fares on each path.
+//! `{"body": "…"}` read and write the tenant's own database, and `GET /t/{tenant}/notes/{id}`
+//! reads one note (one SELECT by primary key; 404 `not_found` when there is none), through its
+//! binding or the REST API (`x-edge-tenancy-database-path` says which; `x-d1-bookmark` carries
+//! the read-replication bookmark on the binding path). `POST /t/{tenant}/values` with
+//! `{"column": "i|r|t|b", "value": …}` stores one value and reads it back (`{"blob": [bytes]}`
+//! for a blob; text for `i` goes through `CAST(? AS INTEGER)`): how each SQLite type fares on
+//! each path.
 
-use crate::admin::{client, ApiClient};
-use crate::{
-    administrator, answer, config_error, edges, pipeline, registry, Outcome, TENANT_CACHE,
-};
+use crate::admin::body;
 use edge_tenancy::control::TenantRecord;
-use edge_tenancy::database::d1::{D1Options, D1Rest};
+use edge_tenancy::database::d1::D1Rest;
 use edge_tenancy::database::{DatabaseFactory, Hooks};
-use edge_tenancy::sql::{SqlDatabase, Statement, Value};
+use edge_tenancy::sql::{Row, SqlDatabase, SqlError, Statement, Value};
 use edge_tenancy::workers::backup::R2Backup;
-use edge_tenancy::workers::{error_response, resolve_request, D1Factory};
+use edge_tenancy::workers::factory::ApiClient;
+use edge_tenancy::workers::{
+    admin, tenant, AdminRequest, Reply, TenancyRouter, TenantDb, TenantRequest, TenantStatement,
+};
 use edge_tenancy::{Error, TenantId};
 use serde::Deserialize;
 use serde_json::json;
 use std::rc::Rc;
-use worker::{Env, Request, Response, Result, RouteContext, Router};
+use worker::Request;
 
 /// Adds the routes.
-pub fn routes(router: Router<'_, ()>) -> Router<'_, ()> {
+pub fn routes(router: TenancyRouter<'_>) -> TenancyRouter<'_> {
     router
-        .get_async("/tenants", |req, ctx| async move {
-            answer(list(&req, &ctx.env).await, 200)
-        })
-        .post_async("/tenants", |req, ctx| async move {
-            match provision(req, &ctx.env).await {
-                Ok((record, already)) => answer(Ok(record), if already { 200 } else { 201 }),
-                Err(error) => answer(Err(error), 500),
-            }
-        })
-        .get_async("/tenants/:id", |req, ctx| async move {
-            answer(get(&req, &ctx).await, 200)
-        })
-        .delete_async("/tenants/:id", |req, ctx| async move {
-            answer(deprovision(&req, &ctx).await, 200)
-        })
-        .get_async("/t/:tenant/notes", |req, ctx| async move {
-            notes(req, &ctx.env, false).await
-        })
-        .post_async("/t/:tenant/notes", |req, ctx| async move {
-            notes(req, &ctx.env, true).await
-        })
-        .post_async("/t/:tenant/values", |req, ctx| async move {
-            answer(round_trip(req, &ctx.env).await, 200)
-        })
+        .get_async("/tenants", admin(list))
+        .post_async("/tenants", admin(provision))
+        .get_async("/tenants/:id", admin(get))
+        .delete_async("/tenants/:id", admin(deprovision))
+        .get_async("/t/:tenant/notes", tenant(notes))
+        .post_async("/t/:tenant/notes", tenant(write_note))
+        .get_async("/t/:tenant/notes/:id", tenant(note))
+        .post_async("/t/:tenant/values", tenant(round_trip))
 }
 
 /// The tenant database's schema, applied by the provisioning hook.
@@ -77,8 +63,22 @@ struct DemoHooks {
     backups: Option<R2Backup>,
 }
 
+impl DemoHooks {
+    fn new(admin: &AdminRequest) -> Result<Self, Error> {
+        let client = admin.client()?;
+        Ok(Self {
+            backups: admin
+                .env()
+                .bucket("BACKUPS")
+                .ok()
+                .map(|bucket| R2Backup::new(client.clone(), bucket, "backups/")),
+            client,
+        })
+    }
+}
+
 impl Hooks for DemoHooks {
-    async fn after_provision(&self, record: &TenantRecord) -> std::result::Result<(), String> {
+    async fn after_provision(&self, record: &TenantRecord) -> Result<(), String> {
         let id = record.database_id.as_deref().ok_or("no database")?;
         let db = D1Rest::new(self.client.clone(), id).map_err(|e| e.to_string())?;
         db.batch(vec![Statement::new(NOTES, vec![])])
@@ -87,7 +87,7 @@ impl Hooks for DemoHooks {
             .map_err(|e| e.to_string())
     }
 
-    async fn before_deprovision(&self, record: &TenantRecord) -> std::result::Result<(), String> {
+    async fn before_deprovision(&self, record: &TenantRecord) -> Result<(), String> {
         if let Some(backups) = &self.backups {
             if let Some(key) = backups.back_up(record).await? {
                 worker::console_log!("edge-tenancy: {} backed up to {key}", record.id);
@@ -97,47 +97,13 @@ impl Hooks for DemoHooks {
     }
 }
 
-async fn factory(env: &Env) -> std::result::Result<D1Factory<'_, DemoHooks>, Error> {
-    let options: D1Options = match env.var("D1_FACTORY") {
-        Ok(text) => edge_tenancy::config::from_json(&text.to_string()).map_err(|e| {
-            worker::console_error!("edge-tenancy: D1_FACTORY: {e}");
-            Error::NotConfigured("D1_FACTORY is not a valid configuration")
-        })?,
-        Err(_) => D1Options::default(),
-    };
-    let client = client(env)?;
-    let registry = registry(env).await?;
-    Ok(D1Factory::new(
-        env,
-        registry,
-        client.clone(),
-        options,
-        TENANT_CACHE.with(Rc::clone),
-        DemoHooks {
-            backups: env
-                .bucket("BACKUPS")
-                .ok()
-                .map(|bucket| R2Backup::new(client.clone(), bucket, "backups/")),
-            client,
-        },
-    ))
+/// The tenant named by the route's `:id`.
+fn tenant_param(admin: &AdminRequest) -> Result<TenantId, Error> {
+    Ok(TenantId::parse(admin.param("id").unwrap_or_default())?)
 }
 
-/// The factory, once the caller is shown to be an administrator.
-async fn admin_factory<'e>(
-    req: &Request,
-    env: &'e Env,
-) -> std::result::Result<D1Factory<'e, DemoHooks>, Error> {
-    administrator(&*pipeline(env).map_err(config_error)?, req, env).await?;
-    factory(env).await
-}
-
-fn tenant_param(ctx: &RouteContext<()>) -> std::result::Result<TenantId, Error> {
-    Ok(TenantId::parse(ctx.param("id").map_or("", String::as_str))?)
-}
-
-async fn list(req: &Request, env: &Env) -> Outcome {
-    let factory = admin_factory(req, env).await?;
+async fn list(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
+    let factory = admin.factory(()).await?;
     let url = req.url().map_err(|_| Error::InvalidBody("a bad URL"))?;
     let mut after = None;
     let mut limit = 100;
@@ -152,125 +118,115 @@ async fn list(req: &Request, env: &Env) -> Outcome {
             _ => {}
         }
     }
-    Ok(json!(factory.list(after.as_ref(), limit).await?))
+    Ok(Reply::json(&factory.list(after.as_ref(), limit).await?))
 }
 
-async fn provision(
-    mut req: Request,
-    env: &Env,
-) -> std::result::Result<(serde_json::Value, bool), Error> {
-    let factory = admin_factory(&req, env).await?;
+async fn provision(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> {
+    let factory = admin.factory(DemoHooks::new(&admin)?).await?;
     #[derive(Deserialize)]
     struct Body {
         id: String,
     }
-    let body: Body = req
-        .json()
-        .await
-        .map_err(|_| Error::InvalidBody(r#"expected {"id": "<tenant id>"}"#))?;
-    let id = TenantId::parse(&body.id)?;
-    let outcome = factory.provision(&id).await;
-    if let Err(Error::HookFailed(detail)) = &outcome {
-        worker::console_error!("edge-tenancy: provisioning {id}: {detail}");
-    }
-    let provisioned = outcome?;
-    Ok((json!(provisioned.record), provisioned.already))
+    let body: Body = body(&mut req, r#"expected {"id": "<tenant id>"}"#).await?;
+    let provisioned = factory.provision(&TenantId::parse(&body.id)?).await?;
+    let status = if provisioned.already { 200 } else { 201 };
+    Ok(Reply::json(&provisioned.record).with_status(status))
 }
 
-async fn get(req: &Request, ctx: &RouteContext<()>) -> Outcome {
-    let factory = admin_factory(req, &ctx.env).await?;
-    Ok(json!(factory.get(&tenant_param(ctx)?).await?))
+async fn get(admin: AdminRequest, _: Request) -> Result<Reply, Error> {
+    let factory = admin.factory(()).await?;
+    Ok(Reply::json(&factory.get(&tenant_param(&admin)?).await?))
 }
 
-async fn deprovision(req: &Request, ctx: &RouteContext<()>) -> Outcome {
-    let factory = admin_factory(req, &ctx.env).await?;
-    let id = tenant_param(ctx)?;
+async fn deprovision(admin: AdminRequest, _: Request) -> Result<Reply, Error> {
+    let factory = admin.factory(DemoHooks::new(&admin)?).await?;
+    let id = tenant_param(&admin)?;
     factory.deprovision(&id).await?;
-    Ok(json!({ "deleted": id }))
+    Ok(Reply::json(&json!({ "deleted": id })))
 }
 
 /// The header a client sends back so its next request's reads see its writes (D1 read
 /// replication, binding path).
 const BOOKMARK: &str = "x-d1-bookmark";
 
-/// A tenant's notes, in its own database.
-async fn notes(mut req: Request, env: &Env, write: bool) -> Result<Response> {
-    let outcome = async {
-        let pipeline = pipeline(env).map_err(config_error)?;
-        let context = resolve_request(&pipeline, &req, &edges(env).await).await?;
-        let session = req.headers().get(BOOKMARK).ok().flatten();
-        let db = factory(env)
-            .await?
-            .with_session(Some(
-                session.unwrap_or_else(|| "first-unconstrained".into()),
-            ))
-            .open(&context)
-            .await?;
-        let query = if write {
-            #[derive(Deserialize)]
-            struct Body {
-                body: String,
-            }
-            let body: Body = req
-                .json()
-                .await
-                .map_err(|_| Error::InvalidBody(r#"expected {"body": "<text>"}"#))?;
-            db.prepare("INSERT INTO notes (body) VALUES (?) RETURNING id, body")
-                .bind(vec![Value::Text(body.body)])
-        } else {
-            db.prepare("SELECT id, body FROM notes ORDER BY id")
-        };
-        // The provisioning hook made the table; a database reached through a binding that was
-        // never provisioned here (a local D1 under miniflare) gets it on first use.
-        let schema = db.prepare(NOTES);
-        let result = db
-            .batch(&[schema, query])
-            .await?
-            .pop()
-            .ok_or(Error::Storage(edge_tenancy::sql::SqlError(
-                "no result".into(),
-            )))?;
-        Ok::<_, Error>((db.path(), db.bookmark(), result.results))
+/// The request with its database to be opened in a read-replication session: from the bookmark
+/// the client sent back, or wherever is nearest when it sent none.
+fn in_session(tenant: TenantRequest, req: &Request) -> TenantRequest {
+    let bookmark = req.headers().get(BOOKMARK).ok().flatten();
+    tenant.with_session(bookmark.unwrap_or_else(|| "first-unconstrained".into()))
+}
+
+/// `value` as the answer, saying which path reached the database and the bookmark to send back.
+fn from_db(db: &TenantDb, value: serde_json::Value) -> Reply {
+    let reply = Reply::json(&value).with_header("x-edge-tenancy-database-path", db.path());
+    match db.bookmark() {
+        Some(bookmark) => reply.with_header(BOOKMARK, &bookmark),
+        None => reply,
     }
-    .await;
-    match outcome {
-        Ok((path, bookmark, rows)) => {
-            let response = Response::from_json(&json!({ "notes": rows }))?.with_status(if write {
-                201
-            } else {
-                200
-            });
-            response
-                .headers()
-                .set("x-edge-tenancy-database-path", path)?;
-            if let Some(bookmark) = bookmark {
-                response.headers().set(BOOKMARK, &bookmark)?;
-            }
-            Ok(response)
-        }
-        Err(error) => {
-            if let Error::Storage(cause) = &error {
-                worker::console_error!("edge-tenancy storage error: {cause}");
-            }
-            error_response(&error)
-        }
+}
+
+/// Runs `query` after making sure of the schema: the provisioning hook made the table, but a
+/// database reached through a binding that was never provisioned here (a local D1 under
+/// miniflare) gets it on first use. The query's rows.
+async fn with_schema(db: &TenantDb, query: TenantStatement<'_>) -> Result<Vec<Row>, Error> {
+    let mut results = db.batch(&[db.prepare(NOTES), query]).await?;
+    let result = results
+        .pop()
+        .ok_or(Error::Storage(SqlError("no result".into())))?;
+    Ok(result.results)
+}
+
+/// Every note of the tenant.
+async fn notes(tenant: TenantRequest, req: Request) -> Result<Reply, Error> {
+    let tenant = in_session(tenant, &req);
+    let db = tenant.db().await?;
+    let rows = with_schema(db, db.prepare("SELECT id, body FROM notes ORDER BY id")).await?;
+    Ok(from_db(db, json!({ "notes": rows })))
+}
+
+/// A new note: 201 with it.
+async fn write_note(tenant: TenantRequest, mut req: Request) -> Result<Reply, Error> {
+    let tenant = in_session(tenant, &req);
+    #[derive(Deserialize)]
+    struct Body {
+        body: String,
     }
+    let note: Body = body(&mut req, r#"expected {"body": "<text>"}"#).await?;
+    let db = tenant.db().await?;
+    let insert = db
+        .prepare("INSERT INTO notes (body) VALUES (?) RETURNING id, body")
+        .bind(vec![Value::Text(note.body)]);
+    let rows = with_schema(db, insert).await?;
+    Ok(from_db(db, json!({ "notes": rows })).with_status(201))
+}
+
+/// One note by id: a single SELECT on the primary key, nothing else (the table is there once a
+/// provisioning or a first `/notes` call made it).
+async fn note(tenant: TenantRequest, req: Request) -> Result<Reply, Error> {
+    let id: i64 = tenant
+        .param("id")
+        .and_then(|id| id.parse().ok())
+        .ok_or(Error::InvalidBody("a note id is an integer"))?;
+    let tenant = in_session(tenant, &req);
+    let db = tenant.db().await?;
+    let note = db
+        .prepare("SELECT id, body FROM notes WHERE id = ?")
+        .bind(vec![Value::Integer(id)])
+        .first()
+        .await?
+        .ok_or(Error::NotFound("no such note"))?;
+    Ok(from_db(db, json!({ "note": note })))
 }
 
 /// Stores one value in a typed column of the tenant's database and reads it back as SQLite sees
 /// it: its type, its exact SQL literal (`quote`), and the value as the path returns it.
-async fn round_trip(mut req: Request, env: &Env) -> Outcome {
-    let pipeline = pipeline(env).map_err(config_error)?;
-    let context = resolve_request(&pipeline, &req, &edges(env).await).await?;
+async fn round_trip(tenant: TenantRequest, mut req: Request) -> Result<Reply, Error> {
     #[derive(Deserialize)]
     struct Body {
         column: String,
         value: serde_json::Value,
     }
-    let body: Body = req
-        .json()
-        .await
-        .map_err(|_| Error::InvalidBody(r#"expected {"column", "value"}"#))?;
+    let body: Body = body(&mut req, r#"expected {"column", "value"}"#).await?;
     let column = match body.column.as_str() {
         column @ ("i" | "r" | "t" | "b") => column,
         _ => return Err(Error::InvalidBody("column is i, r, t or b")),
@@ -297,7 +253,7 @@ async fn round_trip(mut req: Request, env: &Env) -> Outcome {
         ("i", Value::Text(_)) => "CAST(? AS INTEGER)",
         _ => "?",
     };
-    let db = factory(env).await?.open(&context).await?;
+    let db = tenant.db().await?;
     db.exec("CREATE TABLE IF NOT EXISTS round_trip (i INTEGER, r REAL, t TEXT, b BLOB)")
         .await?;
     let row = db
@@ -308,5 +264,5 @@ async fn round_trip(mut req: Request, env: &Env) -> Outcome {
         .bind(vec![value])
         .first()
         .await?;
-    Ok(json!({ "path": db.path(), "row": row }))
+    Ok(Reply::json(&json!({ "path": db.path(), "row": row })))
 }

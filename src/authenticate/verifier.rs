@@ -37,17 +37,6 @@ pub(crate) struct Progress {
     pub waited_for_keys: bool,
 }
 
-/// How an installed JWKS changed the keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Installed {
-    /// A new key set, a new generation: everything reached with the old one is dropped.
-    Replaced,
-    /// The same document as before: the keys are fresh again, nothing else changes.
-    Unchanged,
-    /// Another request's answer to this fetch was installed first.
-    Already,
-}
-
 /// Keys from a JWKS URL: the source's state, the configured keys every fetched set joins, and
 /// the last document installed.
 #[derive(Debug)]
@@ -252,10 +241,11 @@ impl Verifier {
         fetch: FetchId,
         body: Result<&str, &str>,
         now: UnixTime,
-    ) -> Result<Installed, String> {
+    ) -> Result<(), String> {
         let url = self.from_url.as_ref().ok_or("no JWKS URL is configured")?;
         if url.source.settle(fetch) == Settled::Already {
-            return Ok(Installed::Already);
+            // Another request's answer to this fetch was installed first.
+            return Ok(());
         }
         let body =
             body.map_err(|why| format!("{} could not be fetched: {why}", url.source.url()))?;
@@ -263,8 +253,9 @@ impl Verifier {
             return Err(format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes"));
         }
         if url.last_body.borrow().as_deref() == Some(body) {
+            // The same document: the keys are fresh again, and what they verified stays.
             url.source.fetched(fetch, now);
-            return Ok(Installed::Unchanged);
+            return Ok(());
         }
         let jwks = serde_json::from_str(body).map_err(|_| "the JWKS is not JSON".to_owned())?;
         let keys = url
@@ -280,7 +271,7 @@ impl Verifier {
         *self.cache.borrow_mut() = emptied;
         *url.last_body.borrow_mut() = Some(body.into());
         url.source.fetched(fetch, now);
-        Ok(Installed::Replaced)
+        Ok(())
     }
 
     /// Verifies `token` at `now` (seconds) in process, for tests: an I/O request is a panic.

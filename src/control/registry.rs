@@ -11,7 +11,7 @@
 //! finished by the next caller.
 
 use super::migrations;
-use crate::lookup::TenantStatus;
+use crate::lookup::{Location, Lookup, TenantStatus};
 use crate::sql::{Row, SqlDatabase, Statement, Value};
 use crate::{Error, TenantId, UnixTime};
 use serde::{Deserialize, Serialize};
@@ -93,6 +93,20 @@ impl TenantRecord {
             },
         }
     }
+
+    /// The status, and where the database is when the tenant is ready: what the request path
+    /// keeps per isolate, so opening the database needs no second read of this row.
+    pub fn lookup(&self) -> Lookup {
+        let status = self.status();
+        let location = match (status, &self.database_id) {
+            (TenantStatus::Ready, Some(database_id)) => Some(Location {
+                database_id: database_id.clone(),
+                binding: self.binding.clone(),
+            }),
+            _ => None,
+        };
+        Lookup { status, location }
+    }
 }
 
 const COLUMNS: &str = "id, backend, state, error, database_id, database_name, binding, script, \
@@ -136,6 +150,15 @@ impl<D: SqlDatabase> Registry<D> {
     /// The record of `id`, or [`Error::TenantNotFound`].
     pub async fn get(&self, id: &TenantId) -> Result<TenantRecord, Error> {
         Ok(self.leased(id).await?.ok_or(Error::TenantNotFound)?.record)
+    }
+
+    /// What a request for `id` gets, and where its database is ([`TenantRecord::lookup`]); an
+    /// unregistered tenant is [`Lookup::NOT_FOUND`], not an error. What a tenant cache loads.
+    pub async fn lookup(&self, id: &TenantId) -> Result<Lookup, Error> {
+        Ok(self
+            .leased(id)
+            .await?
+            .map_or(Lookup::NOT_FOUND, |leased| leased.record.lookup()))
     }
 
     /// The record of `id` with its lease start, if it is registered.
@@ -426,11 +449,53 @@ mod tests {
         let ready = block_on(r.finish(&acme, "b", TenantState::Ready, None, at(61_003))).unwrap();
         assert_eq!(ready.state, TenantState::Ready);
         assert_eq!(ready.status(), TenantStatus::Ready);
+        assert_eq!(
+            ready.lookup(),
+            Lookup {
+                status: TenantStatus::Ready,
+                location: None
+            },
+            "no database recorded, no location"
+        );
         // Ready: nothing to claim.
         assert_eq!(
             block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "c", at(70_000), LEASE))
                 .unwrap(),
             None
+        );
+    }
+
+    #[test]
+    fn a_ready_tenant_is_looked_up_with_where_its_database_is() {
+        let db = SqliteDatabase::in_memory();
+        let r = registry(&db);
+        let acme = id("acme");
+        block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(0), LEASE)).unwrap();
+        block_on(r.record_database(&acme, "a", "uuid-1", at(1))).unwrap();
+        let bound =
+            block_on(r.record_binding(&acme, "a", Some(("TENANT_ACME", "demo")), at(2))).unwrap();
+        // Not ready yet: where the database is stays unsaid.
+        assert_eq!(
+            bound.lookup(),
+            Lookup {
+                status: TenantStatus::Unavailable {
+                    retry_after_secs: RETRY_WHILE_BUSY
+                },
+                location: None
+            }
+        );
+        let ready = block_on(r.finish(&acme, "a", TenantState::Ready, None, at(3))).unwrap();
+        assert_eq!(block_on(r.lookup(&acme)).unwrap(), ready.lookup());
+        assert_eq!(block_on(r.lookup(&id("ghost"))).unwrap(), Lookup::NOT_FOUND);
+        assert_eq!(
+            ready.lookup(),
+            Lookup {
+                status: TenantStatus::Ready,
+                location: Some(Location {
+                    database_id: "uuid-1".into(),
+                    binding: Some("TENANT_ACME".into()),
+                }),
+            }
         );
     }
 

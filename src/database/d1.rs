@@ -7,13 +7,17 @@
 //! API, which shares the account's 1,200 requests per 5 minutes.
 
 use super::{binding_name, Backend, Bound, Made};
-use crate::cloudflare::d1::{CreateDatabase, Database, Jurisdiction, LocationHint};
+use crate::cloudflare::d1::{
+    CreateDatabase, Database, Jurisdiction, LocationHint, QueryResult, RawResult,
+};
 use crate::cloudflare::{
     ApiError, Client, DatabaseId, DatabaseName, Runtime, ScriptName, Transport,
 };
 use crate::config::ConfigError;
+use crate::sql::{Row, SqlDatabase, SqlError, Statement};
 use crate::{Error, TenantId};
 use serde::Deserialize;
+use std::rc::Rc;
 
 /// D1 factory settings, as users give them (`createD1Factory({ databasePrefix, … })`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -162,34 +166,39 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
 }
 
 /// A tenant's D1 database reached through the REST query API: works as soon as the database
-/// exists, but every batch is one API request and counts against the account's 1,200 requests
+/// exists, but every call is one API request and counts against the account's 1,200 requests
 /// per 5 minutes. A Worker binding is the path for traffic; this one is the fallback.
 pub struct D1Rest<T, R> {
-    client: std::rc::Rc<Client<T, R>>,
+    client: Rc<Client<T, R>>,
     id: DatabaseId,
 }
 
 impl<T: Transport, R: Runtime> D1Rest<T, R> {
-    /// Database `id` through `client`.
-    pub fn new(client: std::rc::Rc<Client<T, R>>, id: &str) -> Result<Self, Error> {
+    /// Database `id` (as the registry holds it) through `client`.
+    pub fn new(client: Rc<Client<T, R>>, id: &str) -> Result<Self, Error> {
         Ok(Self {
             client,
             id: database_id(id)?,
         })
     }
+
+    /// Runs `statements` as one transaction (one query call): each one's rows and `meta`.
+    pub async fn query(&self, statements: &[Statement]) -> Result<Vec<QueryResult>, ApiError> {
+        self.client.query(&self.id, statements).await
+    }
+
+    /// The same, with rows as arrays and the column names once per statement.
+    pub async fn raw(&self, statements: &[Statement]) -> Result<Vec<RawResult>, ApiError> {
+        self.client.raw(&self.id, statements).await
+    }
 }
 
-impl<T: Transport, R: Runtime> crate::sql::SqlDatabase for D1Rest<T, R> {
-    async fn batch(
-        &self,
-        statements: Vec<crate::sql::Statement>,
-    ) -> Result<Vec<Vec<crate::sql::Row>>, crate::sql::SqlError> {
-        // Several statements in one query call run as one transaction, as a binding's batch.
+impl<T: Transport, R: Runtime> SqlDatabase for D1Rest<T, R> {
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
         let results = self
-            .client
-            .query(&self.id, &statements)
+            .query(&statements)
             .await
-            .map_err(|e| crate::sql::SqlError(e.to_string()))?;
+            .map_err(|e| SqlError(e.to_string()))?;
         Ok(results.into_iter().map(|r| r.results).collect())
     }
 }

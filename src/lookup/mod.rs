@@ -4,6 +4,8 @@
 //! authorized for (the [`Io::LookUpTenant`](crate::pipeline::Io::LookUpTenant) request), except
 //! the control-plane tenant, which always exists. The edge answers from the tenant registry,
 //! through a per-isolate [`TenantCache`]; the answer decides between the handler, 404 and 503.
+//! The cache keeps a [`Lookup`]: the status, and for a ready tenant where its database is, so the
+//! database factory opens it from the same answer without reading the registry row again.
 
 mod cache;
 
@@ -26,4 +28,30 @@ pub enum TenantStatus {
         /// When to try again, in seconds.
         retry_after_secs: u32,
     },
+}
+
+/// Where a ready tenant's database is, as the registry records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The backend's id of the database (a D1 UUID).
+    pub database_id: String,
+    /// The Worker binding that reaches it, once one was made.
+    pub binding: Option<String>,
+}
+
+/// One registry answer about a tenant: what a request gets, and where its database is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// Served, unknown, or to be tried again later.
+    pub status: TenantStatus,
+    /// Set only for a ready tenant whose database id is recorded.
+    pub location: Option<Location>,
+}
+
+impl Lookup {
+    /// The answer for a tenant the registry does not hold.
+    pub const NOT_FOUND: Self = Self {
+        status: TenantStatus::NotFound,
+        location: None,
+    };
 }

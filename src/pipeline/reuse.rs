@@ -4,8 +4,11 @@
 //! With no lookups configured, a success is a function of:
 //! - the URL's authority (the host the subdomain and custom-domain strategies read);
 //! - the headers named by [`Pipeline::headers_read`] (the token among them);
-//! - the path, but only through whether it is public (the access rules), unless a path prefix
-//!   strategy reads it ([`Reuse::reads_path`]); the context's `path` is the request's own path;
+//! - the path, but only through whether it is public (the access rules) and, with path prefix
+//!   strategies ([`Reuse::path_prefixes`]), through its tenant head: the path up to the end of
+//!   the segment after the first of those prefixes it starts with (`/t/acme` of `/t/acme/x`;
+//!   empty when it starts with none). The context's `path` is the request's own path, without
+//!   that head when the answer's source is the path prefix (`/x`, or `/` when nothing is left);
 //! - the query string only when a query strategy reads it ([`Reuse::reads_query`]);
 //! - the key set and the time: the token's `exp` and the keys' next due time, and the key set's
 //!   generation.
@@ -41,9 +44,9 @@ pub struct Reuse {
     pub max_bytes: usize,
     /// Whether the query string is an input (a query strategy is configured).
     pub reads_query: bool,
-    /// Whether the whole path is an input (a path prefix strategy is configured); otherwise only
-    /// whether it is public is.
-    pub reads_path: bool,
+    /// The path prefix strategies' prefixes, in order: the path's tenant head is an input (see
+    /// the module docs); none: only whether the path is public is.
+    pub path_prefixes: Vec<String>,
     /// The public paths (no trailing `/`; `/` for the root). A path is public when it is one of
     /// them, continues one of them with `/`, or one of them is `/`
     /// ([`AccessRules::is_public`](crate::authorize::AccessRules::is_public)).
@@ -64,7 +67,7 @@ impl Pipeline {
                 .map_or(DEFAULT_CACHE_TOKENS, |v| v.cache_capacity()),
             max_bytes: REPLAY_MAX_BYTES,
             reads_query: self.resolver.reads_query(),
-            reads_path: self.resolver.reads_path(),
+            path_prefixes: self.resolver.path_prefixes(),
             public_paths: self.rules.public_paths().to_vec(),
         })
     }

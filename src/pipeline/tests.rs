@@ -744,6 +744,7 @@ mod properties {
 /// context — gives exactly what the pipeline gives for the new request.
 mod replay {
     use super::*;
+    use crate::resolve::Source;
     use proptest::prelude::*;
 
     const HOSTS: [&str; 4] = [
@@ -752,7 +753,7 @@ mod replay {
         "example.com",
         "www.example.com",
     ];
-    const PATHS: [&str; 14] = [
+    const PATHS: [&str; 18] = [
         "",
         "/",
         "/x",
@@ -767,6 +768,10 @@ mod replay {
         "/t/beta",
         "/t/",
         "/t/ACME",
+        "/t/acme",
+        "/t/acme/y/z",
+        "/t/beta/x",
+        "/t/beta/",
     ];
     const QUERIES: [Option<&str>; 4] = [None, Some(""), Some("a=1"), Some("tenant=beta")];
 
@@ -865,9 +870,7 @@ mod replay {
                     .is_some_and(|r| r.starts_with('/'))
         });
         let mut key = format!("{}\n{public}\n", request.authority());
-        if reuse.reads_path {
-            key += path;
-        }
+        key += head(reuse, path);
         key += "\n";
         if reuse.reads_query {
             key += &format!("{:?}", request.query());
@@ -878,9 +881,31 @@ mod replay {
         key
     }
 
+    /// The path's tenant head as [`Reuse`] defines it: up to the end of the segment after the
+    /// first prefix the path starts with.
+    fn head<'p>(reuse: &Reuse, path: &'p str) -> &'p str {
+        let Some(prefix) = reuse
+            .path_prefixes
+            .iter()
+            .find(|p| path.starts_with(p.as_str()))
+        else {
+            return "";
+        };
+        let end = path[prefix.len()..]
+            .find('/')
+            .map_or(path.len(), |i| prefix.len() + i);
+        &path[..end]
+    }
+
     /// `first`, as a caller replays it for a request to `path`.
     fn replayed(reuse: &Reuse, first: &TenantContext, path: &str) -> TenantContext {
-        let path = if reuse.reads_path { first.path() } else { path };
+        let path = match first.source() {
+            Source::PathPrefix => match &path[head(reuse, path).len()..] {
+                "" => "/",
+                rest => rest,
+            },
+            _ => path,
+        };
         TenantContext::new(
             first.tenant().clone(),
             first.source(),
@@ -938,7 +963,7 @@ mod replay {
     fn the_inputs_are_the_ones_stated() {
         let p = by_host();
         let reuse = p.reuse().unwrap();
-        assert!(!reuse.reads_path && !reuse.reads_query);
+        assert!(reuse.path_prefixes.is_empty() && !reuse.reads_query);
         assert_eq!(reuse.public_paths, ["/health", "/docs"]);
         let base = Choice {
             host: 0,
@@ -998,6 +1023,18 @@ mod replay {
         }
         let p = by_request();
         let reuse = p.reuse().unwrap();
-        assert!(reuse.reads_path && reuse.reads_query);
+        assert_eq!(reuse.path_prefixes, ["/t/"]);
+        assert!(reuse.reads_query);
+        // Under a path prefix, the path counts only up to its tenant segment.
+        let at = |path| Choice {
+            path,
+            ..base.clone()
+        };
+        let index = |p: &str| PATHS.iter().position(|q| *q == p).unwrap();
+        let key_of = |path: &str| key(&p, &reuse, &parts(&at(index(path))));
+        assert_eq!(key_of("/t/acme/x"), key_of("/t/acme/y/z"));
+        assert_eq!(key_of("/t/acme/x"), key_of("/t/acme"));
+        assert_ne!(key_of("/t/acme/x"), key_of("/t/beta/x"));
+        assert_eq!(key_of("/x"), key_of("/x/y"));
     }
 }

@@ -191,11 +191,16 @@ impl Resolver {
         self.domains.looks_up()
     }
 
-    /// Whether the path can name the tenant (a path prefix strategy is configured).
-    pub fn reads_path(&self) -> bool {
+    /// The prefixes of the path prefix strategies, in the order they are tried: the path can
+    /// name the tenant only through them.
+    pub fn path_prefixes(&self) -> Vec<String> {
         self.strategies
             .iter()
-            .any(|s| matches!(s, Strategy::PathPrefix(_)))
+            .filter_map(|s| match s {
+                Strategy::PathPrefix(prefix) => Some(prefix.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Whether the query string can change the answer (a query strategy is configured).

@@ -3,13 +3,14 @@
 //! its Worker binding when there is one, or the REST API otherwise.
 
 use super::cloudflare::{ApiTransport, WorkerRuntime};
+use super::edges::cached_lookup;
 use super::tenant_db::TenantDb;
 use super::D1;
 use crate::cloudflare::Client;
-use crate::control::{Provisioned, Provisioner, Registry, TenantPage, TenantRecord, TenantState};
-use crate::database::d1::{database_id, D1Backend, D1Options};
+use crate::control::{Provisioned, Provisioner, Registry, TenantPage, TenantRecord};
+use crate::database::d1::{D1Backend, D1Options, D1Rest};
 use crate::database::{DatabaseFactory, Hooks};
-use crate::lookup::TenantCache;
+use crate::lookup::{TenantCache, TenantStatus};
 use crate::pipeline::TenantContext;
 use crate::{Error, TenantId, UnixTime};
 use std::rc::Rc;
@@ -76,26 +77,41 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
 impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
     type Database = TenantDb;
 
+    /// Opens the tenant's database where the isolate's [`TenantCache`] says it is: the lookup
+    /// stage has just put the answer there, so a warm request reads no registry row; on a miss
+    /// (lookups off, or the answer expired) it is loaded through the cache.
     async fn open(&self, context: &TenantContext) -> Result<TenantDb, Error> {
-        let record = self.registry.get(context.tenant()).await?;
-        let (TenantState::Ready, Some(id)) = (record.state, &record.database_id) else {
-            return Err(Error::TenantUnavailable {
-                retry_after_secs: 5,
-            });
+        let tenant = context.tenant();
+        let lookup = cached_lookup(&self.registry, &self.cache, tenant, Self::now())
+            .await
+            .map_err(|why| {
+                worker::console_error!("edge-tenancy: looking up {tenant}: {why}");
+                Error::LookupUnavailable
+            })?;
+        let location = match (lookup.status, lookup.location) {
+            (TenantStatus::Ready, Some(location)) => location,
+            (TenantStatus::NotFound, _) => return Err(Error::TenantNotFound),
+            (TenantStatus::Unavailable { retry_after_secs }, _) => {
+                return Err(Error::TenantUnavailable { retry_after_secs })
+            }
+            // Registered without a database (backend `none`): nothing to open, and waiting
+            // will not make one.
+            (TenantStatus::Ready, None) => {
+                return Err(Error::NotConfigured("the tenant has no database"))
+            }
         };
-        if let Some(binding) = &record.binding {
+        if let Some(binding) = &location.binding {
             if let Ok(db) = self.env.d1(binding) {
                 return TenantDb::binding(db, self.session.as_deref());
             }
         }
         worker::console_log!(
-            "edge-tenancy: tenant {} has no D1 binding here; its queries go through the REST API (1,200 requests per 5 minutes per account)",
-            context.tenant()
+            "edge-tenancy: tenant {tenant} has no D1 binding here; its queries go through the REST API (1,200 requests per 5 minutes per account)"
         );
-        Ok(TenantDb::Rest {
-            client: self.client.clone(),
-            id: database_id(id)?,
-        })
+        Ok(TenantDb::Rest(D1Rest::new(
+            self.client.clone(),
+            &location.database_id,
+        )?))
     }
 
     async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {

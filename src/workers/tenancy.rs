@@ -1,82 +1,191 @@
-//! The pipeline for a `worker::Request`: [`WorkerEdges`] performs its I/O with the runtime.
+//! [`Tenancy`]: everything a Rust worker keeps per isolate to serve tenants — the pipeline, the
+//! tenant cache, the D1 factory's settings and the Cloudflare API client — read from the
+//! Worker's env on first use.
+//!
+//! Route handlers get it through [`handler`](super::handler); its methods are there for what a
+//! handler does beyond the usual (its own lookups, the cache's counters).
+//!
+//! What it reads from the env, by convention:
+//! - `TENANCY_CONFIG` (var or secret): the pipeline's settings ([`TenancyConfig`]), JSON;
+//! - `CONTROL_PLANE` (D1 binding): the tenant registry, its schema migrated once per isolate;
+//! - `D1_FACTORY` (var, optional): the D1 factory's [`D1Options`], JSON;
+//! - the Cloudflare API's settings, as [`client_from_env`] reads them.
+//!
+//! A setting that is missing or does not parse fails the requests that need it with 503
+//! `not_configured`, its cause logged: a deployment error never lets a request through, and the
+//! routes that do not need the setting keep working.
 
-use super::{request_parts, WorkerFetch, D1};
+use super::cloudflare::client_from_env;
+use super::factory::ApiClient;
+use super::{resolve_request, D1Factory, WorkerEdges, WorkerFetch, D1};
 use crate::control::Registry;
-use crate::lookup::{TenantCache, TenantStatus};
-use crate::pipeline::{drive, Edges, Pipeline, TenantContext};
-use crate::{Error, TenantId, UnixTime};
+use crate::database::d1::D1Options;
+use crate::database::Hooks;
+use crate::lookup::{CachePolicy, TenantCache};
+use crate::pipeline::{Pipeline, TenantContext};
+use crate::{Error, TenancyConfig, UnixTime};
+use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
-use worker::{Date, Request};
+use worker::{js_sys, Env, Request};
 
-/// The pipeline's edges in a Rust worker: the runtime's clock, `fetch` for JWKS documents, and
-/// the control-plane registry (a D1 binding) for tenant lookups, through a per-isolate
-/// [`TenantCache`]. Custom-domain lookups and signature checks are not asked of it: signatures
-/// are checked in process here.
-pub struct WorkerEdges {
+/// The var holding the pipeline's settings.
+pub const CONFIG_VAR: &str = "TENANCY_CONFIG";
+/// The D1 binding holding the tenant registry.
+pub const REGISTRY_BINDING: &str = "CONTROL_PLANE";
+/// The var holding the D1 factory's settings (optional: the defaults without it).
+pub const FACTORY_VAR: &str = "D1_FACTORY";
+
+/// The per-isolate state. Make one per isolate (a `thread_local!`) and hand it to the
+/// [`Router`](worker::Router) as its data; every request shares it.
+#[derive(Default)]
+pub struct Tenancy {
+    pipeline: OnceCell<Pipeline>,
+    options: OnceCell<D1Options>,
+    client: OnceCell<Rc<ApiClient>>,
+    cache: Rc<TenantCache>,
+    registry_migrated: Cell<bool>,
+    registry_batches: Rc<Cell<u64>>,
     fetch: WorkerFetch,
-    registry: Option<(Registry<D1>, Rc<TenantCache>)>,
 }
 
-impl Default for WorkerEdges {
-    fn default() -> Self {
-        Self::new(WorkerFetch::default())
-    }
+/// A setting that is there but does not work: logged with its cause (which may name the bad
+/// setting, never a secret), answered as 503 `not_configured` with `what`.
+fn misconfigured(what: &'static str, cause: impl std::fmt::Display) -> Error {
+    worker::console_error!("edge-tenancy: {cause}");
+    Error::NotConfigured(what)
 }
 
-impl WorkerEdges {
-    /// Edges that fetch JWKS documents with `fetch` and look up no tenants.
-    pub fn new(fetch: WorkerFetch) -> Self {
+impl Tenancy {
+    /// State whose tenant cache keeps answers as `policy` says.
+    pub fn new(policy: CachePolicy) -> Self {
         Self {
-            fetch,
-            registry: None,
+            cache: Rc::new(TenantCache::new(policy)),
+            ..Self::default()
         }
     }
 
-    /// The same edges answering tenant lookups (`resolve.lookUpTenants`) from `registry`, with
-    /// answers kept in `cache` (one per isolate: a warm isolate reads no registry row).
-    pub fn with_registry(self, registry: Registry<D1>, cache: Rc<TenantCache>) -> Self {
-        Self {
-            registry: Some((registry, cache)),
-            ..self
+    /// The pipeline, built from `TENANCY_CONFIG` on first use.
+    pub fn pipeline(&self, env: &Env) -> Result<&Pipeline, Error> {
+        if let Some(pipeline) = self.pipeline.get() {
+            return Ok(pipeline);
         }
-    }
-}
-
-impl Edges for WorkerEdges {
-    fn now(&self) -> UnixTime {
-        UnixTime::from_millis(Date::now().as_millis() as i64)
-    }
-
-    async fn fetch_jwks(&self, url: &str) -> Result<String, String> {
-        self.fetch.fetch_jwks(url).await
+        const BAD: &str = "TENANCY_CONFIG is not a valid configuration";
+        let text = env
+            .var(CONFIG_VAR)
+            .map_err(|_| misconfigured(BAD, "TENANCY_CONFIG is not set"))?
+            .to_string();
+        let pipeline = TenancyConfig::pipeline_from_json(&text)
+            .map_err(|e| misconfigured(BAD, format!("TENANCY_CONFIG: {e}")))?;
+        Ok(self.pipeline.get_or_init(|| pipeline))
     }
 
-    async fn look_up_tenant(&self, tenant: &TenantId) -> Result<TenantStatus, String> {
-        let (registry, cache) = self
-            .registry
-            .as_ref()
-            .ok_or("no tenant registry is bound")?;
-        let load = async || match registry.get(tenant).await {
-            Ok(record) => Ok(record.status()),
-            Err(Error::TenantNotFound) => Ok(TenantStatus::NotFound),
-            Err(error) => Err(error.to_string()),
+    /// The isolate's Cloudflare API client ([`client_from_env`]), made on first use; one per
+    /// isolate, so its request budget counts every call the isolate makes.
+    pub fn client(&self, env: &Env) -> Result<Rc<ApiClient>, Error> {
+        if let Some(client) = self.client.get() {
+            return Ok(client.clone());
+        }
+        let client = client_from_env(env).map_err(|e| {
+            misconfigured("the Cloudflare API is not configured for this Worker", e)
+        })?;
+        Ok(self.client.get_or_init(|| Rc::new(client)).clone())
+    }
+
+    /// The tenant cache the pipeline's lookups and the factory share.
+    pub fn cache(&self) -> &Rc<TenantCache> {
+        &self.cache
+    }
+
+    /// How many batches of statements this isolate sent to the registry (reads, writes and the
+    /// one migration check): with [`TenantCache::loads`], what shows a warm request reads no row.
+    pub fn registry_batches(&self) -> u64 {
+        self.registry_batches.get()
+    }
+
+    /// The tenant registry on the `CONTROL_PLANE` binding, its schema brought up to date once
+    /// per isolate.
+    pub async fn registry(&self, env: &Env) -> Result<Registry<D1>, Error> {
+        let binding = D1::binding(env, REGISTRY_BINDING)?.counted(self.registry_batches.clone());
+        let registry = Registry::new(binding);
+        if !self.registry_migrated.get() {
+            registry.migrate(now()).await?;
+            self.registry_migrated.set(true);
+        }
+        Ok(registry)
+    }
+
+    /// Runs the pipeline over `req`: the tenant context, or the error to answer with.
+    pub async fn resolve(&self, req: &Request, env: &Env) -> Result<TenantContext, Error> {
+        let pipeline = self.pipeline(env)?;
+        let edges = match self.registry(env).await {
+            Ok(registry) => {
+                WorkerEdges::new(self.fetch).with_registry(registry, self.cache.clone())
+            }
+            // Without the registry, a request that needs a tenant lookup fails with a 503; one
+            // for the control-plane tenant, which is never looked up, still passes.
+            Err(error) => {
+                worker::console_error!("edge-tenancy: the registry is unavailable: {error}");
+                WorkerEdges::new(self.fetch)
+            }
         };
-        // A request waiting for another's registry read checks back every millisecond.
-        let pause = async || worker::Delay::from(std::time::Duration::from_millis(1)).await;
-        cache.get_or_load(tenant, self.now(), load, pause).await
+        resolve_request(pipeline, req, &edges).await
     }
 
-    fn log(&self, message: &str) {
-        worker::console_error!("{message}");
+    /// [`Tenancy::resolve`], passing only a control-plane administrator
+    /// ([`Pipeline::require_administrator`]).
+    pub async fn resolve_administrator(
+        &self,
+        req: &Request,
+        env: &Env,
+    ) -> Result<TenantContext, Error> {
+        match self.resolve(req, env).await {
+            Ok(context) => {
+                self.pipeline(env)?.require_administrator(&context)?;
+                Ok(context)
+            }
+            // An administrator's token is bound to the control-plane tenant, which is never
+            // looked up: a token for a tenant the registry lacks is simply not an administrator's.
+            Err(Error::TenantNotFound | Error::TenantUnavailable { .. }) => {
+                Err(Error::Forbidden("this needs a control-plane administrator"))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The D1 factory over `env`, running `hooks` around provisioning (`()` for none).
+    pub async fn factory<'e, H: Hooks>(
+        &self,
+        env: &'e Env,
+        hooks: H,
+    ) -> Result<D1Factory<'e, H>, Error> {
+        Ok(D1Factory::new(
+            env,
+            self.registry(env).await?,
+            self.client(env)?,
+            self.options(env)?.clone(),
+            self.cache.clone(),
+            hooks,
+        ))
+    }
+
+    /// The factory's settings, from `D1_FACTORY` on first use.
+    fn options(&self, env: &Env) -> Result<&D1Options, Error> {
+        if let Some(options) = self.options.get() {
+            return Ok(options);
+        }
+        let options = match env.var(FACTORY_VAR) {
+            Ok(text) => crate::config::from_json(&text.to_string()).map_err(|e| {
+                misconfigured(
+                    "D1_FACTORY is not a valid configuration",
+                    format!("D1_FACTORY: {e}"),
+                )
+            })?,
+            Err(_) => D1Options::default(),
+        };
+        Ok(self.options.get_or_init(|| options))
     }
 }
 
-/// Runs `pipeline` over `request` with `edges`: the tenant context, or the error to answer with
-/// ([`super::error_response`]).
-pub async fn resolve_request(
-    pipeline: &Pipeline,
-    request: &Request,
-    edges: &WorkerEdges,
-) -> Result<TenantContext, Error> {
-    drive(pipeline, request_parts(request), edges).await
+fn now() -> UnixTime {
+    UnixTime::from_js_millis(js_sys::Date::now())
 }

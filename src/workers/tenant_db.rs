@@ -16,13 +16,12 @@
 //! REST API types every parameter as a string, so there they are refused before any call (400
 //! `invalid_request`); write `NULL` in the SQL, or encode blobs (hex, base64).
 
+use super::cloudflare::{ApiTransport, WorkerRuntime};
 use super::d1::to_js;
-use super::factory::ApiClient;
 use crate::cloudflare::d1::{QueryMeta, QueryResult, RawRows};
-use crate::cloudflare::DatabaseId;
+use crate::database::d1::D1Rest;
 use crate::sql::{Row, SqlDatabase, SqlError, Statement, Value};
 use crate::Error;
-use std::rc::Rc;
 use worker::wasm_bindgen::JsValue;
 use worker::{js_sys, serde_wasm_bindgen, wasm_bindgen_futures};
 use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result};
@@ -37,12 +36,7 @@ pub enum TenantDb {
         session: Option<D1DatabaseSession>,
     },
     /// The REST query API.
-    Rest {
-        /// The API client.
-        client: Rc<ApiClient>,
-        /// The database.
-        id: DatabaseId,
-    },
+    Rest(D1Rest<ApiTransport, WorkerRuntime>),
 }
 
 /// A statement prepared on a [`TenantDb`], with its parameters.
@@ -70,7 +64,7 @@ impl TenantDb {
     pub fn path(&self) -> &'static str {
         match self {
             Self::Binding { .. } => "binding",
-            Self::Rest { .. } => "rest",
+            Self::Rest(_) => "rest",
         }
     }
 
@@ -99,8 +93,8 @@ impl TenantDb {
                 Ok(result.count().ok().flatten().unwrap_or_default() as usize)
             }
             // The query endpoint runs `;`-joined statements as one batch, one result each.
-            Self::Rest { client, id } => Ok(client
-                .query(id, &[Statement::new(sql.to_owned(), Vec::new())])
+            Self::Rest(rest) => Ok(rest
+                .query(&[Statement::new(sql.to_owned(), Vec::new())])
                 .await?
                 .len()),
         }
@@ -132,7 +126,7 @@ impl TenantDb {
                 .map_err(storage)?;
                 results.iter().map(query_result).collect()
             }
-            Self::Rest { client, id } => Ok(client.query(id, &statements).await?),
+            Self::Rest(rest) => Ok(rest.query(&statements).await?),
         }
     }
 
@@ -201,10 +195,8 @@ impl TenantStatement<'_> {
     /// Rows as arrays, with the column names once.
     pub async fn raw(&self) -> Result<RawRows, Error> {
         match self.db {
-            TenantDb::Rest { client, id } => {
-                let mut results = client
-                    .raw(id, std::slice::from_ref(&self.statement))
-                    .await?;
+            TenantDb::Rest(rest) => {
+                let mut results = rest.raw(std::slice::from_ref(&self.statement)).await?;
                 Ok(results.pop().map(|r| r.results).unwrap_or_default())
             }
             TenantDb::Binding { db, session } => {

@@ -103,13 +103,32 @@ impl Tenancy {
 
     /// Starts a request. `headers` is `name\nvalue\n` pairs; `now` is `Date.now()`. The answer is
     /// `{"done": context, "admin": bool, "until": ms | null}` (`admin`: the caller administers
-    /// every tenant; `until`: when the same request stops getting the same answer), `{"error": {status, code, message, …}}`, or `{"run", "ticket", "io"}` with one
+    /// every tenant; `until`: when the same request stops getting the same answer),
+    /// `{"error": {status, code, message, …}}`, or `{"run", "ticket", "io"}` with one
     /// of `{"fetch": {"url", "id"}}`, `{"check": {"generation", "index", "alg"}}` (the token's
     /// signature), `{"domain": host}`, `{"tenant": id}`. Every answer carries `gen`, the key
     /// set's generation, and `notes` for the log when there are any.
-    pub fn start(&self, url: &str, headers: &str, now: f64) -> String {
+    ///
+    /// `checked` is JS's verdict on the token's signature made before the call, as
+    /// `"generation index valid"` (`valid` 1 or 0), for a token whose header JS has seen checked
+    /// with that key: if the run asks for exactly that check first, the verdict answers it
+    /// within this call (one crossing for a first sight); otherwise it is ignored.
+    pub fn start(&self, url: &str, headers: &str, now: f64, checked: Option<String>) -> String {
         let now = UnixTime::from_js_millis(now);
-        let (run, step) = self.pipeline.start(request(url, headers), now);
+        let (mut run, mut step) = self.pipeline.start(request(url, headers), now);
+        if let (Some(checked), Step::Io(ticket, Io::CheckSignature(check))) = (checked, &step) {
+            let mut parts = checked.split(' ').map(str::parse::<u32>);
+            if let (Some(Ok(generation)), Some(Ok(index)), Some(Ok(valid @ (0 | 1))), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            {
+                if check.key.generation == generation && check.key.index == index as usize {
+                    let ticket = *ticket;
+                    step =
+                        self.pipeline
+                            .resume(&mut run, ticket, Reply::Signature(valid == 1), now);
+                }
+            }
+        }
         self.answer(run, step, now)
     }
 

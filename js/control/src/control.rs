@@ -10,9 +10,10 @@ use crate::edges::{ControlEdges, CustomBackend, JsHooks, JsRuntime, JsSql, JsTra
 use crate::error_json;
 use edge_tenancy::cloudflare::d1::{Jurisdiction, LocationHint};
 use edge_tenancy::cloudflare::{AccountId, ApiToken, Client, ClientOptions, DatabaseId};
-use edge_tenancy::control::{Provisioner, Registry, TenantRecord};
+use edge_tenancy::control::{Provisioner, Registry};
 use edge_tenancy::database::d1::{D1Backend, D1Options};
-use edge_tenancy::lookup::{CachePolicy, TenantCache, TenantStatus};
+use edge_tenancy::database::Backend;
+use edge_tenancy::lookup::{CachePolicy, Location, Lookup, TenantCache, TenantStatus};
 use edge_tenancy::sql::{Statement, Value};
 use edge_tenancy::{config, Error, TenantId, UnixTime};
 use js_sys::Promise;
@@ -141,78 +142,69 @@ impl Inner {
         Ok(&self.registry)
     }
 
-    /// The tenant's status, from the cache or (one read for every request waiting) the registry.
-    async fn status(&self, tenant: &TenantId) -> Result<TenantStatus, Error> {
+    /// What the registry says of `tenant`, from the cache or (one read for every request
+    /// waiting) the registry, and until when that answer is kept.
+    async fn lookup(&self, tenant: &TenantId) -> Result<(Lookup, UnixTime), Error> {
         let registry = self.registry().await?;
-        let load = async || match registry.get(tenant).await {
-            Ok(record) => Ok(record.status()),
-            Err(Error::TenantNotFound) => Ok(TenantStatus::NotFound),
-            Err(error) => Err(error.to_string()),
-        };
+        let load = async || registry.lookup(tenant).await.map_err(|e| e.to_string());
         let pause = async || self.runtime.pause(1.0).await;
-        self.cache
-            .get_or_load(tenant, now(), load, pause)
+        let now = now();
+        let lookup = self
+            .cache
+            .get_or_load(tenant, now, load, pause)
             .await
-            .map_err(|why| Error::Storage(edge_tenancy::sql::SqlError(why)))
+            .map_err(|why| Error::Storage(edge_tenancy::sql::SqlError(why)))?;
+        Ok((lookup, self.cache.kept_until(tenant, now).unwrap_or(now)))
     }
 
-    /// Provisions `tenant` with the configured backend; the cache forgets what it knew of it.
-    async fn provision(&self, tenant: &TenantId) -> Result<String, Error> {
+    /// Provisions or deprovisions `tenant` with the configured backend; the cache forgets what
+    /// it knew of it either way.
+    async fn change(&self, tenant: &TenantId, change: Change) -> Result<String, Error> {
         let registry = self.registry().await?;
-        let hooks = JsHooks(self.edges.clone());
         let outcome = match &self.maker {
             Maker::D1 { client, options } => {
                 let backend = d1_backend(client, options)?;
-                Provisioner::new(registry, &backend, &hooks, owner())
-                    .provision(tenant, now())
-                    .await
+                self.run(registry, &backend, tenant, change).await
             }
             Maker::Custom => {
-                Provisioner::new(
-                    registry,
-                    &CustomBackend(self.edges.clone()),
-                    &hooks,
-                    owner(),
-                )
-                .provision(tenant, now())
-                .await
+                let backend = CustomBackend(self.edges.clone());
+                self.run(registry, &backend, tenant, change).await
             }
         };
         self.cache.invalidate(tenant);
-        outcome.map(|provisioned| {
-            format!(
-                r#"{{"record":{},"already":{}}}"#,
-                to_json(&provisioned.record),
-                provisioned.already
-            )
-        })
+        outcome
     }
 
-    /// Deprovisions `tenant` with the configured backend; the cache forgets it.
-    async fn deprovision(&self, tenant: &TenantId) -> Result<String, Error> {
-        let registry = self.registry().await?;
+    async fn run<B: Backend>(
+        &self,
+        registry: &Registry<JsSql>,
+        backend: &B,
+        tenant: &TenantId,
+        change: Change,
+    ) -> Result<String, Error> {
         let hooks = JsHooks(self.edges.clone());
-        let outcome = match &self.maker {
-            Maker::D1 { client, options } => {
-                let backend = d1_backend(client, options)?;
-                Provisioner::new(registry, &backend, &hooks, owner())
-                    .deprovision(tenant, now())
-                    .await
-            }
-            Maker::Custom => {
-                Provisioner::new(
-                    registry,
-                    &CustomBackend(self.edges.clone()),
-                    &hooks,
-                    owner(),
+        let provisioner = Provisioner::new(registry, backend, &hooks, owner());
+        match change {
+            Change::Provision => provisioner.provision(tenant, now()).await.map(|done| {
+                format!(
+                    r#"{{"record":{},"already":{}}}"#,
+                    to_json(&done.record),
+                    done.already
                 )
+            }),
+            Change::Deprovision => provisioner
                 .deprovision(tenant, now())
                 .await
-            }
-        };
-        self.cache.invalidate(tenant);
-        outcome.map(|()| format!(r#"{{"deleted":"{tenant}"}}"#))
+                .map(|()| format!(r#"{{"deleted":"{tenant}"}}"#)),
+        }
     }
+}
+
+/// What [`Inner::change`] does to a tenant.
+#[derive(Clone, Copy)]
+enum Change {
+    Provision,
+    Deprovision,
 }
 
 fn d1_backend<'c>(
@@ -335,25 +327,40 @@ impl Control {
     pub fn look_up(&self, tenant: String) -> Promise {
         let inner = self.inner.clone();
         promise(self.inner.clone(), async move {
-            Ok(status_json(inner.status(&self::tenant(&tenant)?).await?))
+            let (lookup, _) = inner.lookup(&self::tenant(&tenant)?).await?;
+            Ok(status_json(lookup.status))
         })
     }
 
-    /// Where a ready tenant's database is: `{"databaseId", "binding"}` (`binding` null when it
-    /// has none); 404/503 errors as the pipeline gives them.
+    /// Where a ready tenant's database is, and until when JS may keep that answer:
+    /// `{"databaseId", "binding", "until"}` (`binding` null when it has none, `until` in
+    /// milliseconds); 404/503 errors as the pipeline gives them.
     pub fn locate(&self, tenant: String) -> Promise {
         let inner = self.inner.clone();
         promise(self.inner.clone(), async move {
-            let tenant = self::tenant(&tenant)?;
-            match inner.status(&tenant).await? {
-                TenantStatus::Ready => {}
-                TenantStatus::NotFound => return Err(Error::TenantNotFound),
-                TenantStatus::Unavailable { retry_after_secs } => {
-                    return Err(Error::TenantUnavailable { retry_after_secs })
+            let (lookup, until) = inner.lookup(&self::tenant(&tenant)?).await?;
+            match (lookup.status, lookup.location) {
+                (
+                    TenantStatus::Ready,
+                    Some(Location {
+                        database_id,
+                        binding,
+                    }),
+                ) => Ok(serde_json::json!({
+                    "databaseId": database_id,
+                    "binding": binding,
+                    "until": until.millis(),
+                })
+                .to_string()),
+                (TenantStatus::NotFound, _) => Err(Error::TenantNotFound),
+                (TenantStatus::Unavailable { retry_after_secs }, _) => {
+                    Err(Error::TenantUnavailable { retry_after_secs })
                 }
+                // Ready without a database: a row the registry should not hold.
+                (TenantStatus::Ready, None) => Err(Error::Storage(edge_tenancy::sql::SqlError(
+                    format!("the registry holds tenant {tenant} ready without a database"),
+                ))),
             }
-            let record = inner.registry().await?.get(&tenant).await?;
-            Ok(location_json(&record))
         })
     }
 
@@ -361,7 +368,9 @@ impl Control {
     pub fn provision(&self, tenant: String) -> Promise {
         let inner = self.inner.clone();
         promise(self.inner.clone(), async move {
-            inner.provision(&self::tenant(&tenant)?).await
+            inner
+                .change(&self::tenant(&tenant)?, Change::Provision)
+                .await
         })
     }
 
@@ -369,7 +378,9 @@ impl Control {
     pub fn deprovision(&self, tenant: String) -> Promise {
         let inner = self.inner.clone();
         promise(self.inner.clone(), async move {
-            inner.deprovision(&self::tenant(&tenant)?).await
+            inner
+                .change(&self::tenant(&tenant)?, Change::Deprovision)
+                .await
         })
     }
 
@@ -409,8 +420,4 @@ impl Control {
             Ok(to_json(&results))
         })
     }
-}
-
-fn location_json(record: &TenantRecord) -> String {
-    serde_json::json!({ "databaseId": record.database_id, "binding": record.binding }).to_string()
 }
