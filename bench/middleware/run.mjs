@@ -370,6 +370,13 @@ if (ours >= 0 && baseline >= 0) {
   console.log(`  ${plainRatio.toFixed(2)}x bare: ${plainRatio >= 0.95 ? "met" : "NOT met"}; against the baseline ${ahead.map((r) => `${r.toFixed(2)}x`).join(", ")}: ${ahead.every((r) => r > 1) ? "met" : "NOT met"}`);
 }
 
+console.log(`\nper-round ratios to bare (how far single rounds swing on this machine)`);
+for (const route of ["plain", "database"]) {
+  for (const [i, v] of VARIANTS.entries()) {
+    if (i > 0) console.log(`  ${ROUTE_NAMES[route].padEnd(22)}${v.name.padEnd(32)}${results[route][i].map((r) => (r.rps / r.bare).toFixed(2)).join(" ")}`);
+  }
+}
+
 console.log(`\ncold start: a fresh workerd (miniflare) with the variant beside the local API, ${COLD_SAMPLES} samples, medians`);
 console.log(`${"variant".padEnd(32)}${cell("start→200 ms", 14)}${cell("ready→200 ms", 14)}${cell("upload gzip KB", 16)}`);
 for (const [i, v] of VARIANTS.entries()) {
