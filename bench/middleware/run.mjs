@@ -87,15 +87,14 @@ const ROUTE_NAMES = { plain: "no database", database: "one indexed SELECT" };
 const work = mkdtempSync(join(tmpdir(), "edge-tenancy-bench-middleware-"));
 const persist = { d1Persist: join(work, "d1"), durableObjectsPersist: join(work, "do") };
 
-// Each JS variant bundled the way `wrangler deploy` would. Run outside the repository: there,
-// wrangler would take the demo's wrangler.toml and run its [build] (a Rust build of the demo).
+// Each JS variant bundled the way `wrangler deploy` would, with a configuration of its own:
+// otherwise wrangler takes the repository's wrangler.toml (found above the entry) and runs its
+// [build], a Rust build of the demo.
 function bundle(entry) {
   const outdir = join(work, entry.replace(".js", ""));
-  execFileSync(
-    "wrangler",
-    ["deploy", "--dry-run", "--outdir", outdir, "--name", "bench", "--compatibility-date", COMPATIBILITY_DATE, join(ROOT, "bench/middleware/workers", entry)],
-    { cwd: work, stdio: ["ignore", "ignore", "inherit"] },
-  );
+  const config = join(work, `${entry.replace(".js", "")}.wrangler.json`);
+  writeFileSync(config, JSON.stringify({ name: "bench", main: join(ROOT, "bench/middleware/workers", entry), compatibility_date: COMPATIBILITY_DATE }));
+  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir, "--config", config], { cwd: work, stdio: ["ignore", "ignore", "inherit"] });
   return join(outdir, entry);
 }
 
