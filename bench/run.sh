@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark (not a test): `bash bench/run.sh` prints req/s and paired ratios for every variant
 # under every traffic shape; `bash bench/run.sh profile` takes one variant's CPU profile in workerd
-# (see bench/profile.mjs).
+# (see bench/profile.mjs); `bash bench/run.sh middleware` whole tenant requests, auth to database,
+# against a hand-written JS baseline and the Rust demo (see bench/middleware/run.mjs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 bash "$ROOT/scripts/setup.sh"
@@ -11,5 +12,6 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 case "${1:-run}" in
   run) exec node "$ROOT/bench/run.mjs" ;;
   profile) exec node "$ROOT/bench/profile.mjs" ;;
-  *) echo "usage: bench/run.sh [run|profile]" >&2; exit 2 ;;
+  middleware) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/middleware/run.mjs" ;;
+  *) echo "usage: bench/run.sh [run|profile|middleware]" >&2; exit 2 ;;
 esac
