@@ -3,6 +3,7 @@
 // runs, by the entry the package's export conditions chose (workerd.js or portable.js).
 import * as wasm from "./dist/edge_tenancy.js";
 import { call, EdgeTenancyError } from "./errors.js";
+import { REPLAYED } from "./internal.js";
 
 export { EdgeTenancyError } from "./errors.js";
 
@@ -291,35 +292,58 @@ export function createTenancy(config, options = {}) {
     return JSON.stringify({ error: FAULT, gen: generation });
   }
 
+  // What the pipeline reads of `request`: its URL and the headers Rust reads, as Rust takes them.
+  function read(request) {
+    const url = request.url;
+    let headers = "";
+    let authorization = "";
+    for (const name of names) {
+      const value = request.headers.get(name);
+      if (value === null) continue;
+      headers += `${name}\n${value}\n`;
+      if (name === "authorization") authorization = value;
+    }
+    return { url, headers, authorization };
+  }
+
+  // The key a kept answer for these inputs is under, and the path it is replayed with.
+  function keyOf(url, headers) {
+    const { authority, path, query } = urlParts(url);
+    const head = tenantHead(path);
+    return { input: `${authority}\n${isPublic(path)}\n${head}\n${reuse.readsQuery && query !== null ? `?${query}` : ""}\n${headers}`, path, head };
+  }
+
+  // The answer kept under `key` at `now`, with the request's own path; undefined when none holds.
+  function kept({ input, path, head }, now) {
+    const known = answers.get(input);
+    if (known === undefined) return undefined;
+    if (now < known.until) {
+      const { result } = known;
+      // The context names the request's own path, without its tenant head when the path
+      // prefix named the tenant (Rust's path_prefix: what is left, or "/").
+      const own = result.source === "pathPrefix" ? path.slice(head.length) || "/" : path;
+      return result.path === own ? result : Object.freeze({ ...result, path: own });
+    }
+    answers.delete(input);
+    answerBytes -= known.size;
+    return undefined;
+  }
+
   return {
+    // A kept answer for `request`, or undefined: no await, for middleware that can skip one.
+    [REPLAYED](request) {
+      if (!keeps) return undefined;
+      const { url, headers } = read(request);
+      return kept(keyOf(url, headers), clock());
+    },
+
     async resolve(request) {
-      const url = request.url;
-      let headers = "";
-      let authorization = "";
-      for (const name of names) {
-        const value = request.headers.get(name);
-        if (value === null) continue;
-        headers += `${name}\n${value}\n`;
-        if (name === "authorization") authorization = value;
-      }
+      const { url, headers, authorization } = read(request);
       const now = clock();
-      let input;
-      if (keeps) {
-        const { authority, path, query } = urlParts(url);
-        const head = tenantHead(path);
-        input = `${authority}\n${isPublic(path)}\n${head}\n${reuse.readsQuery && query !== null ? `?${query}` : ""}\n${headers}`;
-        const known = answers.get(input);
-        if (known !== undefined && now < known.until) {
-          const { result } = known;
-          // The context names the request's own path, without its tenant head when the path
-          // prefix named the tenant (Rust's path_prefix: what is left, or "/").
-          const own = result.source === "pathPrefix" ? path.slice(head.length) || "/" : path;
-          return result.path === own ? result : Object.freeze({ ...result, path: own });
-        }
-        if (known !== undefined) {
-          answers.delete(input);
-          answerBytes -= known.size;
-        }
+      const key = keeps ? keyOf(url, headers) : undefined;
+      if (key !== undefined) {
+        const hit = kept(key, now);
+        if (hit !== undefined) return hit;
       }
       // Where Rust reads the token: after the 7 bytes of "Bearer ".
       const token = authorization.slice(7);
@@ -339,7 +363,7 @@ export function createTenancy(config, options = {}) {
       observe(answer.gen);
       if (answer.done !== undefined) {
         const result = deepFreeze({ ok: true, ...answer.done, administrator: answer.admin });
-        if (keeps) remember(input, result, answer.until);
+        if (key !== undefined) remember(key.input, result, answer.until);
         return result;
       }
       if (answer.error !== undefined) return failure(answer.error);

@@ -80,6 +80,7 @@ test("the tarball holds the package, its README and LICENSE, at the crate's vers
     "hono/workerd.js",
     "index.d.ts",
     "index.js",
+    "internal.js",
     "load/bytes.js",
     "load/control-bytes.js",
     "load/control-module.js",
