@@ -58,7 +58,9 @@ export async function serve(variants, shapes, { inspector } = {}) {
     execFileSync(
       "wrangler",
       ["deploy", "--dry-run", "--outdir", outdir, "--name", "bench", "--compatibility-date", "2026-07-01", join(ROOT, "bench/workers", entry)],
-      { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] },
+      // Run from the work folder: from the repository, wrangler would find its wrangler.toml and
+      // run the demo's Rust build first.
+      { cwd: work, stdio: ["ignore", "ignore", "inherit"] },
     );
     bundles[entry] = outdir;
   }
