@@ -5,7 +5,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
+import { basename, join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ALGS, HS256_SECRET, SHAPES, hostOf, keyMaterial, pathOf, tenantOf, userTokens, wrkScript } from "./traffic.mjs";
 
@@ -45,6 +45,18 @@ export function selected() {
 
 // Bundles each entry once, writes the workerd config and the wrk scripts, and starts workerd.
 // `inspector`: an address for V8's inspector (the profiler connects there).
+/** Bundles worker `main` as `wrangler deploy` would, into a folder of `work`; returns the folder. */
+export function bundle(main, work) {
+  const name = basename(main, ".js");
+  const outdir = join(work, name);
+  // A configuration of its own: without one, wrangler finds the repository's wrangler.toml above
+  // the entry and runs the demo's Rust build first.
+  const config = join(work, `${name}.wrangler.json`);
+  writeFileSync(config, JSON.stringify({ name: "bench", main, compatibility_date: "2026-07-01" }));
+  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir, "--config", config], { cwd: work, stdio: ["ignore", "ignore", "inherit"] });
+  return outdir;
+}
+
 export async function serve(variants, shapes, { inspector } = {}) {
   const { jwks, sign } = await keyMaterial();
   const most = Math.max(...shapes.map((s) => s.users));
@@ -54,14 +66,7 @@ export async function serve(variants, shapes, { inspector } = {}) {
   const work = mkdtempSync(join(tmpdir(), "edge-tenancy-bench-"));
   const bundles = {};
   for (const entry of new Set(variants.map((v) => v.entry))) {
-    const outdir = join(work, entry.replace(".js", ""));
-    execFileSync(
-      "wrangler",
-      ["deploy", "--dry-run", "--outdir", outdir, "--name", "bench", "--compatibility-date", "2026-07-01", join(ROOT, "bench/workers", entry)],
-      // Run from the work folder: from the repository, wrangler would find its wrangler.toml and
-      // run the demo's Rust build first.
-      { cwd: work, stdio: ["ignore", "ignore", "inherit"] },
-    );
+    const outdir = bundle(join(ROOT, "bench/workers", entry), work);
     bundles[entry] = outdir;
   }
 

@@ -38,7 +38,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import * as jose from "jose";
-import { pin } from "../harness.mjs";
+import { bundle, pin } from "../harness.mjs";
 import { profileWhile, printSelfTime } from "./profile.mjs";
 import { adminToken, demoWorker } from "../../tests/demo-admin.mjs";
 import { localApiWorker, localD1Worker, localD1Binding, control } from "../../local-api/testing.mjs";
@@ -90,12 +90,8 @@ const persist = { d1Persist: join(work, "d1"), durableObjectsPersist: join(work,
 // Each JS variant bundled the way `wrangler deploy` would, with a configuration of its own:
 // otherwise wrangler takes the repository's wrangler.toml (found above the entry) and runs its
 // [build], a Rust build of the demo.
-function bundle(entry) {
-  const outdir = join(work, entry.replace(".js", ""));
-  const config = join(work, `${entry.replace(".js", "")}.wrangler.json`);
-  writeFileSync(config, JSON.stringify({ name: "bench", main: join(ROOT, "bench/middleware/workers", entry), compatibility_date: COMPATIBILITY_DATE }));
-  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir, "--config", config], { cwd: work, stdio: ["ignore", "ignore", "inherit"] });
-  return join(outdir, entry);
+function bundleOf(entry) {
+  return join(bundle(join(ROOT, "bench/middleware/workers", entry), work), entry);
 }
 
 // A variant's miniflare worker: the bindings a deploy would give it (registry, every tenant's
@@ -279,7 +275,7 @@ const uploadFiles = (dir) => readdirSync(dir).filter((f) => /\.(m?js|wasm)$/.tes
 // Progress on stderr; the figures on stdout.
 const step = (what) => process.stderr.write(`[bench] ${what}\n`);
 step("bundling");
-for (const v of VARIANTS) if (v.entry) v.script = bundle(v.entry);
+for (const v of VARIANTS) if (v.entry) v.script = bundleOf(v.entry);
 step("provisioning");
 const bindings = await provision();
 step("serving");
