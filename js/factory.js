@@ -66,6 +66,10 @@ function controlEdges({ registry, api, hooks = {}, factory, open }) {
 // A control plane's answer, its errors as EdgeTenancyError.
 const answer = async (promise) => JSON.parse(await settle(promise));
 
+function checkRegistry(registry, where) {
+  if (typeof registry?.prepare !== "function") throw new TypeError(`edge-tenancy: ${where} is the D1 binding of the tenant registry`);
+}
+
 function checkFunction(options, name, required) {
   const value = options[name];
   if (value === undefined && !required) return;
@@ -76,12 +80,12 @@ function checkFunction(options, name, required) {
 // the `until` Rust gave with it (when its registry answer falls due), adapters for as long as the
 // location stays the same (made again only when it moves). Dropped when this isolate provisions
 // or deprovisions the tenant. `make(location, tenantId)` opens the database and makes adapters.
-function tenantsOf(control, make, clock = Date.now) {
+function tenantsOf(control, make) {
   const kept = new Map(); // tenant → { databaseId, binding, until, database, adapters }
   // What is kept of the tenant while Rust's answer holds: a warm request's whole lookup, no await.
   function known(tenantId) {
     const entry = kept.get(tenantId);
-    return entry !== undefined && clock() < entry.until ? entry : undefined;
+    return entry !== undefined && Date.now() < entry.until ? entry : undefined;
   }
   async function open(tenantId) {
     const entry = known(tenantId);
@@ -97,27 +101,22 @@ function tenantsOf(control, make, clock = Date.now) {
     kept.set(tenantId, fresh);
     return fresh;
   }
-  const forget = (tenantId) => kept.delete(tenantId);
+  // A provisioning call: what was kept of the tenant goes before it and again after it (a request
+  // may have kept the old state meanwhile).
+  async function change(tenantId, call) {
+    kept.delete(tenantId);
+    try {
+      return await answer(call(tenantId));
+    } finally {
+      kept.delete(tenantId);
+    }
+  }
   return {
     known,
     open,
     getAdapters: async (tenantId) => (await open(tenantId)).adapters,
-    provision: async (tenantId) => {
-      forget(tenantId);
-      try {
-        return await answer(control.provision(tenantId));
-      } finally {
-        forget(tenantId);
-      }
-    },
-    deprovision: async (tenantId) => {
-      forget(tenantId);
-      try {
-        await answer(control.deprovision(tenantId));
-      } finally {
-        forget(tenantId);
-      }
-    },
+    provision: (tenantId) => change(tenantId, (id) => control.provision(id)),
+    deprovision: async (tenantId) => void (await change(tenantId, (id) => control.deprovision(id))),
     get: async (tenantId) => answer(control.get(tenantId)),
     list: async ({ after, limit = 100 } = {}) => answer(control.list(after, limit)),
     lookUpTenant: async (tenantId) => answer(control.lookUp(tenantId)),
@@ -133,7 +132,7 @@ function tenantsOf(control, make, clock = Date.now) {
 export function createD1Factory(options) {
   if (typeof options !== "object" || options === null) throw new TypeError("edge-tenancy: createD1Factory takes an options object");
   const { registry, env = {}, api, createAdapters, afterProvision, beforeDeprovision, ...settings } = options;
-  if (typeof registry?.prepare !== "function") throw new TypeError("edge-tenancy: createD1Factory: registry is the D1 binding of the tenant registry");
+  checkRegistry(registry, "createD1Factory: registry");
   if (api !== undefined && typeof api?.fetch !== "function") throw new TypeError("edge-tenancy: createD1Factory: api is a Fetcher (a service binding)");
   checkFunction(options, "createAdapters", true);
   checkFunction(options, "afterProvision", false);
@@ -167,7 +166,7 @@ export function createD1Factory(options) {
     const database = openDatabase({ id: tenantId, ...location });
     return { database, adapters: await createAdapters(database, tenantId) };
   });
-  const { open, ...factory } = tenants;
+  const { open, known, ...factory } = tenants;
   factory.database = async (tenantId) => (await open(tenantId)).database;
   Object.defineProperty(factory.getAdapters, FACTORY, { value: tenants });
   return factory;
@@ -175,10 +174,12 @@ export function createD1Factory(options) {
 
 /**
  * A factory written in JS (`{ getAdapters, provision, deprovision }`, each async, checked by the
- * caller) under a registry on the `registry` D1 binding: its provisioning gets the registry's states and leases, its
- * tenants are looked up on every request, and the control-plane routes list them.
+ * caller) under a registry on the `registry` D1 binding (`where` names it in an error): its
+ * provisioning gets the registry's states and leases, its tenants are looked up on every request,
+ * and the control-plane routes list them.
  */
-export function registryFor(factory, registry) {
+export function registryFor(factory, registry, where) {
+  checkRegistry(registry, where);
   const control = new wasm.Control(controlEdges({ registry, factory }), undefined);
   return tenantsOf(control, async (_location, tenantId) => ({ adapters: await factory.getAdapters(tenantId) }));
 }

@@ -36,8 +36,7 @@ function isolation(databaseIsolation) {
     for (const [name, fn] of Object.entries({ onProvision, onDeprovision })) {
       if (typeof fn !== "function") throw new TypeError(`edge-tenancy: databaseIsolation.${name} is a function: the registry provisions through it`);
     }
-    if (typeof registry?.prepare !== "function") throw new TypeError("edge-tenancy: databaseIsolation.registry is the D1 binding of the tenant registry");
-    return registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry);
+    return registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry, "databaseIsolation.registry");
   }
   return { getAdapters, provision: onProvision, deprovision: onDeprovision };
 }

@@ -86,10 +86,11 @@ fn owner() -> String {
 
 /// The Promise of `work`'s JSON, rejected with the error's JSON; errors whose detail is only for
 /// the operator are logged first.
-fn promise<F>(inner: Rc<Inner>, work: F) -> Promise
+fn promise<F>(inner: Rc<Inner>, work: impl FnOnce(Rc<Inner>) -> F) -> Promise
 where
     F: Future<Output = Result<String, Error>> + 'static,
 {
+    let work = work(inner.clone());
     future_to_promise(async move {
         match work.await {
             Ok(json) => Ok(JsValue::from_str(&json)),
@@ -325,8 +326,7 @@ impl Control {
     /// The pipeline's tenant lookup: `{"state": …}` from the cache or the registry.
     #[wasm_bindgen(js_name = lookUp)]
     pub fn look_up(&self, tenant: String) -> Promise {
-        let inner = self.inner.clone();
-        promise(self.inner.clone(), async move {
+        promise(self.inner.clone(), move |inner| async move {
             let (lookup, _) = inner.lookup(&self::tenant(&tenant)?).await?;
             Ok(status_json(lookup.status))
         })
@@ -336,8 +336,7 @@ impl Control {
     /// `{"databaseId", "binding", "until"}` (`binding` null when it has none, `until` in
     /// milliseconds); 404/503 errors as the pipeline gives them.
     pub fn locate(&self, tenant: String) -> Promise {
-        let inner = self.inner.clone();
-        promise(self.inner.clone(), async move {
+        promise(self.inner.clone(), move |inner| async move {
             let (lookup, until) = inner.lookup(&self::tenant(&tenant)?).await?;
             match (lookup.status, lookup.location) {
                 (
@@ -366,8 +365,7 @@ impl Control {
 
     /// Provisions `tenant` (idempotent): `{"record", "already"}`.
     pub fn provision(&self, tenant: String) -> Promise {
-        let inner = self.inner.clone();
-        promise(self.inner.clone(), async move {
+        promise(self.inner.clone(), move |inner| async move {
             inner
                 .change(&self::tenant(&tenant)?, Change::Provision)
                 .await
@@ -376,8 +374,7 @@ impl Control {
 
     /// Deprovisions `tenant` (resumable): `{"deleted": id}`.
     pub fn deprovision(&self, tenant: String) -> Promise {
-        let inner = self.inner.clone();
-        promise(self.inner.clone(), async move {
+        promise(self.inner.clone(), move |inner| async move {
             inner
                 .change(&self::tenant(&tenant)?, Change::Deprovision)
                 .await
@@ -386,8 +383,7 @@ impl Control {
 
     /// `tenant`'s registry record.
     pub fn get(&self, tenant: String) -> Promise {
-        let inner = self.inner.clone();
-        promise(self.inner.clone(), async move {
+        promise(self.inner.clone(), move |inner| async move {
             let record = inner.registry().await?.get(&self::tenant(&tenant)?).await?;
             Ok(to_json(&record))
         })
@@ -395,8 +391,7 @@ impl Control {
 
     /// A page of at most `limit` tenants after `after`: `{"tenants", "next"}`.
     pub fn list(&self, after: Option<String>, limit: u32) -> Promise {
-        let inner = self.inner.clone();
-        promise(self.inner.clone(), async move {
+        promise(self.inner.clone(), move |inner| async move {
             let after = after.as_deref().map(self::tenant).transpose()?;
             if !(1..=1000).contains(&limit) {
                 return Err(Error::InvalidBody("limit is a number from 1 to 1000"));
