@@ -73,6 +73,7 @@ export async function serve(variants, shapes, { inspector } = {}) {
   const capnp = [`using Workerd = import "/workerd/workerd.capnp";`, `const config :Workerd.Config = (`];
   capnp.push(`  services = [${variants.map((_, i) => `(name = "v${i}", worker = .v${i})`).join(", ")}],`);
   capnp.push(`  sockets = [${variants.map((_, i) => `(name = "s${i}", address = "127.0.0.1:${BASE_PORT + i}", http = (), service = "v${i}")`).join(", ")}],`);
+  if (process.env.BENCH_V8FLAGS) capnp.push(`  v8Flags = ${JSON.stringify(process.env.BENCH_V8FLAGS.split(" "))},`);
   capnp.push(`);`);
   variants.forEach((v, i) => {
     // `embed` paths are relative to the config file; the main module comes first.

@@ -205,36 +205,44 @@ export function createTenancy(config, options = {}) {
     return pending;
   }
 
-  // The public-key signature check Rust asked for, with WebCrypto: the verdict, or undefined
-  // when it could not be made.
-  async function verify({ generation: gen, index, alg }, token) {
+  // The CryptoKey for key `gen:index` (alg `alg`): the key, the Promise of it while WebCrypto
+  // imports it, or null when it cannot be used.
+  function cryptoKeyFor(gen, index, alg) {
     const name = `${gen}:${index}`;
-    let cryptoKey = keys.get(name);
-    if (cryptoKey === undefined) {
-      const jwk = tenancy.publicKey(gen, index);
-      if (jwk === undefined) return false; // a key of an older set: Rust asks again with the new one
-      const { importAs } = WEBCRYPTO[alg];
-      const imported = crypto.subtle.importKey("jwk", JSON.parse(jwk), importAs, false, ["verify"]).then(
-        (usable) => usable,
-        // A configured key WebCrypto refuses (say, a point off the curve) verifies nothing.
-        (error) => (console.error(`edge-tenancy: key ${name} (${alg}) cannot be used: ${error}`), null),
-      );
-      keys.set(name, imported);
-      // Kept under its own generation's name only: an import that ends after a rotation is never
-      // found under a new key's name.
-      imported.then((usable) => keys.get(name) === imported && keys.set(name, usable));
-      cryptoKey = imported;
-    }
-    // Awaited only while the import runs: an await costs a turn of the microtask queue.
-    if (cryptoKey instanceof Promise) cryptoKey = await cryptoKey;
-    if (cryptoKey === null) return false;
+    const known = keys.get(name);
+    if (known !== undefined) return known;
+    const jwk = tenancy.publicKey(gen, index);
+    if (jwk === undefined) return null; // a key of an older set: Rust asks again with the new one
+    const imported = crypto.subtle.importKey("jwk", JSON.parse(jwk), WEBCRYPTO[alg].importAs, false, ["verify"]).then(
+      (usable) => usable,
+      // A configured key WebCrypto refuses (say, a point off the curve) verifies nothing.
+      (error) => (console.error(`edge-tenancy: key ${name} (${alg}) cannot be used: ${error}`), null),
+    );
+    keys.set(name, imported);
+    // Kept under its own generation's name only: an import that ends after a rotation is never
+    // found under a new key's name.
+    imported.then((usable) => keys.get(name) === imported && keys.set(name, usable));
+    return imported;
+  }
+
+  // `token`'s signature checked with `cryptoKey`: a Promise of the verdict (false when WebCrypto
+  // cannot even read the signature, which is then not a valid one).
+  function verifyWith(cryptoKey, alg, token) {
+    if (cryptoKey === null) return Promise.resolve(false);
     const dot = token.lastIndexOf(".");
     try {
       const signature = fromBase64url(token.slice(dot + 1));
-      return await crypto.subtle.verify(WEBCRYPTO[alg].verifyWith, cryptoKey, signature, utf8.encode(token.slice(0, dot)));
+      return crypto.subtle.verify(WEBCRYPTO[alg].verifyWith, cryptoKey, signature, utf8.encode(token.slice(0, dot))).catch(() => false);
     } catch {
-      return false; // a signature WebCrypto cannot even read is not a valid one
+      return Promise.resolve(false);
     }
+  }
+
+  // The public-key signature check Rust asked for, with WebCrypto: a Promise of the verdict. Its
+  // caller awaits it once: a key already imported adds no await of its own.
+  function verify({ generation: gen, index, alg }, token) {
+    const cryptoKey = cryptoKeyFor(gen, index, alg);
+    return cryptoKey instanceof Promise ? cryptoKey.then((usable) => verifyWith(usable, alg, token)) : verifyWith(cryptoKey, alg, token);
   }
 
   // The key a token with `token`'s header was checked with, if it is of the current set.
@@ -242,15 +250,6 @@ export function createTenancy(config, options = {}) {
     const dot = token.indexOf(".");
     const known = dot < 0 ? undefined : checkedHeaders.get(token.slice(0, dot));
     return known?.generation === generation ? known : undefined;
-  }
-
-  // The verdict on `token`'s signature with key `known`, for Rust's start: "generation index 1|0".
-  async function precheck(known, token) {
-    try {
-      return `${known.generation} ${known.index} ${(await verify(known, token)) ? 1 : 0}`;
-    } catch {
-      return undefined; // Rust asks for the check, and the usual path makes it
-    }
   }
 
   // Performs the I/O of `answer` and resumes its run: the next answer, as JSON.
@@ -348,8 +347,16 @@ export function createTenancy(config, options = {}) {
       // Where Rust reads the token: after the 7 bytes of "Bearer ".
       const token = authorization.slice(7);
       // Awaited only for a public-key token whose header was seen: an await costs a microtask turn.
+      // Rust uses the verdict, "generation index 1|0", only if it asks for exactly that key's check.
       const known = knownCheck(token);
-      const checked = known === undefined ? undefined : await precheck(known, token);
+      let checked;
+      if (known !== undefined) {
+        try {
+          checked = `${known.generation} ${known.index} ${(await verify(known, token)) ? 1 : 0}`;
+        } catch {
+          // no verdict: Rust asks for the check, and the usual path makes it
+        }
+      }
       let answer = JSON.parse(tenancy.start(url, headers, now, checked));
       for (let steps = 0; answer.io !== undefined; steps++) {
         if (steps === MAX_STEPS) {

@@ -200,10 +200,14 @@ impl KeySet {
             }
             _ => return Err(KeyError::UnsupportedAlgorithm),
         };
-        let public_jwk = members
-            .iter()
-            .map(|&m| (m.to_owned(), jwk.get(m).cloned().unwrap_or_default()))
-            .collect();
+        // Inserted one by one: collecting into the map would link a sort into the wasm for this.
+        let mut public_jwk = serde_json::Map::new();
+        for &member in members {
+            public_jwk.insert(
+                member.to_owned(),
+                jwk.get(member).cloned().unwrap_or_default(),
+            );
+        }
         let verifying = Verifying::Public {
             alg,
             jwk: serde_json::Value::Object(public_jwk),

@@ -10,7 +10,7 @@
 //!    the token both name a tenant, they must agree.
 
 use crate::authenticate::AuthError;
-use crate::config::ConfigError;
+use crate::config::{quoted, ConfigError};
 use crate::resolve::Resolved;
 use crate::{Error, Principal, TenantId};
 use serde::{Deserialize, Serialize};
@@ -69,7 +69,8 @@ impl AccessRules {
         for path in &config.public_paths {
             if !path.starts_with('/') {
                 return Err(ConfigError(format!(
-                    "publicPaths: {path:?} does not start with '/'"
+                    "publicPaths: {} does not start with '/'",
+                    quoted(path)
                 )));
             }
         }

@@ -15,3 +15,9 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
     let value = serde_json::from_str(text).map_err(|e| ConfigError(format!("not JSON ({e})")))?;
     from_value(value)
 }
+
+/// `value` as a JSON string, the way error messages quote what a setting held: the same escaping
+/// as the configuration it came from (and no second, Debug-style escaper in the wasm).
+pub fn quoted(value: &str) -> String {
+    serde_json::Value::from(value).to_string()
+}

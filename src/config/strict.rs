@@ -54,7 +54,7 @@ fn explain(message: &str) -> String {
     let what = if message.starts_with("unknown field") {
         "unknown setting".to_owned()
     } else {
-        format!("unknown value {name:?}")
+        format!("unknown value {}", super::quoted(name))
     };
     let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
     match closest(name, &known) {

@@ -29,13 +29,13 @@ pub(crate) enum DomainAnswer {
 impl CustomDomains {
     /// The map from parsed hosts (normalized already), and whether other hosts are looked up.
     pub fn new(domains: impl IntoIterator<Item = (Host, TenantId)>, lookup: bool) -> Self {
-        Self {
-            map: domains
-                .into_iter()
-                .map(|(h, t)| (h.as_str().to_owned(), t))
-                .collect(),
-            lookup,
+        // Inserted one by one (a later entry for a host wins): collecting into the map would link
+        // a sort into the wasm for this.
+        let mut map = BTreeMap::new();
+        for (host, tenant) in domains {
+            map.insert(host.as_str().to_owned(), tenant);
         }
+        Self { map, lookup }
     }
 
     /// Whether hosts outside the map are asked of the edge.

@@ -3,7 +3,7 @@
 use super::config::{ResolveConfig, StrategyConfig, DEFAULT_RESERVED};
 use super::custom_domain::{CustomDomains, DomainAnswer};
 use super::{Host, RequestParts};
-use crate::config::ConfigError;
+use crate::config::{quoted, ConfigError};
 use crate::{Error, Principal, TenantId};
 
 /// Where the tenant of a request was found.
@@ -100,11 +100,15 @@ impl Resolver {
                     if base_domains.is_empty() {
                         return Err(ConfigError("subdomain: baseDomains is empty".into()));
                     }
-                    let mut bases = base_domains
-                        .iter()
-                        .map(|b| config_host(b, "subdomain: base domain"))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    bases.sort_by_key(|b| std::cmp::Reverse(b.as_str().len()));
+                    // Longest first, so `eu.example.com` is tried before `example.com`; placed
+                    // one by one (equal lengths keep their order) rather than sorted, which
+                    // would link a sort into the wasm for a handful of names.
+                    let mut bases: Vec<Host> = Vec::with_capacity(base_domains.len());
+                    for raw in base_domains {
+                        let base = config_host(&raw, "subdomain: base domain")?;
+                        let at = bases.partition_point(|b| b.as_str().len() >= base.as_str().len());
+                        bases.insert(at, base);
+                    }
                     let defaults = if replace_reserved {
                         &[][..]
                     } else {
@@ -347,11 +351,11 @@ fn path_prefix(path: &str, prefix: &str) -> Result<Option<(TenantId, String)>, E
 }
 
 fn config_host(raw: &str, what: &str) -> Result<Host, ConfigError> {
-    Host::parse(raw).map_err(|e| ConfigError(format!("{what} {raw:?}: {e}")))
+    Host::parse(raw).map_err(|e| ConfigError(format!("{what} {}: {e}", quoted(raw))))
 }
 
 fn config_tenant(raw: &str, what: &str) -> Result<TenantId, ConfigError> {
-    TenantId::parse(raw).map_err(|e| ConfigError(format!("{what} {raw:?}: {e}")))
+    TenantId::parse(raw).map_err(|e| ConfigError(format!("{what} {}: {e}", quoted(raw))))
 }
 
 /// A header or parameter name: an HTTP token, lower-cased.
@@ -363,6 +367,9 @@ fn config_token(raw: &str, what: &str) -> Result<String, ConfigError> {
     if ok {
         Ok(raw.to_ascii_lowercase())
     } else {
-        Err(ConfigError(format!("{what}: {raw:?} is not a valid name")))
+        Err(ConfigError(format!(
+            "{what}: {} is not a valid name",
+            quoted(raw)
+        )))
     }
 }

@@ -736,3 +736,18 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_longest_base_domain_is_tried_first_whatever_the_order_given() {
+    for bases in [
+        r#"["example.com", "eu.example.com"]"#,
+        r#"["eu.example.com", "example.com"]"#,
+    ] {
+        let r = resolver(&format!(
+            r#"{{ "strategies": [{{ "type": "subdomain", "baseDomains": {bases} }}] }}"#
+        ));
+        let on = |h: &str| run(&r, &format!("https://{h}/x"), &host(h), None);
+        assert_eq!(on("acme.eu.example.com"), "acme@Subdomain /x", "{bases}");
+        assert_eq!(on("acme.example.com"), "acme@Subdomain /x", "{bases}");
+    }
+}
