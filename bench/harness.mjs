@@ -2,15 +2,18 @@
 // would, served by one `workerd serve` (pinned to one core, wrk to the other), each checked by its
 // response bodies before anything is timed.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ALGS, HS256_SECRET, SHAPES, hostOf, keyMaterial, pathOf, tenantOf, userTokens, wrkScript } from "./traffic.mjs";
+import { ALGS, HS256_SECRET, SHAPES, hostOf, keyMaterial, pathOf, requestList, tenantOf, userTokens, wrkScript } from "./traffic.mjs";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BASE_PORT = 9301;
+// Linux's USER_HZ, the unit of /proc/<pid>/stat's CPU times.
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
 
 // For each algorithm: edge-tenancy with its caches on (the default size) and off, jose verifying
 // every token, and jose with a Map of verified tokens.
@@ -57,7 +60,8 @@ export function bundle(main, work) {
   return outdir;
 }
 
-export async function serve(variants, shapes, { inspector } = {}) {
+// `inProcess`: each variant wrapped by bench/workers/in-process.js, which runs it in a loop.
+export async function serve(variants, shapes, { inspector, inProcess = false } = {}) {
   const { jwks, sign } = await keyMaterial();
   const most = Math.max(...shapes.map((s) => s.users));
   const tokens = {};
@@ -66,9 +70,18 @@ export async function serve(variants, shapes, { inspector } = {}) {
   const work = mkdtempSync(join(tmpdir(), "edge-tenancy-bench-"));
   const bundles = {};
   for (const entry of new Set(variants.map((v) => v.entry))) {
-    const outdir = bundle(join(ROOT, "bench/workers", entry), work);
-    bundles[entry] = outdir;
+    let main = join(ROOT, "bench/workers", entry);
+    if (inProcess) {
+      mkdirSync(join(work, "in-process"), { recursive: true });
+      const wrapper = join(work, "in-process", entry);
+      const from = (file) => JSON.stringify(join(ROOT, "bench/workers", file));
+      writeFileSync(wrapper, `import app from ${from(entry)};\nimport { inProcess } from ${from("in-process.js")};\nexport default inProcess(app);\n`);
+      main = wrapper;
+    }
+    bundles[entry] = bundle(main, work);
   }
+  // What an in-process loop sends: each shape's requests, and the users' tokens.
+  const traffic = inProcess ? JSON.stringify(Object.fromEntries(shapes.map((s) => [s.name, requestList(s)]))) : undefined;
 
   const capnp = [`using Workerd = import "/workerd/workerd.capnp";`, `const config :Workerd.Config = (`];
   capnp.push(`  services = [${variants.map((_, i) => `(name = "v${i}", worker = .v${i})`).join(", ")}],`);
@@ -82,7 +95,7 @@ export async function serve(variants, shapes, { inspector } = {}) {
       .filter((f) => f.endsWith(".js") || f.endsWith(".wasm"))
       .sort((a, b) => Number(b.endsWith(".js")) - Number(a.endsWith(".js")))
       .map((f) => `(name = "${f}", ${f.endsWith(".wasm") ? "wasm" : "esModule"} = embed "${dir}/${f}")`);
-    const env = { JWKS: JSON.stringify(jwks), HS256_SECRET, ...v.env };
+    const env = { JWKS: JSON.stringify(jwks), HS256_SECRET, ...v.env, ...(inProcess && { TRAFFIC: traffic, TOKENS: JSON.stringify(tokens[v.alg]) }) };
     const bindings = Object.entries(env).map(([name, value]) => `(name = "${name}", text = ${JSON.stringify(value)})`);
     capnp.push(`const v${i} :Workerd.Worker = (modules = [${modules.join(", ")}], compatibilityDate = "2026-07-01", bindings = [${bindings.join(", ")}]);`);
   });
@@ -98,6 +111,13 @@ export async function serve(variants, shapes, { inspector } = {}) {
     }
   }
 
+  // A workerd of an earlier run that is still stopping would answer for this one.
+  for (const [i] of variants.entries()) {
+    for (let attempt = 0; await listening(BASE_PORT + i); attempt++) {
+      if (attempt === 50) throw new Error(`port ${BASE_PORT + i} is in use`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const argv = [join(ROOT, "node_modules/.bin/workerd"), "serve", configPath, ...(inspector ? [`--inspector-addr=${inspector}`] : [])];
   const [cmd, ...args] = pin(1, argv);
   const workerd = spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit"] });
@@ -113,8 +133,21 @@ export async function serve(variants, shapes, { inspector } = {}) {
     }
     if (!up) throw new Error(`${v.name} did not start`);
   }
-  return { tokens, scripts, stop, port: (i) => BASE_PORT + i, work };
+  // The CPU time workerd has used so far, all its threads, in seconds (Linux's clock ticks).
+  const cpuSeconds = () => {
+    const fields = readFileSync(`/proc/${workerd.pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  };
+  return { tokens, scripts, stop, port: (i) => BASE_PORT + i, work, cpuSeconds };
 }
+
+// Whether something accepts connections on `port`.
+const listening = (port) =>
+  new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.on("connect", () => (socket.destroy(), resolve(true)));
+    socket.on("error", () => resolve(false));
+  });
 
 // workerd on one core and wrk on the other, so they do not take turns on the same one.
 export const pin = (core, argv) => (process.env.BENCH_PIN === "0" ? argv : ["taskset", "-c", String(core), ...argv]);

@@ -2,7 +2,9 @@
 # The benchmark (not a test): `bash bench/run.sh` prints req/s and paired ratios for every variant
 # under every traffic shape; `bash bench/run.sh profile` takes one variant's CPU profile in workerd
 # (see bench/profile.mjs); `bash bench/run.sh middleware` whole tenant requests, auth to database,
-# against a hand-written JS baseline and the Rust demo (see bench/middleware/run.mjs).
+# against a hand-written JS baseline and the Rust demo (see bench/middleware/run.mjs); `bash
+# bench/run.sh in-process` the same variants and traffic without HTTP, each app run in a loop
+# inside workerd, for what each adds to bare Hono in µs (see bench/in-process.mjs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 bash "$ROOT/scripts/setup.sh"
@@ -12,6 +14,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 case "${1:-run}" in
   run) exec node "$ROOT/bench/run.mjs" ;;
   profile) exec node "$ROOT/bench/profile.mjs" ;;
+  in-process) exec node "$ROOT/bench/in-process.mjs" ;;
   middleware) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/middleware/run.mjs" ;;
-  *) echo "usage: bench/run.sh [run|profile|middleware]" >&2; exit 2 ;;
+  *) echo "usage: bench/run.sh [run|profile|in-process|middleware]" >&2; exit 2 ;;
 esac

@@ -49,17 +49,19 @@ const OPTIONS = ["clock", "lookUpDomain", "lookUpTenant"];
 // What one kept answer holds besides its key: the context with its principal, its record and the
 // Map's entry (about 850 bytes measured by bench/memory.mjs, with a token's usual claims).
 const ANSWER_OVERHEAD_BYTES = 1024;
-// Where a URL's authority ends (RequestParts::new in Rust splits it the same way).
-const AUTHORITY_END = /[/?#]/g;
 
-// The URL's authority, path and query (null: none), exactly as Rust's RequestParts reads them.
+// The URL's authority, path and query (null: none), exactly as Rust's RequestParts reads them:
+// the authority ends at the first "/", "?" or "#" after the scheme.
 function urlParts(url) {
   const scheme = url.indexOf("://");
   let authority = "";
   let rest = url;
   if (scheme >= 0) {
-    AUTHORITY_END.lastIndex = scheme + 3;
-    const end = AUTHORITY_END.exec(url)?.index ?? url.length;
+    let end = scheme + 3;
+    for (; end < url.length; end++) {
+      const c = url.charCodeAt(end);
+      if (c === 47 || c === 63 || c === 35) break; // "/", "?", "#"
+    }
     authority = url.slice(scheme + 3, end);
     rest = url.slice(end);
   }
