@@ -4,7 +4,9 @@
 # (see bench/profile.mjs); `bash bench/run.sh middleware` whole tenant requests, auth to database,
 # against a hand-written JS baseline and the Rust demo (see bench/middleware/run.mjs); `bash
 # bench/run.sh in-process` the same variants and traffic without HTTP, each app run in a loop
-# inside workerd, for what each adds to bare Hono in µs (see bench/in-process.mjs).
+# inside workerd, for what each adds to bare Hono in µs (see bench/in-process.mjs); `bash
+# bench/run.sh first-sight` the parts of a first sight of a public-key token, edge-tenancy's and
+# jose's (see bench/first-sight.mjs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 bash "$ROOT/scripts/setup.sh"
@@ -15,6 +17,7 @@ case "${1:-run}" in
   run) exec node "$ROOT/bench/run.mjs" ;;
   profile) exec node "$ROOT/bench/profile.mjs" ;;
   in-process) exec node "$ROOT/bench/in-process.mjs" ;;
+  first-sight) exec node "$ROOT/bench/first-sight.mjs" ;;
   middleware) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/middleware/run.mjs" ;;
-  *) echo "usage: bench/run.sh [run|profile|in-process|middleware]" >&2; exit 2 ;;
+  *) echo "usage: bench/run.sh [run|profile|in-process|first-sight|middleware]" >&2; exit 2 ;;
 esac
