@@ -3,22 +3,18 @@
 // ES256 and RS256: WebCrypto's check alone, jose's jwtVerify, edge-tenancy's resolve with caches
 // off, and its one call into wasm with the verdict given; what jose and edge-tenancy each add to
 // the check is the work of their own.
-//   node bench/first-sight.mjs (BENCH_ROUNDS, BENCH_USERS)
-import { serve } from "./harness.mjs";
-import { ALGS, SHAPES, keyMaterial, userTokens } from "./traffic.mjs";
+//   node bench/first-sight.mjs (BENCH_ROUNDS)
+import { median, serve } from "./harness.mjs";
+import { ALGS, SHAPES } from "./traffic.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
-const USERS = Number(process.env.BENCH_USERS ?? 100);
 const STEPS = ["webcrypto", "jose", "resolve", "wasm"];
 const N = 2000;
+// The default traffic shape's users, each with a token of each public-key algorithm.
+const SHAPE = SHAPES[0];
 
-const { jwks, sign } = await keyMaterial();
-const variants = [];
-for (const alg of ALGS.slice(1)) {
-  const tokens = await userTokens(sign, alg, USERS);
-  variants.push({ name: alg, entry: "first-sight.js", env: { ALG: alg, JWKS: JSON.stringify(jwks), TOKENS: JSON.stringify(tokens) }, alg });
-}
-const server = await serve(variants, [SHAPES[0]]);
+const variants = ALGS.slice(1).map((alg) => ({ name: alg, entry: "first-sight.js", env: { ALG: alg }, alg }));
+const server = await serve(variants, [SHAPE]);
 try {
   const run = async (i, step, n) => {
     const started = performance.now();
@@ -31,8 +27,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i] of variants.entries()) for (const step of STEPS) times[i][step].push(await run(i, step, N));
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  console.log(`\nfirst sight of a public-key token in workerd, µs each (${ROUNDS} rounds of ${N}, ${USERS} users' tokens; medians)`);
+  console.log(`\nfirst sight of a public-key token in workerd, µs each (${ROUNDS} rounds of ${N}, ${SHAPE.users} users' tokens; medians)`);
   console.log(`${"alg".padEnd(8)}${["WebCrypto check", "jose jwtVerify", "edge-tenancy resolve", "its call into wasm", "jose's own", "edge-tenancy's own"].map((h) => h.padStart(22)).join("")}`);
   for (const [i, v] of variants.entries()) {
     const m = Object.fromEntries(STEPS.map((s) => [s, median(times[i][s])]));

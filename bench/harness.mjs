@@ -46,8 +46,6 @@ export function selected() {
   return { variants, shapes };
 }
 
-// Bundles each entry once, writes the workerd config and the wrk scripts, and starts workerd.
-// `inspector`: an address for V8's inspector (the profiler connects there).
 /** Bundles worker `main` as `wrangler deploy` would, into a folder of `work`; returns the folder. */
 export function bundle(main, work) {
   const name = basename(main, ".js");
@@ -60,7 +58,10 @@ export function bundle(main, work) {
   return outdir;
 }
 
-// `inProcess`: each variant wrapped by bench/workers/in-process.js, which runs it in a loop.
+// Bundles each entry once, writes the workerd config and the wrk scripts, and starts workerd.
+// `inspector`: an address for V8's inspector (the profiler connects there). `inProcess`: each
+// variant wrapped by bench/workers/in-process.js, which runs it in a loop. BENCH_V8FLAGS (space
+// separated) go to workerd's V8.
 export async function serve(variants, shapes, { inspector, inProcess = false } = {}) {
   const { jwks, sign } = await keyMaterial();
   const most = Math.max(...shapes.map((s) => s.users));
@@ -80,7 +81,7 @@ export async function serve(variants, shapes, { inspector, inProcess = false } =
     }
     bundles[entry] = bundle(main, work);
   }
-  // What an in-process loop sends: each shape's requests, and the users' tokens.
+  // What an in-process loop sends: each shape's requests (every worker gets its users' tokens).
   const traffic = inProcess ? JSON.stringify(Object.fromEntries(shapes.map((s) => [s.name, requestList(s)]))) : undefined;
 
   const capnp = [`using Workerd = import "/workerd/workerd.capnp";`, `const config :Workerd.Config = (`];
@@ -95,7 +96,7 @@ export async function serve(variants, shapes, { inspector, inProcess = false } =
       .filter((f) => f.endsWith(".js") || f.endsWith(".wasm"))
       .sort((a, b) => Number(b.endsWith(".js")) - Number(a.endsWith(".js")))
       .map((f) => `(name = "${f}", ${f.endsWith(".wasm") ? "wasm" : "esModule"} = embed "${dir}/${f}")`);
-    const env = { JWKS: JSON.stringify(jwks), HS256_SECRET, ...v.env, ...(inProcess && { TRAFFIC: traffic, TOKENS: JSON.stringify(tokens[v.alg]) }) };
+    const env = { JWKS: JSON.stringify(jwks), HS256_SECRET, TOKENS: JSON.stringify(tokens[v.alg]), ...v.env, ...(inProcess && { TRAFFIC: traffic }) };
     const bindings = Object.entries(env).map(([name, value]) => `(name = "${name}", text = ${JSON.stringify(value)})`);
     capnp.push(`const v${i} :Workerd.Worker = (modules = [${modules.join(", ")}], compatibilityDate = "2026-07-01", bindings = [${bindings.join(", ")}]);`);
   });
@@ -148,6 +149,9 @@ const listening = (port) =>
     socket.on("connect", () => (socket.destroy(), resolve(true)));
     socket.on("error", () => resolve(false));
   });
+
+// The median of `xs`: what every benchmark reports of its rounds.
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // workerd on one core and wrk on the other, so they do not take turns on the same one.
 export const pin = (core, argv) => (process.env.BENCH_PIN === "0" ? argv : ["taskset", "-c", String(core), ...argv]);

@@ -4,7 +4,7 @@
 // Prints µs per request and what each variant adds to bare Hono, paired by round (the bare batch
 // of the same round), medians over rounds.
 //   BENCH_ROUNDS, BENCH_BATCH_MS (each batch's length), BENCH_VARIANTS, BENCH_SHAPES as for run.mjs
-import { selected, serve, checkAnswers } from "./harness.mjs";
+import { selected, serve, checkAnswers, median } from "./harness.mjs";
 import { ALGS } from "./traffic.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
@@ -42,7 +42,6 @@ try {
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
 
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const added = (s, i) => median(times[s][i].map((t, round) => t - times[s][0][round]));
   const cell = (text, width) => String(text).padStart(width);
   console.log(`\nin-process loop in workerd serve, ${ROUNDS} rounds of ~${BATCH_MS} ms batches; medians`);

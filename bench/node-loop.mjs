@@ -3,7 +3,7 @@
 // request. With `node --cpu-prof bench/node-loop.mjs`, V8's profile shows where that time goes
 // with none of workerd's noise. BENCH_ALG, BENCH_SHAPES and BENCH_CACHE (0: caches off) choose.
 import { createTenancy } from "edge-tenancy";
-import { ALGS, SHAPES, HS256_SECRET, ISSUER, hostOf, keyMaterial, pathOf, userTokens } from "./traffic.mjs";
+import { ALGS, SHAPES, HS256_SECRET, ISSUER, keyMaterial, requestList, userTokens } from "./traffic.mjs";
 
 const alg = process.env.BENCH_ALG ?? "HS256";
 if (!ALGS.includes(alg)) throw new Error(`BENCH_ALG: one of ${ALGS.join(", ")}`);
@@ -21,13 +21,8 @@ const tenancy = createTenancy({
     cacheTokens: Number(process.env.BENCH_CACHE ?? 256),
   },
 });
-// The same pseudo-random walk over users and paths as the wrk script, built before timing.
-let seed = 20261130;
-const random = (n) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
-const requests = Array.from({ length: 50_000 }, () => {
-  const user = random(shape.users);
-  return new Request(`https://${hostOf(user)}${pathOf(random(shape.paths))}`, { headers: { authorization: `Bearer ${tokens[user]}` } });
-});
+// The shape's seeded walk over users and paths (the in-process benchmark's), built before timing.
+const requests = requestList(shape, 50_000).map(([url, user]) => new Request(url, { headers: { authorization: `Bearer ${tokens[user]}` } }));
 
 let done = 0;
 const started = performance.now();

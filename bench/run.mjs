@@ -6,7 +6,7 @@
 // figure over the mean of the bare runs just before and after it, in the same round and shape,
 // then the median over rounds), so drift on a shared machine cancels out. A variant and its JS
 // counterpart run back to back and are compared directly.
-import { selected, serve, checkAnswers, wrk } from "./harness.mjs";
+import { selected, serve, checkAnswers, median, wrk } from "./harness.mjs";
 import { ALGS } from "./traffic.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -34,9 +34,9 @@ try {
   }
   schedule.push(0);
   // Two measures of each run, both "more is faster": req/s, and requests per second of workerd's
-  // CPU time (what Workers bill, and steadier on a shared machine: time the process waits for
-  // the CPU does not count). [measure][shape][variant][round]; bareNear: the mean of the bare
-  // runs around that variant's run.
+  // CPU time (what Workers bill; time the process waits for the CPU does not count, so the two
+  // part when the machine is shared). [measure][shape][variant][round]; bareNear: the mean of the
+  // bare runs around that variant's run.
   const MEASURES = ["req/s", "requests per CPU second"];
   const results = MEASURES.map(() => shapes.map(() => variants.map(() => [])));
   const bareNear = MEASURES.map(() => shapes.map(() => variants.map(() => [])));
@@ -62,7 +62,6 @@ try {
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
 
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   // Against bare: the bare runs around each run; against another variant: the same round's run.
   const paired = (m, s, i, base) =>
     median(results[m][s][i].map((r, round) => r / (base === 0 ? bareNear[m][s][i][round] : results[m][s][base][round])));

@@ -69,8 +69,9 @@ end
 `;
 }
 
-// `count` requests of `shape` as [URL, user] pairs for bench/in-process.mjs: users and paths at
-// random (a seeded LCG: the same sequence for every variant), each user on its tenant's host.
+// `count` requests of `shape` as [URL, user] pairs for the benchmarks that build their requests
+// themselves (in-process.mjs, node-loop.mjs): users and paths at random (a seeded LCG: the same
+// sequence for every variant), each user on its tenant's host.
 export function requestList(shape, count = 1024) {
   let seed = 20261130;
   const random = (n) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);

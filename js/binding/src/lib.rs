@@ -9,6 +9,7 @@
 //! Strings and numbers cross the boundary, the cheapest shape across it (see the project's
 //! performance notes); every answer is one JSON object.
 
+use edge_tenancy::config::quoted;
 use edge_tenancy::lookup::TenantStatus;
 use edge_tenancy::pipeline::{Io, Pipeline, Reply, Run, Step, Ticket};
 use edge_tenancy::resolve::RequestParts;
@@ -230,7 +231,7 @@ impl Tenancy {
                 let io = match &io {
                     Io::FetchJwks(fetch) => format!(
                         r#"{{"fetch":{{"url":{},"id":{}}}}}"#,
-                        json_string(&fetch.url),
+                        quoted(&fetch.url),
                         fetch.id.0
                     ),
                     Io::CheckSignature(check) => format!(
@@ -238,7 +239,7 @@ impl Tenancy {
                         check.key.generation, check.key.index, check.alg
                     ),
                     Io::LookUpDomain(host) => {
-                        format!(r#"{{"domain":{}}}"#, json_string(host.as_str()))
+                        format!(r#"{{"domain":{}}}"#, quoted(host.as_str()))
                     }
                     Io::LookUpTenant(tenant) => format!(r#"{{"tenant":"{tenant}"}}"#),
                 };
@@ -274,10 +275,6 @@ fn request(url: &str, headers: &str) -> RequestParts {
     let mut lines = headers.split('\n');
     let pairs = std::iter::from_fn(|| Some((lines.next()?, lines.next()?.to_owned())));
     RequestParts::new(url, pairs)
-}
-
-fn json_string(text: &str) -> String {
-    serde_json::Value::from(text).to_string()
 }
 
 fn notes_json(notes: &[String]) -> String {
