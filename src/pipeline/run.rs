@@ -132,15 +132,35 @@ impl Run {
 impl Pipeline {
     /// Starts `request` at `now`: its first step.
     pub fn start(&self, request: RequestParts, now: UnixTime) -> (Run, Step) {
-        let max_token_bytes = self
-            .verifier
+        let mut run = Run::new(request, self.max_token_bytes());
+        let step = self.advance(&mut run, now);
+        (run, step)
+    }
+
+    /// Starts `request` at `now` with the edge's verdict on its token's signature, reached with
+    /// `key` before it was asked: a first sight of a public-key token then takes one step, not
+    /// two, and the token is parsed once. The verdict stands for whatever key the verifier picks
+    /// for the token only if that is `key` (same key set generation, same place); otherwise the
+    /// run asks for the check as [`Pipeline::start`] would.
+    pub fn start_with_verdict(
+        &self,
+        request: RequestParts,
+        now: UnixTime,
+        key: KeyRef,
+        valid: bool,
+    ) -> (Run, Step) {
+        let mut run = Run::new(request, self.max_token_bytes());
+        run.progress.verdict = Some((key, valid));
+        let step = self.advance(&mut run, now);
+        (run, step)
+    }
+
+    fn max_token_bytes(&self) -> usize {
+        self.verifier
             .as_ref()
             .map_or(crate::authenticate::DEFAULT_MAX_TOKEN_BYTES, |v| {
                 v.max_token_bytes()
-            });
-        let mut run = Run::new(request, max_token_bytes);
-        let step = self.advance(&mut run, now);
-        (run, step)
+            })
     }
 
     /// Resumes `run` with the edge's `reply` to the request named `ticket`, at `now`: its next

@@ -6,6 +6,7 @@ use super::*;
 use crate::authenticate::tests::{
     claims, public_jwks, sign, signature_holds, signers, with, AUD, HS256_SECRET, ISS, NOW,
 };
+use crate::authenticate::KeyRef;
 use crate::lookup::TenantStatus;
 use crate::resolve::{Host, RequestParts};
 use crate::{Error, Fault, TenancyConfig, TenantId, UnixTime};
@@ -562,6 +563,54 @@ fn keys_from_a_url_bound_replays_by_their_due_time() {
     );
 }
 
+#[test]
+fn a_verdict_given_up_front_stands_only_for_the_key_the_token_needs() {
+    let p = io_pipeline();
+    let world = World::new(&p);
+    let token = eddsa(claims());
+    let (mut run, step) = p.start(request_with(&token), at(NOW));
+    let (ticket, _) = pending(step);
+    let jwks = world.jwks.borrow().clone().unwrap();
+    let (_, io) = pending(p.resume(&mut run, ticket, Reply::Jwks(jwks), at(NOW)));
+    let Io::CheckSignature(check) = io else {
+        panic!("{io:?}")
+    };
+    let key = check.key;
+    let user = |n: u32| eddsa(with(claims(), json!({ "sub": format!("user-{n}") })));
+
+    // The key the token needs, and it holds: no check is asked, the run goes on to resolve.
+    let (_, step) = p.start_with_verdict(request_with(&user(1)), at(NOW), key, true);
+    assert_eq!(pending(step).1.kind(), "lookUpDomain");
+    // That key, and it does not hold: refused at once.
+    let (_, step) = p.start_with_verdict(request_with(&user(2)), at(NOW), key, false);
+    assert_eq!(
+        step,
+        Step::Failed(Error::Unauthenticated(
+            crate::authenticate::AuthError::BadSignature
+        ))
+    );
+    // Another place in the set, or the same place in another set: no verdict; the check is
+    // asked for the key the token needs, and nothing was remembered on the way.
+    let elsewhere = [
+        KeyRef {
+            index: key.index + 1,
+            ..key
+        },
+        KeyRef {
+            generation: key.generation + 1,
+            ..key
+        },
+    ];
+    for wrong in elsewhere {
+        let (_, step) = p.start_with_verdict(request_with(&user(3)), at(NOW), wrong, true);
+        let (_, io) = pending(step);
+        let Io::CheckSignature(asked) = io else {
+            panic!("{io:?}")
+        };
+        assert_eq!(asked.key, key);
+    }
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -621,13 +670,36 @@ mod properties {
         said_ready: bool,
     }
 
-    /// Drives one request with `token` through `p`, replying as `moves` say (then honestly).
-    fn play(p: &Pipeline, token: &str, moves: &[Move]) -> Trace {
+    /// The Ed25519 key, second in the key set the World serves (and in `jwks(0)`), installed as
+    /// generation 1 by a run's first fetch.
+    const ED25519: KeyRef = KeyRef {
+        generation: 1,
+        index: 1,
+    };
+
+    /// A verdict the edge gives with the request, before it is asked: often for the key the
+    /// token needs, else for any place of the first key set fetched (generation 1) or of the
+    /// empty one before it (0).
+    fn upfront() -> impl Strategy<Value = Option<(KeyRef, bool)>> {
+        prop_oneof![
+            1 => Just(None),
+            2 => any::<bool>().prop_map(|valid| Some((ED25519, valid))),
+            1 => ((0u32..2), (0usize..3), any::<bool>())
+                .prop_map(|(generation, index, valid)| Some((KeyRef { generation, index }, valid))),
+        ]
+    }
+
+    /// Drives one request with `token` through `p`, with the verdict `upfront` if any, replying
+    /// as `moves` say (then honestly).
+    fn play(p: &Pipeline, token: &str, upfront: Option<(KeyRef, bool)>, moves: &[Move]) -> Trace {
         let world = World::new(p);
         let mut now = NOW;
-        let (mut run, mut step) = p.start(request_with(token), at(now));
+        let (mut run, mut step) = match upfront {
+            Some((key, valid)) => p.start_with_verdict(request_with(token), at(now), key, valid),
+            None => p.start(request_with(token), at(now)),
+        };
         let mut moves = moves.iter();
-        let mut lied_valid = false;
+        let mut lied_valid = upfront == Some((ED25519, true));
         let mut said_ready = false;
         for _ in 0..32 {
             let Step::Io(ticket, io) = &step else { break };
@@ -712,10 +784,12 @@ mod properties {
         /// The edge checks signatures: a genuine token passes only with its tenant; a forged
         /// one only if the edge itself said its signature holds.
         #[test]
-        fn caller_signatures_never_pass_unchecked(moves in moves(), forge in any::<bool>()) {
+        fn caller_signatures_never_pass_unchecked(
+            moves in moves(), upfront in upfront(), forge in any::<bool>()
+        ) {
             let p = io_pipeline();
             let (token, tenant) = if forge { (forged(), "evil") } else { (eddsa(claims()), "acme") };
-            let trace = play(&p, &token, &moves);
+            let trace = play(&p, &token, upfront, &moves);
             check_done(&trace, tenant)?;
             if forge && matches!(trace.step, Step::Done(_)) {
                 prop_assert!(trace.lied_valid, "a forged token passed with no verdict for it");
@@ -724,16 +798,16 @@ mod properties {
 
         /// Signatures checked in process: whatever the edge replies, a forged token never passes.
         #[test]
-        fn in_process_signatures_never_pass_a_forgery(moves in moves()) {
+        fn in_process_signatures_never_pass_a_forgery(moves in moves(), upfront in upfront()) {
             let p = TenancyConfig::pipeline_from_json(&format!(
                 r#"{{ "resolve": {{ "strategies": [{{ "type": "customDomain", "lookup": true }}, {{ "type": "jwtClaim" }}],
                                    "controlPlaneTenant": "main", "lookUpTenants": true }},
                      "authenticate": {{ "jwksUrl": "https://auth.example.com/jwks", "issuer": "{ISS}",
                                        "audience": "{AUD}", "tenantClaim": "org_name" }} }}"#
             )).unwrap();
-            let trace = play(&p, &forged(), &moves);
+            let trace = play(&p, &forged(), upfront, &moves);
             prop_assert!(!matches!(trace.step, Step::Done(_)), "{:?}", trace.step);
-            let trace = play(&p, &eddsa(claims()), &moves);
+            let trace = play(&p, &eddsa(claims()), upfront, &moves);
             check_done(&trace, "acme")?;
         }
     }

@@ -9,6 +9,7 @@
 //! Strings and numbers cross the boundary, the cheapest shape across it (see the project's
 //! performance notes); every answer is one JSON object.
 
+use edge_tenancy::authenticate::KeyRef;
 use edge_tenancy::config::quoted;
 use edge_tenancy::lookup::TenantStatus;
 use edge_tenancy::pipeline::{Io, Pipeline, Reply, Run, Step, Ticket};
@@ -98,7 +99,7 @@ impl Tenancy {
     /// `crypto.subtle.importKey`; `undefined` for a key that is gone.
     #[wasm_bindgen(js_name = publicKey)]
     pub fn public_key(&self, generation: u32, index: usize) -> Option<String> {
-        let key = edge_tenancy::authenticate::KeyRef { generation, index };
+        let key = KeyRef { generation, index };
         Some(self.pipeline.verifier()?.public_jwk(key)?.to_string())
     }
 
@@ -112,24 +113,16 @@ impl Tenancy {
     ///
     /// `checked` is JS's verdict on the token's signature made before the call, as
     /// `"generation index valid"` (`valid` 1 or 0), for a token whose header JS has seen checked
-    /// with that key: if the run asks for exactly that check first, the verdict answers it
-    /// within this call (one crossing for a first sight); otherwise it is ignored.
+    /// with that key: it stands if the verifier picks exactly that key for the token
+    /// ([`Pipeline::start_with_verdict`]), so a first sight takes one crossing and one parse;
+    /// otherwise the run asks for the check. Malformed, it is ignored.
     pub fn start(&self, url: &str, headers: &str, now: f64, checked: Option<String>) -> String {
         let now = UnixTime::from_js_millis(now);
-        let (mut run, mut step) = self.pipeline.start(request(url, headers), now);
-        if let (Some(checked), Step::Io(ticket, Io::CheckSignature(check))) = (checked, &step) {
-            let mut parts = checked.split(' ').map(str::parse::<u32>);
-            if let (Some(Ok(generation)), Some(Ok(index)), Some(Ok(valid @ (0 | 1))), None) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            {
-                if check.key.generation == generation && check.key.index == index as usize {
-                    let ticket = *ticket;
-                    step =
-                        self.pipeline
-                            .resume(&mut run, ticket, Reply::Signature(valid == 1), now);
-                }
-            }
-        }
+        let request = request(url, headers);
+        let (run, step) = match checked.as_deref().and_then(verdict) {
+            Some((key, valid)) => self.pipeline.start_with_verdict(request, now, key, valid),
+            None => self.pipeline.start(request, now),
+        };
         self.answer(run, step, now)
     }
 
@@ -275,6 +268,18 @@ fn request(url: &str, headers: &str) -> RequestParts {
     let mut lines = headers.split('\n');
     let pairs = std::iter::from_fn(|| Some((lines.next()?, lines.next()?.to_owned())));
     RequestParts::new(url, pairs)
+}
+
+/// JS's verdict `"generation index valid"` (`valid` 1 or 0); `None` for anything else.
+fn verdict(checked: &str) -> Option<(KeyRef, bool)> {
+    let mut parts = checked.split(' ').map(str::parse::<u32>);
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(generation)), Some(Ok(index)), Some(Ok(valid @ (0 | 1))), None) => {
+            let index = usize::try_from(index).ok()?;
+            Some((KeyRef { generation, index }, valid == 1))
+        }
+        _ => None,
+    }
 }
 
 fn notes_json(notes: &[String]) -> String {
