@@ -57,10 +57,13 @@ struct Key {
 pub(super) enum Signatures<'a> {
     /// This crate, with jwt-compact's pure-Rust backends.
     InProcess,
-    /// The caller, over `signing_input` (the token's text before its last `.`); with its
-    /// verdict and the place in this set of the key it checked with, when it has given one.
+    /// The caller, over `signing_input` (the token's text before its last `.`), of a signature
+    /// `signature_len` bytes long; with its verdict and the place in this set of the key it
+    /// checked with, when it has given one (the token may then have been parsed without its
+    /// signature's bytes).
     Caller {
         signing_input: &'a str,
+        signature_len: usize,
         verdict: Option<(usize, bool)>,
     },
 }
@@ -278,20 +281,21 @@ impl KeySet {
             #[cfg(feature = "rust-crypto")]
             (Verifying::Public { local, .. }, Signatures::InProcess) => local.validate(token),
             (Verifying::Public { .. }, signatures) => {
-                // A signature of the wrong size is refused here, as jwt-compact's own backends do,
-                // rather than handed to the caller.
-                if alg != "RS256" && token.signature_bytes().len() != 64 {
-                    return Err(AuthError::BadSignature);
-                }
                 // Without `rust-crypto` there is nothing to check with in process: the caller is
                 // always asked.
-                let (signing_input, verdict) = match signatures {
+                let (signing_input, signature_len, verdict) = match signatures {
                     Signatures::Caller {
                         signing_input,
+                        signature_len,
                         verdict,
-                    } => (signing_input, verdict),
-                    Signatures::InProcess => ("", None),
+                    } => (signing_input, signature_len, verdict),
+                    Signatures::InProcess => ("", token.signature_bytes().len(), None),
                 };
+                // A signature of the wrong size is refused here, as jwt-compact's own backends do,
+                // rather than handed to the caller.
+                if alg != "RS256" && signature_len != 64 {
+                    return Err(AuthError::BadSignature);
+                }
                 // A verdict reached with another key than this token's is no verdict.
                 let Some((_, valid)) = verdict.filter(|&(checked_with, _)| checked_with == index)
                 else {

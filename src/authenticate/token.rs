@@ -13,6 +13,21 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// `Bearer` and the one space after it, in any case.
 const SCHEME: &str = "bearer ";
 
+/// RFC 6750's b64token characters, by byte value: anything else (a space, a comma, a control
+/// character) means the header holds no single token. A table, as every byte of every new token
+/// is looked up.
+const TOKEN_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < table.len() {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'=');
+        byte += 1;
+    }
+    table
+};
+
 /// The token in `Bearer <token>` (scheme in any case, one space). Workers fold a repeated
 /// `Authorization` header into `a, b`, which is not a token and so is refused here too.
 pub fn bearer_token(authorization: &str, max_bytes: usize) -> Result<&str, AuthError> {
@@ -23,10 +38,7 @@ pub fn bearer_token(authorization: &str, max_bytes: usize) -> Result<&str, AuthE
         return Err(AuthError::Malformed);
     }
     check_size(token, max_bytes)?;
-    // RFC 6750's b64token characters: anything else (a space, a comma, a control character)
-    // means this is not one token.
-    let is_token_char = |b: u8| b.is_ascii_alphanumeric() || b"-_.~+/=".contains(&b);
-    if token.is_empty() || !token.bytes().all(is_token_char) {
+    if token.is_empty() || !token.bytes().all(|b| TOKEN_CHARS[usize::from(b)]) {
         return Err(AuthError::Malformed);
     }
     Ok(token)
@@ -65,6 +77,45 @@ pub(super) fn parse(token: &str) -> Result<Untrusted<'_>, AuthError> {
         return Err(AuthError::Malformed);
     }
     Ok(untrusted)
+}
+
+/// The length of the signature a token's last segment holds, found without decoding it: for a
+/// signature the caller has already checked, only the segment's form matters here. Exactly the
+/// segments jwt-compact's decoder (unpadded base64url) takes pass: the alphabet only, no padding,
+/// no dangling character, no bits set past the last byte.
+pub(super) fn signature_len(segment: &str) -> Result<usize, AuthError> {
+    let sextet = |b: u8| match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'-' => Some(62),
+        b'_' => Some(63),
+        _ => None,
+    };
+    let mut last = 0;
+    for &b in segment.as_bytes() {
+        last = sextet(b).ok_or(AuthError::Malformed)?;
+    }
+    // A last group of 2 or 3 characters carries 1 or 2 bytes; its unused low bits are zero.
+    let (tail_bytes, unused_bits) = match segment.len() % 4 {
+        0 => (0, 0),
+        2 => (1, 0b1111),
+        3 => (2, 0b11),
+        _ => return Err(AuthError::Malformed),
+    };
+    if last & unused_bits != 0 {
+        return Err(AuthError::Malformed);
+    }
+    Ok(segment.len() / 4 * 3 + tail_bytes)
+}
+
+/// Parses the token without its signature, which is not decoded: only its form and length are
+/// checked ([`signature_len`]). For a token whose signature the caller has already checked.
+/// Returns the token, with no signature bytes, and the length its signature has.
+pub(super) fn parse_unsigned(token: &str) -> Result<(Untrusted<'_>, usize), AuthError> {
+    let dot = token.rfind('.').ok_or(AuthError::Malformed)?;
+    let len = signature_len(&token[dot + 1..])?;
+    Ok((parse(&token[..=dot])?, len))
 }
 
 #[cfg(test)]
@@ -168,10 +219,30 @@ mod tests {
             }
         }
 
+        /// A token parsed without its signature is refused exactly when the whole token is,
+        /// and its signature's length is the decoded one.
+        #[test]
+        fn parse_unsigned_takes_what_parse_takes(
+            segment in "[A-Za-z0-9_=+/-]{0,12}|\\PC{0,8}",
+            padded in any::<bool>(),
+        ) {
+            // A real header and claims, so only the signature segment decides.
+            let head = "eyJhbGciOiJFZERTQSJ9.e30";
+            let segment = if padded { format!("{segment}=") } else { segment };
+            let token = format!("{head}.{segment}");
+            let whole = parse(&token).map(|t| t.signature_bytes().len());
+            let unsigned = parse_unsigned(&token).map(|(t, len)| {
+                assert!(t.signature_bytes().is_empty());
+                len
+            });
+            prop_assert_eq!(whole.ok(), unsigned.ok(), "{:?}", token);
+        }
+
         /// Any text parses or is refused without a panic.
         #[test]
         fn parse_is_total(token in "[A-Za-z0-9_=.-]{0,120}|\\PC{0,120}") {
             let _ = parse(&token);
+            let _ = parse_unsigned(&token);
         }
     }
 }

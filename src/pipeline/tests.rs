@@ -563,19 +563,23 @@ fn keys_from_a_url_bound_replays_by_their_due_time() {
     );
 }
 
-#[test]
-fn a_verdict_given_up_front_stands_only_for_the_key_the_token_needs() {
-    let p = io_pipeline();
-    let world = World::new(&p);
-    let token = eddsa(claims());
-    let (mut run, step) = p.start(request_with(&token), at(NOW));
+/// The key `p` asks to check an EdDSA token with, once its first run has fetched the keys.
+fn eddsa_key(p: &Pipeline) -> KeyRef {
+    let world = World::new(p);
+    let (mut run, step) = p.start(request_with(&eddsa(claims())), at(NOW));
     let (ticket, _) = pending(step);
     let jwks = world.jwks.borrow().clone().unwrap();
     let (_, io) = pending(p.resume(&mut run, ticket, Reply::Jwks(jwks), at(NOW)));
     let Io::CheckSignature(check) = io else {
         panic!("{io:?}")
     };
-    let key = check.key;
+    check.key
+}
+
+#[test]
+fn a_verdict_given_up_front_stands_only_for_the_key_the_token_needs() {
+    let p = io_pipeline();
+    let key = eddsa_key(&p);
     let user = |n: u32| eddsa(with(claims(), json!({ "sub": format!("user-{n}") })));
 
     // The key the token needs, and it holds: no check is asked, the run goes on to resolve.
@@ -608,6 +612,36 @@ fn a_verdict_given_up_front_stands_only_for_the_key_the_token_needs() {
             panic!("{io:?}")
         };
         assert_eq!(asked.key, key);
+    }
+}
+
+#[test]
+fn a_verdict_given_up_front_does_not_loosen_the_token_format() {
+    // With a verdict the signature segment is not decoded, only checked for form and length:
+    // every malformed or mis-sized one is refused just as the whole token's parse refuses it.
+    let p = io_pipeline();
+    let key = eddsa_key(&p);
+    let token = eddsa(with(claims(), json!({ "sub": "user-9" })));
+    let (head, signature) = token.rsplit_once('.').unwrap();
+    // 86 characters: the last carries 2 bits and 4 unused ones, so it is A, Q, g or w; the
+    // character after it sets an unused bit.
+    let last = signature.as_bytes()[signature.len() - 1];
+    let flipped = char::from(last + 1);
+    let mangled = [
+        format!("{head}.{signature}=="),
+        format!("{head}.+{}", &signature[1..]),
+        format!("{head}.{}{flipped}", &signature[..signature.len() - 1]),
+        format!("{head}.{signature}A"),
+        format!("{head}.{signature}AAAA"),
+        format!("{head}.{}", &signature[..signature.len() - 3]),
+        format!("{head}."),
+        format!("{head}.{signature}.{signature}"),
+    ];
+    for token in mangled {
+        let (_, whole) = p.start(request_with(&token), at(NOW));
+        let (_, with_verdict) = p.start_with_verdict(request_with(&token), at(NOW), key, true);
+        assert!(matches!(whole, Step::Failed(_)), "{token}: {whole:?}");
+        assert_eq!(with_verdict, whole, "{token}");
     }
 }
 
