@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import { createTenancy } from "./index.js";
 import { EdgeTenancyError } from "./errors.js";
-import { REPLAYED } from "./internal.js";
+import { RESOLVE } from "./internal.js";
 import { FACTORY, registryFor } from "./factory.js";
 export { createD1Factory } from "./factory.js";
 
@@ -113,7 +113,8 @@ export function setupMultiTenancy(options) {
   const tenancy = createTenancy({ ...config, resolve }, { clock, lookUpDomain, lookUpTenant: iso?.lookUpTenant });
 
   async function middleware(c, next) {
-    const result = tenancy[REPLAYED](c.req.raw) ?? (await tenancy.resolve(c.req.raw));
+    let result = tenancy[RESOLVE](c.req.raw);
+    if (result instanceof Promise) result = await result;
     if (!result.ok) return result.response;
     c.set("tenancy", result);
     c.set("tenantId", result.tenant);

@@ -3,7 +3,7 @@
 // runs, by the entry the package's export conditions chose (workerd.js or portable.js).
 import * as wasm from "./dist/edge_tenancy.js";
 import { call, EdgeTenancyError } from "./errors.js";
-import { REPLAYED } from "./internal.js";
+import { RESOLVE } from "./internal.js";
 
 export { EdgeTenancyError } from "./errors.js";
 
@@ -168,7 +168,7 @@ export function createTenancy(config, options = {}) {
   // Which key Rust asked to check tokens of a header with (`{generation, index, alg}` by the
   // token's first segment): a new token with that header is checked before the call into wasm,
   // and the verdict goes in with it, so a first sight takes one crossing, not two. Rust uses the
-  // verdict only if it asks for exactly that key's check.
+  // verdict only if it picks exactly that key for the token.
   const checkedHeaders = new Map();
   const MAX_CHECKED_HEADERS = 64;
 
@@ -330,54 +330,64 @@ export function createTenancy(config, options = {}) {
     return undefined;
   }
 
-  return {
-    // A kept answer for `request`, or undefined: no await, for middleware that can skip one.
-    [REPLAYED](request) {
-      if (!keeps) return undefined;
-      const { url, headers } = read(request);
-      return kept(keyOf(url, headers), clock());
-    },
+  // The answer for `request`: a kept one as it is (no await, for middleware that can skip one),
+  // else a Promise of the pipeline's.
+  function resolveNow(request) {
+    const { url, headers, authorization } = read(request);
+    const now = clock();
+    const key = keeps ? keyOf(url, headers) : undefined;
+    if (key !== undefined) {
+      const hit = kept(key, now);
+      if (hit !== undefined) return hit;
+    }
+    return fromPipeline(url, headers, authorization, now, key);
+  }
 
-    async resolve(request) {
-      const { url, headers, authorization } = read(request);
-      const now = clock();
-      const key = keeps ? keyOf(url, headers) : undefined;
-      if (key !== undefined) {
-        const hit = kept(key, now);
-        if (hit !== undefined) return hit;
+  // The pipeline's answer for the request read as `url` and `headers`, kept under `key`.
+  async function fromPipeline(url, headers, authorization, now, key) {
+    // Where Rust reads the token: after the 7 bytes of "Bearer ".
+    const token = authorization.slice(7);
+    // Awaited only for a public-key token whose header was seen: an await costs a microtask turn.
+    // Rust uses the verdict, "generation index 1|0", only if it picks that very key for the token.
+    const known = knownCheck(token);
+    let checked;
+    if (known !== undefined) {
+      try {
+        checked = `${known.generation} ${known.index} ${(await verify(known, token)) ? 1 : 0}`;
+      } catch {
+        // no verdict: Rust asks for the check, and the usual path makes it
       }
-      // Where Rust reads the token: after the 7 bytes of "Bearer ".
-      const token = authorization.slice(7);
-      // Awaited only for a public-key token whose header was seen: an await costs a microtask turn.
-      // Rust uses the verdict, "generation index 1|0", only if it asks for exactly that key's check.
-      const known = knownCheck(token);
-      let checked;
-      if (known !== undefined) {
-        try {
-          checked = `${known.generation} ${known.index} ${(await verify(known, token)) ? 1 : 0}`;
-        } catch {
-          // no verdict: Rust asks for the check, and the usual path makes it
-        }
+    }
+    let answer = JSON.parse(tenancy.start(url, headers, now, checked));
+    for (let steps = 0; answer.io !== undefined; steps++) {
+      if (steps === MAX_STEPS) {
+        tenancy.abandon(answer.run);
+        answer = { error: FAULT, gen: generation };
+        break;
       }
-      let answer = JSON.parse(tenancy.start(url, headers, now, checked));
-      for (let steps = 0; answer.io !== undefined; steps++) {
-        if (steps === MAX_STEPS) {
-          tenancy.abandon(answer.run);
-          answer = { error: FAULT, gen: generation };
-          break;
-        }
-        answer = JSON.parse(await step(answer, token));
+      answer = JSON.parse(await step(answer, token));
+    }
+    for (const note of answer.notes ?? []) console.error(note);
+    observe(answer.gen);
+    if (answer.done !== undefined) {
+      const result = deepFreeze({ ok: true, ...answer.done, administrator: answer.admin });
+      if (key !== undefined) remember(key.input, result, answer.until);
+      return result;
+    }
+    if (answer.error !== undefined) return failure(answer.error);
+    console.error("edge-tenancy: an answer the pipeline does not give; the request is refused");
+    return failure(FAULT);
+  }
+
+  return {
+    [RESOLVE]: resolveNow,
+
+    resolve(request) {
+      try {
+        return Promise.resolve(resolveNow(request));
+      } catch (error) {
+        return Promise.reject(error);
       }
-      for (const note of answer.notes ?? []) console.error(note);
-      observe(answer.gen);
-      if (answer.done !== undefined) {
-        const result = deepFreeze({ ok: true, ...answer.done, administrator: answer.admin });
-        if (key !== undefined) remember(key.input, result, answer.until);
-        return result;
-      }
-      if (answer.error !== undefined) return failure(answer.error);
-      console.error("edge-tenancy: an answer the pipeline does not give; the request is refused");
-      return failure(FAULT);
     },
   };
 }

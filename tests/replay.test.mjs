@@ -133,6 +133,28 @@ test("a first sight of a public-key token whose header was seen takes one call i
   }
 });
 
+test("the Hono middleware reads a request once: a kept answer at once, a new one with one read", async () => {
+  await import(join(ROOT, "js/portable.js"));
+  const { setupMultiTenancy } = await import(join(ROOT, "js/hono.js"));
+  const { Hono } = await import("hono");
+  const { middleware } = setupMultiTenancy(config());
+  const app = new Hono();
+  app.use("*", middleware);
+  app.get("*", (c) => c.json({ tenant: c.get("tenantId"), path: c.get("tenancy").path }));
+  const acme = await sign("acme");
+  const fetchCounting = async (url) => {
+    const request = new Request(url, { headers: { authorization: `Bearer ${acme}` } });
+    let reads = 0;
+    const get = request.headers.get.bind(request.headers);
+    request.headers.get = (name) => (reads++, get(name));
+    const response = await app.fetch(request);
+    return [response.status, await response.json(), reads];
+  };
+  // Rust reads only the Authorization header here: one get per request, whether it crosses or not.
+  assert.deepEqual(await fetchCounting("https://acme.example.com/orders/1"), [200, { tenant: "acme", path: "/orders/1" }, 1]);
+  assert.deepEqual(await fetchCounting("https://acme.example.com/orders/2"), [200, { tenant: "acme", path: "/orders/2" }, 1]);
+});
+
 let replaying;
 let fresh;
 let replayingByPath;
