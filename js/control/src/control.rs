@@ -25,7 +25,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 /// `createD1Factory`'s settings that Rust reads (JS keeps the functions and bindings). Unknown
-/// keys are refused by name.
+/// keys are refused by name, which is why [`D1Options`]' fields are listed again rather than
+/// flattened in: serde's `flatten` cannot be combined with `deny_unknown_fields`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct D1Settings {
