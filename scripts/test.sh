@@ -17,6 +17,7 @@ cargo clippy --quiet -p edge-tenancy-js --target wasm32-unknown-unknown -- -D wa
 cargo clippy --quiet -p edge-tenancy-control-js --target wasm32-unknown-unknown -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p edge-tenancy
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p edge-tenancy --features workers --target wasm32-unknown-unknown
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p edge-tenancy-demo -p edge-tenancy-js -p edge-tenancy-control-js
 
 step "Rust unit tests"
 cargo test -p edge-tenancy

@@ -6,11 +6,12 @@
 //! - `GET /whoami` and `GET /t/{tenant}/whoami`: the tenant context of the request, through the
 //!   pipeline configured by the `TENANCY_CONFIG` var (401/403/400, and 404 for a tenant that is
 //!   not registered, as the pipeline decides). No database work.
-//! - The tenant's own database, for its members (see [`tenants`]): `GET|POST /t/{tenant}/notes`,
-//!   `GET /t/{tenant}/notes/{id}` (one indexed SELECT), `POST /t/{tenant}/values`.
+//! - The tenant's own database, for its members (the `tenants` module):
+//!   `GET|POST /t/{tenant}/notes`, `GET /t/{tenant}/notes/{id}` (one indexed SELECT),
+//!   `POST /t/{tenant}/values`.
 //! - For control-plane administrators (a token for the control-plane tenant with the admin
-//!   scope): the tenants and their databases (see [`tenants`]), and `/admin/...`: D1 databases
-//!   and Worker bindings through the Cloudflare API (see [`admin`]).
+//!   scope): the tenants and their databases (the `tenants` module), and `/admin/...`: D1
+//!   databases and Worker bindings through the Cloudflare API (the `admin` module).
 
 use edge_tenancy::workers::{tenant, Reply, Tenancy, TenancyRouter, TenantRequest};
 use edge_tenancy::Error;

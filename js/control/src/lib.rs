@@ -1,6 +1,6 @@
 //! The wasm-bindgen exports behind the npm package's database factories (`edge-tenancy/d1`,
 //! `edge-tenancy/hono`): the crate's tenant registry and [`Provisioner`] run here, with the
-//! runtime's I/O done by JS through [`edges::ControlEdges`].
+//! runtime's I/O done by JS through the `ControlEdges` of the `edges` module.
 //!
 //! [`Provisioner`]: edge_tenancy::control::Provisioner
 
