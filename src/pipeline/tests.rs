@@ -49,6 +49,9 @@ impl<'p> World<'p> {
             domains: vec![("shop.acme.com", "acme"), ("crm.beta.io", "beta")],
             tenants: vec![
                 ("acme", TenantStatus::Ready),
+                // Registered, so that only the signature check stands between a forged token
+                // naming it and a pass.
+                ("evil", TenantStatus::Ready),
                 ("beta", TenantStatus::NotFound),
                 (
                     "gamma",
