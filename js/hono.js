@@ -4,20 +4,13 @@
 import { Hono } from "hono";
 import { createTenancy } from "./index.js";
 import { EdgeTenancyError } from "./errors.js";
-import { RESOLVE } from "./internal.js";
+import { RESOLVE, checkKeys } from "./internal.js";
 import { FACTORY, registryFor } from "./factory.js";
 export { createD1Factory } from "./factory.js";
 
 const ADAPTERS_FAILED = { status: 500, code: "adapters_failed", message: "the tenant's data adapters could not be made" };
 const INTERNAL = { status: 500, code: "internal", message: "internal error" };
 const NOT_ADMIN = { status: 403, code: "forbidden", message: "this needs a control-plane administrator" };
-
-function checkKeys(object, known, where) {
-  if (typeof object !== "object" || object === null) throw new TypeError(`edge-tenancy: ${where} is an object`);
-  for (const key of Object.keys(object)) {
-    if (!known.includes(key)) throw new TypeError(`edge-tenancy: ${where}.${key}: unknown setting (known: ${known.join(", ")})`);
-  }
-}
 
 const errorResponse = (fields) => new EdgeTenancyError(fields).toResponse();
 

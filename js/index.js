@@ -3,7 +3,7 @@
 // runs, by the entry the package's export conditions chose (workerd.js or portable.js).
 import * as wasm from "./dist/edge_tenancy.js";
 import { call, EdgeTenancyError } from "./errors.js";
-import { RESOLVE } from "./internal.js";
+import { RESOLVE, checkKeys } from "./internal.js";
 
 export { EdgeTenancyError } from "./errors.js";
 
@@ -123,9 +123,8 @@ function configJson(config) {
 }
 
 function checkOptions(options) {
-  if (typeof options !== "object" || options === null) throw new TypeError("edge-tenancy: options is an object");
-  for (const name of Object.keys(options)) {
-    if (!OPTIONS.includes(name)) throw new TypeError(`edge-tenancy: options.${name}: unknown option (known: ${OPTIONS.join(", ")})`);
+  checkKeys(options, OPTIONS, "options", "option");
+  for (const name of OPTIONS) {
     if (options[name] !== undefined && typeof options[name] !== "function") throw new TypeError(`edge-tenancy: options.${name} is a function`);
   }
 }

@@ -1,8 +1,9 @@
-// Settings of edge-tenancy/hono and edge-tenancy/d1, checked when they are built (in Node, on the
+// Settings of edge-tenancy, edge-tenancy/hono and edge-tenancy/d1, checked when they are built (in Node, on the
 // portable build): an unknown or misspelled one is an error that names it, and a token never
 // shows in an error.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createTenancy } from "edge-tenancy";
 import { createD1Factory, setupMultiTenancy, createDatabaseMiddleware } from "edge-tenancy/hono";
 
 const registry = { prepare() {}, batch() {} };
@@ -30,4 +31,11 @@ test("setupMultiTenancy and createDatabaseMiddleware name unknown settings", () 
   const { middleware, app } = setupMultiTenancy({ resolve, accessControl: { mainTenantId: "main" }, databaseIsolation: { getAdapters: factory.getAdapters } });
   assert.equal(typeof middleware, "function");
   assert.equal(typeof app.fetch, "function");
+});
+
+test("createTenancy names an unknown option and refuses one that is not a function", () => {
+  assert.throws(() => createTenancy({ resolve }, { lookupTenant: () => null }), /options.lookupTenant: unknown option \(known: clock, lookUpDomain, lookUpTenant\)/);
+  assert.throws(() => createTenancy({ resolve }, { clock: 5 }), /options.clock is a function/);
+  assert.throws(() => createTenancy({ resolve }, null), /options is an object/);
+  assert.equal(typeof createTenancy({ resolve }, { clock: () => 0 }).resolve, "function");
 });
