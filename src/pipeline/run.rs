@@ -132,9 +132,7 @@ impl Run {
 impl Pipeline {
     /// Starts `request` at `now`: its first step.
     pub fn start(&self, request: RequestParts, now: UnixTime) -> (Run, Step) {
-        let mut run = Run::new(request, self.max_token_bytes());
-        let step = self.advance(&mut run, now);
-        (run, step)
+        self.begin(request, now, None)
     }
 
     /// Starts `request` at `now` with the edge's verdict on its token's signature, reached with
@@ -149,18 +147,26 @@ impl Pipeline {
         key: KeyRef,
         valid: bool,
     ) -> (Run, Step) {
-        let mut run = Run::new(request, self.max_token_bytes());
-        run.progress.verdict = Some((key, valid));
-        let step = self.advance(&mut run, now);
-        (run, step)
+        self.begin(request, now, Some((key, valid)))
     }
 
-    fn max_token_bytes(&self) -> usize {
-        self.verifier
+    /// A new run of `request`, with the edge's verdict if it gave one, and its first step.
+    fn begin(
+        &self,
+        request: RequestParts,
+        now: UnixTime,
+        verdict: Option<(KeyRef, bool)>,
+    ) -> (Run, Step) {
+        let max_token_bytes = self
+            .verifier
             .as_ref()
             .map_or(crate::authenticate::DEFAULT_MAX_TOKEN_BYTES, |v| {
                 v.max_token_bytes()
-            })
+            });
+        let mut run = Run::new(request, max_token_bytes);
+        run.progress.verdict = verdict;
+        let step = self.advance(&mut run, now);
+        (run, step)
     }
 
     /// Resumes `run` with the edge's `reply` to the request named `ticket`, at `now`: its next
