@@ -173,6 +173,12 @@ test("resolution errors are 400s, and public paths need no token", async () => {
   const badHeader = await call("other.net", "/api/x", await sign("ES256"), { "x-tenant-id": "Acme" });
   assert.equal(badHeader.status, 400);
   assert.equal((await json(badHeader)).error.code, "invalid_tenant_id");
+  // A second tenant header arrives joined by ", ": no tenant id, so neither tenant is taken.
+  const twice = await worker.mf.dispatchFetch("https://other.net/api/x", {
+    headers: [["authorization", `Bearer ${await sign("ES256")}`], ["x-tenant-id", "acme"], ["x-tenant-id", "beta"]],
+  });
+  assert.equal(twice.status, 400);
+  assert.equal((await json(twice)).error.code, "invalid_tenant_id");
 });
 
 test("a configured key WebCrypto refuses verifies nothing: its tokens get 401, not a crash", async () => {
