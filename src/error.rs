@@ -47,8 +47,6 @@ pub enum Error {
     TenantNotFound,
     /// What a route's handler looked for in the tenant's data is not there (404); says what.
     NotFound(&'static str),
-    /// The tenant is registered already (409).
-    TenantExists,
     /// Another request is provisioning or removing the tenant right now (409, with
     /// `Retry-After`).
     TenantBusy {
@@ -161,7 +159,6 @@ impl Error {
             Self::InvalidBody(why) => (400, "invalid_body", (*why).to_owned()),
             Self::TenantNotFound => (404, "tenant_not_found", "no such tenant".to_owned()),
             Self::NotFound(what) => (404, "not_found", (*what).to_owned()),
-            Self::TenantExists => (409, "tenant_exists", "the tenant exists already".to_owned()),
             Self::TenantBusy { .. } => (
                 409,
                 "tenant_busy",
@@ -340,7 +337,6 @@ mod tests {
             (Error::Fault(Fault::StaleReply), 503, "pipeline_fault"),
             (Error::TenantNotFound, 404, "tenant_not_found"),
             (Error::NotFound("no such note"), 404, "not_found"),
-            (Error::TenantExists, 409, "tenant_exists"),
             (
                 Error::TenantBusy {
                     retry_after_secs: 5,
@@ -418,7 +414,7 @@ mod tests {
             retry_after_ms: 1_001,
         });
         assert_eq!(budget.to_response().retry_after, Some(2));
-        assert_eq!(Error::TenantExists.to_response().retry_after, None);
+        assert_eq!(Error::TenantNotFound.to_response().retry_after, None);
     }
 
     #[test]
