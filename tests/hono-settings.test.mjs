@@ -1,6 +1,6 @@
-// Settings of edge-tenancy, edge-tenancy/hono and edge-tenancy/d1, checked when they are built (in Node, on the
-// portable build): an unknown or misspelled one is an error that names it, and a token never
-// shows in an error.
+// Settings of edge-tenancy, edge-tenancy/hono and edge-tenancy/d1, checked when they are built
+// (in Node, on the portable build): an unknown or misspelled one is an error that names it, and a
+// token never shows in an error.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createTenancy } from "edge-tenancy";
