@@ -33,12 +33,19 @@ export interface DatabaseIsolation<Adapters> {
    * control-plane routes can list tenants. A D1 factory has its own.
    */
   registry?: D1Database;
+  /**
+   * Whether an anonymous caller on a public path (no token, or one that may not act for the
+   * tenant) gets the tenant's adapters too. Off, such a request reaches its handler without
+   * `c.env.data`: a public page that reads tenant data must say so here. @default false
+   */
+  allowAnonymous?: boolean;
 }
 
 /** The context variables the middleware sets (`c.get("tenantId")`, `c.var.principal`, …). */
 export type MultiTenancyVariables = {
   tenancy: MultiTenancyContext;
   tenantId: TenantId;
+  /** The verified caller, a member of the tenant or an administrator; null for an anonymous one. */
   principal: Principal | null;
   /** The tenant's database, with a D1 factory (its binding, or the REST API). */
   database: D1Database;

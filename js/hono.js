@@ -16,23 +16,31 @@ const errorResponse = (fields) => new EdgeTenancyError(fields).toResponse();
 
 // What databaseIsolation gives: adapters by tenant, and, with a registry (a factory made by
 // createD1Factory, or `registry` for a factory written in JS), lookups and the tenant list.
+// `allowAnonymous`: whether an anonymous caller on a public path gets the tenant's adapters too.
 function isolation(databaseIsolation) {
-  checkKeys(databaseIsolation, ["getAdapters", "onProvision", "onDeprovision", "registry"], "databaseIsolation");
-  const { getAdapters, onProvision, onDeprovision, registry } = databaseIsolation;
+  checkKeys(databaseIsolation, ["getAdapters", "onProvision", "onDeprovision", "registry", "allowAnonymous"], "databaseIsolation");
+  const { getAdapters, onProvision, onDeprovision, registry, allowAnonymous = false } = databaseIsolation;
   if (typeof getAdapters !== "function") throw new TypeError("edge-tenancy: databaseIsolation.getAdapters is a function");
+  if (typeof allowAnonymous !== "boolean") throw new TypeError("edge-tenancy: databaseIsolation.allowAnonymous is a boolean");
   const made = getAdapters[FACTORY];
   if (made !== undefined) {
     if (registry !== undefined) throw new TypeError("edge-tenancy: databaseIsolation.registry: the D1 factory has its own registry");
-    return { ...made, provision: onProvision ?? made.provision, deprovision: onDeprovision ?? made.deprovision };
+    return { ...made, provision: onProvision ?? made.provision, deprovision: onDeprovision ?? made.deprovision, allowAnonymous };
   }
   if (registry !== undefined) {
     for (const [name, fn] of Object.entries({ onProvision, onDeprovision })) {
       if (typeof fn !== "function") throw new TypeError(`edge-tenancy: databaseIsolation.${name} is a function: the registry provisions through it`);
     }
-    return registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry, "databaseIsolation.registry");
+    return { ...registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry, "databaseIsolation.registry"), allowAnonymous };
   }
-  return { getAdapters, provision: onProvision, deprovision: onDeprovision };
+  return { getAdapters, provision: onProvision, deprovision: onDeprovision, allowAnonymous };
 }
+
+// Whether the request the pipeline let in as `tenancy` gets the tenant's adapters: not an
+// anonymous caller on a public path (no token, or one that may not act for the tenant), unless
+// the factory serves anyone on purpose. A public page that reads tenant data by accident would
+// hand it to the whole internet.
+const mayOpen = (iso, tenancy) => tenancy?.access !== "public" || iso.allowAnonymous;
 
 // The tenant's adapters and database, or the response to answer with. A user's function that
 // throws is a 500 with a generic body; its detail goes to the log only.
@@ -68,7 +76,8 @@ function inject(c, iso, tenantId) {
 
 /**
  * Injects the tenant's adapters at `c.env.data`, after a middleware that set `tenantId` (the one
- * from setupMultiTenancy does).
+ * from setupMultiTenancy does). Not for an anonymous caller on a public path (`tenancy.access` is
+ * "public") unless `databaseIsolation.allowAnonymous` is true.
  */
 export function createDatabaseMiddleware(options) {
   checkKeys(options, ["databaseIsolation"], "createDatabaseMiddleware options");
@@ -79,6 +88,7 @@ export function createDatabaseMiddleware(options) {
       console.error("edge-tenancy: createDatabaseMiddleware runs after the tenancy middleware, which sets tenantId");
       return errorResponse({ status: 503, code: "not_configured", message: "the tenant of this request is not known" });
     }
+    if (!mayOpen(iso, c.get("tenancy"))) return next();
     const pending = inject(c, iso, tenantId);
     return (pending && (await pending)) ?? next();
   };
@@ -112,7 +122,7 @@ export function setupMultiTenancy(options) {
     c.set("tenancy", result);
     c.set("tenantId", result.tenant);
     c.set("principal", result.principal);
-    if (iso !== undefined && result.tenant !== resolve.controlPlaneTenant) {
+    if (iso !== undefined && result.tenant !== resolve.controlPlaneTenant && mayOpen(iso, result)) {
       const pending = inject(c, iso, result.tenant);
       const refused = pending && (await pending);
       if (refused !== undefined) return refused;

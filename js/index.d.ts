@@ -94,11 +94,11 @@ export interface AuthenticateConfig {
    * a 5 s timeout and a 1 MiB cap: on first use, when older than `jwksRefresh.maxAgeSecs`, and
    * for a token with an unknown `kid` at most once per `jwksRefresh.minIntervalSecs`. Requests
    * that need keys while a fetch is in flight wait for that one. A failed fetch keeps the keys
-   * there were; with none, 503.
+   * there were for `jwksRefresh.maxStaleSecs` past their max age; past that, or with none, 503.
    */
   jwksUrl?: string;
-  /** @default { maxAgeSecs: 3600, minIntervalSecs: 60 } */
-  jwksRefresh?: { maxAgeSecs: number; minIntervalSecs: number };
+  /** @default { maxAgeSecs: 3600, minIntervalSecs: 60, maxStaleSecs: 600 } */
+  jwksRefresh?: { maxAgeSecs: number; minIntervalSecs: number; maxStaleSecs?: number };
   /** HMAC secrets, each with its algorithm. */
   secrets?: { secret: string; alg: "HS256" | "HS384" | "HS512"; kid?: string }[];
   /** Required `iss`. */
@@ -166,7 +166,11 @@ export interface TenancyConfig {
   access?: {
     /** Scope that makes a control-plane token an administrator. @default "tenants:admin" */
     adminScope?: string;
-    /** Paths that need no token (`/health` covers `/health/…`). */
+    /**
+     * Paths that need no token (`/health` covers `/health/…`), matched against the path routed
+     * on (without a tenant path prefix). A caller there who may not act for the tenant is
+     * anonymous: `access: "public"`, no principal.
+     */
     publicPaths?: string[];
   };
 }
@@ -189,7 +193,9 @@ export interface TenantContext {
   readonly source: "subdomain" | "customDomain" | "header" | "pathPrefix" | "jwtClaim" | "query" | "controlPlane";
   /** The path to route on, without a tenant path prefix. */
   readonly path: string;
+  /** A member of the tenant or a control-plane administrator; null for an anonymous caller. */
   readonly principal: Principal | null;
+  /** "public": an anonymous caller on a public path; "member": the token's own tenant; "admin". */
   readonly access: "public" | "member" | "admin";
 }
 

@@ -139,14 +139,11 @@ export function createTenancy(config, options = {}) {
   const names = tenancy.headerNames().split("\n");
 
   // Successful answers, replayed while Rust says they hold for any request with the same inputs
-  // (`Reuse` in the crate): the authority, the headers Rust reads (the token among them), whether
-  // the path is public, the path's tenant head under a path prefix strategy, and the query only
-  // when a strategy reads it. So a known token on a new path does not cross into wasm at all.
-  // Bounded in count and bytes, oldest out first, and dropped whole when the key set changes.
+  // (`Reuse` in the crate): the authority, the headers Rust reads (the token among them), the
+  // path's tenant head under a path prefix strategy, and the query only when a strategy reads it.
+  // So a known token on a new path does not cross into wasm at all. Bounded in count and bytes,
+  // oldest out first, and dropped whole when the key set changes.
   const reuse = JSON.parse(tenancy.reuse()); // null: the pipeline looks things up, nothing is replayed
-  const publicPaths = reuse?.publicPaths ?? [];
-  // Rust's rule (AccessRules::is_public): one of the paths, one of them followed by "/", or "/".
-  const isPublic = (path) => publicPaths.some((p) => p === "/" || path === p || (path.startsWith(p) && path[p.length] === "/"));
   // The path as far as it can name the tenant (Reuse::path_prefixes): up to the end of the segment
   // after the first prefix it starts with; "" when it starts with none.
   const prefixes = reuse?.pathPrefixes ?? [];
@@ -171,9 +168,10 @@ export function createTenancy(config, options = {}) {
   const checkedHeaders = new Map();
   const MAX_CHECKED_HEADERS = 64;
 
-  function remember(input, result, until) {
+  function remember(input, result, until, gen) {
     const size = input.length * 2 + ANSWER_OVERHEAD_BYTES;
-    if (!keeps || until === null || size > reuse.maxBytes) return;
+    // An answer of a key set replaced while its run awaited is not kept.
+    if (!keeps || until === null || gen !== generation || size > reuse.maxBytes) return;
     while (answers.size >= reuse.capacity || answerBytes + size > reuse.maxBytes) {
       const [oldest, entry] = answers.entries().next().value;
       answers.delete(oldest);
@@ -187,10 +185,22 @@ export function createTenancy(config, options = {}) {
   function observe(gen) {
     if (gen === generation) return;
     generation = gen;
+    forget();
+    for (const name of keys.keys()) if (!name.startsWith(`${gen}:`)) keys.delete(name);
+  }
+
+  function forget() {
     answers.clear();
     answerBytes = 0;
     checkedHeaders.clear();
-    for (const name of keys.keys()) if (!name.startsWith(`${gen}:`)) keys.delete(name);
+  }
+
+  // A wasm answer, parsed. Every one carries the key set's generation, taken here, in the same
+  // turn as the call: no request can replay an answer of an older key set after it.
+  function take(json) {
+    const answer = JSON.parse(json);
+    observe(answer.gen);
+    return answer;
   }
 
   function sharedFetch({ url, id }) {
@@ -253,11 +263,11 @@ export function createTenancy(config, options = {}) {
     return known?.generation === generation ? known : undefined;
   }
 
-  // Performs the I/O of `answer` and resumes its run: the next answer, as JSON.
+  // Performs the I/O of `answer` and resumes its run: the next answer.
   async function step({ run, ticket, io }, token) {
     if (io.fetch !== undefined) {
       const { body, why } = await sharedFetch(io.fetch);
-      return tenancy.resumeJwks(run, ticket, body, why ?? "", clock());
+      return take(tenancy.resumeJwks(run, ticket, body, why ?? "", clock()));
     }
     if (io.check !== undefined) {
       const header = token.slice(0, token.indexOf("."));
@@ -268,15 +278,15 @@ export function createTenancy(config, options = {}) {
       } catch (error) {
         console.error(`edge-tenancy: a signature could not be checked: ${error}`);
       }
-      return tenancy.resumeVerdict(run, ticket, valid, clock());
+      return take(tenancy.resumeVerdict(run, ticket, valid, clock()));
     }
     if (io.domain !== undefined) {
       try {
         const tenant = await lookUpDomain(io.domain);
-        return tenancy.resumeDomain(run, ticket, typeof tenant === "string" ? tenant : undefined, tenant == null || typeof tenant === "string", clock());
+        return take(tenancy.resumeDomain(run, ticket, typeof tenant === "string" ? tenant : undefined, tenant == null || typeof tenant === "string", clock()));
       } catch (error) {
         console.error(`edge-tenancy: lookUpDomain(${io.domain}) threw: ${error}`);
-        return tenancy.resumeDomain(run, ticket, undefined, false, clock());
+        return take(tenancy.resumeDomain(run, ticket, undefined, false, clock()));
       }
     }
     if (io.tenant !== undefined) {
@@ -286,10 +296,10 @@ export function createTenancy(config, options = {}) {
       } catch (error) {
         console.error(`edge-tenancy: lookUpTenant(${io.tenant}) threw: ${error}`);
       }
-      return tenancy.resumeTenant(run, ticket, status, clock());
+      return take(tenancy.resumeTenant(run, ticket, status, clock()));
     }
     tenancy.abandon(run);
-    return JSON.stringify({ error: FAULT, gen: generation });
+    return { error: FAULT };
   }
 
   // What the pipeline reads of `request`: its URL and the headers Rust reads, as Rust takes them.
@@ -310,7 +320,7 @@ export function createTenancy(config, options = {}) {
   function keyOf(url, headers) {
     const { authority, path, query } = urlParts(url);
     const head = tenantHead(path);
-    return { input: `${authority}\n${isPublic(path)}\n${head}\n${reuse.readsQuery && query !== null ? `?${query}` : ""}\n${headers}`, path, head };
+    return { input: `${authority}\n${head}\n${reuse.readsQuery && query !== null ? `?${query}` : ""}\n${headers}`, path, head };
   }
 
   // The answer kept under `key` at `now`, with the request's own path; undefined when none holds.
@@ -357,20 +367,26 @@ export function createTenancy(config, options = {}) {
         // no verdict: Rust asks for the check, and the usual path makes it
       }
     }
-    let answer = JSON.parse(tenancy.start(url, headers, now, checked));
-    for (let steps = 0; answer.io !== undefined; steps++) {
-      if (steps === MAX_STEPS) {
-        tenancy.abandon(answer.run);
-        answer = { error: FAULT, gen: generation };
-        break;
+    let answer;
+    try {
+      answer = take(tenancy.start(url, headers, now, checked));
+      for (let steps = 0; answer.io !== undefined; steps++) {
+        if (steps === MAX_STEPS) {
+          tenancy.abandon(answer.run);
+          answer = { error: FAULT };
+          break;
+        }
+        answer = await step(answer, token);
       }
-      answer = JSON.parse(await step(answer, token));
+    } catch (error) {
+      // Whatever the run did to the key set is unknown: nothing kept is replayed again.
+      forget();
+      throw error;
     }
     for (const note of answer.notes ?? []) console.error(note);
-    observe(answer.gen);
     if (answer.done !== undefined) {
       const result = deepFreeze({ ok: true, ...answer.done, administrator: answer.admin });
-      if (key !== undefined) remember(key.input, result, answer.until);
+      if (key !== undefined) remember(key.input, result, answer.until, answer.gen);
       return result;
     }
     if (answer.error !== undefined) return failure(answer.error);

@@ -12,8 +12,9 @@ import { ROOT, bundleWithWrangler, startWorker, json } from "./helpers.mjs";
 const ISSUER = "https://auth.example.com/";
 const AUDIENCE = "edge-tenancy-tests";
 
-// The provider: the keys it publishes, how long it takes to answer, and how often it was asked.
-const provider = { keys: [], delayMs: 0, hits: 0 };
+// The provider: the keys it publishes, how long it takes to answer, whether it is down, and how
+// often it was asked.
+const provider = { keys: [], delayMs: 0, down: false, hits: 0 };
 let server;
 let script;
 
@@ -34,12 +35,12 @@ function sign(key, claims = {}) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A fresh isolate of the spec worker, keys from the provider, refreshed after `maxAgeSecs`. */
-async function isolate({ maxAgeSecs = 3600 } = {}) {
+async function isolate({ maxAgeSecs = 3600, maxStaleSecs } = {}) {
   const config = {
     resolve: { strategies: [{ type: "subdomain", baseDomains: ["example.com"] }] },
     authenticate: {
       jwksUrl: `http://127.0.0.1:${server.address().port}/jwks`,
-      jwksRefresh: { maxAgeSecs, minIntervalSecs: 1 },
+      jwksRefresh: { maxAgeSecs, minIntervalSecs: 1, maxStaleSecs },
       issuer: ISSUER,
       audience: AUDIENCE,
       tenantClaim: "org_name",
@@ -59,6 +60,7 @@ before(async () => {
     provider.hits++;
     const keys = provider.keys.map((k) => k.jwk);
     if (provider.delayMs) await sleep(provider.delayMs);
+    if (provider.down) return res.writeHead(503).end("down");
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys }));
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -108,6 +110,31 @@ test("a rotated-out key's token is refused right after the refresh, though its a
     assert.equal((await json(refused)).error.code, "unauthenticated");
     assert.equal((await call(await sign(two))).status, 200, "the kept key still works");
   } finally {
+    await worker.dispose();
+  }
+});
+
+test("keys kept while the provider is down stop verifying after maxStaleSecs: 503, the replayed answer too", async () => {
+  const one = await newKey("one");
+  provider.keys = [one];
+  const { worker, call, advance } = await isolate({ maxAgeSecs: 60, maxStaleSecs: 30 });
+  try {
+    const token = await sign(one);
+    for (let i = 0; i < 3; i++) assert.equal((await call(token, `/x/${i}`)).status, 200); // kept in JS now
+    provider.down = true;
+    await advance(61_000); // due: the refresh fails, the old keys are kept
+    assert.equal((await call(token, "/y")).status, 200, "within maxStaleSecs");
+    await advance(30_000); // past maxAgeSecs + maxStaleSecs
+    for (const path of ["/y", "/z"]) {
+      const refused = await call(token, path);
+      assert.equal(refused.status, 503);
+      assert.equal((await json(refused)).error.code, "keys_unavailable");
+    }
+    provider.down = false;
+    await advance(1500); // past minIntervalSecs: the next request fetches again
+    assert.equal((await call(token, "/y")).status, 200, "the provider is back");
+  } finally {
+    provider.down = false;
     await worker.dispose();
   }
 });

@@ -25,7 +25,7 @@ function config({ strategies = [{ type: "subdomain", baseDomains: ["example.com"
 const sign = (org, scope = "read") =>
   new jose.SignJWT({ org, sub: `user-of-${org}`, scope }).setProtectedHeader({ alg: "HS256", kid: "hs" }).setIssuer(ISSUER).setExpirationTime("10m").sign(key);
 
-test("a known token on a new path, query or fragment does not cross into wasm; a change of publicness, host or token does", async () => {
+test("a known token on a new path, query or fragment does not cross into wasm, public or not; a change of host or token does", async () => {
   const wasm = await import(join(ROOT, "js/dist/edge_tenancy.js"));
   const { createTenancy } = await import(join(ROOT, "js/portable.js"));
   let crossings = 0;
@@ -50,13 +50,17 @@ test("a known token on a new path, query or fragment does not cross into wasm; a
       assert.deepEqual([result.ok, result.tenant, result.path, result.access, crossed], [true, "acme", `/orders/${i}`, "member", 0]);
       assert.ok(Object.isFrozen(result) && Object.isFrozen(result.principal));
     }
-    // A public path is another input: crossed once, then replayed for every public path.
-    ({ result, crossed } = await resolve("https://acme.example.com/health", acme));
-    assert.deepEqual([result.access, crossed], ["public", 1]);
-    ({ result, crossed } = await resolve("https://acme.example.com/docs/a/b", acme));
-    assert.deepEqual([result.access, result.path, crossed], ["public", "/docs/a/b", 0]);
-    ({ result, crossed } = await resolve("https://acme.example.com/healthz", acme));
-    assert.deepEqual([result.access, result.path, crossed], ["member", "/healthz", 0]);
+    // Whether the path is public is not an input: the token's tenant is a member on every path.
+    for (const path of ["/health", "/docs/a/b", "/healthz"]) {
+      ({ result, crossed } = await resolve(`https://acme.example.com${path}`, acme));
+      assert.deepEqual([result.access, result.path, crossed], ["member", path, 0]);
+    }
+    // Another tenant's token on a public path is anonymous there, and such answers are not kept.
+    const beta = await sign("beta");
+    for (let i = 0; i < 2; i++) {
+      ({ result, crossed } = await resolve("https://acme.example.com/health", beta));
+      assert.deepEqual([result.ok, result.tenant, result.access, result.principal, crossed], [true, "acme", "public", null, 1]);
+    }
     // Another host or another token is a new decision; a refusal is never kept.
     ({ result, crossed } = await resolve("https://beta.example.com/orders/1", acme));
     assert.deepEqual([result.ok, result.error?.status, crossed], [false, 403, 1]);
@@ -199,4 +203,74 @@ test("in workerd, replayed answers are the pipeline's own for every path, query,
 
 test("in workerd, with a path prefix too", async () => {
   await compare(replayingByPath, freshByPath, ["/", "/x", "/t/acme", "/t/acme/", "/t/acme/x", "/t/acme/x/y", "/t/beta/x", "/t/main/x", "/t/", "/t/ACME/x", "/t/health", "/health", "/health/z"]);
+});
+
+test("a key-set change on a fault path empties the kept answers before the next request", async () => {
+  const { createServer } = await import("node:http");
+  const wasm = await import(join(ROOT, "js/dist/edge_tenancy.js"));
+  const { createTenancy } = await import(join(ROOT, "js/portable.js"));
+  const pair = async (kid) => {
+    const { publicKey, privateKey } = await jose.generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+    return { jwk: { ...(await jose.exportJWK(publicKey)), kid, alg: "EdDSA" }, privateKey };
+  };
+  const signWith = (key) =>
+    new jose.SignJWT({ org: "acme", sub: "user-of-acme" }).setProtectedHeader({ alg: "EdDSA", kid: key.jwk.kid }).setIssuer(ISSUER).setExpirationTime("10m").sign(key.privateKey);
+  const provider = { keys: [] };
+  const server = createServer((req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: provider.keys.map((k) => k.jwk) })));
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const original = wasm.Tenancy.prototype.resumeJwks;
+  const start = wasm.Tenancy.prototype.start;
+  let crossings = 0;
+  wasm.Tenancy.prototype.start = function (...args) {
+    crossings++;
+    return start.apply(this, args);
+  };
+  // Two ways a binding can break right after it installed a new key set: an answer the driver
+  // does not know (the fault path) and a throw.
+  const breakages = {
+    "an unknown answer": (json) => JSON.stringify({ ...JSON.parse(json), io: { unknown: true }, run: 0, ticket: 0 }),
+    "a throw": () => {
+      throw new Error("the binding broke");
+    },
+  };
+  try {
+    for (const [name, breakage] of Object.entries(breakages)) {
+      const one = await pair("one");
+      const two = await pair("two");
+      provider.keys = [one];
+      let now = Date.now();
+      const tenancy = createTenancy(
+        {
+          resolve: { strategies: [{ type: "subdomain", baseDomains: ["example.com"] }] },
+          authenticate: { jwksUrl: `http://127.0.0.1:${server.address().port}/jwks`, jwksRefresh: { maxAgeSecs: 3600, minIntervalSecs: 1 }, issuer: ISSUER, tenantClaim: "org" },
+        },
+        { clock: () => now },
+      );
+      const resolve = async (token) => {
+        const before = crossings;
+        const result = await tenancy.resolve(new Request("https://acme.example.com/x", { headers: { authorization: `Bearer ${token}` } })).catch((error) => ({ thrown: error }));
+        return [result.thrown ? "threw" : result.ok ? 200 : result.error.status, crossings - before];
+      };
+      const old = await signWith(one);
+      assert.deepEqual(await resolve(old), [200, 1], name);
+      assert.deepEqual(await resolve(old), [200, 0], `${name}: replayed`);
+      // "one" is withdrawn (leaked, say) and "two" published; two's first token makes the isolate
+      // fetch the new set, and the binding breaks right after installing it.
+      provider.keys = [two];
+      now += 2000;
+      wasm.Tenancy.prototype.resumeJwks = function (...args) {
+        return breakage(original.apply(this, args));
+      };
+      const [status] = await resolve(await signWith(two));
+      assert.ok([503, "threw"].includes(status), `${name}: ${status}`);
+      wasm.Tenancy.prototype.resumeJwks = original;
+      // The answer kept for "one" is gone with its key set: the request crosses and is refused.
+      assert.deepEqual(await resolve(old), [401, 1], `${name}: the withdrawn key's answer is not replayed`);
+      assert.deepEqual(await resolve(await signWith(two)), [200, 1], name);
+    }
+  } finally {
+    wasm.Tenancy.prototype.resumeJwks = original;
+    wasm.Tenancy.prototype.start = start;
+    server.close();
+  }
 });

@@ -8,8 +8,11 @@
 //! unknown `kid` (a key rotated in) triggers a refresh, but never more than once per
 //! `min_interval_secs`. While a fetch is in flight, every request that needs keys waits for that
 //! same fetch (it carries one [`FetchId`]) rather than starting another, so a flood of tokens with
-//! made-up kids costs one fetch, however slow the endpoint. A failed fetch keeps the keys it had;
-//! with none at all, requests get 503, not 401.
+//! made-up kids costs one fetch, however slow the endpoint. A failed fetch keeps the keys it had,
+//! but only for [`RefreshPolicy::max_stale_secs`] past their due time: a key rotated out of the
+//! set (perhaps because it leaked) must not keep verifying for as long as the identity provider
+//! is unreachable. Past that, and with no keys at all, requests get 503 `keys_unavailable`, not
+//! 401, until a fetch succeeds.
 
 use crate::config::ConfigError;
 use crate::UnixTime;
@@ -23,6 +26,13 @@ pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
 /// driver that never answers cannot stop keys from being fetched again.
 const FETCH_LOST_AFTER: Duration = Duration::from_secs(30);
 
+/// The default of [`RefreshPolicy::max_stale_secs`]: ten minutes of an identity provider's
+/// outage (about ten fetch attempts at the default interval) are ridden out; longer ones are not.
+pub const DEFAULT_MAX_STALE_SECS: i64 = 600;
+
+/// The most [`RefreshPolicy::max_stale_secs`] may be: a day.
+const MAX_STALE_LIMIT_SECS: i64 = 86_400;
+
 /// When to fetch the key set again (`jwksRefresh` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -31,6 +41,15 @@ pub struct RefreshPolicy {
     pub max_age_secs: i64,
     /// At most one fetch attempt per this many seconds, whatever tokens arrive.
     pub min_interval_secs: i64,
+    /// How long past `max_age_secs` keys are still used while every refresh fails (0 to 86400;
+    /// default [`DEFAULT_MAX_STALE_SECS`]). Past it no token verifies (503) until a fetch
+    /// succeeds.
+    #[serde(default = "default_max_stale_secs")]
+    pub max_stale_secs: i64,
+}
+
+fn default_max_stale_secs() -> i64 {
+    DEFAULT_MAX_STALE_SECS
 }
 
 impl Default for RefreshPolicy {
@@ -38,6 +57,7 @@ impl Default for RefreshPolicy {
         Self {
             max_age_secs: 3600,
             min_interval_secs: 60,
+            max_stale_secs: DEFAULT_MAX_STALE_SECS,
         }
     }
 }
@@ -65,6 +85,11 @@ impl RefreshPolicy {
 
     fn max_age(&self) -> Duration {
         Duration::from_secs(self.max_age_secs.max(0) as u64)
+    }
+
+    /// How long keys fetched at one time are used: their max age and the stale allowance.
+    fn lifetime(&self) -> Duration {
+        self.max_age() + Duration::from_secs(self.max_stale_secs.max(0) as u64)
     }
 }
 
@@ -116,6 +141,11 @@ impl KeysFromUrl {
                     .into(),
             ));
         }
+        if !(0..=MAX_STALE_LIMIT_SECS).contains(&policy.max_stale_secs) {
+            return Err(ConfigError(format!(
+                "authenticate.jwksRefresh: maxStaleSecs is from 0 to {MAX_STALE_LIMIT_SECS}"
+            )));
+        }
         Ok(Self {
             url: url.to_owned(),
             policy,
@@ -131,9 +161,12 @@ impl KeysFromUrl {
         &self.url
     }
 
-    /// Whether keys were ever fetched.
-    pub fn has_fetched(&self) -> bool {
-        self.fetched_at.get().is_some()
+    /// Whether the keys may verify tokens at `now`: fetched, and not past their max age plus the
+    /// stale allowance.
+    pub fn usable(&self, now: UnixTime) -> bool {
+        self.fetched_at
+            .get()
+            .is_some_and(|t| now.since(t) < self.policy.lifetime())
     }
 
     /// Whether the keys are older than the policy's max age (or were never fetched).

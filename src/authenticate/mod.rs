@@ -42,7 +42,7 @@ pub use claims::{ClaimPath, ClaimRules};
 pub use config::{AuthConfig, SecretConfig};
 pub use error::AuthError;
 pub use external::{KeyRef, SignatureCheck};
-pub use jwks::{FetchId, JwksFetch, RefreshPolicy, MAX_JWKS_BYTES};
+pub use jwks::{FetchId, JwksFetch, RefreshPolicy, DEFAULT_MAX_STALE_SECS, MAX_JWKS_BYTES};
 pub use key_error::KeyError;
 pub use keys::KeySet;
 pub use token::{bearer_token, DEFAULT_MAX_TOKEN_BYTES};

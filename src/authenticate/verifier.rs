@@ -161,16 +161,15 @@ impl Verifier {
     ) -> Result<Verification, Error> {
         check_size(token, self.max_token_bytes)?;
         if let Some(url) = &self.from_url {
-            if !url.source.has_fetched() {
-                return match url.source.fetch(now, false) {
-                    Some(fetch) if !progress.waited_for_keys => Ok(Verification::FetchKeys(fetch)),
-                    _ => Err(Error::KeysUnavailable),
-                };
-            }
             if url.source.stale(now) && !progress.waited_for_keys {
                 if let Some(fetch) = url.source.fetch(now, false) {
                     return Ok(Verification::FetchKeys(fetch));
                 }
+            }
+            // Never fetched, or kept past their time by failed refreshes: no key verifies, and
+            // nothing verified with them before is taken from the cache either.
+            if !url.source.usable(now) {
+                return Err(Error::KeysUnavailable);
             }
         }
         let cached = self.cache.borrow().get(token).cloned();

@@ -2,13 +2,16 @@
 //! [`Backend`] operations the control plane provisions them with.
 //!
 //! A factory gives each tenant its own database: [`DatabaseFactory::open`] for a request that
-//! passed the pipeline (the `&TenantContext` is the proof), `provision` and `deprovision` for the
-//! control plane, `get` and `list` to see them. The D1 backend ([`d1`]) makes databases through
+//! passed the pipeline (the `&TenantContext` is the proof; an anonymous caller on a public path
+//! is refused unless the factory is told the route serves anyone, see [`may_open`]),
+//! `provision` and `deprovision` for the control plane, `get` and `list` to see them. The D1 backend ([`d1`]) makes databases through
 //! the Cloudflare API; backends to come (Durable Object SQLite, Turso/libSQL, a factory written
 //! in JS) implement the same two traits, each with its own database handle type.
 
 pub mod d1;
 
+use crate::authenticate::AuthError;
+use crate::authorize::Access;
 use crate::control::{Provisioned, TenantPage, TenantRecord};
 use crate::pipeline::TenantContext;
 use crate::{Error, TenantId};
@@ -21,7 +24,9 @@ pub trait DatabaseFactory {
     type Database;
 
     /// The database of the request's tenant. Only a request that passed the pipeline has a
-    /// `TenantContext`, so no code path opens a tenant's database without authorization.
+    /// `TenantContext`, so no code path opens a tenant's database without authorization. An
+    /// anonymous caller's context ([`Access::Public`]) is refused with 401 unless the factory
+    /// was told the route serves the tenant's data to anyone ([`may_open`]).
     async fn open(&self, context: &TenantContext) -> Result<Self::Database, Error>;
 
     /// Makes `tenant`'s database and registers it, or finishes an earlier attempt. Idempotent:
@@ -37,6 +42,18 @@ pub trait DatabaseFactory {
 
     /// A page of tenants after `after`, in id order.
     async fn list(&self, after: Option<&TenantId>, limit: u32) -> Result<TenantPage, Error>;
+}
+
+/// Whether `context` may open its tenant's database: a member's or an administrator's always;
+/// an anonymous caller's on a public path only where the route serves the tenant's data to
+/// anyone on purpose (`anonymous`), else 401 `unauthenticated`: a public page that reads the
+/// tenant's data by accident would hand it to the whole internet, so that is opted into per
+/// route, never inherited from the path being public.
+pub fn may_open(context: &TenantContext, anonymous: bool) -> Result<(), Error> {
+    if context.access() == Access::Public && !anonymous {
+        return Err(Error::Unauthenticated(AuthError::Missing));
+    }
+    Ok(())
 }
 
 /// A database a backend made or found.

@@ -10,7 +10,10 @@ use serde::Serialize;
 ///
 /// Only the pipeline makes one (its fields are private and its constructor is the crate's), so a
 /// later stage that takes a `&TenantContext` — a database factory opening the tenant's database —
-/// holds proof that the request was authenticated and authorized for that tenant.
+/// holds proof that the request passed the pipeline for that tenant: its principal, when it has
+/// one, may act for the tenant (a member or a control-plane administrator). An anonymous caller
+/// on a public path ([`Access::Public`]) has none; a factory refuses to open the tenant's
+/// database for such a context unless it is told the route serves anonymous callers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TenantContext {
     tenant: TenantId,
@@ -21,6 +24,9 @@ pub struct TenantContext {
 }
 
 impl TenantContext {
+    /// The context of a request let in with `access`. An anonymous caller's token (another
+    /// tenant's, say, on a public path) is dropped here, so no context carries a principal that
+    /// may not act for its tenant.
     pub(crate) fn new(
         tenant: TenantId,
         source: Source,
@@ -32,7 +38,7 @@ impl TenantContext {
             tenant,
             source,
             path,
-            principal,
+            principal: principal.filter(|_| access != Access::Public),
             access,
         }
     }
@@ -52,7 +58,9 @@ impl TenantContext {
         &self.path
     }
 
-    /// The verified caller, if a token was sent.
+    /// The verified caller, a member of the tenant or a control-plane administrator; `None` for
+    /// an anonymous caller on a public path (no token, or a token that may not act for this
+    /// tenant).
     pub fn principal(&self) -> Option<&Principal> {
         self.principal.as_ref()
     }

@@ -4,23 +4,25 @@
 //! With no lookups configured, a success is a function of:
 //! - the URL's authority (the host the subdomain and custom-domain strategies read);
 //! - the headers named by [`Pipeline::headers_read`] (the token among them);
-//! - the path, but only through whether it is public (the access rules) and, with path prefix
-//!   strategies ([`Reuse::path_prefixes`]), through its tenant head: the path up to the end of
-//!   the segment after the first of those prefixes it starts with (`/t/acme` of `/t/acme/x`;
-//!   empty when it starts with none). The context's `path` is the request's own path, without
-//!   that head when the answer's source is the path prefix (`/x`, or `/` when nothing is left);
+//! - the path only with path prefix strategies ([`Reuse::path_prefixes`]), and only through its
+//!   tenant head: the path up to the end of the segment after the first of those prefixes it
+//!   starts with (`/t/acme` of `/t/acme/x`; empty when it starts with none). The context's `path`
+//!   is the request's own path, without that head when the answer's source is the path prefix
+//!   (`/x`, or `/` when nothing is left). Whether the path is public is not an input: only
+//!   answers with a principal are replayed, and a principal that may act for the tenant is let
+//!   in the same way on every path, while one that may not is anonymous on a public path (no
+//!   principal, never kept) and refused elsewhere (never kept);
 //! - the query string only when a query strategy reads it ([`Reuse::reads_query`]);
 //! - the key set and the time: the token's `exp` and the keys' next due time, and the key set's
 //!   generation.
 //!
-//! So a success may be replayed for any request with the same authority, headers read and
-//! publicness of the path (and path or query when they are read), with the new request's path in
-//! its context, until [`Pipeline::replay_until`], and only while the generation is the one it was
+//! So a success may be replayed for any request with the same authority and headers read (and
+//! tenant head or query when they are read), with the new request's path in its context, until [`Pipeline::replay_until`], and only while the generation is the one it was
 //! reached with. The npm package keeps such answers in JS: a known token on a new path does not
 //! cross into wasm at all.
 //!
-//! Tokenless answers are never replayed: keeping them would let anonymous traffic fill the
-//! memory with one entry per host it makes up.
+//! Anonymous answers (no token, or a token dropped on a public path) are never replayed: keeping
+//! them would let anonymous traffic fill the memory with one entry per host it makes up.
 
 use super::{Pipeline, TenantContext};
 use crate::authenticate::DEFAULT_CACHE_TOKENS;
@@ -45,12 +47,8 @@ pub struct Reuse {
     /// Whether the query string is an input (a query strategy is configured).
     pub reads_query: bool,
     /// The path prefix strategies' prefixes, in order: the path's tenant head is an input (see
-    /// the module docs); none: only whether the path is public is.
+    /// the module docs); none: the path is not.
     pub path_prefixes: Vec<String>,
-    /// The public paths (no trailing `/`; `/` for the root). A path is public when it is one of
-    /// them, continues one of them with `/`, or one of them is `/`
-    /// ([`AccessRules::is_public`](crate::authorize::AccessRules::is_public)).
-    pub public_paths: Vec<String>,
 }
 
 impl Pipeline {
@@ -68,13 +66,12 @@ impl Pipeline {
             max_bytes: REPLAY_MAX_BYTES,
             reads_query: self.resolver.reads_query(),
             path_prefixes: self.resolver.path_prefixes(),
-            public_paths: self.rules.public_paths().to_vec(),
         })
     }
 
     /// Until when `context`, reached at `now`, may be replayed for the same inputs: the first
     /// time it may no longer hold (the token's `exp` plus leeway, the keys' next due time), and
-    /// never past `now` + [`MAX_REPLAY`]. `None`: not at all (no token, or lookups).
+    /// never past `now` + [`MAX_REPLAY`]. `None`: not at all (an anonymous caller, or lookups).
     pub fn replay_until(&self, context: &TenantContext, now: UnixTime) -> Option<UnixTime> {
         self.reuse()?;
         let principal = context.principal()?;

@@ -248,9 +248,7 @@ impl Pipeline {
                         }
                         Err(error) => return run.fail(error),
                     };
-                    let access =
-                        self.rules
-                            .check(run.request.path(), &resolved, run.principal.as_ref());
+                    let access = self.rules.check(&resolved, run.principal.as_ref());
                     match access {
                         Ok(access) => run.authorized = Some((resolved, access)),
                         Err(error) => return run.fail(error),

@@ -246,6 +246,157 @@ fn stages_in_order() {
     assert_eq!(p.headers_read(), ["authorization"]);
 }
 
+/// Public paths, for every way a tenant is found, through the whole pipeline: who may act for
+/// the tenant keeps their access and principal; anyone else is anonymous (no principal) on a
+/// public path and refused beside it; a token that does not verify is refused everywhere.
+#[test]
+fn public_paths_for_every_strategy() {
+    let hs = |claims: Value| sign(&Hs256, &Hs256Key::new(HS256_SECRET), Some("hs256"), claims);
+    let forged = {
+        let real = hs256("acme", "read");
+        let other = sign(
+            &Hs256,
+            &Hs256Key::new(b"another secret of at least 32 bytes!"),
+            Some("hs256"),
+            with(claims(), json!({ "org_name": "acme" })),
+        );
+        let (signing_input, _) = real.rsplit_once('.').unwrap();
+        format!("{signing_input}.{}", other.rsplit_once('.').unwrap().1)
+    };
+    let tokens: [(&str, Option<String>); 10] = [
+        ("none", None),
+        ("own", Some(hs256("acme", "read"))),
+        ("admin", Some(hs256("main", "tenants:admin"))),
+        ("other tenant", Some(hs256("beta", "tenants:admin"))),
+        ("main, not admin", Some(hs256("main", "read"))),
+        (
+            "unbound",
+            Some(hs(with(claims(), json!({ "org_name": null })))),
+        ),
+        (
+            "expired",
+            Some(hs(with(claims(), json!({ "exp": NOW - 61 })))),
+        ),
+        (
+            "not yet",
+            Some(hs(with(claims(), json!({ "nbf": NOW + 61 })))),
+        ),
+        ("forged", Some(forged)),
+        ("garbage", Some("not.a.token".to_owned())),
+    ];
+    // (strategy, host, the path's tenant head, a header): each request names tenant acme, the
+    // jwtClaim one through the token only.
+    type Naming<'a> = (&'a str, &'a str, &'a str, Option<(&'a str, &'a str)>);
+    let strategies: [Naming; 6] = [
+        (
+            r#"{ "type": "subdomain", "baseDomains": ["example.com"] }"#,
+            "acme.example.com",
+            "",
+            None,
+        ),
+        (
+            r#"{ "type": "customDomain", "domains": { "shop.acme.test": "acme" } }"#,
+            "shop.acme.test",
+            "",
+            None,
+        ),
+        (
+            r#"{ "type": "header", "name": "x-tenant" }"#,
+            "api.example.com",
+            "",
+            Some(("x-tenant", "acme")),
+        ),
+        (
+            r#"{ "type": "pathPrefix", "prefix": "/t/" }"#,
+            "api.example.com",
+            "/t/acme",
+            None,
+        ),
+        (r#"{ "type": "jwtClaim" }"#, "api.example.com", "", None),
+        (
+            r#"{ "type": "query", "name": "tenant" }"#,
+            "api.example.com",
+            "",
+            None,
+        ),
+    ];
+    let public = ["/health", "/health/", "/health/x", "/docs", "/docs/a"];
+    let private = [
+        "/x",
+        "/healthz",
+        "/HEALTH",
+        "/%68ealth",
+        "//health",
+        "/health%2F..",
+        "/doc",
+    ];
+    for (strategy, host, head, header) in strategies {
+        let p = TenancyConfig::pipeline_from_json(&format!(
+            r#"{{ "resolve": {{ "strategies": [{strategy}], "controlPlaneTenant": "main" }},
+                 "authenticate": {{ "secrets": [{{ "secret": "{HS256_SECRET}", "alg": "HS256", "kid": "hs256" }}],
+                                   "issuer": "{ISS}", "audience": "{AUD}", "tenantClaim": "org_name" }},
+                 "access": {{ "publicPaths": ["/health", "/docs/"] }} }}"#
+        ))
+        .unwrap();
+        let world = World::new(&p);
+        let by_claim = strategy.contains("jwtClaim");
+        for (who, token) in &tokens {
+            for (paths, public) in [(&public[..], true), (&private[..], false)] {
+                for path in paths {
+                    let query = if strategy.contains("query") {
+                        "?tenant=acme"
+                    } else {
+                        ""
+                    };
+                    let url = format!("https://{host}{head}{path}{query}");
+                    let mut headers = vec![];
+                    headers.extend(header.map(|(n, v)| (n, v.to_owned())));
+                    if let Some(token) = token {
+                        headers.push(("authorization", bearer(token)));
+                    }
+                    let got = block_on(drive(&p, RequestParts::new(&url, headers), &world));
+                    let anonymous = |refused| match public {
+                        true => Ok(("public", false)),
+                        false => Err(refused),
+                    };
+                    // Under jwtClaim alone the token names the tenant: its own, or the control
+                    // plane's when it names none; so does no token.
+                    let named = if by_claim { "main" } else { "acme" };
+                    let (tenant, want) = match (*who, by_claim) {
+                        ("expired" | "not yet" | "forged" | "garbage", _) => {
+                            ("acme", Err("401 unauthenticated"))
+                        }
+                        ("none", _) => (named, anonymous("401 unauthenticated")),
+                        ("unbound", _) => (named, anonymous("403 forbidden")),
+                        ("own", _) => ("acme", Ok(("member", true))),
+                        ("admin", false) => ("acme", Ok(("admin", true))),
+                        (_, false) => ("acme", anonymous("403 forbidden")),
+                        ("other tenant", true) => ("beta", Ok(("member", true))),
+                        (_, true) => ("main", Ok(("member", true))),
+                    };
+                    let got = got
+                        .map(|ctx| {
+                            assert_eq!(ctx.tenant().as_str(), tenant, "{who} {url}");
+                            let access = serde_json::to_value(ctx.access()).unwrap();
+                            (
+                                access.as_str().unwrap().to_owned(),
+                                ctx.principal().is_some(),
+                            )
+                        })
+                        .map_err(|e| {
+                            let r = e.to_response();
+                            format!("{} {}", r.status, r.code)
+                        });
+                    let want = want
+                        .map(|(access, principal)| (access.to_owned(), principal))
+                        .map_err(str::to_owned);
+                    assert_eq!(got, want, "{who} on {url}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn without_a_verifier_tokens_are_refused() {
     let p = TenancyConfig::pipeline_from_json(
@@ -850,11 +1001,12 @@ mod properties {
     }
 }
 
-/// Replaying an answer under [`Reuse`]'s rules — the same authority, headers read and publicness
-/// of the path (the path or query too when they are read), with the new request's path in the
-/// context — gives exactly what the pipeline gives for the new request.
+/// Replaying an answer under [`Reuse`]'s rules — the same authority and headers read (the path's
+/// tenant head or the query too when they are read), with the new request's path in the context
+/// — gives exactly what the pipeline gives for the new request, public paths included.
 mod replay {
     use super::*;
+    use crate::authorize::Access;
     use crate::resolve::Source;
     use proptest::prelude::*;
 
@@ -864,7 +1016,7 @@ mod replay {
         "example.com",
         "www.example.com",
     ];
-    const PATHS: [&str; 18] = [
+    const PATHS: [&str; 20] = [
         "",
         "/",
         "/x",
@@ -883,10 +1035,12 @@ mod replay {
         "/t/acme/y/z",
         "/t/beta/x",
         "/t/beta/",
+        "/t/acme/health",
+        "/t/beta/docs/a",
     ];
     const QUERIES: [Option<&str>; 4] = [None, Some(""), Some("a=1"), Some("tenant=beta")];
 
-    /// Subdomain, then the token; only whether the path is public matters.
+    /// Subdomain, then the token; the path is not an input.
     fn by_host() -> Pipeline {
         pipeline(
             r#"[{ "type": "subdomain", "baseDomains": ["example.com"] }, { "type": "jwtClaim" }]"#,
@@ -930,7 +1084,7 @@ mod replay {
             0..PATHS.len(),
             0..QUERIES.len(),
             any::<bool>(),
-            0usize..3,
+            0usize..6,
             proptest::option::of(0usize..2),
             proptest::option::of(any::<u8>()),
         )
@@ -948,10 +1102,20 @@ mod replay {
     }
 
     fn parts(c: &Choice) -> RequestParts {
+        // Members, an administrator, and callers who may act for no tenant of these hosts: a
+        // control-plane user without the admin scope, another tenant's, one bound to none.
         let tokens = [
             hs256("acme", "read"),
             hs256("beta", "read"),
             hs256("main", "tenants:admin"),
+            hs256("main", "read"),
+            hs256("gamma", "read"),
+            sign(
+                &Hs256,
+                &Hs256Key::new(HS256_SECRET),
+                Some("hs256"),
+                with(claims(), json!({ "org_name": null })),
+            ),
         ];
         let mut url = format!("https://{}{}", HOSTS[c.host], PATHS[c.path]);
         if let Some(query) = QUERIES[c.query] {
@@ -972,16 +1136,8 @@ mod replay {
 
     /// What a caller keys a kept answer by, read off the rules [`Reuse`] states.
     fn key(p: &Pipeline, reuse: &Reuse, request: &RequestParts) -> String {
-        let path = request.path();
-        let public = reuse.public_paths.iter().any(|p| {
-            p == "/"
-                || path == p
-                || path
-                    .strip_prefix(p.as_str())
-                    .is_some_and(|r| r.starts_with('/'))
-        });
-        let mut key = format!("{}\n{public}\n", request.authority());
-        key += head(reuse, path);
+        let mut key = format!("{}\n", request.authority());
+        key += head(reuse, request.path());
         key += "\n";
         if reuse.reads_query {
             key += &format!("{:?}", request.query());
@@ -1062,20 +1218,24 @@ mod replay {
                 return Ok(());
             }
             let Ok(kept) = answer(&p, a) else { return Ok(()) };
-            prop_assert!(p.replay_until(&kept, at(NOW)).is_some());
+            // Only an anonymous caller's answer is not kept, and it holds no principal.
+            if p.replay_until(&kept, at(NOW)).is_none() {
+                prop_assert!(kept.principal().is_none());
+                prop_assert_eq!(kept.access(), Access::Public);
+                return Ok(());
+            }
             let path = b.path().to_owned();
             prop_assert_eq!(answer(&p, b), Ok(replayed(&reuse, &kept, &path)));
         }
     }
 
     /// The rules above are not vacuous: requests that differ only in what is not an input share
-    /// a key, and a change of publicness does not.
+    /// a key (the path's publicness among them), and a change of host or token does not.
     #[test]
     fn the_inputs_are_the_ones_stated() {
         let p = by_host();
         let reuse = p.reuse().unwrap();
         assert!(reuse.path_prefixes.is_empty() && !reuse.reads_query);
-        assert_eq!(reuse.public_paths, ["/health", "/docs"]);
         let base = Choice {
             host: 0,
             path: 2,
@@ -1112,11 +1272,19 @@ mod replay {
                 "{other:?}"
             );
         }
+        assert_eq!(
+            key(&p, &reuse, &parts(&base)),
+            key(
+                &p,
+                &reuse,
+                &parts(&Choice {
+                    path: 4,
+                    ..base.clone()
+                })
+            ),
+            "a public path"
+        );
         for other in [
-            Choice {
-                path: 4,
-                ..base.clone()
-            },
             Choice {
                 host: 1,
                 ..base.clone()

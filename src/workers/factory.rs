@@ -9,7 +9,7 @@ use super::D1;
 use crate::cloudflare::Client;
 use crate::control::{Provisioned, Provisioner, Registry, TenantPage, TenantRecord};
 use crate::database::d1::{D1Backend, D1Options, D1Rest};
-use crate::database::{DatabaseFactory, Hooks};
+use crate::database::{may_open, DatabaseFactory, Hooks};
 use crate::lookup::{TenantCache, TenantStatus};
 use crate::pipeline::TenantContext;
 use crate::{Error, TenantId, UnixTime};
@@ -28,6 +28,7 @@ pub struct D1Factory<'e, H> {
     cache: Rc<TenantCache>,
     hooks: H,
     session: Option<String>,
+    anonymous: bool,
 }
 
 impl<'e, H: Hooks> D1Factory<'e, H> {
@@ -49,6 +50,7 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
             cache,
             hooks,
             session: None,
+            anonymous: false,
         }
     }
 
@@ -57,6 +59,15 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
     /// `first-unconstrained`); [`TenantDb::bookmark`] gives the one to send next.
     pub fn with_session(self, session: Option<String>) -> Self {
         Self { session, ..self }
+    }
+
+    /// The same factory opening the tenant's database for anonymous callers on public paths too
+    /// ([`may_open`]): for a route that serves the tenant's data to anyone on purpose.
+    pub fn allowing_anonymous(self) -> Self {
+        Self {
+            anonymous: true,
+            ..self
+        }
     }
 
     fn backend(&self) -> Result<D1Backend<'_, ApiTransport, WorkerRuntime>, Error> {
@@ -81,6 +92,7 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
     /// stage has just put the answer there, so a warm request reads no registry row; on a miss
     /// (lookups off, or the answer expired) it is loaded through the cache.
     async fn open(&self, context: &TenantContext) -> Result<TenantDb, Error> {
+        may_open(context, self.anonymous)?;
         let tenant = context.tenant();
         let lookup = cached_lookup(&self.registry, &self.cache, tenant, Self::now())
             .await

@@ -42,7 +42,8 @@
 //! [`TenantContext`] the pipeline made (tenant id, where it came from, the verified principal,
 //! member or administrator), the route's parameters and the env, and — for [`tenant`] routes —
 //! the tenant's database through [`TenantRequest::db`], opened on the first call and kept for
-//! the request. A route that never calls it does no database work: the registry answer the
+//! the request (refused with 401 for an anonymous caller on a public path, whom only
+//! [`TenantRequest::public_db`] serves). A route that never calls it does no database work: the registry answer the
 //! pipeline's lookup stage read (or found in the isolate's cache) also says where the database
 //! is, so even the first `db()` call of a warm isolate reads no registry row. An [`admin`]
 //! route's [`AdminRequest`] instead gives the D1 factory (provision, deprovision, list) and the
@@ -135,7 +136,9 @@ impl<A> TenantRequest<A> {
         self.context.tenant()
     }
 
-    /// The verified caller, unless the path is public.
+    /// The verified caller, a member of the tenant or an administrator; `None` for an anonymous
+    /// caller on a public path (no token, or a token that may not act for this tenant, which is
+    /// dropped).
     pub fn principal(&self) -> Option<&Principal> {
         self.context.principal()
     }
@@ -170,18 +173,33 @@ impl TenantRequest<Member> {
     }
 
     /// The tenant's database, opened on the first call (through its Worker binding, or the REST
-    /// API without one) and kept for the rest of the request.
+    /// API without one) and kept for the rest of the request. An anonymous caller on a public
+    /// path is refused (401): see [`TenantRequest::public_db`].
     pub async fn db(&self) -> Result<&TenantDb, Error> {
+        self.open(false).await
+    }
+
+    /// [`TenantRequest::db`] for a route that serves the tenant's data to anyone on purpose: an
+    /// anonymous caller on a public path gets the database too.
+    pub async fn public_db(&self) -> Result<&TenantDb, Error> {
+        self.open(true).await
+    }
+
+    async fn open(&self, anonymous: bool) -> Result<&TenantDb, Error> {
         if let Some(db) = self.db.get() {
             return Ok(db);
         }
-        let db = self
+        let factory = self
             .tenancy()
             .factory(self.env(), ())
             .await?
-            .with_session(self.session.clone())
-            .open(&self.context)
-            .await?;
+            .with_session(self.session.clone());
+        let factory = if anonymous {
+            factory.allowing_anonymous()
+        } else {
+            factory
+        };
+        let db = factory.open(&self.context).await?;
         Ok(self.db.get_or_init(|| db))
     }
 }

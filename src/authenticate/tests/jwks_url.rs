@@ -165,6 +165,64 @@ fn fetch_failures_keep_old_keys_or_answer_503() {
     assert_eq!(fetcher.calls.get(), 2);
 }
 
+/// Keys kept by failed refreshes verify for `maxStaleSecs` past their due time, then nothing
+/// does (503, the cached token included) until a fetch succeeds again.
+#[test]
+fn keys_kept_by_failed_refreshes_expire() {
+    let s = signers();
+    let ed = sign(
+        &Ed25519,
+        &s.eddsa,
+        Some("ed"),
+        with(claims(), json!({"exp": NOW + 90_000})),
+    );
+    let fetcher = FakeFetcher {
+        body: RefCell::new(jwks_of(public_jwks(s))),
+        calls: Cell::new(0),
+    };
+    let v = pipeline_with_url();
+    assert!(check(&v, &fetcher, &ed, NOW).is_ok());
+    *fetcher.body.borrow_mut() = Err("the identity provider is down".into());
+    let lifetime = 3600 + DEFAULT_MAX_STALE_SECS;
+    assert!(
+        check(&v, &fetcher, &ed, NOW + 3600).is_ok(),
+        "kept at first"
+    );
+    assert!(check(&v, &fetcher, &ed, NOW + lifetime - 1).is_ok());
+    // Past it: the cached token does not pass either, on the request that tried to fetch and
+    // on one within the minute that may not fetch.
+    assert_eq!(
+        check(&v, &fetcher, &ed, NOW + lifetime),
+        Err(Error::KeysUnavailable)
+    );
+    let calls = fetcher.calls.get();
+    assert_eq!(
+        check(&v, &fetcher, &ed, NOW + lifetime + 1),
+        Err(Error::KeysUnavailable)
+    );
+    assert_eq!(fetcher.calls.get(), calls, "no fetch within the minute");
+    // The provider answers again: the same document makes the keys fresh.
+    *fetcher.body.borrow_mut() = jwks_of(public_jwks(s));
+    assert!(check(&v, &fetcher, &ed, NOW + lifetime + 60).is_ok());
+
+    // maxStaleSecs 0: keys are used up to their max age only.
+    let strict = TenancyConfig::pipeline_from_json(&format!(
+        r#"{{ "resolve": {{ "strategies": [{{ "type": "jwtClaim" }}] }},
+             "authenticate": {{ "jwksUrl": "{JWKS_URL}", "issuer": "{ISS}", "audience": "{AUD}",
+                               "tenantClaim": "org_name",
+                               "jwksRefresh": {{ "maxAgeSecs": 600, "minIntervalSecs": 60,
+                                                 "maxStaleSecs": 0 }} }} }}"#
+    ))
+    .unwrap();
+    assert!(check(&strict, &fetcher, &ed, NOW).is_ok());
+    *fetcher.body.borrow_mut() = Err("down".into());
+    assert!(check(&strict, &fetcher, &ed, NOW + 599).is_ok());
+    assert_eq!(
+        check(&strict, &fetcher, &ed, NOW + 600),
+        Err(Error::KeysUnavailable)
+    );
+}
+
 #[test]
 fn bad_settings_fail_at_creation() {
     let with_url = |url: &str| AuthConfig {
@@ -181,17 +239,20 @@ fn bad_settings_fail_at_creation() {
         with_url("https://x/jwks").build().is_ok(),
         "the URL brings the keys"
     );
-    for (max_age_secs, min_interval_secs) in [(60, 0), (10, 60)] {
+    for (max_age_secs, min_interval_secs, max_stale_secs) in
+        [(60, 0, 0), (10, 60, 0), (60, 60, -1), (60, 60, 86_401)]
+    {
         let policy = AuthConfig {
             jwks_refresh: Some(RefreshPolicy {
                 max_age_secs,
                 min_interval_secs,
+                max_stale_secs,
             }),
             ..with_url("https://x/jwks")
         };
         assert!(
             policy.build().is_err(),
-            "{max_age_secs} {min_interval_secs}"
+            "{max_age_secs} {min_interval_secs} {max_stale_secs}"
         );
     }
     assert!(AuthConfig::default().build().is_err(), "no keys at all");
