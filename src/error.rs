@@ -59,6 +59,14 @@ pub enum Error {
     /// A database with the tenant's name exists but the registry does not say it is this
     /// tenant's, so it is not adopted (409).
     ForeignDatabase,
+    /// With the backend's name prefix, the tenant id would make a database name longer than the
+    /// backend allows (400): ids of up to `max` characters fit.
+    TenantIdTooLong {
+        /// The longest tenant id that fits.
+        max: usize,
+        /// The backend's limit on database names.
+        limit: usize,
+    },
     /// A user's provisioning or deprovisioning hook failed (500). The detail is for logs only.
     HookFailed(String),
     /// The control-plane or tenant database failed (503). The inner error is for logs only.
@@ -168,6 +176,13 @@ impl Error {
                 409,
                 "lease_lost",
                 "another request took over this tenant's provisioning".to_owned(),
+            ),
+            Self::TenantIdTooLong { max, limit } => (
+                400,
+                "invalid_tenant_id",
+                format!(
+                    "with the database name prefix, a tenant id of at most {max} characters fits the backend's {limit}-character database names"
+                ),
             ),
             Self::ForeignDatabase => (
                 409,
@@ -347,6 +362,11 @@ mod tests {
             (Error::LeaseLost, 409, "lease_lost"),
             (Error::ForeignDatabase, 409, "database_exists"),
             (
+                Error::TenantIdTooLong { max: 48, limit: 64 },
+                400,
+                "invalid_tenant_id",
+            ),
+            (
                 Error::HookFailed("secret detail".into()),
                 500,
                 "hook_failed",
@@ -367,7 +387,7 @@ mod tests {
                 "database_limit_reached",
             ),
             (
-                Error::Upstream(ApiError::NotFound { code: Some(7404) }),
+                Error::Upstream(ApiError::NotFound { code: 7404 }),
                 404,
                 "not_found",
             ),

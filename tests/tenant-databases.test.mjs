@@ -33,9 +33,10 @@ before(async () => {
 after(() => w?.mf.dispose());
 
 /** The local API's databases with this exact name. */
-async function databasesNamed(name) {
-  const { result } = await w.cf(`/d1/database?name=${name}&per_page=100`);
-  return result.filter((db) => db.name === name);
+// A tenant's databases: named by the prefix, the tenant and the registry's identity (8 hex digits).
+async function databasesOf(id) {
+  const { result } = await w.cf(`/d1/database?name=tenant_${id}-&per_page=100`);
+  return result.filter((db) => new RegExp(`^tenant_${id}-[0-9a-f]{8}$`).test(db.name));
 }
 
 async function bindings() {
@@ -58,9 +59,9 @@ test("tenants are provisioned, used in isolation, listed and deprovisioned", asy
     assert.equal(res.status, 201, await res.clone().text());
     records[id] = await json(res);
     assert.equal(records[id].state, "ready");
-    assert.equal(records[id].database_name, `tenant_${id}`);
+    assert.match(records[id].database_name, new RegExp(`^tenant_${id}-[0-9a-f]{8}$`));
     assert.equal(records[id].binding, `TENANT_${id.toUpperCase()}`);
-    assert.equal((await databasesNamed(`tenant_${id}`))[0].uuid, records[id].database_id);
+    assert.equal((await databasesOf(id))[0].uuid, records[id].database_id);
   }
   assert.deepEqual((await bindings()).sort(), ["TENANT_ACME", "TENANT_BETA", "TENANT_GAMMA"]);
 
@@ -92,7 +93,7 @@ test("tenants are provisioned, used in isolation, listed and deprovisioned", asy
   const dump = await (await backups.get(objects[0].key)).text();
   assert.match(dump, /CREATE TABLE notes/);
   assert.match(dump, /acme's secret plan|acme''s secret plan/);
-  assert.deepEqual(await databasesNamed("tenant_acme"), []);
+  assert.deepEqual(await databasesOf("acme"), []);
   assert.deepEqual((await bindings()).sort(), ["TENANT_BETA", "TENANT_GAMMA"]);
   assert.equal((await w.call("GET", "/tenants/acme")).status, 404);
   assert.equal((await w.call("GET", "/t/acme/notes", undefined, await member("acme"))).status, 404);
@@ -127,7 +128,7 @@ test("20 concurrent provisions of one tenant make one database", async () => {
     assert.equal((await json(res)).error.code, "tenant_busy");
     assert.ok(Number(res.headers.get("retry-after")) > 0);
   }
-  assert.equal((await databasesNamed("tenant_rush")).length, 1);
+  assert.equal((await databasesOf("rush")).length, 1);
   assert.equal((await calls())["d1.create"], 1);
   const record = await json(await w.call("GET", "/tenants/rush"));
   assert.equal(record.state, "ready");
@@ -156,7 +157,7 @@ test("API faults during provisioning leave one database, a visible failure, and 
       const second = await w.call("POST", "/tenants", { id });
       assert.equal(second.status, 201, `${what}: ${await second.clone().text()}`);
     }
-    assert.equal((await databasesNamed(`tenant_${id}`)).length, 1, what);
+    assert.equal((await databasesOf(id)).length, 1, what);
     assert.equal((await json(await w.call("GET", `/tenants/${id}`))).state, "ready", what);
     assert.deepEqual(await bindings(), [`TENANT_FAULTY_${n}`], what);
   }

@@ -87,13 +87,15 @@ impl Hooks for DemoHooks {
             .map_err(|e| e.to_string())
     }
 
-    async fn before_deprovision(&self, record: &TenantRecord) -> Result<(), String> {
-        if let Some(backups) = &self.backups {
-            if let Some(key) = backups.back_up(record).await? {
-                worker::console_log!("edge-tenancy: {} backed up to {key}", record.id);
-            }
+    async fn before_deprovision(&self, record: &TenantRecord) -> Result<Option<String>, String> {
+        let Some(backups) = &self.backups else {
+            return Ok(None);
+        };
+        let key = backups.back_up(record).await?;
+        if let Some(key) = &key {
+            worker::console_log!("edge-tenancy: {} backed up to {key}", record.id);
         }
-        Ok(())
+        Ok(key)
     }
 }
 

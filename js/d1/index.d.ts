@@ -51,7 +51,7 @@ export interface D1FactoryOptions<Adapters> {
   api?: { fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> };
   /** Another base URL than `https://api.cloudflare.com/client/v4`. */
   apiBase?: string;
-  /** Put before the tenant id to name its database. @default "tenant_" */
+  /** Put before the tenant id to name its database (`<prefix><tenant id>-<registry id>`). @default "tenant_" */
   databasePrefix?: string;
   /** Where new databases' primaries go. */
   locationHint?: "wnam" | "enam" | "weur" | "eeur" | "apac" | "oc";

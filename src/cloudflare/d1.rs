@@ -19,7 +19,7 @@
 
 use super::client::{Answer, Call, Client, Step};
 use super::envelope::{decode, ResultInfo};
-use super::error::ApiError;
+use super::error::{ApiError, CODE_DATABASE_NOT_FOUND};
 use super::http::{Method, Runtime, Transport};
 use super::ids::{DatabaseId, DatabaseName};
 use super::retry::Repeat;
@@ -440,8 +440,8 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         decode(self.send_now(call).await?.0)
     }
 
-    /// Deletes a database and its data. Sent again after a lost answer; a 404 then means the
-    /// earlier attempt did it.
+    /// Deletes a database and its data. Sent again after a lost answer; the API's not-found
+    /// (7404) then means the earlier attempt did it.
     pub async fn delete_database(&self, id: &DatabaseId) -> Result<(), ApiError> {
         let call = Call::new(
             "d1.delete",
@@ -451,7 +451,9 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         );
         self.send_settled(&call, async |answer, ambiguous| match answer {
             Ok(_) => Step::Done(Ok(())),
-            Err(ApiError::NotFound { .. }) if ambiguous => Step::Done(Ok(())),
+            Err(ApiError::NotFound {
+                code: CODE_DATABASE_NOT_FOUND,
+            }) if ambiguous => Step::Done(Ok(())),
             Err(e @ (ApiError::OutcomeUnknown(_) | ApiError::Server { .. })) => Step::SendAgain(e),
             Err(e) => Step::Done(Err(e)),
         })

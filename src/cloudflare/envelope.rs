@@ -82,8 +82,17 @@ pub(crate) fn read(response: &HttpResponse) -> Outcome {
         return Outcome::Refused(ApiError::DatabaseLimit);
     }
     let first = errors.first().map(|e| e.code);
-    if status == 404 || has(CODE_DATABASE_NOT_FOUND) || has(CODE_SCRIPT_NOT_FOUND) {
-        return Outcome::Refused(ApiError::NotFound { code: first });
+    // "Gone" only in the API's own words: a 404 without them (a proxy's, a wrong base URL's) is
+    // the path's trouble, and taking it for a deleted database would drop a registry row whose
+    // database and data still exist.
+    if let Some(code) = [CODE_DATABASE_NOT_FOUND, CODE_SCRIPT_NOT_FOUND]
+        .into_iter()
+        .find(|c| has(*c))
+    {
+        return Outcome::Refused(ApiError::NotFound { code });
+    }
+    if status == 404 {
+        return Outcome::Refused(ApiError::Server { status, errors });
     }
     if status == 401 || status == 403 || errors.iter().any(|e| is_auth_code(e.code)) {
         return Outcome::Refused(ApiError::Unauthorized { code: first });
@@ -149,13 +158,29 @@ mod tests {
         let cases: &[(u16, String, ApiError)] = &[
             (400, failure(7502), ApiError::NameExists),
             (400, failure(7406), ApiError::DatabaseLimit),
-            (404, failure(7404), ApiError::NotFound { code: Some(7404) }),
+            (404, failure(7404), ApiError::NotFound { code: 7404 }),
+            (404, failure(10007), ApiError::NotFound { code: 10007 }),
+            // A 404 that is not the API's own "not found" (a proxy's page, a wrong base URL's
+            // envelope) says nothing about the database.
             (
                 404,
-                failure(10007),
-                ApiError::NotFound { code: Some(10007) },
+                "<html>Not Found</html>".into(),
+                ApiError::Server {
+                    status: 404,
+                    errors: vec![],
+                },
             ),
-            (404, "not json".into(), ApiError::NotFound { code: None }),
+            (
+                404,
+                failure(7000),
+                ApiError::Server {
+                    status: 404,
+                    errors: vec![ApiMessage {
+                        code: 7000,
+                        message: "m".into(),
+                    }],
+                },
+            ),
             (
                 403,
                 failure(10000),

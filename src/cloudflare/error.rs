@@ -34,10 +34,12 @@ pub enum ApiError {
     NameExists,
     /// 7406: the account has as many databases as its plan allows.
     DatabaseLimit,
-    /// 404, 7404 or 10007: the database or Worker does not exist.
+    /// 7404 or 10007 in Cloudflare's envelope: the database or Worker does not exist. Only the
+    /// API's own code says so: a bare 404 (a proxy's, a misrouted base URL's) is
+    /// [`ApiError::Server`], never taken for "gone".
     NotFound {
-        /// Cloudflare's code, when it sent one.
-        code: Option<u32>,
+        /// Cloudflare's code.
+        code: u32,
     },
     /// 401/403 or a 9xxx/10000-range auth code: the token is missing, wrong or lacks a
     /// permission, or the account id is not the token's.
@@ -93,7 +95,8 @@ impl ApiError {
         match self {
             Self::NameExists => Some(CODE_NAME_EXISTS),
             Self::DatabaseLimit => Some(CODE_DATABASE_LIMIT),
-            Self::NotFound { code } | Self::Unauthorized { code } => *code,
+            Self::NotFound { code } => Some(*code),
+            Self::Unauthorized { code } => *code,
             Self::Rejected { errors, .. } | Self::Server { errors, .. } => {
                 errors.first().map(|e| e.code)
             }

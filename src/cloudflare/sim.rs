@@ -6,7 +6,7 @@ use super::*;
 use crate::UnixTime;
 use serde_json::{json, Value as Json};
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 pub(crate) const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
@@ -38,7 +38,12 @@ pub(crate) struct Sim {
     pub(crate) export_polls: Cell<u32>,
     /// The export fails (`status: "error"`) instead of completing.
     pub(crate) export_error: Cell<bool>,
+    /// The bindings of the Worker the tests bind to (`edge-tenancy-demo`).
     pub(crate) bindings: RefCell<Vec<Json>>,
+    /// The bindings of every other Worker, by name.
+    pub(crate) other_bindings: RefCell<BTreeMap<String, Vec<Json>>>,
+    /// Calls that take this long (simulated) before the API does their work: (operation, delay).
+    pub(crate) slow: RefCell<VecDeque<(&'static str, Duration)>>,
     pub(crate) next_id: Cell<u32>,
     /// Every call yields once before it is served, so calls of concurrent futures interleave.
     pub(crate) yielding: Cell<bool>,
@@ -100,6 +105,29 @@ impl Sim {
     /// Creates a database and returns its id.
     pub(crate) fn database(&self, name: &str) -> DatabaseId {
         DatabaseId::parse(self.create(name)["uuid"].as_str().unwrap()).unwrap()
+    }
+
+    /// The bindings of Worker `script`.
+    pub(crate) fn bindings_of(&self, script: &str) -> Vec<Json> {
+        if script == "edge-tenancy-demo" {
+            return self.bindings.borrow().clone();
+        }
+        let others = self.other_bindings.borrow();
+        others.get(script).cloned().unwrap_or_default()
+    }
+
+    fn set_bindings(&self, script: &str, bindings: Vec<Json>) {
+        if script == "edge-tenancy-demo" {
+            *self.bindings.borrow_mut() = bindings;
+        } else {
+            let mut others = self.other_bindings.borrow_mut();
+            others.insert(script.to_owned(), bindings);
+        }
+    }
+
+    /// Makes the next call of `operation` take `delay` of simulated time before its work.
+    pub(crate) fn slow(&self, operation: &'static str, delay: Duration) {
+        self.slow.borrow_mut().push_back((operation, delay));
     }
 
     pub(crate) fn calls(&self, operation: &str) -> usize {
@@ -361,7 +389,7 @@ impl Sim {
             "workers.settings.get" => answer(
                 200,
                 envelope(
-                    json!({"bindings": *self.bindings.borrow(), "usage_model": "standard"}),
+                    json!({"bindings": self.bindings_of(&parts[2]), "usage_model": "standard"}),
                     None,
                 ),
             ),
@@ -369,7 +397,7 @@ impl Sim {
                 let text = String::from_utf8(request.body.clone().unwrap()).unwrap();
                 let part = super::settings::settings_part(&text).unwrap();
                 let settings: Json = serde_json::from_str(part).unwrap();
-                let old = self.bindings.borrow().clone();
+                let old = self.bindings_of(&parts[2]);
                 let new: Vec<Json> = settings["bindings"]
                     .as_array()
                     .unwrap()
@@ -381,7 +409,7 @@ impl Sim {
                         _ => b.clone(),
                     })
                     .collect();
-                *self.bindings.borrow_mut() = new.clone();
+                self.set_bindings(&parts[2], new.clone());
                 answer(
                     200,
                     envelope(json!({"bindings": new, "usage_model": "standard"}), None),
@@ -400,6 +428,15 @@ impl Transport for SimRef<'_> {
     ) -> Result<HttpResponse, TransportError> {
         if self.0.yielding.get() {
             yield_once().await;
+        }
+        let (op, _) = Sim::operation(request);
+        let delay = {
+            let mut slow = self.0.slow.borrow_mut();
+            let at = slow.iter().position(|(o, _)| *o == op);
+            at.and_then(|i| slow.remove(i)).map(|(_, d)| d)
+        };
+        if let Some(delay) = delay {
+            SimTimers(self.0).sleep(delay).await;
         }
         self.0.serve(request)
     }
@@ -439,4 +476,32 @@ pub(crate) fn client(sim: &Sim) -> Client<SimRef<'_>, SimRef<'_>> {
         SimRef(sim),
     )
     .with_base_url("https://api.example.test/client/v4/")
+}
+
+/// The simulated clock as a provisioner's runtime: its timers fire once the clock (moved by the
+/// test, or by the client's own waits) has passed them, and never move it themselves, so a
+/// heartbeat waits for simulated time instead of racing it forward.
+#[derive(Clone, Copy)]
+pub(crate) struct SimTimers<'a>(pub(crate) &'a Sim);
+
+impl Runtime for SimTimers<'_> {
+    fn now(&self) -> UnixTime {
+        self.0.now.get()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        let at = self.0.now.get() + duration;
+        std::future::poll_fn(|cx| {
+            if self.0.now.get() >= at {
+                return std::task::Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
+    fn random(&self) -> f64 {
+        0.5
+    }
 }

@@ -262,7 +262,7 @@ fn a_lost_delete_answer_is_settled_by_the_404_that_follows() {
     // Without an earlier lost answer, a 404 is a 404.
     assert_eq!(
         run(c.delete_database(&id)).unwrap_err(),
-        ApiError::NotFound { code: Some(7404) }
+        ApiError::NotFound { code: 7404 }
     );
 }
 

@@ -38,6 +38,28 @@ const MIGRATIONS: &[&[&str]] = &[
         "CREATE UNIQUE INDEX IF NOT EXISTS edge_tenancy_tenants_database_name
             ON edge_tenancy_tenants (database_name)",
     ],
+    // 3: fencing and resumable removal. The registry's identity (random, made here once, so two
+    // registries sharing an account never take each other's databases: it is part of every
+    // database name); a failure's code beside its message; the backup taken before a removal
+    // (NULL: not yet; '': none to keep) and whether the database is gone, so a retry neither
+    // backs up a deleted database nor deletes twice; and leases on names other than tenants (a
+    // Worker's binding list).
+    &[
+        "CREATE TABLE IF NOT EXISTS edge_tenancy_meta (
+            key TEXT PRIMARY KEY NOT NULL,
+            value TEXT NOT NULL
+        ) STRICT",
+        "INSERT OR IGNORE INTO edge_tenancy_meta (key, value)
+            VALUES ('registry_id', lower(hex(randomblob(4))))",
+        "ALTER TABLE edge_tenancy_tenants ADD COLUMN error_code TEXT",
+        "ALTER TABLE edge_tenancy_tenants ADD COLUMN backup TEXT",
+        "ALTER TABLE edge_tenancy_tenants ADD COLUMN database_gone INTEGER NOT NULL DEFAULT 0",
+        "CREATE TABLE IF NOT EXISTS edge_tenancy_locks (
+            name TEXT PRIMARY KEY NOT NULL,
+            owner TEXT NOT NULL,
+            until INTEGER NOT NULL
+        ) STRICT",
+    ],
 ];
 
 /// The version the code expects.

@@ -7,6 +7,8 @@ mod provision;
 pub mod registry;
 
 #[cfg(test)]
+mod model;
+#[cfg(test)]
 mod tests;
 
 pub use provision::{Provisioned, Provisioner, DEFAULT_LEASE};

@@ -1,32 +1,52 @@
-//! [`Provisioner`]: provisioning and deprovisioning tenant databases, idempotent and resumable.
+//! [`Provisioner`]: provisioning and deprovisioning tenant databases, idempotent, resumable and
+//! fenced.
 //!
-//! The registry row is the lock (see [`super::registry`]): each step is taken only under its
-//! lease, and every step records how far it got, so a crash after any step is finished by
-//! calling again, by this isolate or another once the lease runs out.
+//! The registry row is the lock (see [`super::registry`]). Every external step (make the
+//! database, bind it, the user's hooks, unbind, delete) runs under the row's [`Lease`]: the lease
+//! is renewed before the step starts and every third of its length while it runs, and a step
+//! whose renewal finds the lease taken over is dropped on the spot; what the step found is
+//! recorded under the same lease, a write the registry refuses once the generation moved on. So a
+//! holder that stalled past its lease does nothing after the takeover but, at most, finish the one
+//! call it had in flight, and that call is one the next holder's steps are safe against:
 //!
-//! Provisioning: claim the row (`provisioning`, database name recorded first) → make the database
-//! (a name already taken is adopted only when the registry says it is this tenant's: the row
-//! names it and it was made after this tenant's provisioning started) → record its id → bind it
-//! to the Worker and record the binding → the user's `after_provision` hook → `ready`. Any
-//! failure marks the tenant `failed` with its reason, which provisioning again resumes.
+//! - databases are named by the registry's identity and the tenant
+//!   ([`Backend::database_name`]): a database of that name is this registry's by construction,
+//!   so a create answered "name taken" adopts it, and a removal that finds no recorded id finds
+//!   it by name; two registries on one account never touch each other's;
+//! - unbind names the database the binding must still reach, delete names the database id:
+//!   nothing is removed by name alone;
+//! - binding changes (a read-modify-write of the Worker's whole list) take a second lease, on
+//!   the Worker's name, so two provisions never lose each other's binding.
 //!
-//! Deprovisioning: claim the row (`deprovisioning`) → the user's `before_deprovision` hook (a
-//! backup) → unbind → delete the database (one already gone is fine) → and only then delete the
-//! row. A failure stops there, is recorded and returned; calling again resumes.
+//! Provisioning: claim the row (`provisioning`, database name recorded first) → make (or adopt)
+//! the database → record its id → bind it and record the binding → the user's `after_provision`
+//! hook → `ready`. A failure marks the tenant `failed` with a code and a short message, which
+//! provisioning again resumes.
+//!
+//! Deprovisioning: claim the row (`deprovisioning`) → find a database a stopped provisioning made
+//! but did not record → the user's `before_deprovision` hook (a backup), its answer recorded →
+//! unbind → delete the database (gone only when the backend says so in its own words) and record
+//! that it is gone → only then delete the row. A failure records its reason and gives the lease
+//! up, so a retry resumes at once; each recorded step is skipped by the retry. Deprovisioning a
+//! tenant the registry does not hold removes a database of its name that a stalled provisioning
+//! made after an earlier removal, under a row of its own while it does.
 
-use super::registry::{Leased, Registry, TenantRecord, TenantState};
-use crate::cloudflare::ApiError;
-use crate::database::{Backend, Hooks};
+use super::registry::{Lease, Leased, Registry, TenantRecord, TenantState};
+use crate::cloudflare::{ApiError, Runtime};
+use crate::database::{Backend, Bound, Hooks};
 use crate::sql::SqlDatabase;
 use crate::{Error, TenantId, UnixTime};
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
-/// How long a provisioner holds a tenant's row: past it, another may take over.
+/// How long a provisioner holds a tenant's row between renewals: past it, another may take over.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
 
-/// A database made this long before a tenant's provisioning started is not taken for one this
-/// provisioning made: clocks of the API and the Worker may disagree by that much.
-const CLOCK_SKEW: Duration = Duration::from_secs(60);
+/// The most a caller is told to wait for a busy tenant: a provisioning takes seconds; a holder
+/// that died is replaced once its lease runs out, and the caller asks again meanwhile.
+const BUSY_RETRY_SECS: u32 = 5;
 
 /// What provisioning came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,22 +59,30 @@ pub struct Provisioned {
 
 /// Provisions and deprovisions tenants' databases with a backend, recording each step in the
 /// registry.
-pub struct Provisioner<'a, D, B, H> {
+pub struct Provisioner<'a, D, B, H, R> {
     registry: &'a Registry<D>,
     backend: &'a B,
     hooks: &'a H,
+    runtime: &'a R,
     /// Who holds the leases this provisioner takes (unique per call in practice: a random id).
     owner: String,
     lease: Duration,
 }
 
-impl<'a, D: SqlDatabase, B: Backend, H: Hooks> Provisioner<'a, D, B, H> {
-    /// A provisioner taking leases as `owner`.
-    pub fn new(registry: &'a Registry<D>, backend: &'a B, hooks: &'a H, owner: String) -> Self {
+impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B, H, R> {
+    /// A provisioner taking leases as `owner`, its clock and timers from `runtime`.
+    pub fn new(
+        registry: &'a Registry<D>,
+        backend: &'a B,
+        hooks: &'a H,
+        runtime: &'a R,
+        owner: String,
+    ) -> Self {
         Self {
             registry,
             backend,
             hooks,
+            runtime,
             owner,
             lease: DEFAULT_LEASE,
         }
@@ -65,10 +93,17 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks> Provisioner<'a, D, B, H> {
         Self { lease, ..self }
     }
 
-    /// Provisions `tenant` at `now` (see the module docs). A ready tenant comes back as it is;
-    /// one another provisioner is working on is [`Error::TenantBusy`].
-    pub async fn provision(&self, tenant: &TenantId, now: UnixTime) -> Result<Provisioned, Error> {
-        let name = self.backend.database_name(tenant);
+    fn now(&self) -> UnixTime {
+        self.runtime.now()
+    }
+
+    /// Provisions `tenant` (see the module docs). A ready tenant comes back as it is; one another
+    /// provisioner is working on is [`Error::TenantBusy`]. A tenant id too long for the backend's
+    /// names is refused before anything is written.
+    pub async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {
+        let identity = self.registry.identity().await?;
+        let name = self.backend.database_name(tenant, &identity)?;
+        let now = self.now();
         let claimed = self
             .registry
             .claim_provisioning(
@@ -80,7 +115,7 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks> Provisioner<'a, D, B, H> {
                 self.lease,
             )
             .await?;
-        let Some(leased) = claimed else {
+        let Some((leased, lease)) = claimed else {
             return match self.registry.leased(tenant).await? {
                 Some(Leased { record, .. }) if record.state == TenantState::Ready => {
                     Ok(Provisioned {
@@ -88,135 +123,335 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks> Provisioner<'a, D, B, H> {
                         already: true,
                     })
                 }
-                Some(_) => Err(Error::TenantBusy {
-                    retry_after_secs: self.lease.as_secs() as u32,
-                }),
+                Some(leased) => Err(busy(&leased, now)),
                 // Removed between the two statements: nothing to resume.
                 None => Err(Error::LeaseLost),
             };
         };
-        match self.steps(tenant, leased, now).await {
+        match self.provision_steps(tenant, leased, &lease, &name).await {
             Ok(record) => Ok(Provisioned {
                 record,
                 already: false,
             }),
             Err(Error::LeaseLost) => Err(Error::LeaseLost),
             Err(error) => {
-                let reason = error.to_string();
-                self.registry
-                    .finish(tenant, &self.owner, TenantState::Failed, Some(&reason), now)
-                    .await?;
-                Err(error)
+                // Lost meanwhile: the new holder records its own outcome.
+                let failed = self
+                    .registry
+                    .finish(
+                        tenant,
+                        &lease,
+                        TenantState::Failed,
+                        Some(&error),
+                        self.now(),
+                    )
+                    .await;
+                match failed {
+                    Ok(_) | Err(Error::LeaseLost) => Err(error),
+                    Err(storage) => Err(storage),
+                }
             }
         }
     }
 
-    async fn steps(
+    async fn provision_steps(
         &self,
         tenant: &TenantId,
         leased: Leased,
-        now: UnixTime,
+        lease: &Lease,
+        name: &str,
     ) -> Result<TenantRecord, Error> {
         let mut record = leased.record;
         let database_id = match record.database_id.clone() {
             Some(id) => id,
             None => {
-                let name = record.database_name.clone().ok_or(Error::LeaseLost)?;
-                let made = match self.backend.create(&name).await {
-                    Ok(made) => made,
-                    Err(Error::Upstream(ApiError::NameExists)) => {
-                        self.adopt(&name, leased.started_at).await?
-                    }
-                    Err(error) => return Err(error),
-                };
+                // A row from before names carried the registry (or changed under us): its name
+                // does not prove the database is ours, so it is never adopted.
+                let adoptable = record.database_name.as_deref() == Some(name);
+                let made = self
+                    .fenced(tenant, lease, None, async {
+                        match self.backend.create(name).await {
+                            Err(Error::Upstream(ApiError::NameExists)) if adoptable => {
+                                // Made by an earlier attempt whose answer was lost or never
+                                // recorded: the name is this registry's and this tenant's.
+                                self.backend.find(name).await?.ok_or(Error::ForeignDatabase)
+                            }
+                            Err(Error::Upstream(ApiError::NameExists)) => {
+                                Err(Error::ForeignDatabase)
+                            }
+                            made => made,
+                        }
+                    })
+                    .await?;
                 record = self
                     .registry
-                    .record_database(tenant, &self.owner, &made.id, now)
+                    .record_database(tenant, lease, &made.id, self.now())
                     .await?;
                 made.id
             }
         };
         if record.binding.is_none() {
-            if let Some(bound) = self.backend.bind(tenant, &database_id).await? {
+            let bound = self
+                .binding_change(tenant, lease, self.backend.bind(tenant, &database_id))
+                .await?;
+            if let Some(bound) = bound {
                 record = self
                     .registry
                     .record_binding(
                         tenant,
-                        &self.owner,
+                        lease,
                         Some((&bound.binding, &bound.script)),
-                        now,
+                        self.now(),
                     )
                     .await?;
             }
         }
-        self.hooks
-            .after_provision(&record)
-            .await
-            .map_err(Error::HookFailed)?;
+        self.fenced(tenant, lease, None, async {
+            self.hooks
+                .after_provision(&record)
+                .await
+                .map_err(Error::HookFailed)
+        })
+        .await?;
         self.registry
-            .finish(tenant, &self.owner, TenantState::Ready, None, now)
+            .finish(tenant, lease, TenantState::Ready, None, self.now())
             .await
     }
 
-    /// The database called `name` that an earlier attempt of this provisioning made (its create
-    /// answer lost, or the provisioner stopped before recording it): adopted only if it was made
-    /// after this tenant's provisioning started.
-    async fn adopt(
-        &self,
-        name: &str,
-        started_at: Option<i64>,
-    ) -> Result<crate::database::Made, Error> {
-        let found = self
-            .backend
-            .find(name)
-            .await?
-            .ok_or(Error::ForeignDatabase)?;
-        let earliest = started_at.map(|t| UnixTime::from_millis(t) - CLOCK_SKEW);
-        match (found.created_at, earliest) {
-            (Some(created), Some(earliest)) if created >= earliest.millis() => Ok(found),
-            _ => Err(Error::ForeignDatabase),
-        }
-    }
-
-    /// Deprovisions `tenant` at `now` (see the module docs).
-    pub async fn deprovision(&self, tenant: &TenantId, now: UnixTime) -> Result<(), Error> {
+    /// Deprovisions `tenant` (see the module docs). A tenant the registry does not hold is
+    /// [`Error::TenantNotFound`], after a database of its name left by a stalled provisioning
+    /// is removed.
+    pub async fn deprovision(&self, tenant: &TenantId) -> Result<(), Error> {
+        let now = self.now();
         let claimed = self
             .registry
             .claim_deprovisioning(tenant, &self.owner, now, self.lease)
             .await?;
-        let Some(Leased { record, .. }) = claimed else {
-            return match self.registry.leased(tenant).await? {
-                None => Err(Error::TenantNotFound),
-                Some(_) => Err(Error::TenantBusy {
-                    retry_after_secs: self.lease.as_secs() as u32,
-                }),
-            };
-        };
-        if let Err(error) = self.removal(&record).await {
-            // Recorded for operators; the lease stays until it runs out, then a retry resumes.
-            self.registry
-                .record_error(tenant, &self.owner, &error.to_string(), now)
-                .await?;
-            return Err(error);
+        match claimed {
+            Some((leased, lease)) => self.remove(tenant, leased, &lease).await.map(|_| ()),
+            None => match self.registry.leased(tenant).await? {
+                Some(leased) => Err(busy(&leased, now)),
+                None => self.sweep(tenant).await,
+            },
         }
-        self.registry.remove(tenant, &self.owner).await
     }
 
-    async fn removal(&self, record: &TenantRecord) -> Result<(), Error> {
-        self.hooks
-            .before_deprovision(record)
-            .await
-            .map_err(Error::HookFailed)?;
-        if let (Some(binding), Some(script)) = (&record.binding, &record.script) {
-            let bound = crate::database::Bound {
-                binding: binding.clone(),
-                script: script.clone(),
-            };
-            self.backend.unbind(&bound).await?;
+    /// Removes what the row names under `lease`, then the row: whether it named a database. A
+    /// failure is recorded and the lease given up, so that a retry resumes at once.
+    async fn remove(
+        &self,
+        tenant: &TenantId,
+        leased: Leased,
+        lease: &Lease,
+    ) -> Result<bool, Error> {
+        let named = match self.removal(tenant, leased, lease).await {
+            Ok(named) => named,
+            Err(error) => {
+                if error != Error::LeaseLost {
+                    match self
+                        .registry
+                        .release(tenant, lease, &error, self.now())
+                        .await
+                    {
+                        Ok(_) | Err(Error::LeaseLost) => {}
+                        Err(storage) => return Err(storage),
+                    }
+                }
+                return Err(error);
+            }
+        };
+        self.registry.remove(tenant, lease).await?;
+        Ok(named)
+    }
+
+    /// Removes what a row names, each step recorded: the backup, the binding, the database.
+    /// Whether it named a database.
+    async fn removal(
+        &self,
+        tenant: &TenantId,
+        leased: Leased,
+        lease: &Lease,
+    ) -> Result<bool, Error> {
+        if leased.database_gone {
+            return Ok(true);
         }
-        if let Some(id) = &record.database_id {
-            self.backend.delete(id).await?;
+        let mut record = leased.record;
+        if let (None, Some(name)) = (&record.database_id, record.database_name.clone()) {
+            // A provisioning that stopped between making its database and recording it. Only a
+            // name that carries this registry's identity is looked for: a row's from before
+            // names did may be anyone's database.
+            let identity = self.registry.identity().await?;
+            let ours = self.backend.database_name(tenant, &identity).ok() == Some(name.clone());
+            let found = match ours {
+                true => {
+                    self.fenced(tenant, lease, None, self.backend.find(&name))
+                        .await?
+                }
+                false => None,
+            };
+            if let Some(found) = found {
+                record = self
+                    .registry
+                    .record_database(tenant, lease, &found.id, self.now())
+                    .await?;
+            }
+        }
+        if !leased.backed_up {
+            let backup = self
+                .fenced(tenant, lease, None, async {
+                    self.hooks
+                        .before_deprovision(&record)
+                        .await
+                        .map_err(Error::HookFailed)
+                })
+                .await?;
+            record = self
+                .registry
+                .record_backup(tenant, lease, backup.as_deref(), self.now())
+                .await?;
+        }
+        let Some(id) = record.database_id.clone() else {
+            return Ok(false);
+        };
+        if let (Some(binding), Some(script)) = (record.binding.clone(), record.script.clone()) {
+            let bound = Bound { binding, script };
+            self.binding_change(tenant, lease, self.backend.unbind(&bound, &id))
+                .await?;
+        }
+        self.fenced(tenant, lease, None, self.backend.delete(&id))
+            .await?;
+        self.registry
+            .record_gone(tenant, lease, self.now())
+            .await
+            .map(|_| true)
+    }
+
+    /// Deprovisioning a tenant the registry does not hold: a database of its name is what a
+    /// provisioning that stalled past an earlier removal made. It is removed under a row of its
+    /// own (a tombstone, so no provisioning of the tenant can start meanwhile); nothing found is
+    /// [`Error::TenantNotFound`].
+    async fn sweep(&self, tenant: &TenantId) -> Result<(), Error> {
+        let identity = self.registry.identity().await?;
+        let name = self.backend.database_name(tenant, &identity)?;
+        let now = self.now();
+        let Some((leased, lease)) = self
+            .registry
+            .claim_tombstone(
+                tenant,
+                self.backend.name(),
+                &name,
+                &self.owner,
+                now,
+                self.lease,
+            )
+            .await?
+        else {
+            // Registered meanwhile: the caller asks again and meets it.
+            return Err(Error::TenantBusy {
+                retry_after_secs: 1,
+            });
+        };
+        if self.remove(tenant, leased, &lease).await? {
+            Ok(())
+        } else {
+            Err(Error::TenantNotFound)
+        }
+    }
+
+    /// Runs a change of the backend's binding list (`step`) under the lease on the list's name as
+    /// well as `lease`: one writer at a time per list, waiting for the other for up to a lease.
+    async fn binding_change<T>(
+        &self,
+        tenant: &TenantId,
+        lease: &Lease,
+        step: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let Some(target) = self.backend.binding_target() else {
+            return step.await;
+        };
+        let lock = format!("bindings:{target}");
+        let give_up = self.now() + self.lease;
+        while !self
+            .registry
+            .lock(&lock, &self.owner, self.now(), self.lease)
+            .await?
+        {
+            if self.now() >= give_up {
+                return Err(Error::TenantBusy {
+                    retry_after_secs: BUSY_RETRY_SECS,
+                });
+            }
+            // Spread out, so waiters do not poll the registry in step.
+            let wait = 50.0 + 200.0 * self.runtime.random();
+            self.runtime.sleep(Duration::from_millis(wait as u64)).await;
+        }
+        let outcome = self.fenced(tenant, lease, Some(&lock), step).await;
+        self.registry.unlock(&lock, &self.owner).await?;
+        outcome
+    }
+
+    /// Runs `step` under `lease` (and the lock named `lock`): renewed before it starts and every
+    /// third of the lease while it runs; the step is dropped, and the answer is
+    /// [`Error::LeaseLost`], as soon as a renewal finds either taken over.
+    async fn fenced<T>(
+        &self,
+        tenant: &TenantId,
+        lease: &Lease,
+        lock: Option<&str>,
+        step: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        self.renew(tenant, lease, lock).await?;
+        let heartbeat = async {
+            loop {
+                self.runtime.sleep(self.lease / 3).await;
+                self.renew(tenant, lease, lock).await?;
+            }
+        };
+        first(step, heartbeat).await
+    }
+
+    async fn renew(
+        &self,
+        tenant: &TenantId,
+        lease: &Lease,
+        lock: Option<&str>,
+    ) -> Result<(), Error> {
+        let now = self.now();
+        self.registry.renew(tenant, lease, now + self.lease).await?;
+        if let Some(lock) = lock {
+            if !self
+                .registry
+                .lock(lock, &self.owner, now, self.lease)
+                .await?
+            {
+                return Err(Error::LeaseLost);
+            }
         }
         Ok(())
     }
+}
+
+/// What a caller is told when another holds the tenant's lease: try again in a few seconds, or
+/// when the lease runs out if that is sooner.
+fn busy(leased: &Leased, now: UnixTime) -> Error {
+    let left = leased
+        .lease_until
+        .map_or(0, |until| (until - now.millis()).max(0) as u64)
+        .div_ceil(1000);
+    Error::TenantBusy {
+        retry_after_secs: (left as u32).clamp(1, BUSY_RETRY_SECS),
+    }
+}
+
+/// The output of whichever of `a` and `b` finishes first; the other is dropped.
+async fn first<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> T {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = a.as_mut().poll(cx) {
+            return Poll::Ready(out);
+        }
+        b.as_mut().poll(cx)
+    })
+    .await
 }

@@ -6,9 +6,13 @@
 //! SQLite in native tests. Its schema is versioned ([`super::migrations`]).
 //!
 //! The row is the lock for provisioning and deprovisioning: whoever holds its lease
-//! (`lease_owner`, until `lease_until`) may change it, every change is conditional on holding the
-//! lease, and a lease that has run out can be taken over, so a crashed provisioner's tenant is
-//! finished by the next caller.
+//! (`lease_owner`, until `lease_until`) may change it, and a lease that has run out can be taken
+//! over, so a crashed provisioner's tenant is finished by the next caller. Every takeover raises
+//! the row's `generation`, and a [`Lease`] names both: every write under a lease is conditional
+//! on both, so a holder that lost its lease (a step slower than the lease, a clock jump) can write
+//! nothing after the takeover, however late its write arrives — the generation is the fencing
+//! token. The same holds for [`Registry::lock`], a lease on a name other than a tenant's (a
+//! Worker's binding list, changed by one writer at a time).
 
 use super::migrations;
 use crate::lookup::{Location, Lookup, TenantStatus};
@@ -56,8 +60,10 @@ pub struct TenantRecord {
     pub backend: String,
     /// Where it is in its life.
     pub state: TenantState,
-    /// Why provisioning or deprovisioning last failed.
+    /// Why provisioning or deprovisioning last failed: a short message, never a stack trace.
     pub error: Option<String>,
+    /// The stable code of that failure (`hook_failed`, `upstream_unavailable`, …).
+    pub error_code: Option<String>,
     /// The backend's id of its database (a D1 UUID).
     pub database_id: Option<String>,
     /// Its database's name (`tenant_acme`).
@@ -66,7 +72,7 @@ pub struct TenantRecord {
     pub binding: Option<String>,
     /// The Worker script holding that binding.
     pub script: Option<String>,
-    /// How many times provisioning was started or taken over.
+    /// How many times its lease was taken: the fencing token of every write under a lease.
     pub generation: i64,
     /// The schema group its database follows (multi-database schema).
     pub schema_group: Option<String>,
@@ -74,6 +80,8 @@ pub struct TenantRecord {
     pub schema_version: i64,
     /// Whether other tenants' queries may attach its database.
     pub attachable: bool,
+    /// Where the backup taken before its removal is (an R2 key), once one was taken.
+    pub backup: Option<String>,
     /// When it was registered, in milliseconds since the Unix epoch.
     pub created_at: i64,
     /// When its row last changed, in milliseconds since the Unix epoch.
@@ -109,16 +117,38 @@ impl TenantRecord {
     }
 }
 
-const COLUMNS: &str = "id, backend, state, error, database_id, database_name, binding, script, \
-    generation, schema_group, schema_version, attachable, created_at, updated_at";
+const COLUMNS: &str = "id, backend, state, error, error_code, database_id, database_name, \
+    binding, script, generation, schema_group, schema_version, attachable, backup, created_at, \
+    updated_at, started_at, lease_until, database_gone";
 
-/// A row of the registry together with its lease, for the provisioner.
+/// A lease on a registry row: who holds it, and the generation it was taken at (the fencing
+/// token). Made only by a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    owner: String,
+    generation: i64,
+}
+
+impl Lease {
+    /// The generation the lease was taken at.
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+}
+
+/// A row of the registry with what only the provisioner needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leased {
     /// The record.
     pub record: TenantRecord,
-    /// When provisioning first started, in milliseconds: a database made before then is not ours.
+    /// When provisioning first started, in milliseconds.
     pub started_at: Option<i64>,
+    /// Until when the row's lease runs, in milliseconds, if one is held.
+    pub lease_until: Option<i64>,
+    /// Whether the backup before a removal was taken (or there was none to take).
+    pub backed_up: bool,
+    /// Whether its database is known to be deleted.
+    pub database_gone: bool,
 }
 
 /// A page of tenants, in id order.
@@ -164,7 +194,7 @@ impl<D: SqlDatabase> Registry<D> {
     /// The record of `id` with its lease start, if it is registered.
     pub async fn leased(&self, id: &TenantId) -> Result<Option<Leased>, Error> {
         let select = Statement::new(
-            format!("SELECT {COLUMNS}, started_at FROM edge_tenancy_tenants WHERE id = ?"),
+            format!("SELECT {COLUMNS} FROM edge_tenancy_tenants WHERE id = ?"),
             vec![id.as_str().into()],
         );
         self.one(select).await
@@ -174,9 +204,7 @@ impl<D: SqlDatabase> Registry<D> {
     pub async fn list(&self, after: Option<&TenantId>, limit: u32) -> Result<TenantPage, Error> {
         let limit = limit.clamp(1, 1000);
         let select = Statement::new(
-            format!(
-                "SELECT {COLUMNS}, started_at FROM edge_tenancy_tenants WHERE id > ? ORDER BY id LIMIT ?"
-            ),
+            format!("SELECT {COLUMNS} FROM edge_tenancy_tenants WHERE id > ? ORDER BY id LIMIT ?"),
             vec![
                 after.map_or("", TenantId::as_str).into(),
                 Value::Integer(i64::from(limit)),
@@ -194,6 +222,26 @@ impl<D: SqlDatabase> Registry<D> {
         Ok(TenantPage { tenants, next })
     }
 
+    /// The registry's identity: a random id made when its schema was first set up, different
+    /// for every registry (staging, production), and part of the name of every database it
+    /// makes.
+    pub async fn identity(&self) -> Result<String, Error> {
+        let select = Statement::new(
+            "SELECT value FROM edge_tenancy_meta WHERE key = 'registry_id'",
+            vec![],
+        );
+        let rows = self.rows(select).await?;
+        rows.first()
+            .and_then(|row| row.get("value"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Error::Storage(crate::sql::SqlError(
+                    "the registry has no identity: is its schema migrated?".into(),
+                ))
+            })
+    }
+
     /// Takes the lease to provision `id` for `owner` until `now + lease`, creating the row
     /// (state `provisioning`, backend `backend`, database `database_name`) if there is none. One
     /// statement, so of many concurrent callers exactly one gets it. `None`: someone else holds a
@@ -206,7 +254,7 @@ impl<D: SqlDatabase> Registry<D> {
         owner: &str,
         now: UnixTime,
         lease: Duration,
-    ) -> Result<Option<Leased>, Error> {
+    ) -> Result<Option<(Leased, Lease)>, Error> {
         let until = (now + lease).millis();
         let claim = Statement::new(
             format!(
@@ -219,7 +267,7 @@ impl<D: SqlDatabase> Registry<D> {
                     generation = generation + 1, updated_at = ?2
                  WHERE state IN ('provisioning', 'failed')
                    AND (lease_until IS NULL OR lease_until <= ?2)
-                 RETURNING {COLUMNS}, started_at"
+                 RETURNING {COLUMNS}"
             ),
             vec![
                 id.as_str().into(),
@@ -230,27 +278,32 @@ impl<D: SqlDatabase> Registry<D> {
                 Value::Integer(until),
             ],
         );
-        self.one(claim).await
+        Ok(self
+            .one(claim)
+            .await?
+            .map(|row| Self::leased_by(row, owner)))
     }
 
-    /// Takes the lease to deprovision `id`: from `ready` or `failed`, or from `deprovisioning`
-    /// whose lease ran out. `None`: not registered, or busy with a live lease.
+    /// Takes the lease to deprovision `id`: from `ready` or `failed`, or from `deprovisioning` or
+    /// `provisioning` whose lease ran out or was released. `None`: not registered, or busy with
+    /// a live lease.
     pub async fn claim_deprovisioning(
         &self,
         id: &TenantId,
         owner: &str,
         now: UnixTime,
         lease: Duration,
-    ) -> Result<Option<Leased>, Error> {
+    ) -> Result<Option<(Leased, Lease)>, Error> {
         let claim = Statement::new(
             format!(
                 "UPDATE edge_tenancy_tenants SET
-                    state = 'deprovisioning', lease_owner = ?2, lease_until = ?3, updated_at = ?4
+                    state = 'deprovisioning', lease_owner = ?2, lease_until = ?3, updated_at = ?4,
+                    generation = generation + 1
                  WHERE id = ?1
                    AND (state IN ('ready', 'failed')
                         OR (state IN ('deprovisioning', 'provisioning')
                             AND (lease_until IS NULL OR lease_until <= ?4)))
-                 RETURNING {COLUMNS}, started_at"
+                 RETURNING {COLUMNS}"
             ),
             vec![
                 id.as_str().into(),
@@ -259,26 +312,91 @@ impl<D: SqlDatabase> Registry<D> {
                 Value::Integer(now.millis()),
             ],
         );
-        self.one(claim).await
+        Ok(self
+            .one(claim)
+            .await?
+            .map(|row| Self::leased_by(row, owner)))
     }
 
-    /// Records, under `owner`'s lease, the database made for `id`.
+    /// Makes a row for `id`, which the registry does not hold, to remove a database called
+    /// `database_name` under its lease: `deprovisioning`, with no backup to take. `None`: the
+    /// tenant is registered (meanwhile).
+    pub async fn claim_tombstone(
+        &self,
+        id: &TenantId,
+        backend: &str,
+        database_name: &str,
+        owner: &str,
+        now: UnixTime,
+        lease: Duration,
+    ) -> Result<Option<(Leased, Lease)>, Error> {
+        let claim = Statement::new(
+            format!(
+                "INSERT INTO edge_tenancy_tenants
+                    (id, created_at, backend, state, database_name, generation, lease_owner,
+                     lease_until, started_at, updated_at, backup)
+                 VALUES (?1, ?2, ?3, 'deprovisioning', ?4, 1, ?5, ?6, ?2, ?2, '')
+                 ON CONFLICT DO NOTHING
+                 RETURNING {COLUMNS}"
+            ),
+            vec![
+                id.as_str().into(),
+                Value::Integer(now.millis()),
+                backend.into(),
+                database_name.into(),
+                owner.into(),
+                Value::Integer((now + lease).millis()),
+            ],
+        );
+        Ok(self
+            .one(claim)
+            .await?
+            .map(|row| Self::leased_by(row, owner)))
+    }
+
+    fn leased_by(leased: Leased, owner: &str) -> (Leased, Lease) {
+        let lease = Lease {
+            owner: owner.to_owned(),
+            generation: leased.record.generation,
+        };
+        (leased, lease)
+    }
+
+    /// Extends `lease` on `id` to `until`, or [`Error::LeaseLost`] if it was taken over.
+    pub async fn renew(&self, id: &TenantId, lease: &Lease, until: UnixTime) -> Result<(), Error> {
+        let renew = Statement::new(
+            "UPDATE edge_tenancy_tenants SET lease_until = ?
+             WHERE id = ? AND lease_owner = ? AND generation = ? RETURNING id",
+            vec![
+                Value::Integer(until.millis()),
+                id.as_str().into(),
+                lease.owner.as_str().into(),
+                Value::Integer(lease.generation),
+            ],
+        );
+        match self.rows(renew).await?.len() {
+            1 => Ok(()),
+            _ => Err(Error::LeaseLost),
+        }
+    }
+
+    /// Records, under `lease`, the database made for `id`.
     pub async fn record_database(
         &self,
         id: &TenantId,
-        owner: &str,
+        lease: &Lease,
         database_id: &str,
         now: UnixTime,
     ) -> Result<TenantRecord, Error> {
-        self.update_leased(id, owner, "database_id = ?", vec![database_id.into()], now)
+        self.update_leased(id, lease, "database_id = ?", vec![database_id.into()], now)
             .await
     }
 
-    /// Records, under `owner`'s lease, the Worker binding that reaches `id`'s database.
+    /// Records, under `lease`, the Worker binding that reaches `id`'s database (`None`: none).
     pub async fn record_binding(
         &self,
         id: &TenantId,
-        owner: &str,
+        lease: &Lease,
         binding: Option<(&str, &str)>,
         now: UnixTime,
     ) -> Result<TenantRecord, Error> {
@@ -287,7 +405,7 @@ impl<D: SqlDatabase> Registry<D> {
         });
         self.update_leased(
             id,
-            owner,
+            lease,
             "binding = ?, script = ?",
             vec![name, script],
             now,
@@ -295,44 +413,81 @@ impl<D: SqlDatabase> Registry<D> {
         .await
     }
 
-    /// Ends `owner`'s provisioning lease on `id` in `state` (`ready`, or `failed` with `error`).
+    /// Records, under `lease`, the backup taken before `id`'s removal (`None`: there was none to
+    /// take), so a retry does not take it again.
+    pub async fn record_backup(
+        &self,
+        id: &TenantId,
+        lease: &Lease,
+        key: Option<&str>,
+        now: UnixTime,
+    ) -> Result<TenantRecord, Error> {
+        self.update_leased(id, lease, "backup = ?", vec![key.unwrap_or("").into()], now)
+            .await
+    }
+
+    /// Records, under `lease`, that `id`'s database is deleted: a retry then only removes the
+    /// row.
+    pub async fn record_gone(
+        &self,
+        id: &TenantId,
+        lease: &Lease,
+        now: UnixTime,
+    ) -> Result<TenantRecord, Error> {
+        self.update_leased(id, lease, "database_gone = 1", vec![], now)
+            .await
+    }
+
+    /// Ends `lease` on `id` in `state` (`ready`, or `failed` with `error`).
     pub async fn finish(
         &self,
         id: &TenantId,
-        owner: &str,
+        lease: &Lease,
         state: TenantState,
-        error: Option<&str>,
+        error: Option<&Error>,
         now: UnixTime,
     ) -> Result<TenantRecord, Error> {
-        let error = error.map_or(Value::Null, Value::from);
+        let (code, message) = failure(error);
         self.update_leased(
             id,
-            owner,
-            "state = ?, error = ?, lease_owner = NULL, lease_until = NULL",
-            vec![state.as_str().into(), error],
+            lease,
+            "state = ?, error = ?, error_code = ?, lease_owner = NULL, lease_until = NULL",
+            vec![state.as_str().into(), message, code],
             now,
         )
         .await
     }
 
-    /// Records, under `owner`'s lease, why deprovisioning `id` stopped; the lease is kept until
-    /// it runs out, so a retry can take over.
-    pub async fn record_error(
+    /// Records, under `lease`, why deprovisioning `id` stopped, and gives the lease up so that
+    /// a retry resumes at once; the row stays `deprovisioning`.
+    pub async fn release(
         &self,
         id: &TenantId,
-        owner: &str,
-        error: &str,
+        lease: &Lease,
+        error: &Error,
         now: UnixTime,
     ) -> Result<TenantRecord, Error> {
-        self.update_leased(id, owner, "error = ?", vec![error.into()], now)
-            .await
+        let (code, message) = failure(Some(error));
+        self.update_leased(
+            id,
+            lease,
+            "error = ?, error_code = ?, lease_owner = NULL, lease_until = NULL",
+            vec![message, code],
+            now,
+        )
+        .await
     }
 
-    /// Deletes `id`'s row, under `owner`'s lease: the last step of deprovisioning.
-    pub async fn remove(&self, id: &TenantId, owner: &str) -> Result<(), Error> {
+    /// Deletes `id`'s row, under `lease`: the last step of deprovisioning.
+    pub async fn remove(&self, id: &TenantId, lease: &Lease) -> Result<(), Error> {
         let delete = Statement::new(
-            "DELETE FROM edge_tenancy_tenants WHERE id = ? AND lease_owner = ? RETURNING id",
-            vec![id.as_str().into(), owner.into()],
+            "DELETE FROM edge_tenancy_tenants WHERE id = ? AND lease_owner = ? AND generation = ?
+             RETURNING id",
+            vec![
+                id.as_str().into(),
+                lease.owner.as_str().into(),
+                Value::Integer(lease.generation),
+            ],
         );
         match self.rows(delete).await?.len() {
             1 => Ok(()),
@@ -340,10 +495,44 @@ impl<D: SqlDatabase> Registry<D> {
         }
     }
 
+    /// Takes (or extends) the lease on `name` for `owner` until `now + lease`: `true` when it is
+    /// `owner`'s, `false` while another holds a live one. For what only one writer may change at
+    /// a time, such as a Worker's binding list.
+    pub async fn lock(
+        &self,
+        name: &str,
+        owner: &str,
+        now: UnixTime,
+        lease: Duration,
+    ) -> Result<bool, Error> {
+        let lock = Statement::new(
+            "INSERT INTO edge_tenancy_locks (name, owner, until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET owner = ?2, until = ?3
+             WHERE owner = ?2 OR until <= ?4
+             RETURNING owner",
+            vec![
+                name.into(),
+                owner.into(),
+                Value::Integer((now + lease).millis()),
+                Value::Integer(now.millis()),
+            ],
+        );
+        Ok(self.rows(lock).await?.len() == 1)
+    }
+
+    /// Gives up `owner`'s lease on `name`, if it still holds it.
+    pub async fn unlock(&self, name: &str, owner: &str) -> Result<(), Error> {
+        let unlock = Statement::new(
+            "DELETE FROM edge_tenancy_locks WHERE name = ? AND owner = ?",
+            vec![name.into(), owner.into()],
+        );
+        self.rows(unlock).await.map(|_| ())
+    }
+
     async fn update_leased(
         &self,
         id: &TenantId,
-        owner: &str,
+        lease: &Lease,
         set: &str,
         mut values: Vec<Value>,
         now: UnixTime,
@@ -351,12 +540,14 @@ impl<D: SqlDatabase> Registry<D> {
         values.extend([
             Value::Integer(now.millis()),
             id.as_str().into(),
-            owner.into(),
+            lease.owner.as_str().into(),
+            Value::Integer(lease.generation),
         ]);
         let update = Statement::new(
             format!(
-                "UPDATE edge_tenancy_tenants SET {set}, updated_at = ? WHERE id = ? AND lease_owner = ?
-                 RETURNING {COLUMNS}, started_at"
+                "UPDATE edge_tenancy_tenants SET {set}, updated_at = ?
+                 WHERE id = ? AND lease_owner = ? AND generation = ?
+                 RETURNING {COLUMNS}"
             ),
             values,
         );
@@ -378,17 +569,49 @@ impl<D: SqlDatabase> Registry<D> {
     }
 }
 
+/// The longest failure message a registry row keeps: a sentence, never a stack trace.
+const MAX_ERROR_CHARS: usize = 200;
+
+/// A failure as the registry keeps it: its stable code and a short message (the detail of a
+/// hook's failure goes to the log only).
+fn failure(error: Option<&Error>) -> (Value, Value) {
+    let Some(error) = error else {
+        return (Value::Null, Value::Null);
+    };
+    let response = error.to_response();
+    let message: String = match error {
+        // The hook's own words, cut at the first line and the length limit.
+        Error::HookFailed(detail) => detail.lines().next().unwrap_or_default().to_owned(),
+        _ => response.message,
+    };
+    let message: String = message.chars().take(MAX_ERROR_CHARS).collect();
+    (response.code.into(), Value::Text(message))
+}
+
 /// A row that does not decode means the table was changed under us: a storage fault, not a 4xx.
 fn decode(mut row: Row) -> Result<Leased, Error> {
     let bad = |e: String| Error::Storage(crate::sql::SqlError(format!("bad registry row: {e}")));
     let started_at = row.remove("started_at").and_then(|v| v.as_i64());
+    let lease_until = row.remove("lease_until").and_then(|v| v.as_i64());
+    let database_gone = row.remove("database_gone").and_then(|v| v.as_i64()) == Some(1);
     // SQLite has no booleans: 0 or 1.
     if let Some(flag) = row.get_mut("attachable") {
         *flag = serde_json::Value::Bool(flag.as_i64().unwrap_or(0) != 0);
     }
+    // NULL: no backup yet; '': none was taken (no backup hook, or it kept nothing).
+    let backed_up = row.get("backup").is_some_and(|b| !b.is_null());
+    if row.get("backup").and_then(|b| b.as_str()) == Some("") {
+        row.insert("backup".into(), serde_json::Value::Null);
+    }
     let record =
         serde_json::from_value(serde_json::Value::Object(row)).map_err(|e| bad(e.to_string()))?;
-    Ok(Leased { record, started_at })
+    Ok(Leased {
+        record,
+        started_at,
+        lease_until,
+        backed_up,
+        database_gone,
+    })
 }
 
 #[cfg(test)]
@@ -414,41 +637,50 @@ mod tests {
     }
 
     #[test]
-    fn one_claim_wins_and_a_lapsed_lease_is_taken_over() {
+    fn one_claim_wins_and_a_lapsed_lease_is_taken_over_with_a_new_generation() {
         let db = SqliteDatabase::in_memory();
         let r = registry(&db);
         let acme = id("acme");
-        let first =
+        let (first, a) =
             block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(1000), LEASE))
                 .unwrap()
                 .unwrap();
         assert_eq!(first.record.state, TenantState::Provisioning);
         assert_eq!(first.started_at, Some(1000));
-        assert_eq!(first.record.generation, 1);
-        // Held: another caller gets nothing, and cannot write under its own name.
+        assert_eq!(a.generation(), 1);
+        // Held: another caller gets nothing.
         assert_eq!(
             block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "b", at(2000), LEASE))
                 .unwrap(),
             None
         );
+        // Renewed, then lapsed: taken over at generation 2, the first start kept.
+        block_on(r.renew(&acme, &a, at(30_000))).unwrap();
         assert_eq!(
-            block_on(r.record_database(&acme, "b", "uuid", at(2000))),
-            Err(Error::LeaseLost)
+            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "b", at(29_999), LEASE))
+                .unwrap(),
+            None,
+            "the renewal holds"
         );
-        // Lapsed: taken over, the first start kept.
-        let taken =
-            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "b", at(61_001), LEASE))
+        let (taken, b) =
+            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "b", at(30_000), LEASE))
                 .unwrap()
                 .unwrap();
-        assert_eq!((taken.started_at, taken.record.generation), (Some(1000), 2));
-        assert_eq!(
-            block_on(r.record_database(&acme, "a", "uuid", at(61_002))),
-            Err(Error::LeaseLost),
-            "the first owner lost its lease"
-        );
-        let ready = block_on(r.finish(&acme, "b", TenantState::Ready, None, at(61_003))).unwrap();
+        assert_eq!((taken.started_at, b.generation()), (Some(1000), 2));
+        // Every late write of the first holder is refused: its generation is gone.
+        for late in [
+            block_on(r.record_database(&acme, &a, "uuid", at(30_001))).map(|_| ()),
+            block_on(r.record_binding(&acme, &a, Some(("B", "s")), at(30_001))).map(|_| ()),
+            block_on(r.record_backup(&acme, &a, None, at(30_001))).map(|_| ()),
+            block_on(r.record_gone(&acme, &a, at(30_001))).map(|_| ()),
+            block_on(r.finish(&acme, &a, TenantState::Ready, None, at(30_001))).map(|_| ()),
+            block_on(r.renew(&acme, &a, at(90_000))),
+            block_on(r.remove(&acme, &a)),
+        ] {
+            assert_eq!(late, Err(Error::LeaseLost));
+        }
+        let ready = block_on(r.finish(&acme, &b, TenantState::Ready, None, at(30_003))).unwrap();
         assert_eq!(ready.state, TenantState::Ready);
-        assert_eq!(ready.status(), TenantStatus::Ready);
         assert_eq!(
             ready.lookup(),
             Lookup {
@@ -470,10 +702,12 @@ mod tests {
         let db = SqliteDatabase::in_memory();
         let r = registry(&db);
         let acme = id("acme");
-        block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(0), LEASE)).unwrap();
-        block_on(r.record_database(&acme, "a", "uuid-1", at(1))).unwrap();
+        let (_, a) = block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(0), LEASE))
+            .unwrap()
+            .unwrap();
+        block_on(r.record_database(&acme, &a, "uuid-1", at(1))).unwrap();
         let bound =
-            block_on(r.record_binding(&acme, "a", Some(("TENANT_ACME", "demo")), at(2))).unwrap();
+            block_on(r.record_binding(&acme, &a, Some(("TENANT_ACME", "demo")), at(2))).unwrap();
         // Not ready yet: where the database is stays unsaid.
         assert_eq!(
             bound.lookup(),
@@ -484,7 +718,7 @@ mod tests {
                 location: None
             }
         );
-        let ready = block_on(r.finish(&acme, "a", TenantState::Ready, None, at(3))).unwrap();
+        let ready = block_on(r.finish(&acme, &a, TenantState::Ready, None, at(3))).unwrap();
         assert_eq!(block_on(r.lookup(&acme)).unwrap(), ready.lookup());
         assert_eq!(block_on(r.lookup(&id("ghost"))).unwrap(), Lookup::NOT_FOUND);
         assert_eq!(
@@ -533,24 +767,74 @@ mod tests {
     }
 
     #[test]
-    fn deprovisioning_takes_a_ready_tenant_and_only_the_owner_removes_it() {
+    fn deprovisioning_takes_a_ready_tenant_and_only_the_holder_removes_it() {
         let db = SqliteDatabase::in_memory();
         let r = registry(&db);
         let acme = id("acme");
-        block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(0), LEASE)).unwrap();
+        let (_, a) = block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(0), LEASE))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             block_on(r.claim_deprovisioning(&acme, "b", at(1), LEASE)).unwrap(),
             None,
             "not while its provisioning lease is live"
         );
-        block_on(r.finish(&acme, "a", TenantState::Ready, None, at(2))).unwrap();
-        let leased = block_on(r.claim_deprovisioning(&acme, "b", at(3), LEASE))
+        block_on(r.finish(&acme, &a, TenantState::Ready, None, at(2))).unwrap();
+        let (leased, b) = block_on(r.claim_deprovisioning(&acme, "b", at(3), LEASE))
             .unwrap()
             .unwrap();
         assert_eq!(leased.record.state, TenantState::Deprovisioning);
-        assert_eq!(block_on(r.remove(&acme, "a")), Err(Error::LeaseLost));
-        block_on(r.remove(&acme, "b")).unwrap();
+        assert_eq!(b.generation(), 2, "every claim is a new generation");
+        assert_eq!(block_on(r.remove(&acme, &a)), Err(Error::LeaseLost));
+        // A failure gives the lease up, with a code and a short message: a retry claims at once.
+        let hook = Error::HookFailed("backup failed: disk full\n    at stack frame 1".into());
+        let released = block_on(r.release(&acme, &b, &hook, at(4))).unwrap();
+        assert_eq!(released.error.as_deref(), Some("backup failed: disk full"));
+        assert_eq!(released.error_code.as_deref(), Some("hook_failed"));
+        let (_, c) = block_on(r.claim_deprovisioning(&acme, "c", at(5), LEASE))
+            .unwrap()
+            .unwrap();
+        block_on(r.remove(&acme, &c)).unwrap();
         assert_eq!(block_on(r.get(&acme)), Err(Error::TenantNotFound));
+    }
+
+    #[test]
+    fn a_lock_has_one_holder_until_it_lapses_or_is_given_up() {
+        let db = SqliteDatabase::in_memory();
+        let r = registry(&db);
+        assert!(block_on(r.lock("bindings:w", "a", at(0), LEASE)).unwrap());
+        assert!(
+            block_on(r.lock("bindings:w", "a", at(1), LEASE)).unwrap(),
+            "renewed"
+        );
+        assert!(!block_on(r.lock("bindings:w", "b", at(2), LEASE)).unwrap());
+        assert!(block_on(r.lock("bindings:other", "b", at(2), LEASE)).unwrap());
+        assert!(
+            block_on(r.lock("bindings:w", "b", at(60_001), LEASE)).unwrap(),
+            "lapsed"
+        );
+        assert!(!block_on(r.lock("bindings:w", "a", at(60_002), LEASE)).unwrap());
+        block_on(r.unlock("bindings:w", "a")).unwrap();
+        assert!(
+            !block_on(r.lock("bindings:w", "c", at(60_003), LEASE)).unwrap(),
+            "not a's"
+        );
+        block_on(r.unlock("bindings:w", "b")).unwrap();
+        assert!(block_on(r.lock("bindings:w", "c", at(60_004), LEASE)).unwrap());
+    }
+
+    #[test]
+    fn each_registry_has_its_own_identity() {
+        let (one, two) = (SqliteDatabase::in_memory(), SqliteDatabase::in_memory());
+        let a = block_on(registry(&one).identity()).unwrap();
+        let b = block_on(registry(&two).identity()).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 8);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        block_on(registry(&one).migrate(at(9))).unwrap();
+        assert_eq!(block_on(registry(&one).identity()).unwrap(), a, "kept");
     }
 
     #[test]

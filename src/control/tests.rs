@@ -3,7 +3,7 @@
 //! steps (a future dropped mid-way), and databases that are not ours.
 
 use super::*;
-use crate::cloudflare::sim::{client, Fault, Sim, SimRef};
+use crate::cloudflare::sim::{client, Fault, Sim, SimRef, SimTimers};
 use crate::database::d1::{D1Backend, D1Options};
 use crate::database::Hooks;
 use crate::testing::SqliteDatabase;
@@ -49,9 +49,9 @@ impl Hooks for FlakyHooks {
         }
     }
 
-    async fn before_deprovision(&self, _record: &TenantRecord) -> Result<(), String> {
+    async fn before_deprovision(&self, _record: &TenantRecord) -> Result<Option<String>, String> {
         match self.failures.get() {
-            0 => Ok(()),
+            0 => Ok(None),
             n => {
                 self.failures.set(n - 1);
                 Err("backup failed".into())
@@ -59,6 +59,14 @@ impl Hooks for FlakyHooks {
         }
     }
 }
+
+type TestProvisioner<'a> = Provisioner<
+    'a,
+    &'a SqliteDatabase,
+    D1Backend<'a, SimRef<'a>, SimRef<'a>>,
+    FlakyHooks,
+    SimTimers<'a>,
+>;
 
 struct World {
     sim: Sim,
@@ -91,15 +99,20 @@ impl World {
         &self,
         owner: &str,
         hooks: &FlakyHooks,
-        f: impl AsyncFnOnce(
-            &Provisioner<'_, &SqliteDatabase, D1Backend<'_, SimRef<'_>, SimRef<'_>>, FlakyHooks>,
-        ) -> T,
+        f: impl AsyncFnOnce(&TestProvisioner<'_>) -> T,
     ) -> T {
         let client = client(&self.sim);
         let backend = D1Backend::new(&client, options()).unwrap();
         let registry = Registry::new(&self.db);
-        let provisioner = Provisioner::new(&registry, &backend, hooks, owner.into());
+        let timers = SimTimers(&self.sim);
+        let provisioner = Provisioner::new(&registry, &backend, hooks, &timers, owner.into());
         block_on(f(&provisioner))
+    }
+
+    /// The name of `tenant`'s database: the prefix, the tenant and this registry's identity.
+    fn name(&self, tenant: &str) -> String {
+        let identity = block_on(Registry::new(&self.db).identity()).unwrap();
+        format!("tenant_{tenant}-{identity}")
     }
 
     fn databases_named(&self, name: &str) -> Vec<String> {
@@ -129,7 +142,7 @@ impl World {
     fn assert_acme_ready_with_one_database(&self, case: &str) {
         let record = self.record("acme").unwrap();
         assert_eq!(record.state, TenantState::Ready, "{case}");
-        let made = self.databases_named("tenant_acme");
+        let made = self.databases_named(&self.name("acme"));
         assert_eq!(made.len(), 1, "{case}: no orphaned database");
         assert_eq!(record.database_id.as_ref(), made.first(), "{case}");
         assert_eq!(self.bound(), ["TENANT_ACME"], "{case}");
@@ -148,18 +161,19 @@ fn provision_is_one_create_and_the_binding_and_a_second_call_costs_nothing() {
     let world = World::new();
     let hooks = FlakyHooks::default();
     let provisioned = world
-        .with("p1", &hooks, async |p| {
-            p.provision(&id("acme"), world.now()).await
-        })
+        .with("p1", &hooks, async |p| p.provision(&id("acme")).await)
         .unwrap();
     assert!(!provisioned.already);
     let record = provisioned.record;
     assert_eq!(record.state, TenantState::Ready);
-    assert_eq!(record.database_name.as_deref(), Some("tenant_acme"));
+    assert_eq!(
+        record.database_name.as_deref(),
+        Some(world.name("acme").as_str())
+    );
     assert_eq!(record.binding.as_deref(), Some("TENANT_ACME"));
     assert_eq!(record.script.as_deref(), Some(SCRIPT));
     assert_eq!(
-        world.databases_named("tenant_acme"),
+        world.databases_named(&world.name("acme")),
         [record.database_id.clone().unwrap()]
     );
     assert_eq!(world.bound(), ["TENANT_ACME"]);
@@ -175,9 +189,7 @@ fn provision_is_one_create_and_the_binding_and_a_second_call_costs_nothing() {
     assert_eq!(hooks.ran.get(), 1);
 
     let again = world
-        .with("p2", &hooks, async |p| {
-            p.provision(&id("acme"), world.now()).await
-        })
+        .with("p2", &hooks, async |p| p.provision(&id("acme")).await)
         .unwrap();
     assert_eq!(again.record, record);
     assert!(again.already);
@@ -186,12 +198,14 @@ fn provision_is_one_create_and_the_binding_and_a_second_call_costs_nothing() {
 }
 
 /// Polls every future in turn until all are done: each simulated API call yields once, so their
-/// steps interleave as concurrent requests in one isolate would.
-fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+/// steps interleave as concurrent requests in one isolate would. Each round moves the clock on
+/// by 10 ms, for those waiting on a timer.
+fn join_all<F: Future>(sim: &Sim, futures: Vec<F>) -> Vec<F::Output> {
     let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
     let mut cx = Context::from_waker(Waker::noop());
     while outputs.iter().any(Option::is_none) {
+        sim.now.set(sim.now.get() + Duration::from_millis(10));
         for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
             if output.is_none() {
                 if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
@@ -211,16 +225,14 @@ fn twenty_concurrent_provisions_make_one_database() {
     let client = client(&world.sim);
     let backend = D1Backend::new(&client, options()).unwrap();
     let registry = Registry::new(&world.db);
+    let timers = SimTimers(&world.sim);
     let provisioners: Vec<_> = (0..20)
-        .map(|i| Provisioner::new(&registry, &backend, &hooks, format!("p{i}")))
+        .map(|i| Provisioner::new(&registry, &backend, &hooks, &timers, format!("p{i}")))
         .collect();
-    let now = world.now();
     let acme = id("acme");
     let outcomes = join_all(
-        provisioners
-            .iter()
-            .map(|p| p.provision(&acme, now))
-            .collect(),
+        &world.sim,
+        provisioners.iter().map(|p| p.provision(&acme)).collect(),
     );
     let ready = outcomes.iter().filter(|o| o.is_ok()).count();
     let busy = outcomes
@@ -228,7 +240,7 @@ fn twenty_concurrent_provisions_make_one_database() {
         .filter(|o| matches!(o, Err(Error::TenantBusy { .. })))
         .count();
     assert_eq!((ready, busy), (1, 19), "{outcomes:?}");
-    assert_eq!(world.databases_named("tenant_acme").len(), 1);
+    assert_eq!(world.databases_named(&world.name("acme")).len(), 1);
     assert_eq!(
         world.calls().iter().filter(|c| *c == "d1.create").count(),
         1
@@ -250,17 +262,13 @@ fn api_faults_during_provisioning_end_with_one_database_or_a_retryable_failure()
         let world = World::new();
         let hooks = FlakyHooks::default();
         world.sim.fault(fault.0, fault.1.clone());
-        let first = world.with("p1", &hooks, async |p| {
-            p.provision(&id("acme"), world.now()).await
-        });
+        let first = world.with("p1", &hooks, async |p| p.provision(&id("acme")).await);
         if let Err(error) = &first {
             // Not ready: visible as failed with its reason, and a second call completes.
             let record = world.record("acme").unwrap();
             assert_eq!(record.state, TenantState::Failed, "{fault:?}: {error:?}");
             assert!(record.error.is_some());
-            let second = world.with("p2", &hooks, async |p| {
-                p.provision(&id("acme"), world.now()).await
-            });
+            let second = world.with("p2", &hooks, async |p| p.provision(&id("acme")).await);
             assert!(second.is_ok(), "{fault:?}: {second:?}");
         }
         world.assert_acme_ready_with_one_database(&format!("{fault:?}"));
@@ -275,9 +283,7 @@ fn a_failing_hook_leaves_the_tenant_failed_never_half_ready() {
         ..FlakyHooks::default()
     };
     let error = world
-        .with("p1", &hooks, async |p| {
-            p.provision(&id("acme"), world.now()).await
-        })
+        .with("p1", &hooks, async |p| p.provision(&id("acme")).await)
         .unwrap_err();
     assert!(matches!(error, Error::HookFailed(_)));
     let body = error.to_response().body();
@@ -293,19 +299,21 @@ fn a_failing_hook_leaves_the_tenant_failed_never_half_ready() {
             retry_after_secs: 60
         }
     );
-    assert!(failed.error.unwrap().contains("migration 3 failed"));
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("migration 3 failed: no such table")
+    );
+    assert_eq!(failed.error_code.as_deref(), Some("hook_failed"));
     world.calls();
     let ready = world
-        .with("p2", &hooks, async |p| {
-            p.provision(&id("acme"), world.now()).await
-        })
+        .with("p2", &hooks, async |p| p.provision(&id("acme")).await)
         .unwrap();
     assert_eq!(ready.record.state, TenantState::Ready);
     assert!(
         world.calls().is_empty(),
         "the database and binding were kept: no API call"
     );
-    assert_eq!(world.databases_named("tenant_acme").len(), 1);
+    assert_eq!(world.databases_named(&world.name("acme")).len(), 1);
 }
 
 #[test]
@@ -319,10 +327,11 @@ fn a_crash_after_any_step_is_finished_by_the_next_call_once_the_lease_ends() {
         let client = client(&world.sim);
         let backend = D1Backend::new(&client, options()).unwrap();
         let registry = Registry::new(&world.db);
-        let crashing = Provisioner::new(&registry, &backend, &hooks, "crashes".into());
+        let timers = SimTimers(&world.sim);
+        let crashing = Provisioner::new(&registry, &backend, &hooks, &timers, "crashes".into());
         let acme = id("acme");
         {
-            let mut future = Box::pin(crashing.provision(&acme, world.now()));
+            let mut future = Box::pin(crashing.provision(&acme));
             let mut cx = Context::from_waker(Waker::noop());
             for _ in 0..polls {
                 if future.as_mut().poll(&mut cx).is_ready() {
@@ -330,15 +339,15 @@ fn a_crash_after_any_step_is_finished_by_the_next_call_once_the_lease_ends() {
                 }
             }
         } // dropped: the crash
-        let next = Provisioner::new(&registry, &backend, &hooks, "next".into());
-        let during_lease = block_on(next.provision(&id("acme"), world.now()));
+        let next = Provisioner::new(&registry, &backend, &hooks, &timers, "next".into());
+        let during_lease = block_on(next.provision(&id("acme")));
         if during_lease.is_err() {
             assert!(
                 matches!(during_lease, Err(Error::TenantBusy { .. })),
                 "{polls}: {during_lease:?}"
             );
             world.advance(DEFAULT_LEASE + Duration::from_secs(1));
-            let taken_over = block_on(next.provision(&id("acme"), world.now()));
+            let taken_over = block_on(next.provision(&id("acme")));
             assert!(taken_over.is_ok(), "{polls}: {taken_over:?}");
         }
         world.assert_acme_ready_with_one_database(&format!("after {polls} polls"));
@@ -346,20 +355,66 @@ fn a_crash_after_any_step_is_finished_by_the_next_call_once_the_lease_ends() {
 }
 
 #[test]
-fn a_database_with_the_name_that_is_not_ours_is_never_adopted() {
+fn another_registrys_databases_and_bindings_are_never_touched() {
     let world = World::new();
-    world.sim.create("tenant_acme"); // made by someone else, a day before
-    world.advance(Duration::from_secs(86_400));
+    // Staging's registry on the same account, with the same prefix, and its tenant acme bound on
+    // the same Worker under the same binding name.
+    let staging = World::new();
+    let theirs = world.sim.create(&staging.name("acme"));
+    let theirs = theirs["uuid"].as_str().unwrap().to_owned();
+    world
+        .sim
+        .bindings
+        .borrow_mut()
+        .push(serde_json::json!({"type": "d1", "name": "TENANT_ACME", "database_id": theirs}));
+    assert_ne!(
+        world.name("acme"),
+        staging.name("acme"),
+        "identities differ"
+    );
     let hooks = FlakyHooks::default();
+    // Ours is made beside theirs; their binding is not replaced.
     let error = world
-        .with("p1", &hooks, async |p| {
-            p.provision(&id("acme"), world.now()).await
-        })
+        .with("p1", &hooks, async |p| p.provision(&id("acme")).await)
         .unwrap_err();
     assert_eq!(error, Error::ForeignDatabase);
-    assert_eq!(world.record("acme").unwrap().state, TenantState::Failed);
-    assert_eq!(world.databases_named("tenant_acme").len(), 1);
-    assert!(world.bound().is_empty());
+    assert_eq!(world.databases_named(&world.name("acme")).len(), 1);
+    assert_eq!(
+        world.databases_named(&staging.name("acme")),
+        std::slice::from_ref(&theirs)
+    );
+    let binding = world.sim.bindings.borrow()[0].clone();
+    assert_eq!(binding["database_id"], theirs.as_str());
+    // Removing ours leaves theirs, database and binding.
+    world
+        .with("d1", &hooks, async |p| p.deprovision(&id("acme")).await)
+        .unwrap();
+    assert!(world.databases_named(&world.name("acme")).is_empty());
+    assert_eq!(
+        world.databases_named(&staging.name("acme")),
+        std::slice::from_ref(&theirs)
+    );
+    assert_eq!(world.bound(), ["TENANT_ACME"]);
+}
+
+#[test]
+fn a_tenant_id_too_long_for_a_database_name_is_refused_before_anything_is_written() {
+    let world = World::new();
+    let hooks = FlakyHooks::default();
+    // tenant_ (7) + id + "-" and 8 hex digits: 48 characters fit in 64.
+    let fits = "a".repeat(48);
+    let too_long = "a".repeat(49);
+    let error = world
+        .with("p", &hooks, async |p| p.provision(&id(&too_long)).await)
+        .unwrap_err();
+    assert_eq!(error, Error::TenantIdTooLong { max: 48, limit: 64 });
+    assert_eq!(error.to_response().status, 400);
+    assert!(error.to_response().message.contains("48"));
+    assert_eq!(world.record(&too_long), Err(Error::TenantNotFound));
+    assert!(world.calls().is_empty());
+    world
+        .with("p", &hooks, async |p| p.provision(&id(&fits)).await)
+        .unwrap();
 }
 
 #[test]
@@ -373,9 +428,7 @@ fn deprovisioning_unbinds_deletes_and_only_then_removes_the_row_and_resumes_afte
         .push(serde_json::json!({"type": "kv_namespace", "name": "OTHER", "namespace_id": "x"}));
     for tenant in ["acme", "beta"] {
         world
-            .with("p", &hooks, async |p| {
-                p.provision(&id(tenant), world.now()).await
-            })
+            .with("p", &hooks, async |p| p.provision(&id(tenant)).await)
             .unwrap();
     }
     assert_eq!(world.bound(), ["OTHER", "TENANT_ACME", "TENANT_BETA"]);
@@ -383,50 +436,35 @@ fn deprovisioning_unbinds_deletes_and_only_then_removes_the_row_and_resumes_afte
     // The backup hook fails: nothing is removed, the error is returned and recorded.
     hooks.failures.set(1);
     let error = world
-        .with("d1", &hooks, async |p| {
-            p.deprovision(&id("acme"), world.now()).await
-        })
+        .with("d1", &hooks, async |p| p.deprovision(&id("acme")).await)
         .unwrap_err();
     assert!(matches!(error, Error::HookFailed(_)));
     let record = world.record("acme").unwrap();
     assert_eq!(record.state, TenantState::Deprovisioning);
     assert!(record.error.is_some());
-    assert_eq!(world.databases_named("tenant_acme").len(), 1);
+    assert_eq!(world.databases_named(&world.name("acme")).len(), 1);
 
-    // The delete fails: unbound already, the row stays until a retry after the lease.
+    // The delete fails: unbound already, the row stays; the failed attempt gives its lease up.
     world.sim.fault("d1.delete", Fault::Status(500, 0));
     world.sim.fault("d1.delete", Fault::Status(500, 0));
     world.sim.fault("d1.delete", Fault::Status(500, 0));
     world.sim.fault("d1.delete", Fault::Status(500, 0));
     world.sim.fault("d1.delete", Fault::Status(500, 0));
-    world.advance(DEFAULT_LEASE + Duration::from_secs(1));
-    let error = world.with("d2", &hooks, async |p| {
-        p.deprovision(&id("acme"), world.now()).await
-    });
+    let error = world.with("d2", &hooks, async |p| p.deprovision(&id("acme")).await);
     assert!(error.is_err(), "{error:?}");
     assert_eq!(world.bound(), ["OTHER", "TENANT_BETA"]);
-    assert!(
-        world.record("acme").is_ok(),
+    let record = world.record("acme").unwrap();
+    assert_eq!(
+        record.state,
+        TenantState::Deprovisioning,
         "the row outlives a failed delete"
     );
-    assert_eq!(
-        world.with("d3", &hooks, async |p| p
-            .deprovision(&id("acme"), world.now())
-            .await),
-        Err(Error::TenantBusy {
-            retry_after_secs: 120
-        }),
-        "not while d2's lease runs"
-    );
-
-    world.advance(DEFAULT_LEASE + Duration::from_secs(1));
+    assert_eq!(record.error_code.as_deref(), Some("upstream_unavailable"));
     world
-        .with("d4", &hooks, async |p| {
-            p.deprovision(&id("acme"), world.now()).await
-        })
+        .with("d4", &hooks, async |p| p.deprovision(&id("acme")).await)
         .unwrap();
     assert_eq!(world.record("acme"), Err(Error::TenantNotFound));
-    assert!(world.databases_named("tenant_acme").is_empty());
+    assert!(world.databases_named(&world.name("acme")).is_empty());
     assert_eq!(
         world.bound(),
         ["OTHER", "TENANT_BETA"],
@@ -434,9 +472,12 @@ fn deprovisioning_unbinds_deletes_and_only_then_removes_the_row_and_resumes_afte
     );
     assert_eq!(world.record("beta").unwrap().state, TenantState::Ready);
     assert_eq!(
-        world.with("d5", &hooks, async |p| p
-            .deprovision(&id("acme"), world.now())
-            .await),
+        world.with("d5", &hooks, async |p| p.deprovision(&id("acme")).await),
         Err(Error::TenantNotFound)
+    );
+    assert_eq!(
+        world.record("acme"),
+        Err(Error::TenantNotFound),
+        "no tombstone left"
     );
 }

@@ -1,17 +1,22 @@
 //! The D1 backend: tenant databases made, found, bound and deleted through the Cloudflare API.
 //!
-//! Databases are named `<prefix><tenant id>` (`tenant_acme`). After provisioning, a database can
-//! be bound to a Worker script (`bindTo`), keeping the script's other bindings, under a name
-//! derived from the tenant id ([`binding_name`]); that binding is the fast
-//! path to it, with no API rate limit. Without one, the database is reached through the REST query
+//! Databases are named `<prefix><tenant id>-<registry id>` (`tenant_acme-1f2e3d4c`): the registry's
+//! identity makes the name this registry's, so two registries sharing an account and a prefix
+//! (staging and production) never make, adopt or delete each other's databases. D1's names hold
+//! 64 characters ([`MAX_NAME_LEN`]); a tenant id that does not fit is refused before anything is
+//! written. After provisioning, a database can be bound to a Worker script (`bindTo`), keeping the
+//! script's other bindings, under a name derived from the tenant id ([`binding_name`]); that
+//! binding is the fast path to it, with no API rate limit. Without one, the database is reached through the REST query
 //! API, which shares the account's 1,200 requests per 5 minutes.
 
 use super::{binding_name, Backend, Bound, Made};
 use crate::cloudflare::d1::{
     CreateDatabase, Database, Jurisdiction, LocationHint, QueryResult, RawResult,
 };
+use crate::cloudflare::settings::Binding;
 use crate::cloudflare::{
     ApiError, Client, DatabaseId, DatabaseName, Runtime, ScriptName, Transport,
+    CODE_DATABASE_NOT_FOUND,
 };
 use crate::config::ConfigError;
 use crate::sql::{Row, SqlDatabase, SqlError, Statement};
@@ -36,6 +41,9 @@ pub struct D1Options {
     #[serde(default)]
     pub bind_to: Option<String>,
 }
+
+/// The longest D1 database name.
+pub const MAX_NAME_LEN: usize = 64;
 
 fn default_prefix() -> String {
     "tenant_".to_owned()
@@ -119,8 +127,15 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
         "d1"
     }
 
-    fn database_name(&self, tenant: &TenantId) -> String {
-        format!("{}{}", self.prefix, tenant.as_str())
+    fn database_name(&self, tenant: &TenantId, registry: &str) -> Result<String, Error> {
+        let name = format!("{}{}-{registry}", self.prefix, tenant.as_str());
+        if name.len() > MAX_NAME_LEN {
+            return Err(Error::TenantIdTooLong {
+                max: MAX_NAME_LEN.saturating_sub(name.len() - tenant.as_str().len()),
+                limit: MAX_NAME_LEN,
+            });
+        }
+        Ok(name)
     }
 
     async fn create(&self, name: &str) -> Result<Made, Error> {
@@ -137,32 +152,103 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
         Ok(self.client.find_database(&name).await?.map(made))
     }
 
+    fn binding_target(&self) -> Option<String> {
+        self.bind_to.as_ref().map(|s| s.as_str().to_owned())
+    }
+
     async fn bind(&self, tenant: &TenantId, id: &str) -> Result<Option<Bound>, Error> {
         let Some(script) = &self.bind_to else {
             return Ok(None);
         };
-        let binding = binding_name(tenant);
-        self.client
-            .bind_d1(script, &binding, &database_id(id)?)
-            .await?;
-        Ok(Some(Bound {
-            binding,
+        let name = binding_name(tenant);
+        let bound = || Bound {
+            binding: name.clone(),
             script: script.as_str().to_owned(),
-        }))
+        };
+        let current = self.client.worker_settings(script).await?;
+        if let Some(other) = current.bindings.iter().find(|b| b.name == name) {
+            match bound_database(other) {
+                Some(there) if there == id => return Ok(Some(bound())),
+                // A binding of that name to a database that still exists is someone else's
+                // (another registry's, or the Worker's own): never replaced.
+                Some(there) => match self.client.database(&database_id(there)?).await {
+                    Err(ApiError::NotFound {
+                        code: CODE_DATABASE_NOT_FOUND,
+                    }) => {}
+                    Ok(_) => return Err(Error::ForeignDatabase),
+                    Err(error) => return Err(error.into()),
+                },
+                None => return Err(Error::ForeignDatabase),
+            }
+        }
+        let mut bindings: Vec<Binding> = current
+            .bindings
+            .iter()
+            .filter(|b| b.name != name)
+            .map(|b| Binding::inherit(&b.name))
+            .collect();
+        bindings.push(Binding::d1(&name, &database_id(id)?));
+        let written = self.client.set_worker_bindings(script, &bindings).await?;
+        // The answer is the list as it now stands: the binding must be in it.
+        if !written
+            .bindings
+            .iter()
+            .any(|b| b.name == name && bound_database(b) == Some(id))
+        {
+            return Err(Error::Upstream(ApiError::Decode(
+                "the Worker's settings did not keep the new binding".into(),
+            )));
+        }
+        Ok(Some(bound()))
     }
 
-    async fn unbind(&self, bound: &Bound) -> Result<(), Error> {
+    async fn unbind(&self, bound: &Bound, id: &str) -> Result<(), Error> {
         let script = ScriptName::parse(&bound.script)?;
-        self.client.unbind(&script, &bound.binding).await?;
+        let current = self.client.worker_settings(&script).await?;
+        // Only a binding that still reaches this database: one made since for another (the
+        // tenant provisioned again) stays.
+        let ours = |b: &Binding| b.name == bound.binding && bound_database(b) == Some(id);
+        if !current.bindings.iter().any(ours) {
+            return Ok(());
+        }
+        let kept: Vec<Binding> = current
+            .bindings
+            .iter()
+            .filter(|b| !ours(b))
+            .map(|b| Binding::inherit(&b.name))
+            .collect();
+        let written = self.client.set_worker_bindings(&script, &kept).await?;
+        if written.bindings.iter().any(ours) {
+            return Err(Error::Upstream(ApiError::Decode(
+                "the Worker's settings kept the removed binding".into(),
+            )));
+        }
         Ok(())
     }
 
     async fn delete(&self, id: &str) -> Result<(), Error> {
         match self.client.delete_database(&database_id(id)?).await {
-            Ok(()) | Err(ApiError::NotFound { .. }) => Ok(()),
+            // Gone only in the API's own words (see `ApiError::NotFound`).
+            Ok(())
+            | Err(ApiError::NotFound {
+                code: CODE_DATABASE_NOT_FOUND,
+            }) => Ok(()),
             Err(error) => Err(error.into()),
         }
     }
+}
+
+/// The database a D1 binding reaches (`database_id`, or the deprecated `id`); `None` for a
+/// binding of another type.
+fn bound_database(binding: &Binding) -> Option<&str> {
+    if binding.kind != "d1" {
+        return None;
+    }
+    binding
+        .fields
+        .get("database_id")
+        .or_else(|| binding.fields.get("id"))
+        .and_then(serde_json::Value::as_str)
 }
 
 /// A tenant's D1 database reached through the REST query API: works as soon as the database

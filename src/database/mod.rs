@@ -80,9 +80,11 @@ pub trait Backend {
     /// The backend's name in the registry (`d1`).
     fn name(&self) -> &'static str;
 
-    /// The database name for `tenant`: deterministic, so a retry finds what an earlier attempt
-    /// made.
-    fn database_name(&self, tenant: &TenantId) -> String;
+    /// The database name for `tenant` in the registry whose identity is `registry`:
+    /// deterministic, so a retry finds what an earlier attempt made, and naming the registry, so
+    /// that two registries sharing an account never make, adopt or delete each other's
+    /// databases. [`Error::TenantIdTooLong`] when the backend's names cannot hold it.
+    fn database_name(&self, tenant: &TenantId, registry: &str) -> Result<String, Error>;
 
     /// Makes a database called `name`. A taken name is [`Error::Upstream`] with
     /// [`ApiError::NameExists`](crate::cloudflare::ApiError::NameExists).
@@ -91,19 +93,26 @@ pub trait Backend {
     /// The database called `name`, if there is one.
     async fn find(&self, name: &str) -> Result<Option<Made>, Error>;
 
-    /// Makes the database reachable from the Worker, if the backend is set up to; `None` when
-    /// it is not.
+    /// The name of what [`Backend::bind`] and [`Backend::unbind`] change (a Worker's binding
+    /// list), which one writer at a time may change; `None` when the backend binds nothing.
+    fn binding_target(&self) -> Option<String>;
+
+    /// Makes database `id` reachable from the Worker, if the backend is set up to; `None` when
+    /// it is not. Never replaces a binding of the same name that reaches a database that still
+    /// exists ([`Error::ForeignDatabase`]).
     async fn bind(&self, tenant: &TenantId, id: &str) -> Result<Option<Bound>, Error>;
 
-    /// Removes a binding made by [`Backend::bind`], keeping every other one.
-    async fn unbind(&self, bound: &Bound) -> Result<(), Error>;
+    /// Removes `bound` if it still reaches database `id`, keeping every other binding: a
+    /// binding of the same name made since for another database is left alone.
+    async fn unbind(&self, bound: &Bound, id: &str) -> Result<(), Error>;
 
-    /// Deletes the database; one that is gone already is not an error.
+    /// Deletes database `id`; one the backend itself says is gone is not an error.
     async fn delete(&self, id: &str) -> Result<(), Error>;
 }
 
 /// What the user's code does around provisioning (migrations, seed data) and before
-/// deprovisioning (a backup). A failure is returned as its message, for the log.
+/// deprovisioning (a backup). A failure is returned as its message: the registry keeps its first
+/// line (200 characters at most), the log the rest; no response carries it.
 #[allow(async_fn_in_trait)]
 pub trait Hooks {
     /// After the database is made and bound, before the tenant is ready.
@@ -111,9 +120,11 @@ pub trait Hooks {
         Ok(())
     }
 
-    /// Before anything is removed.
-    async fn before_deprovision(&self, _record: &TenantRecord) -> Result<(), String> {
-        Ok(())
+    /// Before anything is removed: a backup, say. Returns where the backup is (an R2 key), which
+    /// the registry records so that a retry of the removal does not take it again; `None` when
+    /// there is nothing to record.
+    async fn before_deprovision(&self, _record: &TenantRecord) -> Result<Option<String>, String> {
+        Ok(None)
     }
 }
 

@@ -128,16 +128,28 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
 
     async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {
         let backend = self.backend()?;
-        let provisioner = Provisioner::new(&self.registry, &backend, &self.hooks, Self::owner());
-        let outcome = provisioner.provision(tenant, Self::now()).await;
+        let provisioner = Provisioner::new(
+            &self.registry,
+            &backend,
+            &self.hooks,
+            &WorkerRuntime,
+            Self::owner(),
+        );
+        let outcome = provisioner.provision(tenant).await;
         self.cache.invalidate(tenant);
         outcome
     }
 
     async fn deprovision(&self, tenant: &TenantId) -> Result<(), Error> {
         let backend = self.backend()?;
-        let provisioner = Provisioner::new(&self.registry, &backend, &self.hooks, Self::owner());
-        let outcome = provisioner.deprovision(tenant, Self::now()).await;
+        let provisioner = Provisioner::new(
+            &self.registry,
+            &backend,
+            &self.hooks,
+            &WorkerRuntime,
+            Self::owner(),
+        );
+        let outcome = provisioner.deprovision(tenant).await;
         self.cache.invalidate(tenant);
         outcome
     }

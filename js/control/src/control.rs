@@ -185,9 +185,9 @@ impl Inner {
         change: Change,
     ) -> Result<String, Error> {
         let hooks = JsHooks(self.edges.clone());
-        let provisioner = Provisioner::new(registry, backend, &hooks, owner());
+        let provisioner = Provisioner::new(registry, backend, &hooks, &self.runtime, owner());
         match change {
-            Change::Provision => provisioner.provision(tenant, now()).await.map(|done| {
+            Change::Provision => provisioner.provision(tenant).await.map(|done| {
                 format!(
                     r#"{{"record":{},"already":{}}}"#,
                     to_json(&done.record),
@@ -195,7 +195,7 @@ impl Inner {
                 )
             }),
             Change::Deprovision => provisioner
-                .deprovision(tenant, now())
+                .deprovision(tenant)
                 .await
                 .map(|()| format!(r#"{{"deleted":"{tenant}"}}"#)),
         }

@@ -218,8 +218,10 @@ impl Hooks for JsHooks {
         outcome(self.0.hook("afterProvision", record_json(record))).await
     }
 
-    async fn before_deprovision(&self, record: &TenantRecord) -> Result<(), String> {
-        outcome(self.0.hook("beforeDeprovision", record_json(record))).await
+    async fn before_deprovision(&self, record: &TenantRecord) -> Result<Option<String>, String> {
+        outcome(self.0.hook("beforeDeprovision", record_json(record)))
+            .await
+            .map(|()| None)
     }
 }
 
@@ -242,8 +244,10 @@ impl Backend for CustomBackend {
         "custom"
     }
 
-    fn database_name(&self, tenant: &TenantId) -> String {
-        tenant.as_str().to_owned()
+    /// The tenant id: where its database is, and what it is called, is the user's factory's
+    /// business.
+    fn database_name(&self, tenant: &TenantId, _registry: &str) -> Result<String, Error> {
+        Ok(tenant.as_str().to_owned())
     }
 
     async fn create(&self, name: &str) -> Result<Made, Error> {
@@ -260,11 +264,15 @@ impl Backend for CustomBackend {
         Ok(None)
     }
 
+    fn binding_target(&self) -> Option<String> {
+        None
+    }
+
     async fn bind(&self, _tenant: &TenantId, _id: &str) -> Result<Option<Bound>, Error> {
         Ok(None)
     }
 
-    async fn unbind(&self, _bound: &Bound) -> Result<(), Error> {
+    async fn unbind(&self, _bound: &Bound, _id: &str) -> Result<(), Error> {
         Ok(())
     }
 
