@@ -15,8 +15,10 @@ const OPTIONS = { timeoutMs: 1500, retry: { baseDelayMs: 20, maxDelayMs: 200 } }
 
 let w;
 const demo = { ...demoWorker(OPTIONS, { D1_FACTORY }), r2Buckets: ["BACKUPS"] };
+// A second isolate of the same Worker: the same registry, the same Worker's bindings to change.
+const twin = { ...demo, name: "edge-tenancy-demo-twin" };
 before(async () => {
-  const mf = new Miniflare({ workers: [demo, localApiWorker(), localD1Worker()] });
+  const mf = new Miniflare({ workers: [demo, twin, localApiWorker(), localD1Worker()] });
   const api = await mf.getWorker("edge-tenancy-local-api");
   const admin = await adminToken();
   // The URL is asked for each time: setOptions (applying bindings, as a deploy) moves it.
@@ -132,6 +134,30 @@ test("20 concurrent provisions of one tenant make one database", async () => {
   assert.equal((await calls())["d1.create"], 1);
   const record = await json(await w.call("GET", "/tenants/rush"));
   assert.equal(record.state, "ready");
+});
+
+test("10 tenants provisioned at once from two isolates: 10 databases, 10 bindings, none lost", async () => {
+  await w.local.reset();
+  const other = await w.mf.getWorker("edge-tenancy-demo-twin");
+  const admin = await adminToken();
+  const ids = Array.from({ length: 10 }, (_, i) => `twin-${i}`);
+  const answers = await Promise.all(
+    ids.map(async (id, i) => {
+      const init = { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify({ id }) };
+      // Every other one through the second isolate.
+      return i % 2 ? other.fetch("http://demo/tenants", init) : fetch(new URL("/tenants", await w.mf.ready), init);
+    }),
+  );
+  for (const [i, res] of answers.entries()) assert.equal(res.status, 201, `${ids[i]}: ${await res.clone().text()}`);
+  const records = await Promise.all(answers.map((res) => json(res)));
+  assert.deepEqual(records.map((r) => r.binding), ids.map((id) => `TENANT_${id.toUpperCase().replace("-", "_")}`));
+  // Every binding the registry records is on the Worker, reaching the database it records.
+  const { result } = await w.cf("/workers/scripts/edge-tenancy-demo/settings");
+  for (const record of records) {
+    const binding = result.bindings.find((b) => b.name === record.binding);
+    assert.equal(binding?.database_id ?? binding?.id, record.database_id, `${record.id}: ${JSON.stringify(result.bindings.map((b) => b.name))}`);
+  }
+  for (const id of ids) assert.equal((await databasesOf(id)).length, 1, id);
 });
 
 test("API faults during provisioning leave one database, a visible failure, and a retry that completes", async () => {
