@@ -59,6 +59,13 @@ pub enum Error {
     /// A database with the tenant's name exists but the registry does not say it is this
     /// tenant's, so it is not adopted (409).
     ForeignDatabase,
+    /// The Worker holds as many D1 bindings as allowed (`maxBindings`): a tenant provisioned
+    /// now is not bound, and its queries use the REST API. Recorded on the tenant, never an
+    /// answer to a request (409 if it were).
+    BindingLimit {
+        /// The configured limit.
+        limit: usize,
+    },
     /// With the backend's name prefix, the tenant id would make a database name longer than the
     /// backend allows (400): ids of up to `max` characters fit.
     TenantIdTooLong {
@@ -176,6 +183,13 @@ impl Error {
                 409,
                 "lease_lost",
                 "another request took over this tenant's provisioning".to_owned(),
+            ),
+            Self::BindingLimit { limit } => (
+                409,
+                "binding_limit",
+                format!(
+                    "the Worker holds {limit} D1 bindings (maxBindings): this tenant is not bound, and its queries use the REST API"
+                ),
             ),
             Self::TenantIdTooLong { max, limit } => (
                 400,
@@ -361,6 +375,7 @@ mod tests {
             ),
             (Error::LeaseLost, 409, "lease_lost"),
             (Error::ForeignDatabase, 409, "database_exists"),
+            (Error::BindingLimit { limit: 2 }, 409, "binding_limit"),
             (
                 Error::TenantIdTooLong { max: 48, limit: 64 },
                 400,

@@ -16,7 +16,9 @@
 //! - unbind names the database the binding must still reach, delete names the database id:
 //!   nothing is removed by name alone;
 //! - binding changes (a read-modify-write of the Worker's whole list) take a second lease, on
-//!   the Worker's name, so two provisions never lose each other's binding.
+//!   the Worker's name, so two provisions never lose each other's binding. Past the backend's
+//!   binding limit a tenant is made ready unbound, the reason recorded as its error code
+//!   (`binding_limit`): its queries use the REST API.
 //!
 //! Provisioning: claim the row (`provisioning`, database name recorded first) → make (or adopt)
 //! the database → record its id → bind it and record the binding → the user's `after_provision`
@@ -190,10 +192,20 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
                 made.id
             }
         };
+        // Past the Worker's binding limit the tenant is served over the REST API: an explicit
+        // rule, recorded on the tenant (its error code while ready), not a silent fallback.
+        let mut note = None;
         if record.binding.is_none() {
-            let bound = self
+            let bound = match self
                 .binding_change(tenant, lease, self.backend.bind(tenant, &database_id))
-                .await?;
+                .await
+            {
+                Err(limit @ Error::BindingLimit { .. }) => {
+                    note = Some(limit);
+                    None
+                }
+                bound => bound?,
+            };
             if let Some(bound) = bound {
                 record = self
                     .registry
@@ -214,7 +226,7 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         })
         .await?;
         self.registry
-            .finish(tenant, lease, TenantState::Ready, None, self.now())
+            .finish(tenant, lease, TenantState::Ready, note.as_ref(), self.now())
             .await
     }
 

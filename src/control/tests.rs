@@ -481,3 +481,32 @@ fn deprovisioning_unbinds_deletes_and_only_then_removes_the_row_and_resumes_afte
         "no tombstone left"
     );
 }
+
+#[test]
+fn past_the_binding_limit_a_tenant_is_ready_unbound_and_says_why() {
+    let world = World::new();
+    let hooks = FlakyHooks::default();
+    let client = client(&world.sim);
+    let limited = D1Options {
+        max_bindings: 2,
+        ..options()
+    };
+    let backend = D1Backend::new(&client, limited).unwrap();
+    let registry = Registry::new(&world.db);
+    let timers = SimTimers(&world.sim);
+    let provisioner = Provisioner::new(&registry, &backend, &hooks, &timers, "p".into());
+    for tenant in ["acme", "beta", "gamma"] {
+        block_on(provisioner.provision(&id(tenant))).unwrap();
+    }
+    assert_eq!(world.bound(), ["TENANT_ACME", "TENANT_BETA"]);
+    let gamma = world.record("gamma").unwrap();
+    assert_eq!(gamma.state, TenantState::Ready);
+    assert_eq!(gamma.binding, None, "served over the REST API");
+    assert_eq!(gamma.error_code.as_deref(), Some("binding_limit"));
+    assert!(gamma.error.as_deref().unwrap().contains("maxBindings"));
+    assert!(
+        gamma.lookup().location.is_some(),
+        "its database is reachable"
+    );
+    assert_eq!(world.record("acme").unwrap().error_code, None);
+}

@@ -6,7 +6,9 @@
 //! 64 characters ([`MAX_NAME_LEN`]); a tenant id that does not fit is refused before anything is
 //! written. After provisioning, a database can be bound to a Worker script (`bindTo`), keeping the
 //! script's other bindings, under a name derived from the tenant id ([`binding_name`]); that
-//! binding is the fast path to it, with no API rate limit. Without one, the database is reached through the REST query
+//! binding is the fast path to it, with no API rate limit. A script holding `maxBindings` D1
+//! bindings already (about 5,000 fit one Worker) binds no more: the tenant is provisioned
+//! unbound, its record says why (`binding_limit`), and its queries use the REST API. Without one, the database is reached through the REST query
 //! API, which shares the account's 1,200 requests per 5 minutes.
 
 use super::{binding_name, Backend, Bound, Made};
@@ -40,6 +42,17 @@ pub struct D1Options {
     /// The Worker script to bind each new database to (usually the one serving the tenants).
     #[serde(default)]
     pub bind_to: Option<String>,
+    /// The most D1 bindings the script may hold (default [`DEFAULT_MAX_BINDINGS`]): a tenant
+    /// provisioned past it is not bound, and its queries use the REST API.
+    #[serde(default = "default_max_bindings")]
+    pub max_bindings: usize,
+}
+
+/// About as many D1 bindings as fit one Worker (its metadata is at most 1 MB).
+pub const DEFAULT_MAX_BINDINGS: usize = 5_000;
+
+fn default_max_bindings() -> usize {
+    DEFAULT_MAX_BINDINGS
 }
 
 /// The longest D1 database name.
@@ -56,6 +69,7 @@ impl Default for D1Options {
             location_hint: None,
             jurisdiction: None,
             bind_to: None,
+            max_bindings: DEFAULT_MAX_BINDINGS,
         }
     }
 }
@@ -67,6 +81,7 @@ pub struct D1Backend<'c, T, R> {
     location_hint: Option<LocationHint>,
     jurisdiction: Option<Jurisdiction>,
     bind_to: Option<ScriptName>,
+    max_bindings: usize,
 }
 
 impl<'c, T: Transport, R: Runtime> D1Backend<'c, T, R> {
@@ -97,6 +112,7 @@ impl<'c, T: Transport, R: Runtime> D1Backend<'c, T, R> {
             location_hint: options.location_hint,
             jurisdiction: options.jurisdiction,
             bind_to,
+            max_bindings: options.max_bindings,
         })
     }
 }
@@ -180,6 +196,12 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
                 },
                 None => return Err(Error::ForeignDatabase),
             }
+        }
+        let d1 = current.bindings.iter().filter(|b| b.kind == "d1").count();
+        if d1 >= self.max_bindings {
+            return Err(Error::BindingLimit {
+                limit: self.max_bindings,
+            });
         }
         let mut bindings: Vec<Binding> = current
             .bindings

@@ -303,6 +303,7 @@ impl Control {
                     location_hint: settings.location_hint,
                     jurisdiction: settings.jurisdiction,
                     bind_to: settings.bind_to,
+                    max_bindings: edge_tenancy::database::d1::DEFAULT_MAX_BINDINGS,
                 };
                 D1Backend::new(&client, options.clone())
                     .map_err(|e| JsError::new(&format!("createD1Factory: {}", e.0)))?;
