@@ -17,8 +17,14 @@ let w;
 const demo = { ...demoWorker(OPTIONS, { D1_FACTORY }), r2Buckets: ["BACKUPS"] };
 // A second isolate of the same Worker: the same registry, the same Worker's bindings to change.
 const twin = { ...demo, name: "edge-tenancy-demo-twin" };
+// Staging: the same code and account, the same database prefix, its own registry and Worker.
+const staging = {
+  ...demoWorker(OPTIONS, { D1_FACTORY: JSON.stringify({ databasePrefix: "tenant_", bindTo: "edge-tenancy-example-hono-d1" }) }),
+  name: "edge-tenancy-demo-staging",
+  d1Databases: { CONTROL_PLANE: "control-plane-staging" },
+};
 before(async () => {
-  const mf = new Miniflare({ workers: [demo, twin, localApiWorker(), localD1Worker()] });
+  const mf = new Miniflare({ workers: [demo, twin, staging, localApiWorker(), localD1Worker()] });
   const api = await mf.getWorker("edge-tenancy-local-api");
   const admin = await adminToken();
   // The URL is asked for each time: setOptions (applying bindings, as a deploy) moves it.
@@ -158,6 +164,40 @@ test("10 tenants provisioned at once from two isolates: 10 databases, 10 binding
     assert.equal(binding?.database_id ?? binding?.id, record.database_id, `${record.id}: ${JSON.stringify(result.bindings.map((b) => b.name))}`);
   }
   for (const id of ids) assert.equal((await databasesOf(id)).length, 1, id);
+});
+
+test("staging and production registries on one account and prefix never touch each other's databases", async () => {
+  await w.local.reset();
+  const stagingWorker = await w.mf.getWorker("edge-tenancy-demo-staging");
+  const admin = await adminToken();
+  const onStaging = (method, path, body, token = admin) =>
+    stagingWorker.fetch(`http://staging${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  for (const id of ["shared", "other"]) {
+    assert.equal((await w.call("POST", "/tenants", { id })).status, 201);
+    assert.equal((await onStaging("POST", "/tenants", { id })).status, 201);
+  }
+  const production = await json(await w.call("GET", "/tenants/shared"));
+  const stagingRecord = await json(await onStaging("GET", "/tenants/shared"));
+  assert.notEqual(production.database_id, stagingRecord.database_id);
+  assert.notEqual(production.database_name, stagingRecord.database_name);
+  assert.equal((await databasesOf("shared")).length, 2, "one database each");
+  // Production's tenant has data; staging removes its own tenant of the same name.
+  const note = await w.call("POST", "/t/shared/notes", { body: "production data" }, await member("shared"));
+  assert.equal(note.status, 201, await note.clone().text());
+  assert.equal((await onStaging("DELETE", "/tenants/shared")).status, 200);
+  assert.deepEqual((await databasesOf("shared")).map((db) => db.uuid), [production.database_id]);
+  const kept = await json(await w.call("GET", "/t/shared/notes", undefined, await member("shared")));
+  assert.deepEqual(kept.notes.map((n) => n.body), ["production data"]);
+  const { result } = await w.cf("/workers/scripts/edge-tenancy-demo/settings");
+  assert.ok(result.bindings.some((b) => b.name === "TENANT_SHARED" && b.database_id === production.database_id));
+  // And the other way round.
+  assert.equal((await w.call("DELETE", "/tenants/other")).status, 200);
+  assert.equal((await databasesOf("other")).length, 1);
+  assert.equal((await json(await onStaging("GET", "/tenants/other"))).state, "ready");
 });
 
 test("API faults during provisioning leave one database, a visible failure, and a retry that completes", async () => {
