@@ -79,9 +79,19 @@ function checkFunction(options, name, required) {
 // Where a tenant's database is, and its adapters, kept per isolate as Rust says: a location until
 // the `until` Rust gave with it (when its registry answer falls due), adapters for as long as the
 // location stays the same (made again only when it moves). Dropped when this isolate provisions
-// or deprovisions the tenant. `make(location, tenantId)` opens the database and makes adapters.
+// or deprovisions the tenant, and an open begun before that keeps nothing. `make(location,
+// tenantId)` opens the database and makes adapters.
+//
+// No open waits for another's: each awaits its own locate (Rust's cache reads the registry once
+// for all of them, and stops waiting for a read whose request went away or that is 2 s old) and
+// its own adapters, so an open that never returns (its request gone) holds no other up.
 function tenantsOf(control, make) {
   const kept = new Map(); // tenant → { databaseId, binding, until, database, adapters }
+  // Moved by every provisioning call as it starts and as it ends: an open begun before a move may
+  // have read the tenant as it was, and answers its own request without keeping it. One number
+  // for all tenants, so nothing grows with the tenants changed: changes are rare, and an open they
+  // overtake costs the next request one locate (from Rust's cache) and maybe new adapters.
+  let generation = 0;
   // What is kept of the tenant while Rust's answer holds: a warm request's whole lookup, no await.
   function known(tenantId) {
     const entry = kept.get(tenantId);
@@ -90,24 +100,28 @@ function tenantsOf(control, make) {
   async function open(tenantId) {
     const entry = known(tenantId);
     if (entry !== undefined) return entry;
+    const began = generation;
     // A tenant that is not there or not ready throws its 404 or 503 here.
     const location = await answer(control.locate(tenantId));
     const previous = kept.get(tenantId);
     const { database, adapters } =
       previous?.databaseId === location.databaseId && previous.binding === location.binding ? previous : await make(location, tenantId);
     const fresh = { ...location, database, adapters };
+    if (generation !== began) return fresh;
     kept.delete(tenantId);
     if (kept.size >= MAX_KEPT) kept.delete(kept.keys().next().value);
     kept.set(tenantId, fresh);
     return fresh;
   }
   // A provisioning call: what was kept of the tenant goes before it and again after it (a request
-  // may have kept the old state meanwhile).
+  // may have kept the old state meanwhile), and opens begun before either keep nothing.
   async function change(tenantId, call) {
+    generation++;
     kept.delete(tenantId);
     try {
       return await answer(call(tenantId));
     } finally {
+      generation++;
       kept.delete(tenantId);
     }
   }

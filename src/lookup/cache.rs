@@ -7,6 +7,16 @@
 //! requests ask at the same time: the first loads, the others wait for its answer (single
 //! flight). They wait by pausing in their own request (a timer), not by being woken from the
 //! loading one: workerd refuses I/O that one request's handler performs on another's behalf.
+//!
+//! A load in flight is marked for its tenant, and the mark is what lets it keep its answer:
+//! - [`TenantCache::invalidate`] takes the mark down, so a load that read the registry before
+//!   this isolate changed the tenant answers its own request but keeps nothing;
+//! - the mark goes when the loading request's future is dropped (a cancelled request), so the
+//!   next lookup loads at once;
+//! - a mark older than [`CachePolicy::load_timeout`] holds no one up: a request that finds it
+//!   loads itself, and the old load, if it ever answers, keeps nothing. On Workers this is what
+//!   frees the waiters of a request that went away: its future is never dropped, only left
+//!   pending forever.
 
 use super::{Lookup, TenantStatus};
 use crate::{TenantId, UnixTime};
@@ -31,23 +41,38 @@ pub struct CachePolicy {
     pub ttl: Duration,
     /// How long "not registered" is kept.
     pub negative_ttl: Duration,
+    /// How long the requests that miss wait for another's load before one of them loads again.
+    pub load_timeout: Duration,
 }
 
 impl Default for CachePolicy {
     /// 10,000 tenants within 4 MiB (about 300 bytes each with a D1 id and binding), 60 s, 5 s
-    /// for unknown tenants.
+    /// for unknown tenants; a load is waited for 2 s (a registry read takes milliseconds, a cold
+    /// one under a second: giving up too soon costs one more read, waiting too long holds every
+    /// request for the tenant).
     fn default() -> Self {
         Self {
             capacity: 10_000,
             max_bytes: 4 << 20,
             ttl: Duration::from_secs(60),
             negative_ttl: Duration::from_secs(5),
+            load_timeout: Duration::from_secs(2),
         }
     }
 }
 
-/// One load in flight, shared by every request that waits for it: its answer once it has one.
-type Flight = Rc<RefCell<Option<Result<Lookup, String>>>>;
+/// What the cache answers for a tenant: the registry's answer, and how long it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// What the registry says of the tenant.
+    pub lookup: Lookup,
+    /// Until when the cache keeps this answer: a caller that keeps it elsewhere (the npm
+    /// package, in JS) keeps it no longer. `None` when the cache does not hold it (its load was
+    /// overtaken by an invalidation or by a newer load, it is larger than the whole cache, or it
+    /// left the cache before a request waiting for it looked): it is for the requests that
+    /// asked alone.
+    pub kept_until: Option<UnixTime>,
+}
 
 /// A kept answer.
 #[derive(Debug)]
@@ -68,6 +93,18 @@ fn entry_bytes(tenant: &TenantId, lookup: &Lookup) -> usize {
     ENTRY_OVERHEAD + tenant.as_str().len() + location
 }
 
+/// One load in flight, shared by every request that waits for it.
+#[derive(Debug)]
+struct Flight {
+    /// A number no other load of this cache has: the tenant's generation while this load holds
+    /// its mark. Only the load whose generation is the mark's keeps its answer.
+    generation: u64,
+    /// When the requests waiting for it give up on it.
+    deadline: UnixTime,
+    /// What it read, once it has; whether it was kept is the cache's to say.
+    answer: RefCell<Option<Result<Lookup, String>>>,
+}
+
 /// The cache.
 #[derive(Debug, Default)]
 pub struct TenantCache {
@@ -78,7 +115,8 @@ pub struct TenantCache {
 #[derive(Debug, Default)]
 struct Inner {
     entries: HashMap<TenantId, Entry>,
-    flights: HashMap<TenantId, Flight>,
+    /// Each tenant's mark: the load that may keep its answer.
+    flights: HashMap<TenantId, Rc<Flight>>,
     bytes: usize,
     uses: u64,
     loads: u64,
@@ -88,6 +126,50 @@ impl Inner {
     fn remove(&mut self, tenant: &TenantId) {
         if let Some(entry) = self.entries.remove(tenant) {
             self.bytes -= entry.bytes;
+        }
+    }
+
+    /// Whether `flight` is still `tenant`'s mark.
+    fn marked(&self, tenant: &TenantId, flight: &Flight) -> bool {
+        self.flights
+            .get(tenant)
+            .is_some_and(|mark| mark.generation == flight.generation)
+    }
+}
+
+/// The load one request makes, holding its tenant's mark. Dropped unfinished (the request's
+/// future was dropped mid-load), it takes the mark down, so the tenant's next lookup loads at
+/// once instead of waiting for an answer that will never come.
+struct Loading<'c> {
+    cache: &'c TenantCache,
+    tenant: &'c TenantId,
+    flight: Rc<Flight>,
+}
+
+impl Loading<'_> {
+    /// Ends the load with `answer`: kept from `started` (the registry was read after it) if the
+    /// load still holds the mark, and handed to the requests waiting for it either way.
+    fn finish(self, answer: Result<Lookup, String>, started: UnixTime) -> Result<Answer, String> {
+        *self.flight.answer.borrow_mut() = Some(answer.clone());
+        answer.map(|lookup| {
+            let marked = self.cache.inner.borrow().marked(self.tenant, &self.flight);
+            let kept_until = if marked {
+                self.cache.put(self.tenant, lookup.clone(), started)
+            } else {
+                None
+            };
+            Answer { lookup, kept_until }
+        })
+    }
+}
+
+impl Drop for Loading<'_> {
+    /// Takes the mark down if it is still this load's (finished or not): a newer load's mark,
+    /// put up after an invalidation or a deadline, stays.
+    fn drop(&mut self) {
+        let mut inner = self.cache.inner.borrow_mut();
+        if inner.marked(self.tenant, &self.flight) {
+            inner.flights.remove(self.tenant);
         }
     }
 }
@@ -101,15 +183,18 @@ impl TenantCache {
         }
     }
 
-    /// The answer for `tenant` at `now`, if one is kept.
-    pub fn get(&self, tenant: &TenantId, now: UnixTime) -> Option<Lookup> {
+    /// The answer kept for `tenant` at `now`, if there is one.
+    pub fn get(&self, tenant: &TenantId, now: UnixTime) -> Option<Answer> {
         let mut inner = self.inner.borrow_mut();
         inner.uses += 1;
         let uses = inner.uses;
         match inner.entries.get_mut(tenant) {
             Some(entry) if now < entry.until => {
                 entry.used = uses;
-                Some(entry.lookup.clone())
+                Some(Answer {
+                    lookup: entry.lookup.clone(),
+                    kept_until: Some(entry.until),
+                })
             }
             Some(_) => {
                 inner.remove(tenant);
@@ -119,27 +204,17 @@ impl TenantCache {
         }
     }
 
-    /// Until when the answer kept for `tenant` holds (`None`: none is kept at `now`): a caller
-    /// that keeps it elsewhere (the npm package, in JS) keeps it no longer.
-    pub fn kept_until(&self, tenant: &TenantId, now: UnixTime) -> Option<UnixTime> {
-        let inner = self.inner.borrow();
-        inner
-            .entries
-            .get(tenant)
-            .map(|entry| entry.until)
-            .filter(|until| now < *until)
-    }
-
     /// Keeps `lookup` for `tenant` from `now`, making room by dropping the least recently used
-    /// answers. An answer larger than the whole byte budget is not kept.
-    pub fn put(&self, tenant: &TenantId, lookup: Lookup, now: UnixTime) {
+    /// answers, and says until when. An answer larger than the whole byte budget is not kept.
+    /// Private: only a load holding the tenant's mark may keep what it read.
+    fn put(&self, tenant: &TenantId, lookup: Lookup, now: UnixTime) -> Option<UnixTime> {
         let ttl = match lookup.status {
             TenantStatus::NotFound => self.policy.negative_ttl,
             _ => self.policy.ttl,
         };
         let bytes = entry_bytes(tenant, &lookup);
         if self.policy.capacity == 0 || bytes > self.policy.max_bytes {
-            return;
+            return None;
         }
         let mut inner = self.inner.borrow_mut();
         inner.remove(tenant);
@@ -159,60 +234,93 @@ impl TenantCache {
         inner.uses += 1;
         let used = inner.uses;
         inner.bytes += bytes;
+        let until = now + ttl;
         let entry = Entry {
             lookup,
-            until: now + ttl,
+            until,
             used,
             bytes,
         };
         inner.entries.insert(tenant.clone(), entry);
+        Some(until)
     }
 
-    /// Forgets `tenant` (this isolate just provisioned or deprovisioned it).
+    /// Forgets `tenant` (this isolate just provisioned or deprovisioned it): its kept answer, and
+    /// its mark, so a load already in flight answers its own request but keeps nothing, and the
+    /// next lookup loads again.
     pub fn invalidate(&self, tenant: &TenantId) {
-        self.inner.borrow_mut().remove(tenant);
+        let mut inner = self.inner.borrow_mut();
+        inner.remove(tenant);
+        inner.flights.remove(tenant);
     }
 
     /// The answer for `tenant`: kept, or loaded with `load` by exactly one of the requests that
-    /// miss at the same time, the others checking for its answer after each `pause` (a short
-    /// timer on Workers). A failed load is not kept.
+    /// miss at the same time. The others wait for its answer, checking after each `pause` (a
+    /// short timer on Workers, which then says what time it is); if the load fails they get its
+    /// error, if it is dropped or still has no answer after [`CachePolicy::load_timeout`], the
+    /// first to notice loads itself. A failed load is not kept. `now` is when the request asks.
     pub async fn get_or_load(
         &self,
         tenant: &TenantId,
-        now: UnixTime,
+        mut now: UnixTime,
         load: impl AsyncFnOnce() -> Result<Lookup, String>,
-        pause: impl AsyncFn(),
-    ) -> Result<Lookup, String> {
-        if let Some(lookup) = self.get(tenant, now) {
-            return Ok(lookup);
-        }
-        let joined = self.inner.borrow().flights.get(tenant).cloned();
-        if let Some(flight) = joined {
-            loop {
-                if let Some(answer) = flight.borrow().clone() {
-                    return answer;
-                }
-                pause().await;
+        pause: impl AsyncFn() -> UnixTime,
+    ) -> Result<Answer, String> {
+        let mut waited: Option<Rc<Flight>> = None;
+        loop {
+            if let Some(answer) = self.get(tenant, now) {
+                return Ok(answer);
             }
+            if let Some(answer) = waited.as_ref().and_then(|f| f.answer.borrow().clone()) {
+                // Not kept, or no longer (invalidated since, or pushed out): this request may
+                // still use it, as it asked before, but no one is to keep it.
+                return answer.map(|lookup| Answer {
+                    lookup,
+                    kept_until: None,
+                });
+            }
+            let mark = self.inner.borrow().flights.get(tenant).cloned();
+            match mark {
+                // The mark may be a newer load's than the one waited for so far: an
+                // invalidation or a deadline replaced it. Its answer is the one to wait for.
+                Some(flight) if now < flight.deadline => waited = Some(flight),
+                // No load in flight (the last one failed, was dropped, or was invalidated), or
+                // one past its deadline: this request loads.
+                _ => break,
+            }
+            now = pause().await;
         }
-        let flight: Flight = Rc::default();
-        {
-            let mut inner = self.inner.borrow_mut();
-            inner.loads += 1;
-            inner.flights.insert(tenant.clone(), flight.clone());
-        }
+        let loading = self.start(tenant, now);
         let answer = load().await;
-        if let Ok(lookup) = &answer {
-            self.put(tenant, lookup.clone(), now);
-        }
-        self.inner.borrow_mut().flights.remove(tenant);
-        *flight.borrow_mut() = Some(answer.clone());
-        answer
+        loading.finish(answer, now)
     }
 
-    /// How many loads the cache made (registry reads, on Workers): what a benchmark watches.
+    /// Puts up `tenant`'s mark for a load starting at `now`, replacing a mark past its deadline.
+    fn start<'c>(&'c self, tenant: &'c TenantId, now: UnixTime) -> Loading<'c> {
+        let mut inner = self.inner.borrow_mut();
+        inner.loads += 1;
+        let flight = Rc::new(Flight {
+            generation: inner.loads,
+            deadline: now + self.policy.load_timeout,
+            answer: RefCell::default(),
+        });
+        inner.flights.insert(tenant.clone(), flight.clone());
+        Loading {
+            cache: self,
+            tenant,
+            flight,
+        }
+    }
+
+    /// How many loads the cache started (registry reads, on Workers): what a benchmark watches.
     pub fn loads(&self) -> u64 {
         self.inner.borrow().loads
+    }
+
+    /// How many tenants have a load in flight: none once every load ended or was dropped.
+    #[cfg(test)]
+    pub(super) fn marks(&self) -> usize {
+        self.inner.borrow().flights.len()
     }
 
     #[cfg(test)]
@@ -265,12 +373,16 @@ mod tests {
         cache.put(&id("ghost"), Lookup::NOT_FOUND, at(0));
         assert_eq!(
             cache.get(&id("acme"), at(59)),
-            Some(ready(Some("TENANT_ACME")))
+            Some(Answer {
+                lookup: ready(Some("TENANT_ACME")),
+                kept_until: Some(at(60)),
+            })
         );
-        assert_eq!(cache.get(&id("ghost"), at(4)), Some(Lookup::NOT_FOUND));
-        assert_eq!(cache.kept_until(&id("acme"), at(30)), Some(at(60)));
-        assert_eq!(cache.kept_until(&id("acme"), at(60)), None);
-        assert_eq!(cache.kept_until(&id("nobody"), at(0)), None);
+        assert_eq!(
+            cache.get(&id("ghost"), at(4)).map(|a| a.lookup),
+            Some(Lookup::NOT_FOUND)
+        );
+        assert_eq!(cache.get(&id("nobody"), at(0)), None);
         assert_eq!(cache.get(&id("ghost"), at(5)), None);
         assert_eq!(cache.get(&id("acme"), at(60)), None);
         // Least recently used out first.
@@ -331,7 +443,10 @@ mod tests {
                         yield_once().await; // the registry read takes a while
                         Ok(ready(None))
                     },
-                    yield_once,
+                    async || {
+                        yield_once().await;
+                        at(0)
+                    },
                 )) as Pin<Box<dyn Future<Output = _>>>
             })
             .collect();
@@ -348,15 +463,19 @@ mod tests {
         }
         assert_eq!(loads.get(), 1);
         assert_eq!(cache.loads(), 1);
-        assert!(done.iter().all(|a| a == &Some(Ok(ready(None)))));
+        let kept = Answer {
+            lookup: ready(None),
+            kept_until: Some(at(60)),
+        };
+        assert!(done.iter().all(|a| a.as_ref() == Some(&Ok(kept.clone()))));
         // Warm: no load at all.
         let warm = pollster::block_on(cache.get_or_load(
             &acme,
             at(1),
             async || unreachable_load(),
-            yield_once,
+            async || unreachable!("a warm cache does not wait"),
         ));
-        assert_eq!(warm, Ok(ready(None)));
+        assert_eq!(warm, Ok(kept));
     }
 
     fn unreachable_load() -> Result<Lookup, String> {
@@ -370,7 +489,7 @@ mod tests {
             &id("acme"),
             at(0),
             async || Err("down".into()),
-            yield_once,
+            async || unreachable!("no one else is loading"),
         ));
         assert_eq!(failed, Err("down".into()));
         assert_eq!(cache.get(&id("acme"), at(0)), None);

@@ -8,8 +8,10 @@
 //! database factory opens it from the same answer without reading the registry row again.
 
 mod cache;
+#[cfg(test)]
+mod tests;
 
-pub use cache::{CachePolicy, TenantCache};
+pub use cache::{Answer, CachePolicy, TenantCache};
 
 use serde::Deserialize;
 

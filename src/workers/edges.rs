@@ -86,6 +86,10 @@ pub(crate) async fn cached_lookup(
 ) -> Result<Lookup, String> {
     let load = async || registry.lookup(tenant).await.map_err(|e| e.to_string());
     // A request waiting for another's registry read checks back every millisecond.
-    let pause = async || worker::Delay::from(std::time::Duration::from_millis(1)).await;
-    cache.get_or_load(tenant, now, load, pause).await
+    let pause = async || {
+        worker::Delay::from(std::time::Duration::from_millis(1)).await;
+        UnixTime::from_millis(Date::now().as_millis() as i64)
+    };
+    let answer = cache.get_or_load(tenant, now, load, pause).await?;
+    Ok(answer.lookup)
 }

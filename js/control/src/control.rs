@@ -145,18 +145,22 @@ impl Inner {
     }
 
     /// What the registry says of `tenant`, from the cache or (one read for every request
-    /// waiting) the registry, and until when that answer is kept.
+    /// waiting) the registry, and until when that answer is kept (`now` if it is not: a read
+    /// overtaken by this isolate's own change of the tenant is for its request alone).
     async fn lookup(&self, tenant: &TenantId) -> Result<(Lookup, UnixTime), Error> {
         let registry = self.registry().await?;
         let load = async || registry.lookup(tenant).await.map_err(|e| e.to_string());
-        let pause = async || self.runtime.pause(1.0).await;
+        let pause = async || {
+            self.runtime.pause(1.0).await;
+            now()
+        };
         let now = now();
-        let lookup = self
+        let answer = self
             .cache
             .get_or_load(tenant, now, load, pause)
             .await
             .map_err(|why| Error::Storage(edge_tenancy::sql::SqlError(why)))?;
-        Ok((lookup, self.cache.kept_until(tenant, now).unwrap_or(now)))
+        Ok((answer.lookup, answer.kept_until.unwrap_or(now)))
     }
 
     /// Provisions or deprovisions `tenant` with the configured backend; the cache forgets what
