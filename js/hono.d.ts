@@ -80,10 +80,17 @@ export interface MultiTenancy<Adapters> {
   tenancy: Tenancy;
 }
 
-/** Builds the pipeline and the middleware once; a bad setting throws here, naming it. */
+/**
+ * Builds the pipeline and the middleware once. A bad setting throws here, naming it; every
+ * setting is checked by name, functions included, and an unknown one's error names the setting it
+ * most likely stands for and every known one.
+ */
 export declare function setupMultiTenancy<Adapters>(options: MultiTenancyOptions<Adapters>): MultiTenancy<Adapters>;
 
-/** Injects the tenant's adapters at `c.env.data`, after a middleware that set `tenantId`. */
+/**
+ * Injects the tenant's adapters at `c.env.data`, after a middleware that set `tenantId`. Its
+ * settings are checked as setupMultiTenancy's are.
+ */
 export declare function createDatabaseMiddleware<Adapters>(options: {
   databaseIsolation: DatabaseIsolation<Adapters>;
 }): MiddlewareHandler<MultiTenancyEnv<Adapters>>;

@@ -17,21 +17,27 @@ const errorResponse = (fields) => new EdgeTenancyError(fields).toResponse();
 // What databaseIsolation gives: adapters by tenant, and, with a registry (a factory made by
 // createD1Factory, or `registry` for a factory written in JS), lookups and the tenant list.
 // `allowAnonymous`: whether an anonymous caller on a public path gets the tenant's adapters too.
-function isolation(databaseIsolation) {
-  checkKeys(databaseIsolation, ["getAdapters", "onProvision", "onDeprovision", "registry", "allowAnonymous"], "databaseIsolation");
+// `where` names the function it was given to, in errors.
+const ISOLATION = ["getAdapters", "onProvision", "onDeprovision", "registry", "allowAnonymous"];
+function isolation(databaseIsolation, where) {
+  checkKeys(databaseIsolation, ISOLATION, where, "databaseIsolation");
   const { getAdapters, onProvision, onDeprovision, registry, allowAnonymous = false } = databaseIsolation;
-  if (typeof getAdapters !== "function") throw new TypeError("edge-tenancy: databaseIsolation.getAdapters is a function");
-  if (typeof allowAnonymous !== "boolean") throw new TypeError("edge-tenancy: databaseIsolation.allowAnonymous is a boolean");
+  const refuse = (message) => new TypeError(`edge-tenancy: ${where}: databaseIsolation.${message}`);
+  if (typeof getAdapters !== "function") throw refuse("getAdapters is a function");
+  if (typeof allowAnonymous !== "boolean") throw refuse("allowAnonymous is a boolean");
+  for (const [name, fn] of Object.entries({ onProvision, onDeprovision })) {
+    if (fn !== undefined && typeof fn !== "function") throw refuse(`${name} is a function`);
+  }
   const made = getAdapters[FACTORY];
   if (made !== undefined) {
-    if (registry !== undefined) throw new TypeError("edge-tenancy: databaseIsolation.registry: the D1 factory has its own registry");
+    if (registry !== undefined) throw refuse("registry: the D1 factory has its own registry");
     return { ...made, provision: onProvision ?? made.provision, deprovision: onDeprovision ?? made.deprovision, allowAnonymous };
   }
   if (registry !== undefined) {
     for (const [name, fn] of Object.entries({ onProvision, onDeprovision })) {
-      if (typeof fn !== "function") throw new TypeError(`edge-tenancy: databaseIsolation.${name} is a function: the registry provisions through it`);
+      if (typeof fn !== "function") throw refuse(`${name} is a function: the registry provisions through it`);
     }
-    return { ...registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry, "databaseIsolation.registry"), allowAnonymous };
+    return { ...registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry, `${where}: databaseIsolation.registry`), allowAnonymous };
   }
   return { getAdapters, provision: onProvision, deprovision: onDeprovision, allowAnonymous };
 }
@@ -80,8 +86,8 @@ function inject(c, iso, tenantId) {
  * "public") unless `databaseIsolation.allowAnonymous` is true.
  */
 export function createDatabaseMiddleware(options) {
-  checkKeys(options, ["databaseIsolation"], "createDatabaseMiddleware options");
-  const iso = isolation(options.databaseIsolation);
+  checkKeys(options, ["databaseIsolation"], "createDatabaseMiddleware");
+  const iso = isolation(options.databaseIsolation, "createDatabaseMiddleware");
   return async function databaseMiddleware(c, next) {
     const tenantId = c.get("tenantId");
     if (typeof tenantId !== "string") {
@@ -103,11 +109,11 @@ export function createDatabaseMiddleware(options) {
  * control-plane administrators.
  */
 export function setupMultiTenancy(options) {
-  checkKeys(options, ["accessControl", "databaseIsolation", "resolve", "authenticate", "access", "clock", "lookUpDomain"], "setupMultiTenancy options");
+  checkKeys(options, ["accessControl", "databaseIsolation", "resolve", "authenticate", "access", "clock", "lookUpDomain"], "setupMultiTenancy");
   const { accessControl = {}, databaseIsolation, clock, lookUpDomain, ...config } = options;
-  checkKeys(accessControl, ["mainTenantId"], "accessControl");
+  checkKeys(accessControl, ["mainTenantId"], "setupMultiTenancy", "accessControl");
   const { mainTenantId } = accessControl;
-  const iso = databaseIsolation === undefined ? undefined : isolation(databaseIsolation);
+  const iso = databaseIsolation === undefined ? undefined : isolation(databaseIsolation, "setupMultiTenancy");
   const resolve = { ...config.resolve };
   if (mainTenantId !== undefined) resolve.controlPlaneTenant = mainTenantId;
   // With a registry the tenant is looked up where its database is found (after authorization, as

@@ -97,7 +97,9 @@ export interface D1Factory<Adapters> {
 }
 
 /**
- * The D1 factory. Settings are checked here: an unknown or misspelled one throws, naming it.
+ * The D1 factory. Every setting is checked here by name, functions and bindings included: an
+ * unknown or misspelled one throws, naming it, the setting it most likely stands for and every
+ * known one.
  * @example
  * const factory = createD1Factory({ registry: env.CONTROL_PLANE, env, accountId: env.CF_ACCOUNT_ID,
  *   apiToken: env.CF_API_TOKEN, createAdapters: (db) => drizzle(db) });

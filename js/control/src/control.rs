@@ -17,6 +17,7 @@ use edge_tenancy::lookup::{CachePolicy, Location, Lookup, TenantCache, TenantSta
 use edge_tenancy::sql::{Statement, Value};
 use edge_tenancy::{config, Error, TenantId, UnixTime};
 use js_sys::Promise;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::cell::Cell;
 use std::future::Future;
@@ -24,12 +25,32 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-/// `createD1Factory`'s settings that Rust reads (JS keeps the functions and bindings). Unknown
-/// keys are refused by name, which is why [`D1Options`]' fields are listed again rather than
-/// flattened in: serde's `flatten` cannot be combined with `deny_unknown_fields`.
+/// `createD1Factory`'s settings, every one of them, so that an unknown or misspelled one (a
+/// function's name too) is refused naming the setting meant and listing all. Rust reads the
+/// values of most; JS keeps the bindings and functions and sends each as `true`. Unknown keys are
+/// refused by name, which is why [`D1Options`]' fields are listed again rather than flattened
+/// in: serde's `flatten` cannot be combined with `deny_unknown_fields`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct D1Settings {
+    /// Kept by JS: the tenant registry's D1 binding.
+    #[serde(default, rename = "registry")]
+    _registry: IgnoredAny,
+    /// Kept by JS: the Worker's env, where tenants' bindings are found.
+    #[serde(default, rename = "env")]
+    _env: IgnoredAny,
+    /// Kept by JS: a service binding that answers the Cloudflare API.
+    #[serde(default, rename = "api")]
+    _api: IgnoredAny,
+    /// Kept by JS: `createAdapters(database, tenantId)`.
+    #[serde(default, rename = "createAdapters")]
+    _create_adapters: IgnoredAny,
+    /// Kept by JS: the hook run before a tenant is ready.
+    #[serde(default, rename = "afterProvision")]
+    _after_provision: IgnoredAny,
+    /// Kept by JS: the hook run before a tenant's database is deleted.
+    #[serde(default, rename = "beforeDeprovision")]
+    _before_deprovision: IgnoredAny,
     account_id: String,
     api_token: String,
     /// Another base URL than the real API's (a proxy, or the local API).
@@ -45,6 +66,12 @@ struct D1Settings {
     jurisdiction: Option<Jurisdiction>,
     #[serde(default)]
     bind_to: Option<String>,
+}
+
+/// A setting of `createD1Factory` refused, in the words of the package's other settings checks
+/// (`edge-tenancy: createD1Factory: databasePrefx: unknown setting; did you mean …`).
+fn refused(why: &str) -> JsError {
+    JsError::new(&format!("edge-tenancy: createD1Factory: {why}"))
 }
 
 fn default_prefix() -> String {
@@ -282,11 +309,9 @@ impl Control {
         let maker = match settings {
             None => Maker::Custom,
             Some(json) => {
-                let settings: D1Settings = config::from_json(&json)
-                    .map_err(|e| JsError::new(&format!("createD1Factory: {e}")))?;
-                let account = AccountId::parse(&settings.account_id).map_err(|_| {
-                    JsError::new("createD1Factory: accountId is not a 32-hex account id")
-                })?;
+                let settings: D1Settings = config::from_json(&json).map_err(|e| refused(&e.0))?;
+                let account = AccountId::parse(&settings.account_id)
+                    .map_err(|_| refused("accountId is not a 32-hex account id"))?;
                 let client = Client::new(
                     account,
                     ApiToken::new(settings.api_token),
@@ -304,8 +329,9 @@ impl Control {
                     jurisdiction: settings.jurisdiction,
                     bind_to: settings.bind_to,
                 };
+                // The backend names its settings as the Rust workers' D1_FACTORY holds them (`d1.`).
                 D1Backend::new(&client, options.clone())
-                    .map_err(|e| JsError::new(&format!("createD1Factory: {}", e.0)))?;
+                    .map_err(|e| refused(e.0.strip_prefix("d1.").unwrap_or(&e.0)))?;
                 Maker::D1 {
                     client: Box::new(client),
                     options,
