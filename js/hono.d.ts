@@ -74,7 +74,11 @@ export interface MultiTenancyOptions<Adapters> extends Omit<TenancyConfig, "reso
 export interface MultiTenancy<Adapters> {
   /** Resolve, authenticate, authorize, look up, and inject the tenant's adapters. */
   middleware: MiddlewareHandler<MultiTenancyEnv<Adapters>>;
-  /** `POST /tenants` `{id}`, `GET /tenants?after&limit`, `GET /tenants/:id`, `DELETE /tenants/:id`, for control-plane administrators. */
+  /**
+   * `POST /tenants` `{id}`, `GET /tenants?after&limit`, `GET /tenants/:id`, `DELETE /tenants/:id`,
+   * for control-plane administrators. `POST /tenants` answers 400 `invalid_body` for any other
+   * field and for the control-plane tenant (`mainTenantId`), which has no tenant database.
+   */
   app: Hono;
   /** The pipeline underneath. */
   tenancy: Tenancy;

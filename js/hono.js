@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import { createTenancy } from "./index.js";
 import { EdgeTenancyError } from "./errors.js";
-import { RESOLVE, checkKeys } from "./internal.js";
+import { RESOLVE, checkKeys, unknownName } from "./internal.js";
 import { FACTORY, registryFor } from "./factory.js";
 export { createD1Factory } from "./factory.js";
 
@@ -100,6 +100,22 @@ export function createDatabaseMiddleware(options) {
   };
 }
 
+// Why the body of `POST /tenants` is refused, or undefined: it is `{"id": "<tenant id>"}` and
+// nothing else (a field the route does not read, such as a location hint, must not look as if it
+// applied), and never names the control-plane tenant, which has no tenant database.
+function newTenant(body, controlPlaneTenant) {
+  const expected = 'expected {"id": "<tenant id>"}';
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return expected;
+  const unknown = Object.keys(body).find((key) => key !== "id");
+  if (unknown !== undefined) {
+    const name = unknown.length > 64 ? `${unknown.slice(0, 64)}…` : unknown;
+    return `${JSON.stringify(name)}: ${unknownName(unknown, ["id"], "field")}; ${expected}`;
+  }
+  if (typeof body.id !== "string") return expected;
+  if (body.id === controlPlaneTenant) return `${body.id} is the control-plane tenant, which has no tenant database`;
+  return undefined;
+}
+
 /**
  * The whole pipeline as Hono middleware, with the control-plane routes as a sub-app.
  * `middleware` resolves, authenticates and authorizes each request, sets `tenancy`, `tenantId`
@@ -157,7 +173,8 @@ export function setupMultiTenancy(options) {
   });
   app.post("/tenants", async (c) => {
     const body = await c.req.json().catch(() => null);
-    if (typeof body?.id !== "string") return errorResponse({ status: 400, code: "invalid_body", message: 'expected {"id": "<tenant id>"}' });
+    const refused = newTenant(body, resolve.controlPlaneTenant);
+    if (refused !== undefined) return errorResponse({ status: 400, code: "invalid_body", message: refused });
     const provisioned = await iso.provision(body.id);
     if (provisioned?.record !== undefined) return c.json(provisioned.record, provisioned.already ? 200 : 201);
     return c.json(await iso.get(body.id), 201);
