@@ -241,7 +241,7 @@ test("one local API for all: what wrangler and the SDK make, the Rust client rea
   await wrangler(cwd, "d1", "create", "shared-db");
   await wrangler(cwd, "d1", "execute", "shared-db", "--remote", "--command", "CREATE TABLE s (id INTEGER PRIMARY KEY, n INTEGER)");
 
-  // The Rust client finds it, and writes with numbers that go over REST as strings.
+  // The Rust client finds it, and writes with numbers that go over REST as JSON numbers.
   let res = await demo("GET", "/admin/databases?name=shared");
   const [found] = res.body.databases;
   assert.equal(found.name, "shared-db");
