@@ -73,7 +73,28 @@ function checkRegistry(registry, where) {
 function checkFunction(options, name, required) {
   const value = options[name];
   if (value === undefined && !required) return;
-  if (typeof value !== "function") throw new TypeError(`edge-tenancy: ${name} is a function`);
+  if (typeof value !== "function") throw new TypeError(`edge-tenancy: createD1Factory: ${name} is a function`);
+}
+
+// createD1Factory's settings that JS keeps (bindings and functions). Rust checks the name of
+// every setting, these too, so that one list holds them all: they go to it as `true`.
+const HELD = ["registry", "env", "api", "createAdapters", "afterProvision", "beforeDeprovision"];
+
+// The settings as JSON for Rust: what JS keeps as `true`, and a value JSON cannot carry (a
+// function under a misspelled name, say) as null rather than dropped, so that its name is checked.
+function settingsJson(options) {
+  return JSON.stringify(options, function (key, value) {
+    if (this === options && HELD.includes(key)) return value === undefined ? undefined : true;
+    return ["function", "symbol", "bigint"].includes(typeof value) ? null : value;
+  });
+}
+
+// Rust's error about the settings, without the API token should a setting have been given it
+// (a value in the wrong place is quoted by the error). A token of a few characters is no secret,
+// and replacing it would garble the message.
+function settingsError(error, apiToken) {
+  const message = String(error?.message ?? error);
+  return new TypeError(typeof apiToken === "string" && apiToken.length >= 8 ? message.replaceAll(apiToken, "<apiToken>") : message);
 }
 
 // Where a tenant's database is, and its adapters, kept per isolate as Rust says: a location until
@@ -144,13 +165,8 @@ function tenantsOf(control, make) {
  * or over the REST API otherwise.
  */
 export function createD1Factory(options) {
-  if (typeof options !== "object" || options === null) throw new TypeError("edge-tenancy: createD1Factory takes an options object");
-  const { registry, env = {}, api, createAdapters, afterProvision, beforeDeprovision, ...settings } = options;
-  checkRegistry(registry, "createD1Factory: registry");
-  if (api !== undefined && typeof api?.fetch !== "function") throw new TypeError("edge-tenancy: createD1Factory: api is a Fetcher (a service binding)");
-  checkFunction(options, "createAdapters", true);
-  checkFunction(options, "afterProvision", false);
-  checkFunction(options, "beforeDeprovision", false);
+  if (typeof options !== "object" || options === null) throw new TypeError("edge-tenancy: createD1Factory: its argument is an object");
+  const { registry, env = {}, api, createAdapters, afterProvision, beforeDeprovision, apiToken } = options;
 
   const warned = new Set();
   function openDatabase({ id, databaseId, binding }) {
@@ -169,11 +185,23 @@ export function createD1Factory(options) {
     hooks: { afterProvision, beforeDeprovision },
     open: (record) => openDatabase({ id: record.id, databaseId: record.database_id, binding: record.binding }),
   });
+  // Every setting's name first (and the values Rust reads), then what JS keeps.
   let control;
   try {
-    control = new wasm.Control(edges, JSON.stringify(settings));
+    control = new wasm.Control(edges, settingsJson(options));
   } catch (error) {
-    throw new TypeError(error.message);
+    throw settingsError(error, apiToken);
+  }
+  try {
+    checkRegistry(registry, "createD1Factory: registry");
+    if (api !== undefined && typeof api?.fetch !== "function") throw new TypeError("edge-tenancy: createD1Factory: api is a Fetcher (a service binding)");
+    if (typeof env !== "object" || env === null) throw new TypeError("edge-tenancy: createD1Factory: env is the Worker's env (an object of bindings)");
+    checkFunction(options, "createAdapters", true);
+    checkFunction(options, "afterProvision", false);
+    checkFunction(options, "beforeDeprovision", false);
+  } catch (error) {
+    control.free();
+    throw error;
   }
 
   const tenants = tenantsOf(control, async (location, tenantId) => {

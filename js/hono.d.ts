@@ -74,16 +74,27 @@ export interface MultiTenancyOptions<Adapters> extends Omit<TenancyConfig, "reso
 export interface MultiTenancy<Adapters> {
   /** Resolve, authenticate, authorize, look up, and inject the tenant's adapters. */
   middleware: MiddlewareHandler<MultiTenancyEnv<Adapters>>;
-  /** `POST /tenants` `{id}`, `GET /tenants?after&limit`, `GET /tenants/:id`, `DELETE /tenants/:id`, for control-plane administrators. */
+  /**
+   * `POST /tenants` `{id}`, `GET /tenants?after&limit`, `GET /tenants/:id`, `DELETE /tenants/:id`,
+   * for control-plane administrators. `POST /tenants` answers 400 `invalid_body` for any other
+   * field and for the control-plane tenant (`mainTenantId`), which has no tenant database.
+   */
   app: Hono;
   /** The pipeline underneath. */
   tenancy: Tenancy;
 }
 
-/** Builds the pipeline and the middleware once; a bad setting throws here, naming it. */
+/**
+ * Builds the pipeline and the middleware once. A bad setting throws here, naming it; every
+ * setting is checked by name, functions included, and an unknown one's error names the setting it
+ * most likely stands for and every known one.
+ */
 export declare function setupMultiTenancy<Adapters>(options: MultiTenancyOptions<Adapters>): MultiTenancy<Adapters>;
 
-/** Injects the tenant's adapters at `c.env.data`, after a middleware that set `tenantId`. */
+/**
+ * Injects the tenant's adapters at `c.env.data`, after a middleware that set `tenantId`. Its
+ * settings are checked as setupMultiTenancy's are.
+ */
 export declare function createDatabaseMiddleware<Adapters>(options: {
   databaseIsolation: DatabaseIsolation<Adapters>;
 }): MiddlewareHandler<MultiTenancyEnv<Adapters>>;

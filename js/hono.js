@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import { createTenancy } from "./index.js";
 import { EdgeTenancyError } from "./errors.js";
-import { RESOLVE, checkKeys } from "./internal.js";
+import { RESOLVE, checkKeys, unknownName } from "./internal.js";
 import { FACTORY, registryFor } from "./factory.js";
 export { createD1Factory } from "./factory.js";
 
@@ -17,21 +17,27 @@ const errorResponse = (fields) => new EdgeTenancyError(fields).toResponse();
 // What databaseIsolation gives: adapters by tenant, and, with a registry (a factory made by
 // createD1Factory, or `registry` for a factory written in JS), lookups and the tenant list.
 // `allowAnonymous`: whether an anonymous caller on a public path gets the tenant's adapters too.
-function isolation(databaseIsolation) {
-  checkKeys(databaseIsolation, ["getAdapters", "onProvision", "onDeprovision", "registry", "allowAnonymous"], "databaseIsolation");
+// `where` names the function it was given to, in errors.
+const ISOLATION = ["getAdapters", "onProvision", "onDeprovision", "registry", "allowAnonymous"];
+function isolation(databaseIsolation, where) {
+  checkKeys(databaseIsolation, ISOLATION, where, "databaseIsolation");
   const { getAdapters, onProvision, onDeprovision, registry, allowAnonymous = false } = databaseIsolation;
-  if (typeof getAdapters !== "function") throw new TypeError("edge-tenancy: databaseIsolation.getAdapters is a function");
-  if (typeof allowAnonymous !== "boolean") throw new TypeError("edge-tenancy: databaseIsolation.allowAnonymous is a boolean");
+  const refuse = (message) => new TypeError(`edge-tenancy: ${where}: databaseIsolation.${message}`);
+  if (typeof getAdapters !== "function") throw refuse("getAdapters is a function");
+  if (typeof allowAnonymous !== "boolean") throw refuse("allowAnonymous is a boolean");
+  for (const [name, fn] of Object.entries({ onProvision, onDeprovision })) {
+    if (fn !== undefined && typeof fn !== "function") throw refuse(`${name} is a function`);
+  }
   const made = getAdapters[FACTORY];
   if (made !== undefined) {
-    if (registry !== undefined) throw new TypeError("edge-tenancy: databaseIsolation.registry: the D1 factory has its own registry");
+    if (registry !== undefined) throw refuse("registry: the D1 factory has its own registry");
     return { ...made, provision: onProvision ?? made.provision, deprovision: onDeprovision ?? made.deprovision, allowAnonymous };
   }
   if (registry !== undefined) {
     for (const [name, fn] of Object.entries({ onProvision, onDeprovision })) {
-      if (typeof fn !== "function") throw new TypeError(`edge-tenancy: databaseIsolation.${name} is a function: the registry provisions through it`);
+      if (typeof fn !== "function") throw refuse(`${name} is a function: the registry provisions through it`);
     }
-    return { ...registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry, "databaseIsolation.registry"), allowAnonymous };
+    return { ...registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry, `${where}: databaseIsolation.registry`), allowAnonymous };
   }
   return { getAdapters, provision: onProvision, deprovision: onDeprovision, allowAnonymous };
 }
@@ -80,8 +86,8 @@ function inject(c, iso, tenantId) {
  * "public") unless `databaseIsolation.allowAnonymous` is true.
  */
 export function createDatabaseMiddleware(options) {
-  checkKeys(options, ["databaseIsolation"], "createDatabaseMiddleware options");
-  const iso = isolation(options.databaseIsolation);
+  checkKeys(options, ["databaseIsolation"], "createDatabaseMiddleware");
+  const iso = isolation(options.databaseIsolation, "createDatabaseMiddleware");
   return async function databaseMiddleware(c, next) {
     const tenantId = c.get("tenantId");
     if (typeof tenantId !== "string") {
@@ -94,6 +100,22 @@ export function createDatabaseMiddleware(options) {
   };
 }
 
+// Why the body of `POST /tenants` is refused, or undefined: it is `{"id": "<tenant id>"}` and
+// nothing else (a field the route does not read, such as a location hint, must not look as if it
+// applied), and never names the control-plane tenant, which has no tenant database.
+function newTenant(body, controlPlaneTenant) {
+  const expected = 'expected {"id": "<tenant id>"}';
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return expected;
+  const unknown = Object.keys(body).find((key) => key !== "id");
+  if (unknown !== undefined) {
+    const name = unknown.length > 64 ? `${unknown.slice(0, 64)}…` : unknown;
+    return `${JSON.stringify(name)}: ${unknownName(unknown, ["id"], "field")}; ${expected}`;
+  }
+  if (typeof body.id !== "string") return expected;
+  if (body.id === controlPlaneTenant) return `${body.id} is the control-plane tenant, which has no tenant database`;
+  return undefined;
+}
+
 /**
  * The whole pipeline as Hono middleware, with the control-plane routes as a sub-app.
  * `middleware` resolves, authenticates and authorizes each request, sets `tenancy`, `tenantId`
@@ -103,11 +125,11 @@ export function createDatabaseMiddleware(options) {
  * control-plane administrators.
  */
 export function setupMultiTenancy(options) {
-  checkKeys(options, ["accessControl", "databaseIsolation", "resolve", "authenticate", "access", "clock", "lookUpDomain"], "setupMultiTenancy options");
+  checkKeys(options, ["accessControl", "databaseIsolation", "resolve", "authenticate", "access", "clock", "lookUpDomain"], "setupMultiTenancy");
   const { accessControl = {}, databaseIsolation, clock, lookUpDomain, ...config } = options;
-  checkKeys(accessControl, ["mainTenantId"], "accessControl");
+  checkKeys(accessControl, ["mainTenantId"], "setupMultiTenancy", "accessControl");
   const { mainTenantId } = accessControl;
-  const iso = databaseIsolation === undefined ? undefined : isolation(databaseIsolation);
+  const iso = databaseIsolation === undefined ? undefined : isolation(databaseIsolation, "setupMultiTenancy");
   const resolve = { ...config.resolve };
   if (mainTenantId !== undefined) resolve.controlPlaneTenant = mainTenantId;
   // With a registry the tenant is looked up where its database is found (after authorization, as
@@ -151,7 +173,8 @@ export function setupMultiTenancy(options) {
   });
   app.post("/tenants", async (c) => {
     const body = await c.req.json().catch(() => null);
-    if (typeof body?.id !== "string") return errorResponse({ status: 400, code: "invalid_body", message: 'expected {"id": "<tenant id>"}' });
+    const refused = newTenant(body, resolve.controlPlaneTenant);
+    if (refused !== undefined) return errorResponse({ status: 400, code: "invalid_body", message: refused });
     const provisioned = await iso.provision(body.id);
     if (provisioned?.record !== undefined) return c.json(provisioned.record, provisioned.already ? 200 : 201);
     return c.json(await iso.get(body.id), 201);

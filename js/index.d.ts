@@ -144,8 +144,8 @@ export interface TenancyOptions {
 
 /**
  * Everything {@link createTenancy} needs. Read strictly: an unknown or misspelled setting at
- * any depth throws at creation, naming its path (`authenticate.audiance: unknown setting; did you
- * mean audience?`).
+ * any depth throws at creation, naming its path, the setting it most likely stands for and every
+ * known one (`authenticate.audiance: unknown setting; did you mean audience? (known: keys, …)`).
  */
 export interface TenancyConfig {
   resolve: {

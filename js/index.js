@@ -123,9 +123,9 @@ function configJson(config) {
 }
 
 function checkOptions(options) {
-  checkKeys(options, OPTIONS, "options", "option");
+  checkKeys(options, OPTIONS, "createTenancy", "options", "option");
   for (const name of OPTIONS) {
-    if (options[name] !== undefined && typeof options[name] !== "function") throw new TypeError(`edge-tenancy: options.${name} is a function`);
+    if (options[name] !== undefined && typeof options[name] !== "function") throw new TypeError(`edge-tenancy: createTenancy: options.${name} is a function`);
   }
 }
 

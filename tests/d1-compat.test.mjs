@@ -1,7 +1,9 @@
-// The tenant database handed to JS is D1Database-compatible on both paths: drizzle-orm/d1,
-// kysely-d1 and D1's own API, run in workerd on a D1 binding (miniflare's D1) and on
-// RestD1Database (js/d1/rest.js) over the local Cloudflare API's raw endpoint. Every case runs
-// on both; what both must agree on is compared whole, and each path's own answers are checked.
+// The tenant database handed to JS is D1Database-compatible on every path: drizzle-orm/d1,
+// kysely-d1 and D1's own API, run in workerd on a D1 binding (miniflare's D1), on
+// RestD1Database (js/d1/rest.js) over the local Cloudflare API's raw endpoint, and on the database
+// createD1Factory hands out for a tenant without a binding (RestD1Database through the package's
+// Rust API client). Every case runs on all three; what they must agree on is compared whole, and
+// each path's own answers are checked.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
@@ -25,8 +27,9 @@ before(async () => {
         modules: true,
         scriptPath,
         modulesRoot: dirname(scriptPath),
+        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
         compatibilityDate: COMPATIBILITY_DATE,
-        d1Databases: ["DB"],
+        d1Databases: ["DB", "REGISTRY"],
         serviceBindings: { CLOUDFLARE_API: API.name },
         bindings: { ACCOUNT_ID: LOCAL_ACCOUNT_ID, API_TOKEN: LOCAL_API_TOKEN },
       },
@@ -57,14 +60,19 @@ async function run(path, name, query = {}) {
   return answer;
 }
 
-/** Runs a case on both paths and asserts they agree; returns the binding's `same` and both `own`s. */
+/** Runs a case on every path and asserts they agree; returns the binding's `same` and each path's `own`. */
 async function both(name) {
   const binding = await run("binding", name);
-  const rest = await run("rest", name);
-  for (const key of Object.keys(binding.same)) assert.deepEqual(rest.same[key], binding.same[key], `${name}: ${key} differs between REST and the binding`);
-  assert.deepEqual(Object.keys(rest.same), Object.keys(binding.same));
-  return { same: binding.same, binding: binding.own, rest: rest.own };
+  const answers = { rest: await run("rest", name), factory: await run("factory", name) };
+  for (const [path, answer] of Object.entries(answers)) {
+    for (const key of Object.keys(binding.same)) assert.deepEqual(answer.same[key], binding.same[key], `${name}: ${key} differs between ${path} and the binding`);
+    assert.deepEqual(Object.keys(answer.same), Object.keys(binding.same));
+  }
+  return { same: binding.same, binding: binding.own, rest: answers.rest.own, factory: answers.factory.own };
 }
+
+/** The REST paths' own answers, for what both must show. */
+const restPaths = (answers) => [answers.rest, answers.factory];
 
 const noError = (outcome, what) => assert.ok(!outcome?.error, `${what}: ${JSON.stringify(outcome)}`);
 
@@ -110,7 +118,7 @@ test("kysely-d1: schema builder, the four operations, a join, batch, and a faili
 });
 
 test("D1's API: every value type, raw, first, exec, batch, meta and D1's errors", async () => {
-  const { same, binding, rest } = await both("d1-api");
+  const { same, binding, rest, factory } = await both("d1-api");
   for (const key of ["exec", "written", "rows", "all", "raw", "rawColumns", "first", "execLines"]) noError(same[key], key);
   const byKey = Object.fromEntries(same.all.results.map((row) => [row.k, row]));
   const UNICODE = "héllo, 世界 🌍 ∑ end";
@@ -133,13 +141,13 @@ test("D1's API: every value type, raw, first, exec, batch, meta and D1's errors"
   assert.deepEqual(same.firstMissingColumn, { error: "D1_COLUMN_NOTFOUND: Column not found (nope)", cause: "Column not found" });
   // A name every object inherits is no column: the binding hands back Object's constructor.
   assert.equal(binding.inheritedName, "function");
-  assert.deepEqual(rest.inheritedName, { error: "D1_COLUMN_NOTFOUND: Column not found (constructor)", cause: "Column not found" });
+  for (const own of restPaths({ rest, factory })) assert.deepEqual(own.inheritedName, { error: "D1_COLUMN_NOTFOUND: Column not found (constructor)", cause: "Column not found" });
   assert.deepEqual(same.repeatedNames[0].results, [{ 1: 3, a: 2 }]);
   assert.deepEqual(same.repeatedNames[1], [["a", "a"], [1, 2]]);
   assert.deepEqual(same.severalStatements.results, [{ two: 2 }], "the last statement's rows, as D1 gives");
   assert.equal(same.execLines, 2, "one query per line");
   // Blank and comment-only lines: the REST API skips them; miniflare's D1 refuses them.
-  assert.equal(rest.execBlankLine, 4);
+  for (const own of restPaths({ rest, factory })) assert.equal(own.execBlankLine, 4);
   assert.ok(binding.execBlankLine === 4 || binding.execBlankLine.error?.startsWith("D1_EXEC_ERROR: "), JSON.stringify(binding.execBlankLine));
   assert.equal(same.execCounted, 3);
   assert.ok(same.execFailed, JSON.stringify([binding.execFailed, rest.execFailed]));
@@ -155,20 +163,91 @@ test("D1's API: every value type, raw, first, exec, batch, meta and D1's errors"
   // Meta: every documented field, of its type, on both; REST adds where it was served.
   assert.deepEqual(same.metaTypes, { changes: "number", last_row_id: "number", changed_db: "boolean", duration: "number", rows_read: "number", rows_written: "number", size_after: "number" });
   assert.deepEqual([same.written.meta.changes, same.written.meta.last_row_id, same.written.meta.changed_db], [1, 1, true]);
+  // (the factory's path hands over the meta fields its Rust client reads, which these are not)
   assert.equal(typeof rest.meta.served_by_region, "string");
   assert.equal(rest.meta.served_by_primary, true);
 
-  // What a binding sends that the REST API cannot: refused with a clear error, never changed.
-  assert.deepEqual(binding.unsendable, { null: null, blob: [0, 1, 255], bytes: [0, 1, 255], nan: null });
-  assert.match(rest.unsendable.null.error, /^D1_TYPE_ERROR: a NULL parameter cannot be sent over the D1 REST API .*write NULL into the SQL/);
-  assert.match(rest.unsendable.blob.error, /^D1_TYPE_ERROR: a blob parameter cannot be sent over the D1 REST API .*X'…'/);
-  assert.match(rest.unsendable.bytes.error, /^D1_TYPE_ERROR: a blob parameter/);
-  assert.match(rest.unsendable.nan.error, /^D1_TYPE_ERROR: NaN cannot be sent over the D1 REST API/);
-  // A number where no column's affinity applies stays the text it was sent as.
-  // (miniflare's D1 binds every number as a double: "real" where D1 says "integer")
-  assert.deepEqual({ ...binding.untyped, t: undefined }, { v: 42, t: undefined, sum: 43 });
-  assert.match(binding.untyped.t, /^(integer|real)$/);
-  assert.deepEqual(rest.untyped, { v: "42", t: "text", sum: 43 });
+  // NULL and NaN (which a binding's JSON makes NULL) as parameters, alike on every path.
+  assert.deepEqual(same.nullish, { null: null, nan: null });
+  // A number without a column's affinity stays a number on every path.
+  // (miniflare's D1 and the local API bind every number as a double: "real" where D1 says "integer")
+  assert.deepEqual(same.untyped, { v: 42, t: "real", sum: 43 });
+  // What a binding sends that the REST API cannot: blobs, refused with a clear error, never changed.
+  assert.deepEqual(binding.unsendable, { blob: [0, 1, 255], bytes: [0, 1, 255] });
+  for (const own of restPaths({ rest, factory })) {
+    assert.match(own.unsendable.blob.error, /^D1_TYPE_ERROR: a blob parameter cannot be sent over the D1 REST API .*X'…'/);
+    assert.match(own.unsendable.bytes.error, /^D1_TYPE_ERROR: a blob parameter/);
+  }
+});
+
+test("every value a binding takes, bound as a parameter: selected, stored in each affinity and read back alike on every path", async () => {
+  const { same, binding, rest, factory } = await both("values");
+  noError(same.schema, "schema");
+  assert.equal(same.stored, 40, JSON.stringify(same.stored));
+  const read = same.read;
+  noError(read, "read");
+  const row = (k) => read[k];
+  // NULL: stored as NULL in every column, found by IS, not by =.
+  assert.deepEqual(row("null"), { k: "null", v: null, tv: "null", hv: "", i: null, ti: "null", xi: null, r: null, tr: "null", t: null, tt: "null", ht: "", n: null, tn: "null" });
+  assert.deepEqual(same.selected.null, { v: null, t: "null", h: "" });
+  assert.deepEqual(same.isNull, ["nan", "infinity", "minusInfinity", "null"].toSorted());
+  assert.deepEqual(same.equalsNull, []);
+  // NaN and infinities: NULL, as a binding's JSON makes them.
+  for (const k of ["nan", "infinity", "minusInfinity"]) assert.equal(row(k).tv, "null", k);
+  // Integers past 2^53, as JS numbers: 2 ** 60 is stored exactly in an INTEGER column, and found.
+  assert.equal(row("p60").xi, "1152921504606846976");
+  assert.equal(row("p60").i, 2 ** 60);
+  assert.equal(row("past53").xi, "9007199254740994");
+  // -2^63 as a double: SQLite's INTEGER affinity keeps it a real, on every path.
+  assert.deepEqual([row("minusP63").ti, row("minusP63").xi], ["real", "-9.22337203685478e+18"]);
+  assert.deepEqual(same.byNumber, ["p60"]);
+  // Reals at the edges of doubles read back as the very same doubles.
+  for (const k of ["tenth", "tenthPlusFifth", "third", "pi", "small", "epsilon", "minSubnormal", "minusMinSubnormal", "minNormal", "maxValue", "minusMaxValue", "e21", "p64"]) {
+    assert.equal(row(k).r, { tenth: 0.1, tenthPlusFifth: 0.1 + 0.2, third: 1 / 3, pi: Math.PI, small: 1e-7, epsilon: Number.EPSILON, minSubnormal: Number.MIN_VALUE, minusMinSubnormal: -Number.MIN_VALUE, minNormal: 2.2250738585072014e-308, maxValue: Number.MAX_VALUE, minusMaxValue: -Number.MAX_VALUE, e21: 1e21, p64: 2 ** 64 }[k], k);
+    assert.equal(row(k).tr, "real", k);
+  }
+  assert.equal(Object.is(row("negativeZero").r, 0), true, "-0 as 0, as JSON writes it");
+  assert.equal(same.reals, 0, "doubles that came back changed");
+  // Booleans as 1 and 0.
+  assert.deepEqual([row("true").i, row("false").i, row("true").ti], [1, 0, "integer"]);
+  // Text: NUL and characters outside the BMP, byte for byte.
+  assert.deepEqual([row("nul").t, row("nul").ht], ["a\u0000b", "610062"]);
+  assert.deepEqual([row("onlyNul").t, row("onlyNul").ht], ["\u0000", "00"]);
+  assert.equal(row("nonBmp").t, "😀 𝄞 𐍈 🏳️‍🌈");
+  assert.equal(row("nonBmp").ht, Buffer.from("😀 𝄞 𐍈 🏳️‍🌈").toString("hex").toUpperCase());
+  assert.deepEqual([row("empty").t, row("empty").tt], ["", "text"]);
+  assert.deepEqual([row("numericText").v, row("numericText").tv, row("numericText").i, row("numericText").ti], ["42", "text", 42, "integer"]);
+  assert.equal(row("long").t.length, 3000);
+  // Blobs: the binding stores them; both REST paths refuse them before anything runs.
+  assert.deepEqual(binding.blob, { v: [0, 1, 255], t: "blob" });
+  assert.deepEqual([binding.bytes, binding.buffer], [[0, 1, 255], [7]]);
+  assert.equal(binding.blobBatchRan, 2);
+  for (const own of [rest, factory]) {
+    for (const k of ["blob", "bytes", "buffer", "blobBatch"]) assert.match(own[k].error, /^D1_TYPE_ERROR: a blob parameter cannot be sent over the D1 REST API/, k);
+    assert.equal(own.blobBatchRan, 0, "nothing of the batch ran");
+  }
+});
+
+test("batch entries holding several `;`-joined statements: each answers its last, with no error after the commit", async () => {
+  const { same } = await both("batch-several");
+  noError(same.batch, "batch");
+  assert.deepEqual(same.batch, [
+    { results: [], changes: 2, changed_db: true, last_row_id: 2 },
+    { results: [{ n: 2 }], changes: 0, changed_db: false },
+    { results: [], changes: 1, changed_db: true, last_row_id: 3 },
+    { results: [{ v: "x;y" }], changes: 0, changed_db: false },
+    { results: [{ two: 2 }], changes: 0, changed_db: false },
+    { results: [{ k: "p;1" }, { k: "s1" }, { k: "s2" }], changes: 0, changed_db: false },
+  ]);
+  assert.deepEqual(same.written, ["p;1", "s1", "s2"]);
+  assert.deepEqual(same.alone, [{ results: [{ n: 4 }], changes: 1, changed_db: true, last_row_id: 4 }]);
+  assert.deepEqual(same.second, [
+    { results: [{ five: 5 }], changes: 0, changed_db: false },
+    { results: [{ n: 5 }], changes: 1, changed_db: true, last_row_id: 5 },
+  ]);
+  assert.deepEqual(same.prepared, [{ results: [], changes: 2, changed_db: true, last_row_id: 7 }]);
+  assert.equal(same.failed, true);
+  assert.equal(same.afterFailed, 0);
 });
 
 test("read your writes: a session's bookmark starts a session that reads its write, on both paths and across them", async () => {
@@ -214,6 +293,20 @@ test("send's contract: the raw endpoint's answer, or a rejection that becomes D1
   const failure = await db.prepare("SELECT 1").all().catch((e) => e);
   assert.match(failure.message, /^D1_ERROR: /);
   assert.equal(failure.message, `D1_ERROR: ${failure.cause.message}`);
-  // A batch whose statement holds two answers more results than statements: said, not mispaired.
-  await assert.rejects(db.batch([db.prepare("SELECT 1; SELECT 2"), db.prepare("SELECT 3")]), /the batch ran, but its 2 statements answered 3 results/);
+  // An entry holding two statements answers its last one; the markers between entries are not seen.
+  const sent = [];
+  const watched = new RestD1Database(async (body) => (sent.push(body), sendTo("raw")(body)));
+  const answered = await watched.batch([watched.prepare("SELECT 1 AS a; SELECT 2 AS b"), watched.prepare("SELECT 3 AS c")]);
+  assert.deepEqual(answered.map((r) => r.results), [[{ b: 2 }], [{ c: 3 }]]);
+  assert.equal(sent[0].batch.length, 3, "one marker between the two entries");
+  assert.match(sent[0].batch[1].sql, /^SELECT 1 AS "edge-tenancy batch entry [0-9a-f-]{36}"$/);
+  // Entries without a second statement go as they are.
+  await watched.batch([watched.prepare("SELECT 1"), watched.prepare("SELECT 2")]);
+  assert.deepEqual(sent[1], { batch: [{ sql: "SELECT 1", params: [] }, { sql: "SELECT 2", params: [] }] });
+  // Parameters go as the JSON values a binding sends.
+  await watched.prepare("SELECT ?, ?, ?, ?, ?, ?").bind("t", 7, 2.5, null, true, NaN).all();
+  assert.deepEqual(sent[2], { sql: "SELECT ?, ?, ?, ?, ?, ?", params: ["t", 7, 2.5, null, 1, null] });
+  // A blob is refused when it is bound, before anything is sent.
+  assert.throws(() => watched.prepare("SELECT ?").bind(new Uint8Array([1])), /^Error: D1_TYPE_ERROR: a blob parameter/);
+  assert.equal(sent.length, 3);
 });

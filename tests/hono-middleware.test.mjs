@@ -81,6 +81,36 @@ test("administrators provision tenants through the control-plane app; others can
   assert.deepEqual([invalid.status, invalid.body.error.code], [400, "invalid_tenant_id"]);
 });
 
+test("POST /tenants takes {id} and nothing else, and never the control-plane tenant", async () => {
+  await local.resetCalls();
+  const refusals = [
+    [{ id: "gamma", locationHint: "weur" }, '"locationHint": unknown field (known: id); expected {"id": "<tenant id>"}'],
+    [{ ID: "gamma" }, '"ID": unknown field; did you mean id? (known: id); expected {"id": "<tenant id>"}'],
+    [{ id: "gamma", id2: null }, '"id2": unknown field; did you mean id? (known: id); expected {"id": "<tenant id>"}'],
+    [["gamma"], 'expected {"id": "<tenant id>"}'],
+    ["gamma", 'expected {"id": "<tenant id>"}'],
+    [{ id: 5 }, 'expected {"id": "<tenant id>"}'],
+    [{ id: "main" }, "main is the control-plane tenant, which has no tenant database"],
+  ];
+  for (const [body, message] of refusals) {
+    for (const app of ["/d1", "/js"]) {
+      const refused = await call("POST", `${app}/tenants`, { token: await admin(), body });
+      assert.deepEqual([refused.status, refused.body.error], [400, { code: "invalid_body", message }], `${app} ${JSON.stringify(body)}`);
+    }
+  }
+  // Nothing was made: no database, no registry row, no binding.
+  for (const id of ["gamma", "main"]) {
+    assert.equal((await call("GET", `/d1/tenants/${id}`, { token: await admin() })).status, 404, id);
+    assert.equal((await call("GET", `/js/tenants/${id}`, { token: await admin() })).status, 404, id);
+  }
+  assert.deepEqual(Object.entries(await apiCalls()).filter(([, n]) => n > 0), []);
+  assert.deepEqual((await counts()).made, []);
+  // A field name is never echoed whole.
+  const long = await call("POST", "/d1/tenants", { token: await admin(), body: { id: "gamma", ["x".repeat(500)]: 1 } });
+  assert.equal(long.status, 400);
+  assert.ok(long.body.error.message.length < 200, long.body.error.message);
+});
+
 test("handlers get the tenant, principal, database and adapters; REST first, the binding once applied", async () => {
   const note = await call("POST", "/t/acme/notes", { token: await member("acme"), body: { body: "acme's plan" } });
   assert.equal(note.status, 201, JSON.stringify(note.body));

@@ -92,7 +92,7 @@ test("the official SDK: create, get by id and name, list every page, update, edi
   assert.deepEqual(await sdkFails(sdk.d1.database.get(db.uuid, { account_id })), { status: 404, code: 7404 });
 });
 
-test("the official SDK: query and raw with string params and multi-statement batch entries; numbers refused as the types say", async () => {
+test("the official SDK: query and raw with params and multi-statement batch entries; numbers and null taken, as the real API takes them", async () => {
   await local.reset();
   const db = await sdk.d1.database.create({ account_id, name: "sdk-sql" });
   const created = await items(
@@ -109,8 +109,12 @@ test("the official SDK: query and raw with string params and multi-statement bat
   assert.deepEqual(batch.map((r) => r.results[0]), [{ n: 2 }, { one: 1 }, { two: 2 }]);
   const raw = await items(sdk.d1.database.raw(db.uuid, { account_id, sql: "SELECT id, v FROM n ORDER BY id" }));
   assert.deepEqual(raw[0].results, { columns: ["id", "v"], rows: [[1, "a"], [2, "b"]] });
-  // The SDK's types say `params: string[]`; JavaScript lets a number through, the API refuses it.
-  assert.deepEqual(await sdkFails(items(sdk.d1.database.query(db.uuid, { account_id, sql: "SELECT ?", params: [2] }))), { status: 400, code: 7400 });
+  // The SDK's types say `params: string[]`; JavaScript lets a number or null through, and the API
+  // binds them as such, as the real one does (local-api/README.md names the sources).
+  const typed = await items(sdk.d1.database.query(db.uuid, { account_id, sql: "SELECT ? AS n, ? AS z, typeof(?) AS tz", params: [2.5, null, null] }));
+  assert.deepEqual(typed[0].results, [{ n: 2.5, z: null, tz: "null" }]);
+  // A boolean is not among them.
+  assert.deepEqual(await sdkFails(items(sdk.d1.database.query(db.uuid, { account_id, sql: "SELECT ?", params: [true] }))), { status: 400, code: 7400 });
   const failed = await sdkFails(items(sdk.d1.database.query(db.uuid, { account_id, sql: "SELECT * FROM missing" })));
   assert.deepEqual(failed, { status: 400, code: 7500 });
 });
@@ -237,7 +241,7 @@ test("one local API for all: what wrangler and the SDK make, the Rust client rea
   await wrangler(cwd, "d1", "create", "shared-db");
   await wrangler(cwd, "d1", "execute", "shared-db", "--remote", "--command", "CREATE TABLE s (id INTEGER PRIMARY KEY, n INTEGER)");
 
-  // The Rust client finds it, and writes with numbers that go over REST as strings.
+  // The Rust client finds it, and writes with numbers that go over REST as JSON numbers.
   let res = await demo("GET", "/admin/databases?name=shared");
   const [found] = res.body.databases;
   assert.equal(found.name, "shared-db");

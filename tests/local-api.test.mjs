@@ -162,7 +162,7 @@ test("get (by id or name, with fields), update and delete: the data is really go
   await failsWith(await api("POST", `${D1}/${again.uuid}/query`, { sql: "SELECT * FROM t" }), 400, 7500);
 });
 
-test("query and raw: string params, several statements, meta, and SQL errors as 7500", async () => {
+test("query and raw: params, several statements, meta, and SQL errors as 7500", async () => {
   await local.reset();
   const db = await create("sql", { primary_location_hint: "apac" });
   const q = (body, endpoint = "query") => api("POST", `${D1}/${db.uuid}/${endpoint}`, body);
@@ -194,9 +194,14 @@ test("query and raw: string params, several statements, meta, and SQL errors as 
 
   const error = await failsWith(await q({ sql: "SELECT * FROM missing" }), 400, 7500);
   assert.match(error.errors[0].message, /^no such table: missing: SQLITE_ERROR$/);
-  // params are strings, as the schema types them.
-  for (const params of [[1], [true], [null], [{}], "a"]) await failsWith(await q({ sql: "SELECT ?", params }), 400, 7400);
-  await failsWith(await q({ batch: [{ sql: "SELECT ?", params: [2] }] }), 400, 7400);
+  // params are strings, numbers and null, as the real API takes them, each bound as its type.
+  body = await envelope(await q({ sql: "SELECT ? AS s, typeof(?) AS ts, ? AS n, typeof(?) AS tn, ? AS z, typeof(?) AS tz", params: ["7", "7", 1.5, 1.5, null, null] }), 200);
+  assert.deepEqual(body.result[0].results, [{ s: "7", ts: "text", n: 1.5, tn: "real", z: null, tz: "null" }]);
+  body = await envelope(await q({ batch: [{ sql: "SELECT ? AS x", params: [2] }, { sql: "SELECT v FROM n WHERE id = ?", params: [2] }] }), 200);
+  assert.deepEqual(body.result.map((r) => r.results[0]), [{ x: 2 }, { v: "b" }]);
+  // Nothing says it takes a boolean, an array (a binding's blob) or an object.
+  for (const params of [[true], [[1, 2]], [{}], "a", { 0: "a" }]) await failsWith(await q({ sql: "SELECT ?", params }), 400, 7400);
+  await failsWith(await q({ batch: [{ sql: "SELECT ?", params: [false] }] }), 400, 7400);
   await failsWith(await q({ batch: [{ sql: "SELECT 1; SELECT ?", params: ["1"] }] }), 400, 7400);
   await failsWith(await q({ batch: [{ sql: "SELECT 1" }], sql: "SELECT 2" }), 400, 7400);
   await failsWith(await q({ sql: "SELECT 1; SELECT 2", params: ["1"] }), 400, 7400);

@@ -173,7 +173,7 @@ test("a rotation while keys are imported and signatures checked never mixes the 
   }
 });
 
-test("misspelled settings are refused at creation, each named by its path", async () => {
+test("misspelled settings are refused at creation, each named by its path, with every known one", async () => {
   provider.keys = [await newKey("any")];
   const { worker } = await isolate();
   const base = () => ({
@@ -181,16 +181,16 @@ test("misspelled settings are refused at creation, each named by its path", asyn
     authenticate: { secrets: [{ secret: "an HS256 test secret of at least 32 bytes!", alg: "HS256" }] },
   });
   const cases = [
-    [(c) => (c.authenticate.audiance = "api"), "authenticate.audiance: unknown setting; did you mean audience?"],
+    [(c) => (c.authenticate.audiance = "api"), "authenticate.audiance: unknown setting; did you mean audience? (known: keys, jwksUrl, jwksRefresh, secrets, issuer, audience, leewaySecs, requireExp, tenantClaim, attachClaim, maxTokenBytes, cacheTokens)"],
     [(c) => (c.authenticate.iss = "x"), "authenticate.iss: unknown setting; did you mean issuer?"],
     [(c) => (c.authenticate.tenant_claim = "org"), "authenticate.tenant_claim: unknown setting; did you mean tenantClaim?"],
     [(c) => (c.authenticate.leeway = 5), "authenticate.leeway: unknown setting; did you mean leewaySecs?"],
     [(c) => (c.authenticate.requireEXP = false), "authenticate.requireEXP: unknown setting; did you mean requireExp?"],
     [(c) => (c.authenticate.jwksURL = "https://x/"), "authenticate.jwksURL: unknown setting; did you mean jwksUrl?"],
     [(c) => (c.authenticate.cacheToken = 0), "authenticate.cacheToken: unknown setting; did you mean cacheTokens?"],
-    [(c) => (c.authenticate.maxTokenSize = 10), "authenticate.maxTokenSize: unknown setting"],
+    [(c) => (c.authenticate.maxTokenSize = 10), "authenticate.maxTokenSize: unknown setting (known: keys, jwksUrl, jwksRefresh, secrets, issuer, audience, leewaySecs, requireExp, tenantClaim, attachClaim, maxTokenBytes, cacheTokens)"],
     [(c) => (c.authenticate.secrets[0].kId = "a"), "authenticate.secrets[0].kId: unknown setting; did you mean kid?"],
-    [(c) => (c.authenticate.secrets[0].algorithm = "HS256"), "authenticate.secrets[0].algorithm: unknown setting"],
+    [(c) => (c.authenticate.secrets[0].algorithm = "HS256"), "authenticate.secrets[0].algorithm: unknown setting; did you mean alg? (known: secret, alg, kid)"],
     [(c) => (c.authenticate.jwksRefresh = { maxAge: 1 }), "authenticate.jwksRefresh.maxAge: unknown setting; did you mean maxAgeSecs?"],
     [(c) => (c.resolve.controlPlaneTenantId = "main"), "resolve.controlPlaneTenantId: unknown setting; did you mean controlPlaneTenant?"],
     [(c) => (c.resolve.trustForwardedHosts = true), "resolve.trustForwardedHosts: unknown setting; did you mean trustForwardedHost?"],

@@ -59,6 +59,12 @@ export interface D1FactoryOptions<Adapters> {
   jurisdiction?: "eu" | "fedramp" | "us";
   /** The Worker script each new database is bound to, keeping its other bindings. */
   bindTo?: string;
+  /**
+   * The most D1 bindings the `bindTo` Worker may hold: a tenant provisioned past it is made ready
+   * unbound (its record's `error_code` is `binding_limit`) and its queries use the REST API.
+   * @default 5000
+   */
+  maxBindings?: number;
   /** Timeouts, retries and the request budget of the API client. */
   client?: {
     timeoutMs?: number;
@@ -97,7 +103,9 @@ export interface D1Factory<Adapters> {
 }
 
 /**
- * The D1 factory. Settings are checked here: an unknown or misspelled one throws, naming it.
+ * The D1 factory. Every setting is checked here by name, functions and bindings included: an
+ * unknown or misspelled one throws, naming it, the setting it most likely stands for and every
+ * known one.
  * @example
  * const factory = createD1Factory({ registry: env.CONTROL_PLANE, env, accountId: env.CF_ACCOUNT_ID,
  *   apiToken: env.CF_API_TOKEN, createAdapters: (db) => drizzle(db) });

@@ -79,10 +79,13 @@ export interface D1Database {
   dump(): Promise<ArrayBuffer>;
 }
 
-/** One statement of a REST query body; the REST API types parameters as strings. */
+/**
+ * One statement of a REST query body. Parameters are the JSON values a D1 binding sends: strings,
+ * numbers and null (the published schema says strings; the API takes all three).
+ */
 export interface RestD1Statement {
   sql: string;
-  params: string[];
+  params: (string | number | null)[];
 }
 
 /** The body of `POST /accounts/{account_id}/d1/database/{database_id}/raw`. */
@@ -105,11 +108,13 @@ export type RestD1Send = (body: RestD1Body) => Promise<RestD1RawResult[]>;
 /**
  * A D1 database reached over the D1 REST API, with a binding's API.
  *
+ * Parameters travel as a binding sends them (the same JSON text reaches D1): strings, numbers
+ * and `null` as they are, booleans as 1 and 0, NaN and infinite numbers as `null`. A batch entry
+ * holding several `;`-joined statements answers its last statement's result, as on a binding.
+ *
  * Differences from a binding, all from the REST API:
- * - Parameters travel as text: numbers as the shortest text of the same double, booleans as
- *   "1"/"0". A typed column's affinity makes them numbers again; `SELECT ?` keeps the text.
- *   `null`, blobs and NaN or infinite numbers cannot be sent: binding them throws `D1_TYPE_ERROR`
- *   (write `NULL` or `X'…'` into the SQL instead).
+ * - Blobs cannot be sent: binding one throws `D1_TYPE_ERROR` before any call (write `X'…'` into
+ *   the SQL instead).
  * - Every query is answered by the primary. A session's bookmark after a query is
  *   `"first-primary"`: the REST API names no version, and that starting point reads every write.
  * - exec() errors do not name the failing line; dump() throws `D1_DUMP_ERROR` (use an export).

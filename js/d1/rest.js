@@ -12,12 +12,20 @@
 // lose a repeated column name (a join's two `id`s) and the order of numeric names, and raw()
 // (drizzle's selects) needs both.
 //
-// Parameters: the REST API types them as strings, so a value goes as text SQLite reads back as
-// the same value where a column's affinity applies: text as is, a finite number as the shortest
-// text that reads back as the same double ("42", "1.5", "1e+21"), a boolean as "1" or "0" (D1
-// binds booleans as 1 and 0). Where no affinity applies (`SELECT ?`, an untyped column) SQLite keeps
-// that text. NULL, blobs and NaN or infinite numbers have no such text: they are refused before
-// any call (write NULL or X'…' into the SQL instead) rather than sent as something else.
+// Parameters go as a binding sends them: D1's binding posts `{sql, params}` to D1 as JSON, with
+// strings, numbers and null as they are, booleans as 1 and 0, and NaN and infinities as JSON
+// writes them (null), and the REST API takes the same JSON values (its published schema says
+// strings, but clients send numbers and null to the real API, which users report it binds as
+// such). So a value is stored, compared and read back over REST as over a binding: the same JSON
+// text reaches D1.
+// A blob has no form the REST API takes (a binding sends an array of bytes, the REST API does not
+// document one): binding one throws D1_TYPE_ERROR before any call; write X'…' into the SQL.
+//
+// A batch entry may hold several `;`-joined statements; the REST API answers one result per
+// statement, and the call has committed by then. Each entry answers as a binding answers it, with
+// its last statement's rows and meta over all of them, as prepare(sql).all() does: when entries
+// may hold several, a marker statement goes between them (`SELECT 1 AS "<nonce>"`, in the same
+// transaction) and the results are grouped by the markers.
 
 /** What D1 names a session's starting points; any other string is a bookmark. */
 const CONSTRAINTS = ["first-primary", "first-unconstrained"];
@@ -42,24 +50,21 @@ const isBlob = (value) =>
   ArrayBuffer.isView(value) ||
   (Array.isArray(value) && value.every((b) => typeof b === "number" && b >= 0 && b < 256));
 
-function unsendable(what, instead) {
-  return d1Error("D1_TYPE_ERROR", new Error(`${what} cannot be sent over the D1 REST API (its params are strings)${instead}`));
-}
-
-/** One bound value as the REST API's string; refuses what D1 refuses, in D1's words, and what has no exact string. */
+/** One bound value as the REST API takes it, the JSON value a binding sends; refuses what D1 refuses, in D1's words, and a blob. */
 function param(value) {
   switch (typeof value) {
     case "string":
       return value;
     case "boolean":
-      return value ? "1" : "0";
+      return value ? 1 : 0;
     case "number":
-      if (Number.isFinite(value)) return String(value);
-      // A binding would store NULL for these (JSON has no NaN), which the REST API cannot send.
-      throw unsendable(`${value}`, "; a binding would store NULL");
+      // JSON has no NaN or infinity: a binding's JSON says null, and so does this.
+      return Number.isFinite(value) ? value : null;
   }
-  if (value === null) throw unsendable("a NULL parameter", ": write NULL into the SQL");
-  if (isBlob(value)) throw unsendable("a blob parameter", ": write X'…' into the SQL");
+  if (value === null) return null;
+  if (isBlob(value)) {
+    throw d1Error("D1_TYPE_ERROR", new Error("a blob parameter cannot be sent over the D1 REST API (it takes strings, numbers and null): write X'…' into the SQL, or use a binding"));
+  }
   throw d1Error("D1_TYPE_ERROR", new Error(`Type '${typeof value}' not supported for value '${describe(value)}'`));
 }
 
@@ -99,9 +104,9 @@ class D1PreparedStatement {
     return new D1PreparedStatement(this.#run, this.#sql, values.map(param));
   }
 
-  /** The statement's raw result. Several `;`-joined statements answer one result each; D1 gives the last. */
+  /** The statement's raw result. Several `;`-joined statements answer one result each: D1 gives the last one's rows. */
   async #one() {
-    return (await this.#run(D1PreparedStatement.entry(this))).at(-1);
+    return combined(await this.#run(D1PreparedStatement.entry(this)));
   }
 
   async all() {
@@ -131,15 +136,68 @@ class D1PreparedStatement {
   }
 }
 
-/** Runs statements in one call; the REST API runs one call's statements in one transaction. */
+/** Whether `sql` may hold several statements: a `;` with more than blanks after it (one inside a
+ * string literal counts too, which only costs a marker). */
+const mayHoldSeveral = (sql) => /;\s*\S/.test(sql);
+
+/** A result for an entry whose statements answered none (a comment, say). */
+const EMPTY = { results: { columns: [], rows: [] }, success: true, meta: {} };
+
+/**
+ * One raw result for statements sent as one (`;`-joined), as a binding answers them: the last
+ * one's rows, with meta over them all (changes, rows read and written and the duration summed,
+ * changed_db if any changed the database, the last row id of the last one that changed rows).
+ */
+function combined(results) {
+  if (results.length <= 1) return results[0] ?? EMPTY;
+  const last = results.at(-1);
+  const sum = (key) => results.reduce((n, r) => n + (r.meta?.[key] ?? 0), 0);
+  const changer = results.findLast((r) => r.meta?.changes > 0) ?? last;
+  const meta = { ...last.meta, changes: sum("changes"), rows_read: sum("rows_read"), rows_written: sum("rows_written"), duration: sum("duration") };
+  meta.changed_db = results.some((r) => r.meta?.changed_db === true);
+  meta.last_row_id = changer.meta?.last_row_id ?? 0;
+  return { ...last, meta };
+}
+
+/** The results of one call grouped by entry: each entry's statements' results, in order. */
+function byEntry(results, entries, marker) {
+  if (marker === undefined) {
+    if (entries === 1) return [results];
+    // No entry holds a second statement, so there is one result per entry.
+    if (results.length !== entries) {
+      throw d1Error("D1_ERROR", new Error(`the D1 REST API answered ${results.length} results to ${entries} statements`));
+    }
+    return results.map((result) => [result]);
+  }
+  const groups = [[]];
+  for (const result of results) {
+    if (result.results.columns.length === 1 && result.results.columns[0] === marker) groups.push([]);
+    else groups.at(-1).push(result);
+  }
+  if (groups.length !== entries) {
+    throw d1Error("D1_ERROR", new Error(`the D1 REST API answered ${groups.length - 1} of the batch's ${entries - 1} markers`));
+  }
+  return groups;
+}
+
+/**
+ * Runs statements in one call; the REST API runs one call's statements in one transaction. An
+ * entry holding several `;`-joined statements answers as one (its last statement's rows), its
+ * results found by markers between the entries, so the answer never fails after the batch
+ * committed.
+ */
 async function batch(run, statements) {
   if (statements.length === 0) throw d1Error("D1_ERROR", new Error("No SQL statements detected."));
-  const results = await run({ batch: statements.map(D1PreparedStatement.entry) });
-  // A statement holding several `;`-joined ones answers one result each: the pairing is lost.
-  if (results.length !== statements.length) {
-    throw d1Error("D1_ERROR", new Error(`the batch ran, but its ${statements.length} statements answered ${results.length} results: keep to one SQL statement per prepare() in a batch`));
+  const entries = statements.map(D1PreparedStatement.entry);
+  let marker;
+  let sent = entries;
+  if (entries.length > 1 && entries.some((entry) => mayHoldSeveral(entry.sql))) {
+    marker = `edge-tenancy batch entry ${crypto.randomUUID()}`;
+    const between = { sql: `SELECT 1 AS "${marker}"`, params: [] };
+    sent = entries.flatMap((entry, i) => (i === 0 ? [entry] : [between, entry]));
   }
-  return results.map(d1Result);
+  const results = await run({ batch: sent });
+  return byEntry(results, entries.length, marker).map((group) => d1Result(combined(group)));
 }
 
 /**

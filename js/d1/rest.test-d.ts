@@ -26,10 +26,12 @@ void use;
 
 // @ts-expect-error send resolves with the result array, not the envelope
 new RestD1Database(async (body: RestD1Body) => ({ result: [] }));
-// @ts-expect-error a body's params are strings
-const numbers: RestD1Body = { sql: "SELECT ?", params: [1] };
+// A body's params are the JSON values a binding sends: strings, numbers and null.
+const numbers: RestD1Body = { sql: "SELECT ?, ?, ?", params: ["a", 1, null] };
+// @ts-expect-error a body's params are not booleans (bound as 1 and 0 before they are sent)
+const booleans: RestD1Body = { sql: "SELECT ?", params: [true] };
 // @ts-expect-error a session's constraint is one of D1's two
 db.withSession(42);
 // @ts-expect-error raw() without columnNames has no row of names first
 const noNames: [string[], ...unknown[][]] = await db.prepare("SELECT 1").raw();
-void numbers, noNames;
+void numbers, booleans, noNames;

@@ -1,6 +1,8 @@
-// The body of a query or raw call, checked as the published schema types it: `{sql, params?}` or
-// `{batch: [{sql, params?}]}`, where `sql` may hold several `;`-joined statements and `params`
-// are strings.
+// The body of a query or raw call: `{sql, params?}` or `{batch: [{sql, params?}]}`, where `sql`
+// may hold several `;`-joined statements. `params` are JSON strings, numbers and null: the
+// published schema says strings, and the real API takes numbers and null too and binds them as
+// such (what D1's own binding sends); a boolean, array or object is refused, as nothing says the
+// real API takes one.
 import { malformed } from "./envelope.js";
 import { splitStatements } from "./split.js";
 
@@ -11,8 +13,8 @@ function entry(value, where) {
   if (unknown) throw malformed(`${where} has an unknown field ${unknown}`);
   if (typeof value.sql !== "string") throw malformed(`${where} needs sql, a string`);
   const params = value.params ?? [];
-  if (!Array.isArray(params) || !params.every((p) => typeof p === "string")) {
-    throw malformed(`${where}: params is an array of strings`);
+  if (!Array.isArray(params) || !params.every((p) => p === null || typeof p === "string" || typeof p === "number")) {
+    throw malformed(`${where}: params is an array of strings, numbers and null`);
   }
   const parts = splitStatements(value.sql);
   if (parts.length > 1 && params.length > 0) throw malformed(`${where}: params can only be used with a single statement`);

@@ -2,12 +2,13 @@
 //! replication), delete, query, raw, export and time travel (bookmark, restore). See
 //! <https://developers.cloudflare.com/api/resources/d1/>.
 //!
-//! Parameters go over REST as the published schema types them: strings. An integer or a real is
-//! sent as its decimal text, which SQLite turns back into a number wherever a column or an
-//! operator has numeric affinity (`WHERE id = ?` on an `INTEGER` column compares as numbers), but
-//! which stays text where nothing asks for a number (`SELECT ?`, a column without a type). `NULL`
-//! and blobs have no string form: a statement binding one is refused before any call, with
-//! [`ApiError::InvalidRequest`]; write `NULL` or `X'…'` into the SQL, or use a binding.
+//! Parameters go over REST as D1's Workers binding sends them to D1: JSON strings, numbers and
+//! null (`Value::Text`, `Integer`, `Real`, `Null`; a NaN or infinite real as null, which is what
+//! the binding's JSON makes of it). The published schema types `params` as strings, but the real
+//! API takes numbers and null and binds them as such, so the same JSON text reaches D1 on both
+//! paths and a value is stored alike. Blobs have no form the REST API is known to take: a
+//! statement binding one is refused before any call, with [`ApiError::InvalidRequest`]; write
+//! `X'…'` into the SQL, or use a binding.
 //!
 //! What each operation does when an answer goes missing:
 //! - reads (list, get) and export polls are simply sent again;
@@ -245,23 +246,24 @@ fn database_path(id: &DatabaseId) -> String {
     format!("/d1/database/{id}")
 }
 
-/// A parameter as the schema types it, a string; `NULL` and blobs have none (see the module docs).
-fn param(value: &Value) -> Result<String, ApiError> {
-    match value {
-        Value::Integer(i) => Ok(i.to_string()),
-        // Rust prints the shortest text that reads back as the same double.
-        Value::Real(r) if r.is_finite() => Ok(r.to_string()),
-        Value::Real(_) => Err(ApiError::InvalidRequest(
-            "a NaN or infinite parameter cannot be sent over the REST API",
-        )),
-        Value::Text(t) => Ok(t.clone()),
-        Value::Null => Err(ApiError::InvalidRequest(
-            "a NULL parameter cannot be sent over the REST API (its params are strings): write NULL into the SQL",
-        )),
-        Value::Blob(_) => Err(ApiError::InvalidRequest(
-            "a blob parameter cannot be sent over the REST API (its params are strings): write X'…' into the SQL",
-        )),
-    }
+/// A parameter as D1's binding sends it (see the module docs): a JSON string, number or null.
+fn param(value: &Value) -> Result<serde_json::Value, ApiError> {
+    Ok(match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Integer(i) => json!(i),
+        // A whole number below 2^53 goes as JavaScript writes it (`1`, not `1.0`), as a binding
+        // sends it; any other finite real as the shortest text of the same double.
+        Value::Real(r) if r.fract() == 0.0 && r.abs() < 9_007_199_254_740_992.0 => json!(*r as i64),
+        Value::Real(r) if r.is_finite() => json!(r),
+        // JSON has no NaN or infinity: a binding's JSON says null, and so does this.
+        Value::Real(_) => serde_json::Value::Null,
+        Value::Text(t) => json!(t),
+        Value::Blob(_) => {
+            return Err(ApiError::InvalidRequest(
+                "a blob parameter cannot be sent over the REST API (it takes strings, numbers and null): write X'…' into the SQL",
+            ))
+        }
+    })
 }
 
 /// The body of a query or raw call: one statement as `{sql, params}`, several as `{batch}`.
@@ -550,12 +552,12 @@ mod tests {
         let one = [Statement::new("SELECT ?", vec![Value::Integer(1)])];
         assert_eq!(
             query_body(&one).unwrap(),
-            json!({"sql": "SELECT ?", "params": ["1"]})
+            json!({"sql": "SELECT ?", "params": [1]})
         );
         let two = [
             Statement::new(
-                "INSERT INTO t VALUES (?, ?)",
-                vec![Value::Text("a".into()), Value::Real(1.5)],
+                "INSERT INTO t VALUES (?, ?, ?)",
+                vec![Value::Text("a".into()), Value::Real(1.5), Value::Null],
             ),
             Statement::new(
                 "SELECT * FROM t WHERE n < ?",
@@ -565,23 +567,26 @@ mod tests {
         assert_eq!(
             query_body(&two).unwrap(),
             json!({"batch": [
-                {"sql": "INSERT INTO t VALUES (?, ?)", "params": ["a", "1.5"]},
-                // Exact as text, where a JSON number would have lost the last digit in JavaScript.
-                {"sql": "SELECT * FROM t WHERE n < ?", "params": ["-9007199254740993"]}
+                {"sql": "INSERT INTO t VALUES (?, ?, ?)", "params": ["a", 1.5, null]},
+                {"sql": "SELECT * FROM t WHERE n < ?", "params": [-9_007_199_254_740_993_i64]}
             ]})
         );
-        assert_eq!(param(&Value::Real(0.1)).unwrap(), "0.1");
-        assert_eq!(
-            param(&Value::Real(1e300)).unwrap().parse::<f64>().unwrap(),
-            1e300
+        // The JSON text of each value, as a binding's JSON.stringify writes it.
+        let text = |v: Value| param(&v).unwrap().to_string();
+        assert_eq!(text(Value::Real(0.1)), "0.1");
+        assert_eq!(text(Value::Real(1.0)), "1");
+        assert_eq!(text(Value::Real(-0.0)), "0");
+        assert_eq!(text(Value::Real(5e-324)), "5e-324");
+        assert_eq!(text(Value::Real(1e300)).parse::<f64>().unwrap(), 1e300);
+        assert_eq!(text(Value::Real(f64::NAN)), "null");
+        assert_eq!(text(Value::Real(f64::NEG_INFINITY)), "null");
+        assert_eq!(text(Value::Integer(i64::MAX)), "9223372036854775807");
+        assert_eq!(text(Value::Text("a\0b 😀".into())), r#""a\u0000b 😀""#);
+        let refused = query_body(&[Statement::new("SELECT ?", vec![Value::Blob(vec![1])])]);
+        assert!(
+            matches!(refused, Err(ApiError::InvalidRequest(_))),
+            "{refused:?}"
         );
-        for unsendable in [Value::Null, Value::Blob(vec![1]), Value::Real(f64::NAN)] {
-            let refused = query_body(&[Statement::new("SELECT ?", vec![unsendable])]);
-            assert!(
-                matches!(refused, Err(ApiError::InvalidRequest(_))),
-                "{refused:?}"
-            );
-        }
         assert_eq!(encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
         let create = CreateDatabase {
             name: DatabaseName::parse("t-acme").unwrap(),

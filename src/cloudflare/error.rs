@@ -82,8 +82,8 @@ pub enum ApiError {
     Decode(String),
     /// An export that Cloudflare reports as failed (`status: "error"`), with its reason.
     ExportFailed(String),
-    /// A request the API's schema cannot carry, refused before any call (for example a `NULL`
-    /// query parameter: the REST API takes parameters as strings).
+    /// A request the API cannot carry, refused before any call (for example a blob query
+    /// parameter: the REST API takes strings, numbers and null).
     InvalidRequest(&'static str),
     /// The retry policy's total time ran out while waiting.
     DeadlineExceeded,

@@ -310,14 +310,18 @@ impl Sim {
                     .and_then(Json::as_array)
                     .cloned()
                     .unwrap_or_else(|| vec![body.clone()]);
-                // As the schema types them: strings only.
-                let strings = entries.iter().all(|e| {
-                    e["params"]
-                        .as_array()
-                        .is_none_or(|ps| ps.iter().all(Json::is_string))
+                // As the real API takes them: strings, numbers and null.
+                let values = entries.iter().all(|e| {
+                    e["params"].as_array().is_none_or(|ps| {
+                        ps.iter()
+                            .all(|p| p.is_string() || p.is_number() || p.is_null())
+                    })
                 });
-                if !strings {
-                    return answer(400, failure(7400, "params is an array of strings"));
+                if !values {
+                    return answer(
+                        400,
+                        failure(7400, "params is an array of strings, numbers and null"),
+                    );
                 }
                 let statements = entries.len();
                 let results: Vec<Json> = (0..statements)

@@ -1,5 +1,5 @@
 //! Strict reading of configuration: an unknown or misspelled setting at any depth is an error
-//! that names its path and, when one is close, the setting that was meant.
+//! that names its path, the setting that was meant when one is close, and every known one.
 //!
 //! Every settings struct denies unknown fields; this module adds the path (through
 //! `serde_path_to_error`) and turns serde's "unknown field, expected one of …" into a
@@ -57,10 +57,15 @@ fn explain(message: &str) -> String {
         format!("unknown value {}", super::quoted(name))
     };
     let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    if known.is_empty() {
+        return format!("{what}; none is allowed here");
+    }
+    // The npm package words its own settings checks the same way (`unknownName` in
+    // js/internal.js): the name meant when one is close, and always every known one.
+    let list = known.join(", ");
     match closest(name, &known) {
-        Some(meant) => format!("{what}; did you mean {meant}?"),
-        None if known.is_empty() => format!("{what}; none is allowed here"),
-        None => format!("{what}; known: {}", known.join(", ")),
+        Some(meant) => format!("{what}; did you mean {meant}? (known: {list})"),
+        None => format!("{what} (known: {list})"),
     }
 }
 

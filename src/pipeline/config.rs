@@ -25,7 +25,7 @@ pub struct TenancyConfig {
 impl TenancyConfig {
     /// Reads the configuration from JSON text (such as a `TENANCY_CONFIG` var). An unknown
     /// setting at any depth is an error naming its path:
-    /// `authenticate.audiance: unknown setting; did you mean audience?`.
+    /// `authenticate.audiance: unknown setting; did you mean audience? (known: keys, …)`.
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
         let value =
             serde_json::from_str(text).map_err(|e| ConfigError(format!("not JSON ({e})")))?;
@@ -61,35 +61,44 @@ mod tests {
 
     #[test]
     fn unknown_settings_are_named_with_their_path() {
+        const A: &str = "(known: keys, jwksUrl, jwksRefresh, secrets, issuer, audience, leewaySecs, requireExp, tenantClaim, attachClaim, maxTokenBytes, cacheTokens)";
         let base = r#"{"type":"subdomain","baseDomains":["example.com"]}"#;
         let cases = [
             (
                 format!(r#"{{"resolve":{{"strategies":[{base}]}},"authenticate":{{"secrets":[],"audiance":"x"}}}}"#),
-                "authenticate.audiance: unknown setting; did you mean audience?",
+                "authenticate.audiance: unknown setting; did you mean audience? (known: keys, jwksUrl, jwksRefresh, secrets, issuer, audience, leewaySecs, requireExp, tenantClaim, attachClaim, maxTokenBytes, cacheTokens)",
             ),
             (
                 format!(r#"{{"resolve":{{"strategies":[{base}]}},"authenticate":{{"iss":"x"}}}}"#),
-                "authenticate.iss: unknown setting; did you mean issuer?",
+                "authenticate.iss: unknown setting; did you mean issuer? (known: keys, jwksUrl, jwksRefresh, secrets, issuer, audience, leewaySecs, requireExp, tenantClaim, attachClaim, maxTokenBytes, cacheTokens)",
             ),
             (
                 r#"{"resolve":{"strategies":[{"type":"subdomain","baseDomain":"example.com"}]}}"#.to_owned(),
-                "resolve.strategies[0].baseDomain: unknown setting; did you mean baseDomains?",
+                "resolve.strategies[0].baseDomain: unknown setting; did you mean baseDomains? (known: baseDomains, reserved, replaceReserved, nested)",
             ),
             (
                 format!(r#"{{"resolve":{{"strategies":[{base}]}},"auth":{{}}}}"#),
-                "auth: unknown setting; did you mean authenticate?",
+                "auth: unknown setting; did you mean authenticate? (known: resolve, authenticate, access)",
             ),
             (
                 r#"{"resolve":{"strategies":[{"type":"subdomian","baseDomains":["example.com"]}]}}"#.to_owned(),
-                r#"resolve.strategies[0].type: unknown value "subdomian"; did you mean subdomain?"#,
+                r#"resolve.strategies[0].type: unknown value "subdomian"; did you mean subdomain? (known: subdomain, customDomain, header, pathPrefix, jwtClaim, query)"#,
             ),
             (
                 format!(r#"{{"resolve":{{"strategies":[{base}]}},"authenticate":{{"secrets":[{{"secret":"x","alg":"HS256","kId":"a"}}]}}}}"#),
-                "authenticate.secrets[0].kId: unknown setting; did you mean kid?",
+                "authenticate.secrets[0].kId: unknown setting; did you mean kid? (known: secret, alg, kid)",
             ),
         ];
         for (json, want) in cases {
             assert_eq!(error(&json), want, "{json}");
         }
+        // Nothing close: every known setting, and no guess.
+        let far = format!(
+            r#"{{"resolve":{{"strategies":[{base}]}},"authenticate":{{"maxTokenSize":1}}}}"#
+        );
+        assert_eq!(
+            error(&far),
+            format!("authenticate.maxTokenSize: unknown setting {A}")
+        );
     }
 }

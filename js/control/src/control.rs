@@ -9,7 +9,7 @@
 use crate::edges::{ControlEdges, CustomBackend, JsHooks, JsRuntime, JsSql, JsTransport};
 use crate::error_json;
 use edge_tenancy::cloudflare::d1::{Jurisdiction, LocationHint};
-use edge_tenancy::cloudflare::{AccountId, ApiToken, Client, ClientOptions, DatabaseId};
+use edge_tenancy::cloudflare::{AccountId, ApiError, ApiToken, Client, ClientOptions, DatabaseId};
 use edge_tenancy::control::{Provisioner, Registry};
 use edge_tenancy::database::d1::{D1Backend, D1Options};
 use edge_tenancy::database::Backend;
@@ -17,6 +17,7 @@ use edge_tenancy::lookup::{CachePolicy, Location, Lookup, TenantCache, TenantSta
 use edge_tenancy::sql::{Statement, Value};
 use edge_tenancy::{config, Error, TenantId, UnixTime};
 use js_sys::Promise;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::cell::Cell;
 use std::future::Future;
@@ -24,12 +25,32 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-/// `createD1Factory`'s settings that Rust reads (JS keeps the functions and bindings). Unknown
-/// keys are refused by name, which is why [`D1Options`]' fields are listed again rather than
-/// flattened in: serde's `flatten` cannot be combined with `deny_unknown_fields`.
+/// `createD1Factory`'s settings, every one of them, so that an unknown or misspelled one (a
+/// function's name too) is refused naming the setting meant and listing all. Rust reads the
+/// values of most; JS keeps the bindings and functions and sends each as `true`. Unknown keys are
+/// refused by name, which is why [`D1Options`]' fields are listed again rather than flattened
+/// in: serde's `flatten` cannot be combined with `deny_unknown_fields`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct D1Settings {
+    /// Kept by JS: the tenant registry's D1 binding.
+    #[serde(default, rename = "registry")]
+    _registry: IgnoredAny,
+    /// Kept by JS: the Worker's env, where tenants' bindings are found.
+    #[serde(default, rename = "env")]
+    _env: IgnoredAny,
+    /// Kept by JS: a service binding that answers the Cloudflare API.
+    #[serde(default, rename = "api")]
+    _api: IgnoredAny,
+    /// Kept by JS: `createAdapters(database, tenantId)`.
+    #[serde(default, rename = "createAdapters")]
+    _create_adapters: IgnoredAny,
+    /// Kept by JS: the hook run before a tenant is ready.
+    #[serde(default, rename = "afterProvision")]
+    _after_provision: IgnoredAny,
+    /// Kept by JS: the hook run before a tenant's database is deleted.
+    #[serde(default, rename = "beforeDeprovision")]
+    _before_deprovision: IgnoredAny,
     account_id: String,
     api_token: String,
     /// Another base URL than the real API's (a proxy, or the local API).
@@ -45,10 +66,22 @@ struct D1Settings {
     jurisdiction: Option<Jurisdiction>,
     #[serde(default)]
     bind_to: Option<String>,
+    #[serde(default = "default_max_bindings")]
+    max_bindings: usize,
+}
+
+/// A setting of `createD1Factory` refused, in the words of the package's other settings checks
+/// (`edge-tenancy: createD1Factory: databasePrefx: unknown setting; did you mean …`).
+fn refused(why: &str) -> JsError {
+    JsError::new(&format!("edge-tenancy: createD1Factory: {why}"))
 }
 
 fn default_prefix() -> String {
     D1Options::default().database_prefix
+}
+
+fn default_max_bindings() -> usize {
+    D1Options::default().max_bindings
 }
 
 /// Who makes tenants' databases: the D1 backend through its API client (boxed: one per control
@@ -108,8 +141,9 @@ where
     })
 }
 
-/// As [`promise`], for a query the developer wrote: the API's own message (`no such table`)
-/// is the error's, as a D1 binding would say it. It names the developer's schema, no secret.
+/// As [`promise`], for a query the developer wrote: the API's own message is the error's, and a
+/// SQL error's (7500) is D1's message alone (`no such table: notes: SQLITE_ERROR`), word for word
+/// what a D1 binding's error says. It names the developer's schema, no secret.
 fn query_promise<F>(work: F) -> Promise
 where
     F: Future<Output = Result<String, Error>> + 'static,
@@ -120,12 +154,22 @@ where
             .map_err(|error| {
                 let mut response = error.to_response();
                 if let Error::Upstream(cause) = &error {
-                    response.message = cause.to_string();
+                    response.message = match cause {
+                        ApiError::Rejected { errors, .. }
+                            if errors.len() == 1 && errors[0].code == CODE_SQL =>
+                        {
+                            errors[0].message.clone()
+                        }
+                        cause => cause.to_string(),
+                    };
                 }
                 JsValue::from_str(&serde_json::to_string(&response).unwrap_or_default())
             })
     })
 }
+
+/// D1's code for a statement SQLite refused, its message SQLite's (`<message>: SQLITE_<CODE>`).
+const CODE_SQL: u32 = 7500;
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
@@ -286,11 +330,9 @@ impl Control {
         let maker = match settings {
             None => Maker::Custom,
             Some(json) => {
-                let settings: D1Settings = config::from_json(&json)
-                    .map_err(|e| JsError::new(&format!("createD1Factory: {e}")))?;
-                let account = AccountId::parse(&settings.account_id).map_err(|_| {
-                    JsError::new("createD1Factory: accountId is not a 32-hex account id")
-                })?;
+                let settings: D1Settings = config::from_json(&json).map_err(|e| refused(&e.0))?;
+                let account = AccountId::parse(&settings.account_id)
+                    .map_err(|_| refused("accountId is not a 32-hex account id"))?;
                 let client = Client::new(
                     account,
                     ApiToken::new(settings.api_token),
@@ -307,10 +349,11 @@ impl Control {
                     location_hint: settings.location_hint,
                     jurisdiction: settings.jurisdiction,
                     bind_to: settings.bind_to,
-                    max_bindings: edge_tenancy::database::d1::DEFAULT_MAX_BINDINGS,
+                    max_bindings: settings.max_bindings,
                 };
+                // The backend names its settings as the Rust workers' D1_FACTORY holds them (`d1.`).
                 D1Backend::new(&client, options.clone())
-                    .map_err(|e| JsError::new(&format!("createD1Factory: {}", e.0)))?;
+                    .map_err(|e| refused(e.0.strip_prefix("d1.").unwrap_or(&e.0)))?;
                 Maker::D1 {
                     client: Box::new(client),
                     options,

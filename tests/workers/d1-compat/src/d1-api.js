@@ -1,5 +1,5 @@
 // D1's own API: every SQLite value type stored and read back, raw(), first(), exec(), batch(),
-// meta, D1's errors, and the bound values only a binding can send.
+// meta, D1's errors, and the bound values only a binding can send (blobs).
 import { metaTypes, outcome } from "./report.js";
 
 const UNICODE = "héllo, 世界 🌍 ∑ end";
@@ -17,8 +17,7 @@ export default async function d1ApiCase(d1) {
   same.rows = await outcome(() =>
     d1.batch([
       insert.bind("blob", -7, -0.25, ""),
-      // NULL and integers past 2^53 as SQL: the REST API cannot send them as parameters.
-      d1.prepare("INSERT INTO vals (k, i, r, t, b) VALUES ('nulls', NULL, NULL, NULL, NULL)"),
+      d1.prepare("INSERT INTO vals (k, i, r, t, b) VALUES (?, ?, ?, ?, ?)").bind("nulls", null, null, null, null),
       d1.prepare("INSERT INTO vals (k, i) VALUES ('max', 9223372036854775807)"),
       // Past 2^53 a bound number is already rounded in JS: 9007199254740993 arrives as ...992.
       d1.prepare("INSERT INTO vals (k, i, r) VALUES (?, ?, ?)").bind("big", 9007199254740993, 1e21),
@@ -57,14 +56,17 @@ export default async function d1ApiCase(d1) {
   };
   same.dump = await outcome(() => d1.dump().then(() => "dumped"));
   same.dump = same.dump.error?.startsWith("D1_DUMP_ERROR: ") ?? same.dump;
-  // What only a binding can send: NULL, blobs and non-finite numbers as parameters, and numbers
+  // NULL and non-finite numbers as parameters (a binding's JSON makes NULL of NaN), and numbers
   // that stay numbers without a column's affinity.
-  own.unsendable = {
+  same.nullish = {
     null: await outcome(() => d1.prepare("SELECT ? AS v").bind(null).first("v")),
-    blob: await outcome(() => d1.prepare("SELECT ? AS v").bind(new Uint8Array([0, 1, 255])).first("v")),
-    bytes: await outcome(() => d1.prepare("SELECT ? AS v").bind([0, 1, 255]).first("v")),
     nan: await outcome(() => d1.prepare("SELECT ? AS v").bind(NaN).first("v")),
   };
-  own.untyped = await outcome(() => d1.prepare("SELECT ? AS v, typeof(?) AS t, ? + 1 AS sum").bind(42, 42, 42).first());
+  same.untyped = await outcome(() => d1.prepare("SELECT ? AS v, typeof(?) AS t, ? + 1 AS sum").bind(42, 42, 42).first());
+  // What only a binding can send: blobs as parameters.
+  own.unsendable = {
+    blob: await outcome(() => d1.prepare("SELECT ? AS v").bind(new Uint8Array([0, 1, 255])).first("v")),
+    bytes: await outcome(() => d1.prepare("SELECT ? AS v").bind([0, 1, 255]).first("v")),
+  };
   return { same, own };
 }
