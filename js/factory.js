@@ -152,6 +152,8 @@ function tenantsOf(control, make) {
     getAdapters: async (tenantId) => (await open(tenantId)).adapters,
     provision: (tenantId) => change(tenantId, (id) => control.provision(id)),
     deprovision: async (tenantId) => void (await change(tenantId, (id) => control.deprovision(id))),
+    // A ready tenant marked failed: the user's own step after `provision` threw `message`.
+    fail: (tenantId, message) => change(tenantId, (id) => control.fail(id, message)),
     get: async (tenantId) => answer(control.get(tenantId)),
     list: async ({ after, limit = 100 } = {}) => answer(control.list(after, limit)),
     lookUpTenant: async (tenantId) => answer(control.lookUp(tenantId)),

@@ -10,6 +10,8 @@ export { createD1Factory } from "./factory.js";
 
 const ADAPTERS_FAILED = { status: 500, code: "adapters_failed", message: "the tenant's data adapters could not be made" };
 const INTERNAL = { status: 500, code: "internal", message: "internal error" };
+const HOOK_FAILED = { status: 500, code: "hook_failed", message: "a provisioning hook failed; the tenant is marked failed" };
+const DEPROVISION_HOOK_FAILED = { status: 500, code: "hook_failed", message: "a deprovisioning hook failed" };
 const NOT_ADMIN = { status: 403, code: "forbidden", message: "this needs a control-plane administrator" };
 
 const errorResponse = (fields) => new EdgeTenancyError(fields).toResponse();
@@ -31,7 +33,12 @@ function isolation(databaseIsolation, where) {
   const made = getAdapters[FACTORY];
   if (made !== undefined) {
     if (registry !== undefined) throw refuse("registry: the D1 factory has its own registry");
-    return { ...made, provision: onProvision ?? made.provision, deprovision: onDeprovision ?? made.deprovision, allowAnonymous };
+    return {
+      ...made,
+      provision: onProvision === undefined ? made.provision : hooked("onProvision", onProvision, made.fail),
+      deprovision: onDeprovision === undefined ? made.deprovision : hooked("onDeprovision", onDeprovision),
+      allowAnonymous,
+    };
   }
   if (registry !== undefined) {
     for (const [name, fn] of Object.entries({ onProvision, onDeprovision })) {
@@ -40,6 +47,24 @@ function isolation(databaseIsolation, where) {
     return { ...registryFor({ getAdapters, provision: onProvision, deprovision: onDeprovision }, registry, `${where}: databaseIsolation.registry`), allowAnonymous };
   }
   return { getAdapters, provision: onProvision, deprovision: onDeprovision, allowAnonymous };
+}
+
+// The user's own provisioning step around the D1 factory's (the anchor's pattern: `provision`,
+// then migrations): what it throws is a failed hook, 500 `hook_failed` with the detail in the
+// log only, and a tenant it leaves `ready` is marked failed (`fail`), so it is never served
+// without its schema; provisioning again resumes it. The factory's own errors pass as they are.
+function hooked(name, hook, fail) {
+  return async (tenantId) => {
+    try {
+      return await hook(tenantId);
+    } catch (error) {
+      if (error instanceof EdgeTenancyError) throw error;
+      console.error(`edge-tenancy: ${name}(${tenantId}) threw:`, error);
+      const message = String(error?.message ?? error).split("\n")[0];
+      await fail?.(tenantId, message).catch((why) => console.error(`edge-tenancy: ${tenantId} could not be marked failed:`, why));
+      throw new EdgeTenancyError(fail === undefined ? DEPROVISION_HOOK_FAILED : HOOK_FAILED);
+    }
+  };
 }
 
 // Whether the request the pipeline let in as `tenancy` gets the tenant's adapters: not an

@@ -175,6 +175,23 @@ test("unknown tenants are 404, failed ones 503; a hook's failure detail stays in
   assert.equal((await call("GET", "/t/beta/probe", { token: await member("beta") })).status, 404);
 });
 
+test("an onProvision that throws after the factory's provision: 500 hook_failed, the tenant failed, never served, resumed by a retry", async () => {
+  const failed = await call("POST", "/d1/tenants", { token: await admin(), body: { id: "latefail" } });
+  assert.deepEqual([failed.status, failed.body.error.code], [500, "hook_failed"]);
+  assert.doesNotMatch(JSON.stringify(failed.body), /secret-detail-44|migrations\.js/);
+  const record = (await call("GET", "/d1/tenants/latefail", { token: await admin() })).body;
+  assert.deepEqual([record.state, record.error_code], ["failed", "hook_failed"]);
+  assert.doesNotMatch(record.error, /migrations\.js|\n/, "the first line only, no stack");
+  const unavailable = await call("GET", "/t/latefail/probe", { token: await member("latefail") });
+  assert.deepEqual([unavailable.status, unavailable.body.error.code], [503, "tenant_unavailable"]);
+  // Fixed, provisioning again resumes it: the same database, ready.
+  await call("POST", "/late-fail-fixed");
+  const again = await call("POST", "/d1/tenants", { token: await admin(), body: { id: "latefail" } });
+  assert.equal(again.status, 201, JSON.stringify(again.body));
+  assert.deepEqual([again.body.state, again.body.database_id, again.body.error_code], ["ready", record.database_id, null]);
+  assert.equal((await call("GET", "/t/latefail/probe", { token: await member("latefail") })).status, 200);
+});
+
 test("a factory written in JS runs under the registry; its errors are the pipeline's", async () => {
   const made = await call("POST", "/js/tenants", { token: await admin(), body: { id: "one" } });
   assert.equal(made.status, 201, JSON.stringify(made.body));

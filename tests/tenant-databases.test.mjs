@@ -200,6 +200,18 @@ test("staging and production registries on one account and prefix never touch ea
   assert.equal((await json(await onStaging("GET", "/tenants/other"))).state, "ready");
 });
 
+test("POST /tenants takes the id alone, and never the control-plane tenant: 400, nothing made", async () => {
+  await w.local.reset();
+  for (const body of [{ id: "hinted", locationHint: "weur" }, { id: "main" }, { ID: "x" }]) {
+    const res = await w.call("POST", "/tenants", body);
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal((await json(res)).error.code, "invalid_body");
+  }
+  assert.deepEqual(await calls(), {}, "no API call");
+  assert.equal((await w.call("GET", "/tenants/hinted")).status, 404);
+  assert.equal((await w.call("GET", "/tenants/main")).status, 404);
+});
+
 test("API faults during provisioning leave one database, a visible failure, and a retry that completes", async () => {
   const rules = [
     { operation: "d1.create", fault: "drop" },

@@ -125,12 +125,25 @@ async fn list(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
 
 async fn provision(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> {
     let factory = admin.factory(DemoHooks::new(&admin)?).await?;
+    // Only the id: a field it does not read (a location hint, say) must not look as if it applied.
     #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Body {
         id: String,
     }
-    let body: Body = body(&mut req, r#"expected {"id": "<tenant id>"}"#).await?;
-    let provisioned = factory.provision(&TenantId::parse(&body.id)?).await?;
+    // Read as text: the runtime's JSON object hides the keys a struct does not name, so
+    // `deny_unknown_fields` would see none.
+    let expected = r#"expected {"id": "<tenant id>"} and nothing else"#;
+    let text = req.text().await.map_err(|_| Error::InvalidBody(expected))?;
+    let body: Body = serde_json::from_str(&text).map_err(|_| Error::InvalidBody(expected))?;
+    let tenant = TenantId::parse(&body.id)?;
+    let pipeline = admin.tenancy().pipeline(admin.env())?;
+    if pipeline.resolver().control_plane() == Some(&tenant) {
+        return Err(Error::InvalidBody(
+            "the control-plane tenant has no tenant database",
+        ));
+    }
+    let provisioned = factory.provision(&tenant).await?;
     let status = if provisioned.already { 200 } else { 201 };
     Ok(Reply::json(&provisioned.record).with_status(status))
 }

@@ -478,6 +478,40 @@ impl<D: SqlDatabase> Registry<D> {
         .await
     }
 
+    /// Marks ready tenant `id` failed with `error`, when nobody holds its lease: the user's own
+    /// provisioning step after the factory's (the JS anchor's `onProvision`) failed, so it is
+    /// not served as if it had its schema. Provisioning again resumes it. [`Error::TenantBusy`]
+    /// if it is not ready or busy.
+    pub async fn fail_ready(
+        &self,
+        id: &TenantId,
+        error: &Error,
+        now: UnixTime,
+    ) -> Result<TenantRecord, Error> {
+        let (code, message) = failure(Some(error));
+        let fail = Statement::new(
+            format!(
+                "UPDATE edge_tenancy_tenants SET state = 'failed', error = ?1, error_code = ?2,
+                    updated_at = ?3
+                 WHERE id = ?4 AND state = 'ready' AND (lease_until IS NULL OR lease_until <= ?3)
+                 RETURNING {COLUMNS}"
+            ),
+            vec![
+                message,
+                code,
+                Value::Integer(now.millis()),
+                id.as_str().into(),
+            ],
+        );
+        Ok(self
+            .one(fail)
+            .await?
+            .ok_or(Error::TenantBusy {
+                retry_after_secs: RETRY_WHILE_BUSY,
+            })?
+            .record)
+    }
+
     /// Deletes `id`'s row, under `lease`: the last step of deprovisioning.
     pub async fn remove(&self, id: &TenantId, lease: &Lease) -> Result<(), Error> {
         let delete = Statement::new(
@@ -796,6 +830,39 @@ mod tests {
             .unwrap();
         block_on(r.remove(&acme, &c)).unwrap();
         assert_eq!(block_on(r.get(&acme)), Err(Error::TenantNotFound));
+    }
+
+    #[test]
+    fn a_ready_tenant_is_failed_only_when_nobody_holds_it() {
+        let db = SqliteDatabase::in_memory();
+        let r = registry(&db);
+        let acme = id("acme");
+        let hook = Error::HookFailed("migration 7 failed\n  at frame".into());
+        assert_eq!(
+            block_on(r.fail_ready(&acme, &hook, at(0))).map(|_| ()),
+            Err(Error::TenantBusy {
+                retry_after_secs: RETRY_WHILE_BUSY
+            }),
+            "not registered"
+        );
+        let (_, a) = block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(0), LEASE))
+            .unwrap()
+            .unwrap();
+        assert!(
+            block_on(r.fail_ready(&acme, &hook, at(1))).is_err(),
+            "being provisioned"
+        );
+        block_on(r.finish(&acme, &a, TenantState::Ready, None, at(2))).unwrap();
+        let failed = block_on(r.fail_ready(&acme, &hook, at(3))).unwrap();
+        assert_eq!(failed.state, TenantState::Failed);
+        assert_eq!(failed.error.as_deref(), Some("migration 7 failed"));
+        assert_eq!(failed.error_code.as_deref(), Some("hook_failed"));
+        // Provisioning again resumes it.
+        assert!(
+            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "b", at(4), LEASE))
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]

@@ -430,6 +430,21 @@ impl Control {
         })
     }
 
+    /// Marks ready `tenant` failed: the user's own step after provisioning (an `onProvision`
+    /// that called the factory's `provision`) threw `message`. Its record.
+    pub fn fail(&self, tenant: String, message: String) -> Promise {
+        promise(self.inner.clone(), move |inner| async move {
+            let tenant = self::tenant(&tenant)?;
+            let failed = inner
+                .registry()
+                .await?
+                .fail_ready(&tenant, &Error::HookFailed(message), now())
+                .await;
+            inner.cache.invalidate(&tenant);
+            Ok(to_json(&failed?))
+        })
+    }
+
     /// `tenant`'s registry record.
     pub fn get(&self, tenant: String) -> Promise {
         promise(self.inner.clone(), move |inner| async move {

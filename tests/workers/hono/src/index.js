@@ -9,7 +9,7 @@ const authenticate = { secrets: [{ secret: SECRET, alg: "HS256" }], tenantClaim:
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Every registry statement, counted.
-const counts = { registryBatches: 0, createAdapters: 0, made: [], unmade: [] };
+const counts = { registryBatches: 0, createAdapters: 0, made: [], unmade: [], lateFailFixed: false };
 function counted(db) {
   return { prepare: (sql) => db.prepare(sql), batch: (statements) => (counts.registryBatches++, db.batch(statements)) };
 }
@@ -28,12 +28,22 @@ function setup(env) {
     createAdapters: (db, tenantId) => (counts.createAdapters++, { db, tenantId }),
     afterProvision: async ({ tenantId, database }) => {
       if (tenantId.startsWith("hookfail")) throw new Error("migration failed: secret-detail-42");
-      await database.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+      await database.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
     },
   });
   d1 = setupMultiTenancy({
     accessControl: { mainTenantId: "main" },
-    databaseIsolation: { getAdapters: factory.getAdapters, onProvision: factory.provision, onDeprovision: factory.deprovision },
+    databaseIsolation: {
+      getAdapters: factory.getAdapters,
+      // The anchor's pattern: the factory's provisioning, then the user's own step, which may
+      // throw once the tenant is ready.
+      onProvision: async (tenantId) => {
+        const provisioned = await factory.provision(tenantId);
+        if (tenantId.startsWith("latefail") && !counts.lateFailFixed) throw new Error("migration 9 failed: secret-detail-44\n    at migrate (src/migrations.js:9)");
+        return provisioned;
+      },
+      onDeprovision: factory.deprovision,
+    },
     resolve: { strategies: [{ type: "pathPrefix", prefix: "/t/" }] },
     authenticate,
     access: { publicPaths: ["/health"] },
@@ -76,6 +86,7 @@ function router() {
   if (built) return built;
   built = new Hono();
   built.get("/counts", (c) => c.json(counts));
+  built.post("/late-fail-fixed", (c) => ((counts.lateFailFixed = true), c.json(counts)));
   built.route("/d1", d1.app);
   built.route("/js", js.app);
   built.use("/t/*", d1.middleware);
