@@ -44,6 +44,18 @@ impl Binding {
             fields: Map::new(),
         }
     }
+
+    /// The database a D1 binding reaches (`database_id`, or the deprecated `id`); `None` for a
+    /// binding of another type.
+    pub fn d1_database(&self) -> Option<&str> {
+        if self.kind != "d1" {
+            return None;
+        }
+        self.fields
+            .get("database_id")
+            .or_else(|| self.fields.get("id"))
+            .and_then(Value::as_str)
+    }
 }
 
 /// A Worker's settings. Only the bindings are typed; the rest is kept as the API sent it.
@@ -55,6 +67,24 @@ pub struct WorkerSettings {
     /// Everything else (compatibility date and flags, usage model, …).
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+impl WorkerSettings {
+    /// The list to write to keep every other binding and set `name` to D1 database `id`.
+    pub fn with_d1(&self, name: &str, id: &DatabaseId) -> Vec<Binding> {
+        let mut bindings = self.without(|b| b.name == name);
+        bindings.push(Binding::d1(name, id));
+        bindings
+    }
+
+    /// The list to write to keep every binding but those `drop` picks.
+    pub fn without(&self, drop: impl Fn(&Binding) -> bool) -> Vec<Binding> {
+        self.bindings
+            .iter()
+            .filter(|b| !drop(b))
+            .map(|b| Binding::inherit(&b.name))
+            .collect()
+    }
 }
 
 /// `settings` as the one part of a `multipart/form-data` body, the form the endpoint takes.
@@ -124,14 +154,8 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         id: &DatabaseId,
     ) -> Result<WorkerSettings, ApiError> {
         let current = self.worker_settings(script).await?;
-        let mut bindings: Vec<Binding> = current
-            .bindings
-            .iter()
-            .filter(|b| b.name != name)
-            .map(|b| Binding::inherit(&b.name))
-            .collect();
-        bindings.push(Binding::d1(name, id));
-        self.set_worker_bindings(script, &bindings).await
+        self.set_worker_bindings(script, &current.with_d1(name, id))
+            .await
     }
 
     /// Removes binding `name` from the Worker, keeping every other one. Two calls: read the
@@ -145,13 +169,8 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         if current.bindings.iter().all(|b| b.name != name) {
             return Ok(current);
         }
-        let kept: Vec<Binding> = current
-            .bindings
-            .iter()
-            .filter(|b| b.name != name)
-            .map(|b| Binding::inherit(&b.name))
-            .collect();
-        self.set_worker_bindings(script, &kept).await
+        self.set_worker_bindings(script, &current.without(|b| b.name == name))
+            .await
     }
 }
 

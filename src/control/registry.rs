@@ -374,10 +374,7 @@ impl<D: SqlDatabase> Registry<D> {
                 Value::Integer(lease.generation),
             ],
         );
-        match self.rows(renew).await?.len() {
-            1 => Ok(()),
-            _ => Err(Error::LeaseLost),
-        }
+        self.changed_one(renew).await
     }
 
     /// Records, under `lease`, the database made for `id`.
@@ -523,10 +520,7 @@ impl<D: SqlDatabase> Registry<D> {
                 Value::Integer(lease.generation),
             ],
         );
-        match self.rows(delete).await?.len() {
-            1 => Ok(()),
-            _ => Err(Error::LeaseLost),
-        }
+        self.changed_one(delete).await
     }
 
     /// Takes (or extends) the lease on `name` for `owner` until `now + lease`: `true` when it is
@@ -586,6 +580,15 @@ impl<D: SqlDatabase> Registry<D> {
             values,
         );
         Ok(self.one(update).await?.ok_or(Error::LeaseLost)?.record)
+    }
+
+    /// Runs `statement`, conditional on a lease and returning the row it changed:
+    /// [`Error::LeaseLost`] when it changed none.
+    async fn changed_one(&self, statement: Statement) -> Result<(), Error> {
+        match self.rows(statement).await?.len() {
+            1 => Ok(()),
+            _ => Err(Error::LeaseLost),
+        }
     }
 
     async fn rows(&self, statement: Statement) -> Result<Vec<Row>, Error> {

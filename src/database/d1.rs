@@ -183,7 +183,7 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
         };
         let current = self.client.worker_settings(script).await?;
         if let Some(other) = current.bindings.iter().find(|b| b.name == name) {
-            match bound_database(other) {
+            match other.d1_database() {
                 Some(there) if there == id => return Ok(Some(bound())),
                 // A binding of that name to a database that still exists is someone else's
                 // (another registry's, or the Worker's own): never replaced.
@@ -203,19 +203,13 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
                 limit: self.max_bindings,
             });
         }
-        let mut bindings: Vec<Binding> = current
-            .bindings
-            .iter()
-            .filter(|b| b.name != name)
-            .map(|b| Binding::inherit(&b.name))
-            .collect();
-        bindings.push(Binding::d1(&name, &database_id(id)?));
+        let bindings = current.with_d1(&name, &database_id(id)?);
         let written = self.client.set_worker_bindings(script, &bindings).await?;
         // The answer is the list as it now stands: the binding must be in it.
         if !written
             .bindings
             .iter()
-            .any(|b| b.name == name && bound_database(b) == Some(id))
+            .any(|b| b.name == name && b.d1_database() == Some(id))
         {
             return Err(Error::Upstream(ApiError::Decode(
                 "the Worker's settings did not keep the new binding".into(),
@@ -229,17 +223,14 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
         let current = self.client.worker_settings(&script).await?;
         // Only a binding that still reaches this database: one made since for another (the
         // tenant provisioned again) stays.
-        let ours = |b: &Binding| b.name == bound.binding && bound_database(b) == Some(id);
+        let ours = |b: &Binding| b.name == bound.binding && b.d1_database() == Some(id);
         if !current.bindings.iter().any(ours) {
             return Ok(());
         }
-        let kept: Vec<Binding> = current
-            .bindings
-            .iter()
-            .filter(|b| !ours(b))
-            .map(|b| Binding::inherit(&b.name))
-            .collect();
-        let written = self.client.set_worker_bindings(&script, &kept).await?;
+        let written = self
+            .client
+            .set_worker_bindings(&script, &current.without(ours))
+            .await?;
         if written.bindings.iter().any(ours) {
             return Err(Error::Upstream(ApiError::Decode(
                 "the Worker's settings kept the removed binding".into(),
@@ -258,19 +249,6 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
             Err(error) => Err(error.into()),
         }
     }
-}
-
-/// The database a D1 binding reaches (`database_id`, or the deprecated `id`); `None` for a
-/// binding of another type.
-fn bound_database(binding: &Binding) -> Option<&str> {
-    if binding.kind != "d1" {
-        return None;
-    }
-    binding
-        .fields
-        .get("database_id")
-        .or_else(|| binding.fields.get("id"))
-        .and_then(serde_json::Value::as_str)
 }
 
 /// A tenant's D1 database reached through the REST query API: works as soon as the database
