@@ -99,12 +99,17 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         self.runtime.now()
     }
 
+    /// The name of `tenant`'s database: the backend's, with this registry's identity.
+    async fn database_name(&self, tenant: &TenantId) -> Result<String, Error> {
+        let identity = self.registry.identity().await?;
+        self.backend.database_name(tenant, &identity)
+    }
+
     /// Provisions `tenant` (see the module docs). A ready tenant comes back as it is; one another
     /// provisioner is working on is [`Error::TenantBusy`]. A tenant id too long for the backend's
     /// names is refused before anything is written.
     pub async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {
-        let identity = self.registry.identity().await?;
-        let name = self.backend.database_name(tenant, &identity)?;
+        let name = self.database_name(tenant).await?;
         let now = self.now();
         let claimed = self
             .registry
@@ -292,8 +297,7 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
             // A provisioning that stopped between making its database and recording it. Only a
             // name that carries this registry's identity is looked for: a row's from before
             // names did may be anyone's database.
-            let identity = self.registry.identity().await?;
-            let ours = self.backend.database_name(tenant, &identity).ok() == Some(name.clone());
+            let ours = self.database_name(tenant).await.ok() == Some(name.clone());
             let found = match ours {
                 true => {
                     self.fenced(tenant, lease, None, self.backend.find(&name))
@@ -343,8 +347,7 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
     /// own (a tombstone, so no provisioning of the tenant can start meanwhile); nothing found is
     /// [`Error::TenantNotFound`].
     async fn sweep(&self, tenant: &TenantId) -> Result<(), Error> {
-        let identity = self.registry.identity().await?;
-        let name = self.backend.database_name(tenant, &identity)?;
+        let name = self.database_name(tenant).await?;
         let now = self.now();
         let Some((leased, lease)) = self
             .registry

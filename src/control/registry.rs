@@ -163,12 +163,17 @@ pub struct TenantPage {
 /// The tenant registry over a control-plane database.
 pub struct Registry<D> {
     db: D,
+    /// Its identity, once read: it never changes.
+    identity: std::cell::RefCell<Option<String>>,
 }
 
 impl<D: SqlDatabase> Registry<D> {
     /// A registry stored in `db`.
     pub fn new(db: D) -> Self {
-        Self { db }
+        Self {
+            db,
+            identity: Default::default(),
+        }
     }
 
     /// Brings the registry's schema to the version this code expects (see
@@ -226,12 +231,16 @@ impl<D: SqlDatabase> Registry<D> {
     /// for every registry (staging, production), and part of the name of every database it
     /// makes.
     pub async fn identity(&self) -> Result<String, Error> {
+        if let Some(known) = self.identity.borrow().clone() {
+            return Ok(known);
+        }
         let select = Statement::new(
             "SELECT value FROM edge_tenancy_meta WHERE key = 'registry_id'",
             vec![],
         );
         let rows = self.rows(select).await?;
-        rows.first()
+        let identity = rows
+            .first()
             .and_then(|row| row.get("value"))
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned)
@@ -239,7 +248,9 @@ impl<D: SqlDatabase> Registry<D> {
                 Error::Storage(crate::sql::SqlError(
                     "the registry has no identity: is its schema migrated?".into(),
                 ))
-            })
+            })?;
+        *self.identity.borrow_mut() = Some(identity.clone());
+        Ok(identity)
     }
 
     /// Takes the lease to provision `id` for `owner` until `now + lease`, creating the row
