@@ -192,6 +192,25 @@ test("an onProvision that throws after the factory's provision: 500 hook_failed,
   assert.equal((await call("GET", "/t/latefail/probe", { token: await member("latefail") })).status, 200);
 });
 
+test("a deprovision whose delete succeeded and whose row removal failed completes on retry, with no second backup or delete", async () => {
+  assert.equal((await call("POST", "/d1/tenants", { token: await admin(), body: { id: "halfgone" } })).status, 201);
+  await call("POST", "/fail-row-removal");
+  await local.resetCalls();
+  const first = await call("DELETE", "/d1/tenants/halfgone", { token: await admin() });
+  assert.deepEqual([first.status, first.body.error.code], [503, "storage_unavailable"]);
+  const deleted = await apiCalls();
+  assert.equal(deleted["d1.delete"], 1, JSON.stringify(deleted));
+  // The row stays, saying why, its database gone; the failed attempt gave its lease up.
+  const stuck = (await call("GET", "/d1/tenants/halfgone", { token: await admin() })).body;
+  assert.deepEqual([stuck.state, stuck.error_code], ["deprovisioning", "storage_unavailable"]);
+  await local.resetCalls();
+  const retry = await call("DELETE", "/d1/tenants/halfgone", { token: await admin() });
+  assert.equal(retry.status, 200, JSON.stringify(retry.body));
+  assert.equal((await call("GET", "/d1/tenants/halfgone", { token: await admin() })).status, 404);
+  const again = await apiCalls();
+  for (const op of ["d1.delete", "d1.export", "workers.settings.get", "workers.settings.patch"]) assert.equal(again[op] ?? 0, 0, `${op}: ${JSON.stringify(again)}`);
+});
+
 test("a factory written in JS runs under the registry; its errors are the pipeline's", async () => {
   const made = await call("POST", "/js/tenants", { token: await admin(), body: { id: "one" } });
   assert.equal(made.status, 201, JSON.stringify(made.body));

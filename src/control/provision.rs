@@ -261,24 +261,20 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         leased: Leased,
         lease: &Lease,
     ) -> Result<bool, Error> {
-        let named = match self.removal(tenant, leased, lease).await {
-            Ok(named) => named,
-            Err(error) => {
-                if error != Error::LeaseLost {
-                    match self
-                        .registry
-                        .release(tenant, lease, &error, self.now())
-                        .await
-                    {
-                        Ok(_) | Err(Error::LeaseLost) => {}
-                        Err(storage) => return Err(storage),
-                    }
-                }
-                return Err(error);
-            }
+        let outcome = match self.removal(tenant, leased, lease).await {
+            Ok(named) => self.registry.remove(tenant, lease).await.map(|()| named),
+            failed => failed,
         };
-        self.registry.remove(tenant, lease).await?;
-        Ok(named)
+        if let Err(error) = &outcome {
+            if *error != Error::LeaseLost {
+                // Best effort: with the registry down, the lease runs out instead.
+                let _ = self
+                    .registry
+                    .release(tenant, lease, error, self.now())
+                    .await;
+            }
+        }
+        outcome
     }
 
     /// Removes what a row names, each step recorded: the backup, the binding, the database.

@@ -8,10 +8,25 @@ const SECRET = "hono-spec-secret-0123456789abcdef0123456789";
 const authenticate = { secrets: [{ secret: SECRET, alg: "HS256" }], tenantClaim: "tenant" };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// Every registry statement, counted.
-const counts = { registryBatches: 0, createAdapters: 0, made: [], unmade: [], lateFailFixed: false };
+// Every registry statement, counted; `failRowRemovals` of the statements that delete a tenant's
+// row fail, as a registry that is unreachable at that moment would.
+const counts = { registryBatches: 0, createAdapters: 0, made: [], unmade: [], lateFailFixed: false, failRowRemovals: 0 };
+const sqlOf = new WeakMap();
 function counted(db) {
-  return { prepare: (sql) => db.prepare(sql), batch: (statements) => (counts.registryBatches++, db.batch(statements)) };
+  return {
+    prepare: (sql) => {
+      const statement = db.prepare(sql);
+      return { bind: (...values) => { const bound = statement.bind(...values); sqlOf.set(bound, sql); return bound; } };
+    },
+    batch: (statements) => {
+      counts.registryBatches++;
+      if (counts.failRowRemovals > 0 && statements.some((s) => sqlOf.get(s)?.startsWith("DELETE FROM edge_tenancy_tenants"))) {
+        counts.failRowRemovals--;
+        return Promise.reject(new Error("D1_ERROR: the registry is unreachable"));
+      }
+      return db.batch(statements);
+    },
+  };
 }
 
 let d1;
@@ -87,6 +102,7 @@ function router() {
   built = new Hono();
   built.get("/counts", (c) => c.json(counts));
   built.post("/late-fail-fixed", (c) => ((counts.lateFailFixed = true), c.json(counts)));
+  built.post("/fail-row-removal", (c) => ((counts.failRowRemovals = 1), c.json(counts)));
   built.route("/d1", d1.app);
   built.route("/js", js.app);
   built.use("/t/*", d1.middleware);
