@@ -93,7 +93,16 @@ impl Hooks for DemoHooks {
         };
         let key = backups.back_up(record).await?;
         if let Some(key) = &key {
-            worker::console_log!("edge-tenancy: {} backed up to {key}", record.id);
+            // The dump went from the export's URL to R2 as a stream; the Worker's wasm memory
+            // (logged, and read by tests/backup.test.mjs) shows it was never held here.
+            #[cfg(target_arch = "wasm32")]
+            let wasm_memory = core::arch::wasm32::memory_size(0) * 65_536;
+            #[cfg(not(target_arch = "wasm32"))]
+            let wasm_memory = 0;
+            worker::console_log!(
+                "edge-tenancy: {} backed up to {key} (wasm memory {wasm_memory} bytes)",
+                record.id
+            );
         }
         Ok(key)
     }
