@@ -1,6 +1,7 @@
 // Backups of a tenant's database to R2 in the demo worker, against the local Cloudflare API, both
 // in workerd: a 50 MB database is streamed from the export's signed URL into R2, and the Worker's
-// wasm memory (which the demo logs after each backup) stays far below the dump's size.
+// wasm memory (which the demo logs after each backup) stays far below the dump's size; backups
+// named (BACKUP_BUCKET) with no bucket bound refuse provisioning and deprovisioning.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Miniflare } from "miniflare";
@@ -17,7 +18,13 @@ let w;
 const logged = [];
 before(async () => {
   const mf = new Miniflare({
-    workers: [{ ...demoWorker(OPTIONS, { D1_FACTORY }), r2Buckets: ["BACKUPS"] }, localApiWorker(), localD1Worker()],
+    workers: [
+      { ...demoWorker(OPTIONS, { D1_FACTORY, BACKUP_BUCKET: "BACKUPS" }), r2Buckets: ["BACKUPS"] },
+      // The same Worker deployed with backups named and the bucket's binding forgotten.
+      { ...demoWorker(OPTIONS, { D1_FACTORY, BACKUP_BUCKET: "BACKUPS" }), name: "edge-tenancy-demo-unbound" },
+      localApiWorker(),
+      localD1Worker(),
+    ],
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) stream.on("data", (chunk) => logged.push(String(chunk)));
     },
@@ -38,7 +45,14 @@ before(async () => {
         body: JSON.stringify({ sql }),
       })
       .then((r) => r.json());
-  w = { mf, call, query, local: control((u, init) => api.fetch(new URL(u, "http://local-api"), init)) };
+  const unbound = await mf.getWorker("edge-tenancy-demo-unbound");
+  const callUnbound = (method, path, body) =>
+    unbound.fetch(new URL(path, "http://demo"), {
+      method,
+      headers: { authorization: `Bearer ${admin}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  w = { mf, call, callUnbound, query, local: control((u, init) => api.fetch(new URL(u, "http://local-api"), init)) };
 });
 after(() => w?.mf.dispose());
 
@@ -81,4 +95,21 @@ test("a 50 MB tenant database is backed up to R2 without the Worker holding the 
   const wasm = Number(line[2]);
   console.log(`dump ${size} bytes; demo's wasm memory after the backup ${wasm} bytes`);
   assert.ok(wasm < 10 * MB, `wasm memory ${wasm} bytes`);
+});
+
+test("backups named with no bucket bound: provisioning and deprovisioning refused, nothing done", async () => {
+  await w.local.reset();
+  const made = await w.callUnbound("POST", "/tenants", { id: "nobackup" });
+  assert.equal(made.status, 503);
+  assert.deepEqual(await made.json(), { error: { code: "not_configured", message: "BACKUP_BUCKET names no bound R2 bucket" } });
+  assert.match(logged.join(""), /BACKUP_BUCKET names "BACKUPS", and no R2 bucket is bound by that name/);
+  // A tenant made where the bucket is bound is not removed where it is not.
+  assert.equal((await w.call("POST", "/tenants", { id: "kept" })).status, 201);
+  const removed = await w.callUnbound("DELETE", "/tenants/kept");
+  assert.equal(removed.status, 503);
+  assert.equal((await w.call("GET", "/tenants/kept")).status, 200);
+  const { calls } = await w.local.calls();
+  assert.equal(calls["d1.export"] ?? 0, 0);
+  assert.equal(calls["d1.delete"] ?? 0, 0);
+  assert.equal(calls["d1.create"], 1);
 });
