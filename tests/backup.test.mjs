@@ -1,11 +1,13 @@
 // Backups of a tenant's database to R2 in the demo worker, against the local Cloudflare API, both
 // in workerd: a 50 MB database is streamed from the export's signed URL into R2, and the Worker's
 // wasm memory (which the demo logs after each backup) stays far below the dump's size; backups
-// named (BACKUP_BUCKET) with no bucket bound refuse provisioning and deprovisioning.
+// named (BACKUP_BUCKET) with no bucket bound refuse provisioning and deprovisioning. The npm
+// package's createD1Factory does the same with its `backupBucket`, and exports on demand.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Miniflare } from "miniflare";
-import { json } from "./helpers.mjs";
+import { dirname, join } from "node:path";
+import { ROOT, COMPATIBILITY_DATE, bundleWithWrangler, json } from "./helpers.mjs";
 import { adminToken, demoWorker } from "./demo-admin.mjs";
 import { localApiWorker, localD1Worker, control } from "../local-api/testing.mjs";
 
@@ -113,4 +115,53 @@ test("backups named with no bucket bound: provisioning and deprovisioning refuse
   assert.equal(calls["d1.export"] ?? 0, 0);
   assert.equal(calls["d1.delete"] ?? 0, 0);
   assert.equal(calls["d1.create"], 1);
+});
+
+test("createD1Factory: backupBucket streams the dump into R2 before the delete, and exportDatabase exports on demand", async () => {
+  const scriptPath = bundleWithWrangler(join(ROOT, "tests/workers/backup"));
+  const mf = new Miniflare({
+    workers: [
+      {
+        name: "backup-spec",
+        modules: true,
+        scriptPath,
+        modulesRoot: dirname(scriptPath),
+        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+        compatibilityDate: COMPATIBILITY_DATE,
+        d1Databases: { CONTROL_PLANE: "control-plane" },
+        r2Buckets: ["BACKUPS"],
+        serviceBindings: { CLOUDFLARE_API: "edge-tenancy-local-api" },
+        bindings: { ACCOUNT_ID: LOCAL_ACCOUNT_ID, API_TOKEN: LOCAL_API_TOKEN },
+      },
+      localApiWorker(),
+      localD1Worker(),
+    ],
+  });
+  try {
+    const spec = await mf.getWorker("backup-spec");
+    const call = (method, path, body) => spec.fetch(`http://spec${path}`, { method, body });
+    // Given and not bound: createD1Factory throws, naming it.
+    const unbound = await call("GET", "/unbound");
+    assert.equal(await unbound.text(), "edge-tenancy: createD1Factory: backupBucket is an R2 bucket binding, and it is not bound");
+
+    const made = await call("POST", "/provision/acme");
+    assert.equal(made.status, 200, await made.clone().text());
+    for (const body of ["first note", "acme's second"]) assert.equal((await call("POST", "/note/acme", body)).status, 204);
+    // On demand: the dump, streamed.
+    const exported = await call("GET", "/export/acme");
+    assert.equal(exported.status, 200);
+    const dump = await exported.text();
+    assert.match(dump, /CREATE TABLE notes/);
+    assert.match(dump, /'acme''s second'/);
+
+    assert.equal((await call("DELETE", "/deprovision/acme")).status, 204);
+    const backups = await mf.getR2Bucket("BACKUPS", "backup-spec");
+    const { objects } = await backups.list({ prefix: "backups/acme/" });
+    assert.equal(objects.length, 1);
+    assert.equal(await (await backups.get(objects[0].key)).text(), dump);
+    // Deprovisioned: the tenant and its database are gone.
+    assert.match(await (await call("GET", "/export/acme")).text(), /no such tenant/);
+  } finally {
+    await mf.dispose();
+  }
 });
