@@ -45,8 +45,9 @@ function controlEdges({ registry, api, hooks = {}, factory, open }) {
       if (hook === undefined) return "{}";
       try {
         const record = JSON.parse(json);
-        await hook({ tenantId: record.id, record, database: open?.(record) });
-        return "{}";
+        const done = await hook({ tenantId: record.id, record, database: open?.(record) });
+        // The factory's own backup says where it went, for the registry to record.
+        return typeof done?.[BACKUP] === "string" ? JSON.stringify({ backup: done[BACKUP] }) : "{}";
       } catch (error) {
         return failed(error);
       }
@@ -63,6 +64,9 @@ function controlEdges({ registry, api, hooks = {}, factory, open }) {
   };
 }
 
+// Where createD1Factory's backup went, in its beforeDeprovision's answer.
+const BACKUP = Symbol("edge-tenancy backup");
+
 // A control plane's answer, its errors as EdgeTenancyError.
 const answer = async (promise) => JSON.parse(await settle(promise));
 
@@ -78,7 +82,7 @@ function checkFunction(options, name, required) {
 
 // createD1Factory's settings that JS keeps (bindings and functions). Rust checks the name of
 // every setting, these too, so that one list holds them all: they go to it as `true`.
-const HELD = ["registry", "env", "api", "createAdapters", "afterProvision", "beforeDeprovision"];
+const HELD = ["registry", "env", "api", "createAdapters", "afterProvision", "beforeDeprovision", "backupBucket"];
 
 // The settings as JSON for Rust: what JS keeps as `true`, and a value JSON cannot carry (a
 // function under a misspelled name, say) as null rather than dropped, so that its name is checked.
@@ -168,7 +172,7 @@ function tenantsOf(control, make) {
  */
 export function createD1Factory(options) {
   if (typeof options !== "object" || options === null) throw new TypeError("edge-tenancy: createD1Factory: its argument is an object");
-  const { registry, env = {}, api, createAdapters, afterProvision, beforeDeprovision, apiToken } = options;
+  const { registry, env = {}, api, createAdapters, afterProvision, beforeDeprovision, backupBucket, apiToken } = options;
 
   const warned = new Set();
   function openDatabase({ id, databaseId, binding }) {
@@ -181,10 +185,31 @@ export function createD1Factory(options) {
     // The API's `success` is per call: a result the client decoded is a success.
     return new RestD1Database(async (body) => JSON.parse(await settle(control.raw(databaseId, JSON.stringify(body)))).map((r) => ({ ...r, success: true })));
   }
+  // A tenant's database as SQL, streamed from the export's signed URL: a Response of known length.
+  async function exportOf(databaseId) {
+    const { signed_url: url } = JSON.parse(await settle(control.export(databaseId)));
+    const response = await (api ? api.fetch(url) : fetch(url));
+    if (!response.ok) throw new Error(`edge-tenancy: the export's URL answered ${response.status}`);
+    return response;
+  }
+  // Before a tenant's database is deleted: its dump into the bucket (R2 takes the stream as it
+  // comes, its length known), then the user's hook.
+  async function backUpThenHook(event) {
+    let key;
+    if (backupBucket !== undefined && event.record.database_id) {
+      const response = await exportOf(event.record.database_id);
+      key = `backups/${event.tenantId}/${Date.now()}.sql`;
+      const stored = await backupBucket.put(key, response.body);
+      const length = response.headers.get("content-length");
+      if (length !== null && String(stored?.size) !== length) throw new Error(`edge-tenancy: backup ${key}: ${stored?.size} bytes stored of ${length}`);
+    }
+    await beforeDeprovision?.(event);
+    return { [BACKUP]: key };
+  }
   const edges = controlEdges({
     registry,
     api,
-    hooks: { afterProvision, beforeDeprovision },
+    hooks: { afterProvision, beforeDeprovision: backupBucket === undefined ? beforeDeprovision : backUpThenHook },
     open: (record) => openDatabase({ id: record.id, databaseId: record.database_id, binding: record.binding }),
   });
   // Every setting's name first (and the values Rust reads), then what JS keeps.
@@ -201,6 +226,8 @@ export function createD1Factory(options) {
     checkFunction(options, "createAdapters", true);
     checkFunction(options, "afterProvision", false);
     checkFunction(options, "beforeDeprovision", false);
+    // Named and not bound (env.BACKUPS undefined, say) is a deployment error, never a skipped backup.
+    if ("backupBucket" in options && typeof backupBucket?.put !== "function") throw new TypeError("edge-tenancy: createD1Factory: backupBucket is an R2 bucket binding, and it is not bound");
   } catch (error) {
     control.free();
     throw error;
@@ -212,6 +239,12 @@ export function createD1Factory(options) {
   });
   const { open, known, ...factory } = tenants;
   factory.database = async (tenantId) => (await open(tenantId)).database;
+  // The tenant's database as SQL, on demand: a Response streaming the dump (never held here).
+  factory.exportDatabase = async (tenantId) => {
+    const record = await answer(control.get(tenantId));
+    if (!record?.database_id) throw new TypeError(`edge-tenancy: tenant ${tenantId} has no database`);
+    return exportOf(record.database_id);
+  };
   Object.defineProperty(factory.getAdapters, FACTORY, { value: tenants });
   return factory;
 }

@@ -14,7 +14,7 @@ const d1 = { registry, accountId: "0000000000000000000000000000000a", apiToken: 
 const resolve = { strategies: [{ type: "header" }] };
 const hook = async () => {};
 
-const D1_SETTINGS = ["registry", "env", "api", "createAdapters", "afterProvision", "beforeDeprovision", "accountId", "apiToken", "apiBase", "client", "databasePrefix", "locationHint", "jurisdiction", "bindTo", "maxBindings"];
+const D1_SETTINGS = ["registry", "env", "api", "createAdapters", "afterProvision", "beforeDeprovision", "backupBucket", "accountId", "apiToken", "apiBase", "client", "databasePrefix", "locationHint", "jurisdiction", "bindTo", "maxBindings"];
 const SETUP = ["accessControl", "databaseIsolation", "resolve", "authenticate", "access", "clock", "lookUpDomain"];
 const ISOLATION = ["getAdapters", "onProvision", "onDeprovision", "registry", "allowAnonymous"];
 
@@ -54,7 +54,7 @@ test("createD1Factory checks every setting by name, functions and bindings inclu
     ["databasePrefx", "t_", "databasePrefix"],
     ["account_id", "x", "accountId"],
     ["locationhint", "weur", "locationHint"],
-    ["backup", hook, undefined],
+    ["backup", hook, "backupBucket"],
     ["onProvision", hook, undefined],
   ];
   for (const [name, value, meant] of cases) {

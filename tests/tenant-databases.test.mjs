@@ -14,7 +14,7 @@ const D1_FACTORY = JSON.stringify({ databasePrefix: "tenant_", bindTo: "edge-ten
 const OPTIONS = { timeoutMs: 1500, retry: { baseDelayMs: 20, maxDelayMs: 200 } };
 
 let w;
-const demo = { ...demoWorker(OPTIONS, { D1_FACTORY }), r2Buckets: ["BACKUPS"] };
+const demo = { ...demoWorker(OPTIONS, { D1_FACTORY, BACKUP_BUCKET: "BACKUPS" }), r2Buckets: ["BACKUPS"] };
 // A second isolate of the same Worker: the same registry, the same Worker's bindings to change.
 const twin = { ...demo, name: "edge-tenancy-demo-twin" };
 // Staging: the same code and account, the same database prefix, its own registry and Worker.

@@ -7,8 +7,12 @@
 //!   `TENANT_ACME` (when `D1_FACTORY` names `bindTo`), its `notes` table made by the
 //!   provisioning hook; calling again finishes an interrupted provisioning.
 //! - `GET /tenants?after=&limit=`: a page of tenants; `GET /tenants/{id}`: one record.
-//! - `DELETE /tenants/{id}`: deprovisions it: backs its database up to the `BACKUPS` R2 bucket
-//!   (when bound), unbinds, deletes the database, then the record.
+//! - `DELETE /tenants/{id}`: deprovisions it: backs its database up to the R2 bucket that the
+//!   `BACKUP_BUCKET` var names (`BACKUPS` in wrangler.toml), unbinds, deletes the database, then
+//!   the record. `BACKUP_BUCKET` set with no such bucket bound is a deployment error, never a
+//!   silent skip: provisioning and deprovisioning answer 503 `not_configured` before any API
+//!   call, so no tenant is made that could not be backed up, nor removed without its backup.
+//!   Without `BACKUP_BUCKET`, no backups.
 //!
 //! For the tenant's members: `GET /t/{tenant}/notes` and `POST /t/{tenant}/notes` with
 //! `{"body": "…"}` read and write the tenant's own database, and `GET /t/{tenant}/notes/{id}`
@@ -56,24 +60,34 @@ const NOTES: &str = "CREATE TABLE IF NOT EXISTS notes (
 
 /// The demo's hooks. After provisioning, the new database gets its schema before the tenant is
 /// ready (through the REST API: a binding made a moment ago reaches this isolate only after the
-/// Worker's next deploy). Before deprovisioning, with a `BACKUPS` R2 bucket bound, the database's
-/// dump is stored there.
+/// Worker's next deploy). Before deprovisioning, when `BACKUP_BUCKET` names an R2 bucket, the
+/// database's dump is stored there.
 struct DemoHooks {
     client: Rc<ApiClient>,
     backups: Option<R2Backup>,
 }
 
+/// The var naming the R2 binding backups go to (unset: no backups).
+const BACKUP_BUCKET_VAR: &str = "BACKUP_BUCKET";
+
 impl DemoHooks {
     fn new(admin: &AdminRequest) -> Result<Self, Error> {
         let client = admin.client()?;
-        Ok(Self {
-            backups: admin
-                .env()
-                .bucket("BACKUPS")
-                .ok()
-                .map(|bucket| R2Backup::new(client.clone(), bucket, "backups/")),
-            client,
-        })
+        let backups = match admin.env().var(BACKUP_BUCKET_VAR) {
+            Err(_) => None,
+            Ok(name) => {
+                let name = name.to_string();
+                let bucket = admin.env().bucket(&name).map_err(|_| {
+                    worker::console_error!(
+                        "edge-tenancy: {BACKUP_BUCKET_VAR} names {name:?}, and no R2 bucket is \
+                         bound by that name"
+                    );
+                    Error::NotConfigured("BACKUP_BUCKET names no bound R2 bucket")
+                })?;
+                Some(R2Backup::new(client.clone(), bucket, "backups/"))
+            }
+        };
+        Ok(Self { client, backups })
     }
 }
 
@@ -93,7 +107,16 @@ impl Hooks for DemoHooks {
         };
         let key = backups.back_up(record).await?;
         if let Some(key) = &key {
-            worker::console_log!("edge-tenancy: {} backed up to {key}", record.id);
+            // The dump went from the export's URL to R2 as a stream; the Worker's wasm memory
+            // (logged, and read by tests/backup.test.mjs) shows it was never held here.
+            #[cfg(target_arch = "wasm32")]
+            let wasm_memory = core::arch::wasm32::memory_size(0) * 65_536;
+            #[cfg(not(target_arch = "wasm32"))]
+            let wasm_memory = 0;
+            worker::console_log!(
+                "edge-tenancy: {} backed up to {key} (wasm memory {wasm_memory} bytes)",
+                record.id
+            );
         }
         Ok(key)
     }

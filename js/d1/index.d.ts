@@ -79,6 +79,12 @@ export interface D1FactoryOptions<Adapters> {
   afterProvision?: (event: TenantEvent) => void | Promise<void>;
   /** Before anything is removed (a backup). A throw stops the deprovisioning. */
   beforeDeprovision?: (event: TenantEvent) => void | Promise<void>;
+  /**
+   * An R2 binding: before a tenant's database is deleted, its SQL dump is streamed into it as
+   * `backups/<tenant>/<ms>.sql` (before `beforeDeprovision`), the key recorded in the tenant's row.
+   * Given and not bound (`env.BACKUPS` undefined), `createD1Factory` throws.
+   */
+  backupBucket?: { put(key: string, value: ReadableStream | null): Promise<{ size: number } | null> };
 }
 
 /** A page of tenants in id order; `next` is the id to ask for the next page after. */
@@ -100,6 +106,8 @@ export interface D1Factory<Adapters> {
   list(page?: { after?: string; limit?: number }): Promise<TenantPage>;
   /** What the registry says of a tenant (through the per-isolate cache). */
   lookUpTenant(tenantId: string): Promise<TenantStatus>;
+  /** The tenant's database as SQL (D1's export): a `Response` streaming the dump. */
+  exportDatabase(tenantId: string): Promise<Response>;
 }
 
 /**

@@ -28,6 +28,8 @@ export class LocalAccount extends DurableObject {
       CREATE TABLE IF NOT EXISTS settings (script TEXT PRIMARY KEY, json TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS exports (bookmark TEXT PRIMARY KEY, uuid TEXT NOT NULL, polls_left INTEGER NOT NULL,
         token TEXT NOT NULL, dump TEXT NOT NULL, expires INTEGER);
+      CREATE TABLE IF NOT EXISTS export_parts (token TEXT NOT NULL, part INTEGER NOT NULL, text TEXT NOT NULL,
+        PRIMARY KEY (token, part));
       CREATE TABLE IF NOT EXISTS uploads (token TEXT PRIMARY KEY, uuid TEXT NOT NULL, filename TEXT NOT NULL,
         etag TEXT NOT NULL, body TEXT, expires INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS imports (bookmark TEXT PRIMARY KEY, uuid TEXT NOT NULL, answer TEXT NOT NULL);
@@ -269,14 +271,27 @@ export class LocalAccount extends DurableObject {
       const db = this.database(row.uuid);
       job = { bookmark: await db.bookmark() };
       if (!taskError) {
-        // The dump is taken now, so it is the state at `at_bookmark` whatever happens next.
+        // The dump is taken now, so it is the state at `at_bookmark` whatever happens next. It is
+        // kept in parts (a row holds at most 2 MB), `dump` holding only its length in bytes.
+        const token = crypto.randomUUID().replaceAll("-", "");
+        const parts = await db.keepExport(token, body.dump_options ?? {});
+        let bytes = 0;
+        const encoder = new TextEncoder();
+        for (let i = 0; i < parts; i++) {
+          const text = await db.exportPart(token, i);
+          bytes += encoder.encode(text).length;
+          this.sql.exec("INSERT OR REPLACE INTO export_parts (token, part, text) VALUES (?, ?, ?)", token, i, text);
+        }
+        await db.dropExport(token, parts);
+        const old = this.sql.exec("SELECT token FROM exports WHERE bookmark = ?", job.bookmark).toArray()[0];
+        if (old) this.sql.exec("DELETE FROM export_parts WHERE token = ?", old.token);
         this.sql.exec(
           "INSERT OR REPLACE INTO exports (bookmark, uuid, polls_left, token, dump) VALUES (?, ?, ?, ?, ?)",
           job.bookmark,
           row.uuid,
           this.limits.exportPolls,
-          crypto.randomUUID().replaceAll("-", ""),
-          await db.dump(body.dump_options ?? {}),
+          token,
+          String(bytes),
         );
         return running(job.bookmark, "Generating a SQL dump of the database");
       }
@@ -286,6 +301,7 @@ export class LocalAccount extends DurableObject {
     }
     if (taskError) {
       this.sql.exec("DELETE FROM exports WHERE bookmark = ?", job.bookmark);
+      this.sql.exec("DELETE FROM export_parts WHERE token = ?", job.token);
       return ok(task(job.bookmark, { status: "error", success: false, error: taskError, messages: [`Export failed: ${taskError}`] }));
     }
     if (job.polls_left > 1) {
@@ -447,7 +463,20 @@ export class LocalAccount extends DurableObject {
       if (request.method === "GET" && download) {
         const row = this.sql.exec("SELECT dump, expires FROM exports WHERE token = ?", download[1]).toArray()[0];
         if (!row || row.expires === null || row.expires < Date.now()) return new Response("Not found", { status: 404 });
-        return new Response(row.dump, { headers: { "content-type": "application/sql" } });
+        // Streamed part by part with its length known, as R2 serves the real API's dump.
+        const { readable, writable } = new FixedLengthStream(Number(row.dump));
+        const part = (i) => this.sql.exec("SELECT text FROM export_parts WHERE token = ? AND part = ?", download[1], i).toArray()[0];
+        (async () => {
+          const writer = writable.getWriter();
+          const encoder = new TextEncoder();
+          try {
+            for (let i = 0, p; (p = part(i)); i++) await writer.write(encoder.encode(p.text));
+            await writer.close();
+          } catch (error) {
+            await writer.abort(error).catch(() => {});
+          }
+        })();
+        return new Response(readable, { headers: { "content-type": "application/sql" } });
       }
       const upload = /^\/__local\/uploads\/([0-9a-f]+)$/.exec(url.pathname);
       if (request.method === "PUT" && upload) return this.receiveUpload(upload[1], request);
@@ -495,7 +524,7 @@ export class LocalAccount extends DurableObject {
             await this.database(uuid).destroy();
           }
           this.sql.exec(
-            "DELETE FROM databases; DELETE FROM calls; DELETE FROM settings; DELETE FROM exports; DELETE FROM uploads; DELETE FROM imports; DELETE FROM state;",
+            "DELETE FROM databases; DELETE FROM calls; DELETE FROM settings; DELETE FROM exports; DELETE FROM export_parts; DELETE FROM uploads; DELETE FROM imports; DELETE FROM state;",
           );
           this.rules = [];
           this.limits = structuredClone(DEFAULT_LIMITS);

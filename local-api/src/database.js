@@ -141,6 +141,31 @@ export class LocalDatabase extends DurableObject {
     return lines.join("\n") + "\n";
   }
 
+  /**
+   * Takes a dump for an export and keeps it here in parts of at most SNAPSHOT_PART characters
+   * under `token` (an RPC message is capped at 32 MiB, a dump is not); returns how many parts.
+   * The account copies them out with exportPart, then drops them with dropExport.
+   */
+  async keepExport(token, options) {
+    const dump = this.dump(options);
+    const entries = [];
+    for (let i = 0; i * SNAPSHOT_PART < dump.length; i++) entries.push([`export:${token}:${i}`, dump.slice(i * SNAPSHOT_PART, (i + 1) * SNAPSHOT_PART)]);
+    // A put takes at most 128 keys.
+    for (let i = 0; i < entries.length; i += 100) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 100)));
+    return entries.length;
+  }
+
+  /** Part `i` of the export kept under `token`. */
+  async exportPart(token, i) {
+    return this.ctx.storage.get(`export:${token}:${i}`);
+  }
+
+  /** Forgets the export kept under `token`. */
+  async dropExport(token, parts) {
+    const keys = Array.from({ length: parts }, (_, i) => `export:${token}:${i}`);
+    for (let i = 0; i < keys.length; i += 100) await this.ctx.storage.delete(keys.slice(i, i + 100));
+  }
+
   // ---- Time travel: every change is a state with a bookmark, kept as a dump ---------------------
 
   /** `[{bookmark, at}]`, oldest first; started with the current state on first use. */

@@ -166,6 +166,11 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         &self.runtime
     }
 
+    /// The transport requests go through (to reach a signed URL the same way, streamed).
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
     /// Downloads `url` (an export's signed URL) through the client's transport, without the API
     /// token: a signed URL carries its own authorization, and the token never leaves for another
     /// host.

@@ -1,5 +1,7 @@
 //! [`R2Backup`]: before a tenant's D1 database is deleted, its SQL dump (the D1 export API) is
-//! stored in an R2 bucket, named by tenant and time.
+//! stored in an R2 bucket, named by tenant and time. The dump is streamed from the export's signed
+//! URL into R2 and never held by the Worker, so a database of any size can be backed up within
+//! the Worker's 128 MB.
 
 use super::factory::ApiClient;
 use crate::cloudflare::d1::ExportOptions;
@@ -7,7 +9,7 @@ use crate::cloudflare::DatabaseId;
 use crate::control::TenantRecord;
 use crate::UnixTime;
 use std::rc::Rc;
-use worker::{js_sys, Bucket};
+use worker::{js_sys, Bucket, ResponseBody};
 
 /// Backs a tenant's database up to `bucket` as `<prefix><tenant>/<ms since epoch>.sql`.
 pub struct R2Backup {
@@ -37,18 +39,33 @@ impl R2Backup {
             .export_database(&id, &ExportOptions::default())
             .await
             .map_err(|e| format!("export: {e}"))?;
-        let dump = self
+        let response = self
             .client
-            .download(&export.signed_url)
+            .transport()
+            .open(&export.signed_url)
             .await
             .map_err(|e| format!("download: {e}"))?;
+        // R2 takes a stream only of a known length: the download's body has one when the URL
+        // answers with a Content-Length (the real API's URL is an R2 object's) or from a
+        // FixedLengthStream (the local API's). A body of unknown length is refused by R2's put.
+        let length = response
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|length| length.parse::<u64>().ok());
         let now = UnixTime::from_js_millis(js_sys::Date::now());
         let key = format!("{}{}/{}.sql", self.prefix, record.id, now.millis());
-        self.bucket
-            .put(&key, dump)
-            .execute()
-            .await
-            .map_err(|e| format!("R2 put {key}: {e}"))?;
+        let stored = match response.body() {
+            ResponseBody::Stream(body) => self.bucket.put(&key, body.clone()).execute().await,
+            ResponseBody::Body(bytes) => self.bucket.put(&key, bytes.clone()).execute().await,
+            ResponseBody::Empty => self.bucket.put(&key, Vec::new()).execute().await,
+        }
+        .map_err(|e| format!("R2 put {key}: {e}"))?;
+        let size = stored.map_or(0, |object| object.size());
+        if let Some(length) = length.filter(|&length| length != size) {
+            return Err(format!("R2 put {key}: {size} bytes stored of {length}"));
+        }
         Ok(Some(key))
     }
 }

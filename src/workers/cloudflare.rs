@@ -9,7 +9,7 @@ use crate::cloudflare::{
 };
 use crate::UnixTime;
 use std::time::Duration;
-use worker::{js_sys, Delay, Env, Fetch, Fetcher, Headers, Request, RequestInit};
+use worker::{js_sys, Delay, Env, Fetch, Fetcher, Headers, Request, RequestInit, Response};
 
 /// How requests reach the API.
 #[derive(Debug, Clone)]
@@ -69,6 +69,32 @@ impl Transport for ApiTransport {
         within(exchange, timeout)
             .await
             .unwrap_or(Err(TransportError::Timeout))
+    }
+}
+
+impl ApiTransport {
+    /// GETs `url` (an export's signed URL) and answers the response with its body unread, so the
+    /// caller can stream it on (into R2) without holding it. No API token is sent: a signed URL
+    /// carries its own authorization. A status outside 2xx is an error.
+    pub async fn open(&self, url: &str) -> Result<Response, TransportError> {
+        let request = HttpRequest {
+            method: Method::Get,
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: None,
+        };
+        let outgoing = worker_request(&request).map_err(connection)?;
+        let response = match self {
+            Self::Fetch => Fetch::Request(outgoing).send().await,
+            Self::Service(fetcher) => fetcher.fetch_request(outgoing).await,
+        }
+        .map_err(connection)?;
+        match response.status_code() {
+            200..=299 => Ok(response),
+            status => Err(TransportError::Connection(format!(
+                "GET of the signed URL answered {status}"
+            ))),
+        }
     }
 }
 

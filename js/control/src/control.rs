@@ -51,6 +51,9 @@ struct D1Settings {
     /// Kept by JS: the hook run before a tenant's database is deleted.
     #[serde(default, rename = "beforeDeprovision")]
     _before_deprovision: IgnoredAny,
+    /// Kept by JS: the R2 bucket a tenant's database is backed up to before it is deleted.
+    #[serde(default, rename = "backupBucket")]
+    _backup_bucket: IgnoredAny,
     account_id: String,
     api_token: String,
     /// Another base URL than the real API's (a proxy, or the local API).
@@ -462,6 +465,21 @@ impl Control {
             }
             let page = inner.registry().await?.list(after.as_ref(), limit).await?;
             Ok(to_json(&page))
+        })
+    }
+
+    /// Exports D1 database `id` as SQL (started, then polled until complete): `{"signed_url"}`,
+    /// where the dump can be downloaded for an hour (JS streams it on, never through here).
+    pub fn export(&self, id: String) -> Promise {
+        let inner = self.inner.clone();
+        query_promise(async move {
+            let Maker::D1 { client, .. } = &inner.maker else {
+                return Err(Error::NotConfigured("only a D1 factory exports"));
+            };
+            let id =
+                DatabaseId::parse(&id).map_err(|_| Error::InvalidBody("not a D1 database id"))?;
+            let export = client.export_database(&id, &Default::default()).await?;
+            Ok(serde_json::json!({ "signed_url": export.signed_url }).to_string())
         })
     }
 

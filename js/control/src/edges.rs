@@ -44,7 +44,7 @@ extern "C" {
     fn sleep(this: &ControlEdges, ms: f64) -> Promise;
 
     /// Runs the user's hook `name` (`afterProvision`, `beforeDeprovision`) for the record:
-    /// `{}` or `{"error": why}`.
+    /// `{}` or `{"error": why}`; `beforeDeprovision` may answer `{"backup": key}`.
     #[wasm_bindgen(method)]
     fn hook(this: &ControlEdges, name: &str, record: String) -> Promise;
 
@@ -62,6 +62,14 @@ extern "C" {
 #[derive(Deserialize)]
 struct Failure {
     error: Option<String>,
+}
+
+/// A `beforeDeprovision` answer: `{}`, `{"backup": key}` (where the factory's backup went), or
+/// `{"error": why}`.
+#[derive(Deserialize)]
+struct Deprovisioned {
+    error: Option<String>,
+    backup: Option<String>,
 }
 
 /// Awaits `promise` as text. A rejection (a bug in the JS edge, or the user's code throwing where
@@ -219,9 +227,14 @@ impl Hooks for JsHooks {
     }
 
     async fn before_deprovision(&self, record: &TenantRecord) -> Result<Option<String>, String> {
-        outcome(self.0.hook("beforeDeprovision", record_json(record)))
-            .await
-            .map(|()| None)
+        let answer = text(self.0.hook("beforeDeprovision", record_json(record))).await?;
+        match serde_json::from_str::<Deprovisioned>(&answer) {
+            Ok(Deprovisioned {
+                error: Some(why), ..
+            }) => Err(why),
+            Ok(Deprovisioned { backup, .. }) => Ok(backup),
+            Err(_) => Err("a JS edge answered something else than its contract".into()),
+        }
     }
 }
 
