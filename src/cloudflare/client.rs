@@ -171,30 +171,6 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         &self.transport
     }
 
-    /// Downloads `url` (an export's signed URL) through the client's transport, without the API
-    /// token: a signed URL carries its own authorization, and the token never leaves for another
-    /// host.
-    pub async fn download(&self, url: &str) -> Result<String, ApiError> {
-        let request = HttpRequest {
-            method: Method::Get,
-            url: url.to_owned(),
-            headers: Vec::new(),
-            body: None,
-        };
-        let response = self
-            .transport
-            .send(&request, self.options.timeout())
-            .await
-            .map_err(ApiError::Transport)?;
-        match response.status {
-            200..=299 => Ok(response.body),
-            status => Err(ApiError::Server {
-                status,
-                errors: Vec::new(),
-            }),
-        }
-    }
-
     /// The time by which an operation started now must be done.
     pub(crate) fn deadline(&self) -> UnixTime {
         self.runtime.now() + Duration::from_millis(self.options.retry.max_elapsed_ms)
