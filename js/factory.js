@@ -3,7 +3,7 @@
 // this file hands Rust the runtime's I/O (the registry binding, fetch, timers, the user's
 // callbacks) and turns where a tenant's database is into a D1Database and adapters.
 import * as wasm from "./dist/edge_tenancy_control.js";
-import { settle } from "./errors.js";
+import { EdgeTenancyError, settle } from "./errors.js";
 import { RestD1Database } from "./d1/rest.js";
 
 // Marks the functions of a factory made here, so setupMultiTenancy finds its registry.
@@ -15,7 +15,7 @@ const failed = (error) => JSON.stringify({ error: String(error?.stack ?? error) 
 
 // The edges Rust's control plane calls (ControlEdges in js/binding/src/edges.rs). None rejects:
 // a failure travels as {"error": why}.
-function controlEdges({ registry, api, hooks = {}, factory, open }) {
+function controlEdges({ registry, api, hooks = {}, factory, open, bucket }) {
   return {
     async batch(json) {
       try {
@@ -52,6 +52,32 @@ function controlEdges({ registry, api, hooks = {}, factory, open }) {
         return failed(error);
       }
     },
+    async backup(key) {
+      try {
+        const object = await bucket.head(key);
+        if (object === null) return '{"missing":true}';
+        // R2's MD5 of an object put whole (its etag is the same, in hex).
+        const md5 = object.checksums?.md5 ? hex(object.checksums.md5) : /^[0-9a-f]{32}$/.test(object.etag) ? object.etag : null;
+        return JSON.stringify({ md5, size: object.size });
+      } catch (error) {
+        return failed(error?.message ?? error);
+      }
+    },
+    async upload(key, url) {
+      try {
+        const object = await bucket.get(key);
+        if (object === null) return failed(`no backup ${key}`);
+        // A presigned URL takes no upload of unknown length: the stream goes with its length.
+        const fixed = new FixedLengthStream(object.size);
+        const piped = object.body.pipeTo(fixed.writable);
+        const init = { method: "PUT", body: fixed.readable };
+        const [response] = await Promise.all([api ? api.fetch(url, init) : fetch(url, init), piped]);
+        if (!response.ok) return failed(`the upload URL answered ${response.status}`);
+        return JSON.stringify({ etag: response.headers.get("etag") });
+      } catch (error) {
+        return failed(error?.message ?? error);
+      }
+    },
     async factory(call, tenant) {
       try {
         await (call === "make" ? factory.provision : factory.deprovision)(tenant);
@@ -63,6 +89,8 @@ function controlEdges({ registry, api, hooks = {}, factory, open }) {
     log: (message) => console.error(message),
   };
 }
+
+const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 // Where createD1Factory's backup went, in its beforeDeprovision's answer.
 const BACKUP = Symbol("edge-tenancy backup");
@@ -153,9 +181,10 @@ function tenantsOf(control, make) {
   return {
     known,
     open,
+    change,
     getAdapters: async (tenantId) => (await open(tenantId)).adapters,
     provision: (tenantId) => change(tenantId, (id) => control.provision(id)),
-    deprovision: async (tenantId) => void (await change(tenantId, (id) => control.deprovision(id))),
+    deprovision: async (tenantId) => (await change(tenantId, (id) => control.deprovision(id))).backup ?? null,
     // A ready tenant marked failed: the user's own step after `provision` threw `message`.
     fail: (tenantId, message) => change(tenantId, (id) => control.fail(id, message)),
     get: async (tenantId) => answer(control.get(tenantId)),
@@ -211,6 +240,7 @@ export function createD1Factory(options) {
     api,
     hooks: { afterProvision, beforeDeprovision: backupBucket === undefined ? beforeDeprovision : backUpThenHook },
     open: (record) => openDatabase({ id: record.id, databaseId: record.database_id, binding: record.binding }),
+    bucket: backupBucket,
   });
   // Every setting's name first (and the values Rust reads), then what JS keeps.
   let control;
@@ -237,7 +267,7 @@ export function createD1Factory(options) {
     const database = openDatabase({ id: tenantId, ...location });
     return { database, adapters: await createAdapters(database, tenantId) };
   });
-  const { open, known, ...factory } = tenants;
+  const { open, known, change, ...factory } = tenants;
   factory.database = async (tenantId) => (await open(tenantId)).database;
   // The tenant's database as SQL, on demand: a Response streaming the dump (never held here).
   factory.exportDatabase = async (tenantId) => {
@@ -245,6 +275,17 @@ export function createD1Factory(options) {
     if (!record?.database_id) throw new TypeError(`edge-tenancy: tenant ${tenantId} has no database`);
     return exportOf(record.database_id);
   };
+  // With a backupBucket: a new database for the tenant, filled from the backup at `backupKey`
+  // (what deprovision answered), streamed from the bucket to the import's upload URL; then
+  // bound, afterProvision, ready. A key with no backup is refused before anything is made.
+  if (backupBucket !== undefined) {
+    factory.restore = tenants.restore = async (tenantId, backupKey) => {
+      if (typeof backupKey !== "string" || (await backupBucket.head(backupKey)) === null) {
+        throw new EdgeTenancyError({ status: 404, code: "not_found", message: "no backup with that key" });
+      }
+      return change(tenantId, (id) => control.restore(id, backupKey));
+    };
+  }
   Object.defineProperty(factory.getAdapters, FACTORY, { value: tenants });
   return factory;
 }

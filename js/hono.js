@@ -128,15 +128,16 @@ export function createDatabaseMiddleware(options) {
 // Why the body of `POST /tenants` is refused, or undefined: it is `{"id": "<tenant id>"}` and
 // nothing else (a field the route does not read, such as a location hint, must not look as if it
 // applied), and never names the control-plane tenant, which has no tenant database.
-function newTenant(body, controlPlaneTenant) {
-  const expected = 'expected {"id": "<tenant id>"}';
+function newTenant(body, controlPlaneTenant, restores) {
+  const fields = restores ? ["id", "restore"] : ["id"];
+  const expected = restores ? 'expected {"id": "<tenant id>"}, and "restore": "<backup key>" to restore' : 'expected {"id": "<tenant id>"}';
   if (typeof body !== "object" || body === null || Array.isArray(body)) return expected;
-  const unknown = Object.keys(body).find((key) => key !== "id");
+  const unknown = Object.keys(body).find((key) => !fields.includes(key));
   if (unknown !== undefined) {
     const name = unknown.length > 64 ? `${unknown.slice(0, 64)}…` : unknown;
-    return `${JSON.stringify(name)}: ${unknownName(unknown, ["id"], "field")}; ${expected}`;
+    return `${JSON.stringify(name)}: ${unknownName(unknown, fields, "field")}; ${expected}`;
   }
-  if (typeof body.id !== "string") return expected;
+  if (typeof body.id !== "string" || !["string", "undefined"].includes(typeof body.restore)) return expected;
   if (body.id === controlPlaneTenant) return `${body.id} is the control-plane tenant, which has no tenant database`;
   return undefined;
 }
@@ -198,9 +199,9 @@ export function setupMultiTenancy(options) {
   });
   app.post("/tenants", async (c) => {
     const body = await c.req.json().catch(() => null);
-    const refused = newTenant(body, resolve.controlPlaneTenant);
+    const refused = newTenant(body, resolve.controlPlaneTenant, iso.restore !== undefined);
     if (refused !== undefined) return errorResponse({ status: 400, code: "invalid_body", message: refused });
-    const provisioned = await iso.provision(body.id);
+    const provisioned = body.restore === undefined ? await iso.provision(body.id) : await iso.restore(body.id, body.restore);
     if (provisioned?.record !== undefined) return c.json(provisioned.record, provisioned.already ? 200 : 201);
     return c.json(await iso.get(body.id), 201);
   });
@@ -211,8 +212,8 @@ export function setupMultiTenancy(options) {
   });
   app.get("/tenants/:id", async (c) => c.json(await iso.get(c.req.param("id"))));
   app.delete("/tenants/:id", async (c) => {
-    await iso.deprovision(c.req.param("id"));
-    return c.json({ deleted: c.req.param("id") });
+    const backup = await iso.deprovision(c.req.param("id"));
+    return c.json({ deleted: c.req.param("id"), backup: typeof backup === "string" ? backup : null });
   });
   app.onError((error) => {
     if (error instanceof EdgeTenancyError) return error.toResponse();

@@ -45,6 +45,9 @@ pub enum Error {
     InvalidBody(&'static str),
     /// The tenant is not registered (404).
     TenantNotFound,
+    /// A restore was asked for a tenant the registry holds (409): a restore makes a new
+    /// database, so the tenant is deprovisioned first.
+    TenantExists,
     /// What a route's handler looked for in the tenant's data is not there (404); says what.
     NotFound(&'static str),
     /// Another request is provisioning or removing the tenant right now (409, with
@@ -173,6 +176,12 @@ impl Error {
             ),
             Self::InvalidBody(why) => (400, "invalid_body", (*why).to_owned()),
             Self::TenantNotFound => (404, "tenant_not_found", "no such tenant".to_owned()),
+            Self::TenantExists => (
+                409,
+                "tenant_exists",
+                "the tenant exists: a restore makes a new database, so deprovision it first"
+                    .to_owned(),
+            ),
             Self::NotFound(what) => (404, "not_found", (*what).to_owned()),
             Self::TenantBusy { .. } => (
                 409,
@@ -365,6 +374,7 @@ mod tests {
             (Error::LookupUnavailable, 503, "lookup_unavailable"),
             (Error::Fault(Fault::StaleReply), 503, "pipeline_fault"),
             (Error::TenantNotFound, 404, "tenant_not_found"),
+            (Error::TenantExists, 409, "tenant_exists"),
             (Error::NotFound("no such note"), 404, "not_found"),
             (
                 Error::TenantBusy {

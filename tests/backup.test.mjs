@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Miniflare } from "miniflare";
 import { dirname, join } from "node:path";
 import { ROOT, COMPATIBILITY_DATE, bundleWithWrangler, json } from "./helpers.mjs";
-import { adminToken, demoWorker } from "./demo-admin.mjs";
+import { adminToken, demoWorker, sign } from "./demo-admin.mjs";
 import { localApiWorker, localD1Worker, control } from "../local-api/testing.mjs";
 
 const { LOCAL_ACCOUNT_ID = "0000000000000000000000000000000a", LOCAL_API_TOKEN = "local-dev-token" } = localApiWorker().bindings;
@@ -58,7 +58,7 @@ before(async () => {
 });
 after(() => w?.mf.dispose());
 
-test("a 50 MB tenant database is backed up to R2 without the Worker holding the dump", async () => {
+test("a 50 MB tenant database is backed up to R2 and restored, the Worker never holding the dump", async () => {
   await w.local.reset();
   const created = await w.call("POST", "/tenants", { id: "big" });
   assert.equal(created.status, 201, await created.clone().text());
@@ -81,6 +81,8 @@ test("a 50 MB tenant database is backed up to R2 without the Worker holding the 
   const backups = await w.mf.getR2Bucket("BACKUPS", "edge-tenancy-demo");
   const { objects } = await backups.list({ prefix: "backups/big/" });
   assert.equal(objects.length, 1);
+  // The removal answers where its backup is.
+  assert.deepEqual(await gone.json(), { deleted: "big", backup: objects[0].key });
   const size = objects[0].size;
   assert.ok(size > 50 * MB, `a dump of ${size} bytes`);
   const dump = await (await backups.get(objects[0].key)).text();
@@ -98,6 +100,63 @@ test("a 50 MB tenant database is backed up to R2 without the Worker holding the 
   const wasm = Number(line[2]);
   console.log(`dump ${size} bytes; demo's wasm memory after the backup ${wasm} bytes`);
   assert.ok(wasm < 10 * MB, `wasm memory ${wasm} bytes`);
+
+  // Restoring is one call: a new database, the dump streamed from R2 to the import's upload URL,
+  // then bound and ready.
+  const restored = await w.call("POST", "/tenants", { id: "big", restore: objects[0].key });
+  assert.equal(restored.status, 201, (await restored.clone().text()) + logged.join(""));
+  const record = await restored.json();
+  assert.equal(record.state, "ready");
+  assert.equal(record.restored_from, objects[0].key);
+  assert.notEqual(record.database_id, database_id);
+  const after = await w.query(record.database_id, "SELECT count(*) AS n, sum(length(body)) AS chars, max(id) AS last FROM notes");
+  assert.deepEqual(after.result[0].results[0], { n, chars, last });
+  const token = await sign({ tenant: "big", sub: "u1", scope: "read" });
+  const note = await fetch(new URL(`/t/big/notes/${last}`, await w.mf.ready), { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(note.status, 200);
+  assert.equal((await note.json()).note.body, lastBody);
+  const restoreLine = logged.join("").match(/big restored from (\S+) \(wasm memory (\d+) bytes\)/);
+  assert.ok(restoreLine, logged.join(""));
+  const restoreWasm = Number(restoreLine[2]);
+  console.log(`demo's wasm memory after restoring the ${size}-byte dump: ${restoreWasm} bytes`);
+  assert.ok(restoreWasm < 10 * MB, `wasm memory ${restoreWasm} bytes`);
+  // The same call again finds it done; over a tenant that exists, another backup is refused.
+  assert.equal((await w.call("POST", "/tenants", { id: "big", restore: objects[0].key })).status, 200);
+  const other = await w.call("POST", "/tenants", { id: "big", restore: "backups/big/0.sql" });
+  assert.equal(other.status, 404, "no such backup: checked first");
+});
+
+test("restores: an unknown backup or an existing tenant is refused before anything is made; a failed import is resumed", async () => {
+  await w.local.reset();
+  const backups = await w.mf.getR2Bucket("BACKUPS", "edge-tenancy-demo");
+  await backups.put("backups/small/1.sql", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\nINSERT INTO notes VALUES(1,'kept');\n");
+  const missing = await w.call("POST", "/tenants", { id: "small", restore: "backups/small/2.sql" });
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await missing.json(), { error: { code: "not_found", message: "no backup with that key" } });
+  assert.equal((await w.call("POST", "/tenants", { id: "there" })).status, 201);
+  const exists = await w.call("POST", "/tenants", { id: "there", restore: "backups/small/1.sql" });
+  assert.equal(exists.status, 409);
+  assert.equal((await exists.json()).error.code, "tenant_exists");
+  assert.equal((await w.local.calls()).calls["d1.create"], 1, "only the plain tenant's");
+
+  // The import fails (its ingest): the tenant is failed, not ready without its data. Provisioning
+  // it again resumes the restore into the same database.
+  await w.local.faults([{ operation: "d1.import", fault: "taskError", message: "disk full" }]);
+  const failed = await w.call("POST", "/tenants", { id: "small", restore: "backups/small/1.sql" });
+  assert.equal(failed.status, 500);
+  assert.equal((await failed.json()).error.code, "hook_failed");
+  const row = await json(await w.call("GET", "/tenants/small"));
+  assert.equal(row.state, "failed");
+  assert.equal(row.restored_from, "backups/small/1.sql");
+  const resumed = await w.call("POST", "/tenants", { id: "small" });
+  assert.equal(resumed.status, 201, await resumed.clone().text());
+  const record = await resumed.json();
+  assert.equal(record.database_id, row.database_id);
+  assert.deepEqual((await w.query(record.database_id, "SELECT * FROM notes")).result[0].results, [{ id: 1, body: "kept" }]);
+  const { calls } = await w.local.calls();
+  assert.equal(calls["d1.create"], 2);
+  // init, ingest (failed), init, ingest, no polls: the local API's ingest finishes before it answers.
+  assert.equal(calls["d1.import"], 4);
 });
 
 test("backups named with no bucket bound: provisioning and deprovisioning refused, nothing done", async () => {
@@ -154,13 +213,24 @@ test("createD1Factory: backupBucket streams the dump into R2 before the delete, 
     assert.match(dump, /CREATE TABLE notes/);
     assert.match(dump, /'acme''s second'/);
 
-    assert.equal((await call("DELETE", "/deprovision/acme")).status, 204);
+    const gone = await call("DELETE", "/deprovision/acme");
+    assert.equal(gone.status, 200);
     const backups = await mf.getR2Bucket("BACKUPS", "backup-spec");
     const { objects } = await backups.list({ prefix: "backups/acme/" });
     assert.equal(objects.length, 1);
+    assert.deepEqual(await gone.json(), { backup: objects[0].key });
     assert.equal(await (await backups.get(objects[0].key)).text(), dump);
     // Deprovisioned: the tenant and its database are gone.
     assert.match(await (await call("GET", "/export/acme")).text(), /no such tenant/);
+
+    // Restored from it: a new database with the notes, ready; a key with no backup is a 404.
+    const missing = await call("POST", "/restore/acme", "backups/acme/0.sql");
+    assert.deepEqual([missing.status, await missing.text()], [404, "no backup with that key"]);
+    const restored = await call("POST", "/restore/acme", objects[0].key);
+    assert.equal(restored.status, 200, await restored.clone().text());
+    const { record, already } = await restored.json();
+    assert.deepEqual([record.state, record.restored_from, already], ["ready", objects[0].key, false]);
+    assert.deepEqual(await (await call("GET", "/notes/acme")).json(), ["first note", "acme's second"]);
   } finally {
     await mf.dispose();
   }

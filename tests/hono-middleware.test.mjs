@@ -171,7 +171,7 @@ test("unknown tenants are 404, failed ones 503; a hook's failure detail stays in
   assert.ok(Number(unavailable.headers.get("retry-after")) > 0);
 
   const gone = await call("DELETE", "/d1/tenants/beta", { token: await admin() });
-  assert.deepEqual([gone.status, gone.body], [200, { deleted: "beta" }]);
+  assert.deepEqual([gone.status, gone.body], [200, { deleted: "beta", backup: null }]);
   assert.equal((await call("GET", "/t/beta/probe", { token: await member("beta") })).status, 404);
 });
 

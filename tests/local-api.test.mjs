@@ -307,6 +307,24 @@ test("import: init, upload to the signed URL (md5 etag), ingest in one transacti
   await failsWith(await imp({ action: "init", etag: "not-md5" }), 400, 7400);
   await failsWith(await imp({ action: "poll", current_bookmark: "nope" }), 400, 7400);
   await failsWith(await imp({ action: "explode" }), 400, 7400);
+
+  // A file of several 1 MB parts, with 3-byte characters across the parts' edges, arrives whole.
+  const long = "CREATE TABLE l (v TEXT);\n" + Array.from({ length: 800 }, (_, i) => `INSERT INTO l VALUES ('${i}${"€".repeat(1000)}');\n`).join("");
+  const longTag = createHash("md5").update(long).digest("hex");
+  const big = (await envelope(await imp({ action: "init", etag: longTag }), 200)).result;
+  const bigUrl = big.upload_url.replace(/^https?:\/\/[^/]+/, base.origin);
+  // As R2 does, an upload of unknown length (chunked) is refused.
+  const chunked = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(long)), c.close()) });
+  assert.equal((await fetch(bigUrl, { method: "PUT", body: chunked, duplex: "half" })).status, 411);
+  assert.equal((await fetch(bigUrl, { method: "PUT", body: long })).headers.get("etag"), `"${longTag}"`);
+  // A taskError for an import waits for its ingest.
+  await local.faults([{ operation: "d1.import", fault: "taskError", message: "disk full" }]);
+  const refused = (await envelope(await imp({ action: "ingest", etag: longTag, filename: big.filename }), 200)).result;
+  assert.deepEqual([refused.status, refused.error], ["error", "disk full"]);
+  const whole = (await envelope(await imp({ action: "ingest", etag: longTag, filename: big.filename }), 200)).result;
+  assert.equal(whole.status, "complete");
+  const counted = await envelope(await api("POST", `${D1}/${db.uuid}/query`, { sql: "SELECT count(*) AS n, sum(length(v)) AS chars FROM l" }), 200);
+  assert.deepEqual(counted.result[0].results[0], { n: 800, chars: 800 * 1000 + Array.from({ length: 800 }, (_, i) => String(i).length).reduce((a, b) => a + b) });
 });
 
 test("time travel: bookmarks by time, restore to one and back again", async () => {

@@ -120,6 +120,23 @@ impl Hooks for DemoHooks {
         }
         Ok(key)
     }
+
+    async fn restore(&self, record: &TenantRecord, backup: &str) -> Result<(), String> {
+        let backups = self
+            .backups
+            .as_ref()
+            .ok_or("no BACKUP_BUCKET to restore from")?;
+        backups.restore(record, backup).await?;
+        #[cfg(target_arch = "wasm32")]
+        let wasm_memory = core::arch::wasm32::memory_size(0) * 65_536;
+        #[cfg(not(target_arch = "wasm32"))]
+        let wasm_memory = 0;
+        worker::console_log!(
+            "edge-tenancy: {} restored from {backup} (wasm memory {wasm_memory} bytes)",
+            record.id
+        );
+        Ok(())
+    }
 }
 
 /// The tenant named by the route's `:id`.
@@ -147,16 +164,17 @@ async fn list(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
 }
 
 async fn provision(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> {
-    let factory = admin.factory(DemoHooks::new(&admin)?).await?;
-    // Only the id: a field it does not read (a location hint, say) must not look as if it applied.
+    // Only what it reads: a field it does not (a location hint, say) must not look as if it
+    // applied.
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
         id: String,
+        restore: Option<String>,
     }
     // Read as text: the runtime's JSON object hides the keys a struct does not name, so
     // `deny_unknown_fields` would see none.
-    let expected = r#"expected {"id": "<tenant id>"} and nothing else"#;
+    let expected = r#"expected {"id": "<tenant id>"} or {"id", "restore": "<backup key>"}"#;
     let text = req.text().await.map_err(|_| Error::InvalidBody(expected))?;
     let body: Body = serde_json::from_str(&text).map_err(|_| Error::InvalidBody(expected))?;
     let tenant = TenantId::parse(&body.id)?;
@@ -166,7 +184,23 @@ async fn provision(admin: AdminRequest, mut req: Request) -> Result<Reply, Error
             "the control-plane tenant has no tenant database",
         ));
     }
-    let provisioned = factory.provision(&tenant).await?;
+    let hooks = DemoHooks::new(&admin)?;
+    let provisioned = match &body.restore {
+        None => admin.factory(hooks).await?.provision(&tenant).await?,
+        Some(backup) => {
+            // Checked before anything is made: a key with no backup would leave a failed row.
+            let Some(backups) = &hooks.backups else {
+                return Err(Error::NotConfigured("no BACKUP_BUCKET to restore from"));
+            };
+            if !backups.exists(backup).await.map_err(|why| {
+                worker::console_error!("edge-tenancy: {why}");
+                Error::NotConfigured("the backup bucket cannot be read")
+            })? {
+                return Err(Error::NotFound("no backup with that key"));
+            }
+            admin.factory(hooks).await?.restore(&tenant, backup).await?
+        }
+    };
     let status = if provisioned.already { 200 } else { 201 };
     Ok(Reply::json(&provisioned.record).with_status(status))
 }
@@ -179,8 +213,10 @@ async fn get(admin: AdminRequest, _: Request) -> Result<Reply, Error> {
 async fn deprovision(admin: AdminRequest, _: Request) -> Result<Reply, Error> {
     let factory = admin.factory(DemoHooks::new(&admin)?).await?;
     let id = tenant_param(&admin)?;
-    factory.deprovision(&id).await?;
-    Ok(Reply::json(&json!({ "deleted": id })))
+    let removed = factory.deprovision(&id).await?;
+    Ok(Reply::json(
+        &json!({ "deleted": id, "backup": removed.backup }),
+    ))
 }
 
 /// The header a client sends back so its next request's reads see its writes (D1 read

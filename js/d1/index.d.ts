@@ -16,6 +16,8 @@ export interface TenantRecord {
   state: "provisioning" | "ready" | "deprovisioning" | "failed";
   /** Why provisioning or deprovisioning last failed (for operators). */
   error: string | null;
+  /** That failure's stable code (`hook_failed`, `upstream_unavailable`, …); `binding_limit` on a ready tenant served over REST. */
+  error_code: string | null;
   database_id: string | null;
   database_name: string | null;
   /** The Worker binding that reaches the database, once bound (`TENANT_ACME`). */
@@ -25,6 +27,10 @@ export interface TenantRecord {
   schema_group: string | null;
   schema_version: number;
   attachable: boolean;
+  /** Where the backup taken before its removal is (an R2 key), once taken. */
+  backup: string | null;
+  /** The backup its database was restored from, when `restore` made it. */
+  restored_from: string | null;
   /** Milliseconds since the epoch. */
   created_at: number;
   updated_at: number;
@@ -84,7 +90,11 @@ export interface D1FactoryOptions<Adapters> {
    * `backups/<tenant>/<ms>.sql` (before `beforeDeprovision`), the key recorded in the tenant's row.
    * Given and not bound (`env.BACKUPS` undefined), `createD1Factory` throws.
    */
-  backupBucket?: { put(key: string, value: ReadableStream | null): Promise<{ size: number } | null> };
+  backupBucket?: {
+    put(key: string, value: ReadableStream | null): Promise<{ size: number } | null>;
+    head(key: string): Promise<{ size: number; etag: string } | null>;
+    get(key: string): Promise<{ size: number; etag: string; body: ReadableStream } | null>;
+  };
 }
 
 /** A page of tenants in id order; `next` is the id to ask for the next page after. */
@@ -100,8 +110,19 @@ export interface D1Factory<Adapters> {
   database(tenantId: string): Promise<D1Database>;
   /** Makes and registers the tenant's database, or finishes an earlier attempt; idempotent. */
   provision(tenantId: string): Promise<{ record: TenantRecord; already: boolean }>;
-  /** Removes the tenant's database, then its record; calling again resumes. */
-  deprovision(tenantId: string): Promise<void>;
+  /**
+   * Removes the tenant's database, then its record; calling again resumes. Answers the key of
+   * the backup taken before the delete (with a `backupBucket`), else null.
+   */
+  deprovision(tenantId: string): Promise<string | null>;
+  /**
+   * With a `backupBucket`: makes the tenant with a new database filled from the backup at
+   * `backupKey` (what `deprovision` answered), streamed from the bucket to D1's import, then
+   * bound, `afterProvision`, ready; a failed restore is resumed by `provision`. Throws
+   * `EdgeTenancyError` 404 `not_found` for a key with no backup and 409 `tenant_exists` for a
+   * tenant the registry holds (deprovision it first).
+   */
+  restore?(tenantId: string, backupKey: string): Promise<{ record: TenantRecord; already: boolean }>;
   get(tenantId: string): Promise<TenantRecord>;
   list(page?: { after?: string; limit?: number }): Promise<TenantPage>;
   /** What the registry says of a tenant (through the per-isolate cache). */

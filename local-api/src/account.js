@@ -11,6 +11,7 @@ import { DEFAULT_SETTINGS, SCRIPT_SETTINGS_FIELDS, SETTINGS_FIELDS, checkPatch, 
 
 const DEFAULT_LIMITS = { maxDatabases: 50_000, rateLimit: { limit: 1200, windowSeconds: 300 }, exportPolls: 1 };
 const HOUR_MS = 3_600_000;
+const UPLOAD_PART = 1_000_000;
 /** How far back time travel reaches (D1's paid plans: 30 days). */
 const TIME_TRAVEL_MS = 30 * 24 * HOUR_MS;
 
@@ -31,7 +32,9 @@ export class LocalAccount extends DurableObject {
       CREATE TABLE IF NOT EXISTS export_parts (token TEXT NOT NULL, part INTEGER NOT NULL, text TEXT NOT NULL,
         PRIMARY KEY (token, part));
       CREATE TABLE IF NOT EXISTS uploads (token TEXT PRIMARY KEY, uuid TEXT NOT NULL, filename TEXT NOT NULL,
-        etag TEXT NOT NULL, body TEXT, expires INTEGER NOT NULL);
+        etag TEXT NOT NULL, parts INTEGER, expires INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS upload_parts (token TEXT NOT NULL, part INTEGER NOT NULL, bytes BLOB NOT NULL,
+        PRIMARY KEY (token, part));
       CREATE TABLE IF NOT EXISTS imports (bookmark TEXT PRIMARY KEY, uuid TEXT NOT NULL, answer TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, json TEXT NOT NULL);
     `);
@@ -40,6 +43,8 @@ export class LocalAccount extends DurableObject {
     if (!columns.includes("read_replication")) {
       this.sql.exec("ALTER TABLE databases ADD COLUMN read_replication TEXT NOT NULL DEFAULT 'disabled'");
     }
+    const uploadColumns = this.sql.exec("SELECT name FROM pragma_table_info('uploads')").toArray().map((c) => c.name);
+    if (!uploadColumns.includes("parts")) this.sql.exec("ALTER TABLE uploads ADD COLUMN parts INTEGER");
     this.rules = this.load("faults", []);
     this.limits = { ...DEFAULT_LIMITS, ...this.load("limits", {}) };
     this.window = new RateWindow(this.limits.rateLimit.limit, this.limits.rateLimit.windowSeconds);
@@ -102,7 +107,8 @@ export class LocalAccount extends DurableObject {
       return fail(403, 7403, "The given account is not valid or is not authorized to access this service");
     }
 
-    const fault = takeFault(this.rules, operation);
+    const runsTask = operation !== "d1.import" || (await request.clone().json().catch(() => null))?.action === "ingest";
+    const fault = takeFault(this.rules, operation, runsTask);
     if (fault) this.save("faults", this.rules);
     if (fault?.fault === "status") {
       if (fault.status === 429) {
@@ -268,6 +274,7 @@ export class LocalAccount extends DurableObject {
     const running = (bookmark, message) => ok(task(bookmark, { status: "active", messages: [message] }), undefined, 202);
     let job;
     if (body.current_bookmark === undefined) {
+      this.forgetExpired();
       const db = this.database(row.uuid);
       job = { bookmark: await db.bookmark() };
       if (!taskError) {
@@ -324,6 +331,7 @@ export class LocalAccount extends DurableObject {
     switch (body?.action) {
       case "init": {
         if (!etagOk(body.etag)) throw malformed("etag is the md5 hash of the file, in hex");
+        this.forgetExpired();
         const token = crypto.randomUUID().replaceAll("-", "");
         const filename = `${row.uuid}-${body.etag}.sql`;
         this.sql.exec(
@@ -339,7 +347,7 @@ export class LocalAccount extends DurableObject {
       case "ingest": {
         if (!etagOk(body.etag) || typeof body.filename !== "string") throw malformed("ingest needs the etag and filename of an upload");
         const upload = this.sql
-          .exec("SELECT * FROM uploads WHERE uuid = ? AND filename = ? AND etag = ? AND body IS NOT NULL ORDER BY rowid DESC", row.uuid, body.filename, body.etag)
+          .exec("SELECT * FROM uploads WHERE uuid = ? AND filename = ? AND etag = ? AND parts IS NOT NULL ORDER BY rowid DESC", row.uuid, body.filename, body.etag)
           .toArray()[0];
         if (!upload) throw malformed("No file with that name and etag was uploaded");
         const db = this.database(row.uuid);
@@ -350,7 +358,14 @@ export class LocalAccount extends DurableObject {
         } else {
           const started = performance.now();
           try {
-            const result = await db.runFile(upload.body);
+            // The file goes to the database in its parts (an RPC carries at most 32 MiB), decoded
+            // as one text, and runs there in one transaction.
+            const decoder = new TextDecoder();
+            for (let i = 0; i < upload.parts; i++) {
+              const part = this.sql.exec("SELECT bytes FROM upload_parts WHERE token = ? AND part = ?", upload.token, i).one();
+              await db.stageImport(upload.token, i, decoder.decode(new Uint8Array(part.bytes), { stream: i + 1 < upload.parts }));
+            }
+            const result = await db.runStagedImport(upload.token, upload.parts);
             result.meta.duration = performance.now() - started;
             answer = task({ at_bookmark: bookmark, status: "complete", messages: ["Import complete"], result });
           } catch (error) {
@@ -524,7 +539,7 @@ export class LocalAccount extends DurableObject {
             await this.database(uuid).destroy();
           }
           this.sql.exec(
-            "DELETE FROM databases; DELETE FROM calls; DELETE FROM settings; DELETE FROM exports; DELETE FROM export_parts; DELETE FROM uploads; DELETE FROM imports; DELETE FROM state;",
+            "DELETE FROM databases; DELETE FROM calls; DELETE FROM settings; DELETE FROM exports; DELETE FROM export_parts; DELETE FROM uploads; DELETE FROM upload_parts; DELETE FROM imports; DELETE FROM state;",
           );
           this.rules = [];
           this.limits = structuredClone(DEFAULT_LIMITS);
@@ -538,14 +553,54 @@ export class LocalAccount extends DurableObject {
     }
   }
 
-  /** The presigned upload URL of an import: stores the file and answers its md5 as the etag, as R2 does. */
+  /**
+   * The presigned upload URL of an import: stores the file as it streams in, in parts of 1 MB (a
+   * row holds at most 2 MB), and answers its md5 as the etag, as R2 does.
+   */
   async receiveUpload(token, request) {
     const slot = this.sql.exec("SELECT * FROM uploads WHERE token = ?", token).toArray()[0];
     if (!slot || slot.expires < Date.now()) return new Response("Not found", { status: 404 });
-    const bytes = new Uint8Array(await request.arrayBuffer());
-    const md5 = [...new Uint8Array(await crypto.subtle.digest("MD5", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    // As R2 (S3) does: a PUT of unknown length (chunked) is refused.
+    const length = Number(request.headers.get("content-length") ?? NaN);
+    if (!Number.isInteger(length)) return new Response("MissingContentLength", { status: 411 });
+    this.sql.exec("DELETE FROM upload_parts WHERE token = ?", token);
+    const digest = new crypto.DigestStream("MD5");
+    const hashing = digest.getWriter();
+    let part = 0;
+    let held = [];
+    let size = 0;
+    const keep = () => {
+      const bytes = new Uint8Array(size);
+      let at = 0;
+      for (const chunk of held) bytes.set(chunk, (at += chunk.length) - chunk.length);
+      this.sql.exec("INSERT INTO upload_parts (token, part, bytes) VALUES (?, ?, ?)", token, part++, bytes.buffer);
+      held = [];
+      size = 0;
+    };
+    for await (const chunk of request.body ?? []) {
+      await hashing.write(chunk);
+      for (let at = 0; at < chunk.length; ) {
+        const take = Math.min(UPLOAD_PART - size, chunk.length - at);
+        held.push(chunk.subarray(at, at + take));
+        size += take;
+        at += take;
+        if (size === UPLOAD_PART) keep();
+      }
+    }
+    if (size > 0) keep();
+    await hashing.close();
+    const md5 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
     // Ingest then finds the file by the etag it was uploaded with, so a damaged upload is refused.
-    this.sql.exec("UPDATE uploads SET body = ?, etag = ? WHERE token = ?", new TextDecoder().decode(bytes), md5, token);
+    this.sql.exec("UPDATE uploads SET parts = ?, etag = ? WHERE token = ?", part, md5, token);
     return new Response(null, { status: 200, headers: { etag: `"${md5}"` } });
+  }
+
+  /** Drops exports whose URL expired, and uploads never ingested past theirs. */
+  forgetExpired() {
+    const now = Date.now();
+    this.sql.exec("DELETE FROM export_parts WHERE token IN (SELECT token FROM exports WHERE expires < ?)", now);
+    this.sql.exec("DELETE FROM exports WHERE expires < ?", now);
+    this.sql.exec("DELETE FROM upload_parts WHERE token IN (SELECT token FROM uploads WHERE expires < ?)", now);
+    this.sql.exec("DELETE FROM uploads WHERE expires < ?", now);
   }
 }

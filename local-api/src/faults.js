@@ -20,9 +20,14 @@ export function checkRule(rule) {
   return { operation, fault, status, retryAfter, delayMs, body, times, message };
 }
 
-/** The first rule for `operation` with uses left, used up by one; or null. */
-export function takeFault(rules, operation) {
-  const rule = rules.find((r) => (r.operation === null || r.operation === operation) && (r.times === null || r.times > 0));
+/**
+ * The first rule for `operation` with uses left, used up by one; or null. A `taskError` rule waits
+ * for a call that runs its task (`runsTask`: an export's, an import's ingest), so an import's init
+ * or poll does not use it up.
+ */
+export function takeFault(rules, operation, runsTask = true) {
+  const applies = (r) => (r.operation === null || r.operation === operation) && (r.fault !== "taskError" || runsTask);
+  const rule = rules.find((r) => applies(r) && (r.times === null || r.times > 0));
   if (!rule) return null;
   if (rule.times !== null) rule.times--;
   return rule;

@@ -47,9 +47,9 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// The client-side rate budget.
     pub budget: BudgetConfig,
-    /// How often an export is polled (default 1 s).
+    /// How often an export or import is polled (default 1 s).
     pub export_poll_ms: Option<u64>,
-    /// How long an export may take, polls included (default 15 min).
+    /// How long an export or import may take, polls included (default 15 min).
     pub export_max_ms: Option<u64>,
 }
 

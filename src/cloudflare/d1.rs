@@ -1,5 +1,5 @@
 //! The D1 endpoints (`/accounts/{account_id}/d1/database`): create, list, get, edit (read
-//! replication), delete, query, raw, export and time travel (bookmark, restore). See
+//! replication), delete, query, raw, export, import and time travel (bookmark, restore). See
 //! <https://developers.cloudflare.com/api/resources/d1/>.
 //!
 //! Parameters go over REST as D1's Workers binding sends them to D1: JSON strings, numbers and
@@ -11,7 +11,9 @@
 //! `X'…'` into the SQL, or use a binding.
 //!
 //! What each operation does when an answer goes missing:
-//! - reads (list, get) and export polls are simply sent again;
+//! - reads (list, get), export and import polls are simply sent again;
+//! - an import's ingest is not: a lost answer may hide an import under way, so it fails with
+//!   [`ApiError::OutcomeUnknown`];
 //! - create is not: a lost answer may hide a database that was made, so the client looks the name
 //!   up and returns that database, and creates again only when there is none;
 //! - delete is sent again, and a 404 after a lost answer means the first one worked;
@@ -231,15 +233,49 @@ struct Bookmark {
     bookmark: String,
 }
 
+/// A finished import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Imported {
+    /// How many statements the file held.
+    pub num_queries: u64,
+    /// The bookmark of the state after the import.
+    pub final_bookmark: String,
+}
+
+/// Where an import's file goes: a presigned URL to `PUT` it to, answering its MD5 as `etag`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// The presigned URL.
+    pub url: String,
+    /// The name the API gave the file.
+    pub filename: String,
+}
+
+/// An answer about a task (an export or an import): still running (`active`), `complete` with
+/// its result, or `error`; an import's `init` may instead ask for the file (`upload_url`).
 #[derive(Deserialize)]
-struct ExportStatus {
-    status: String,
+struct TaskStatus<T> {
+    #[serde(default)]
+    status: Option<String>,
     #[serde(default)]
     at_bookmark: Option<String>,
     #[serde(default)]
     error: Option<String>,
+    #[serde(default = "none")]
+    result: Option<T>,
     #[serde(default)]
-    result: Option<Export>,
+    upload_url: Option<String>,
+    #[serde(default)]
+    filename: Option<String>,
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+/// An MD5 digest in lower-case hex, as the import API names a file.
+fn is_md5(etag: &str) -> bool {
+    etag.len() == 32 && etag.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn database_path(id: &DatabaseId) -> String {
@@ -509,34 +545,110 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         options: &ExportOptions,
     ) -> Result<Export, ApiError> {
         let path = format!("{}/export", database_path(id));
-        let poll = Duration::from_millis(self.options().export_poll_ms.unwrap_or(1_000));
-        let max = Duration::from_millis(self.options().export_max_ms.unwrap_or(900_000));
-        let deadline = self.runtime().now() + max;
-        let mut bookmark: Option<String> = None;
-        loop {
+        let deadline = self.task_deadline();
+        let body = |bookmark: Option<&str>| {
             let mut body = json!({ "output_format": "polling", "dump_options": options });
-            if let Some(bookmark) = &bookmark {
+            if let Some(bookmark) = bookmark {
                 body["current_bookmark"] = json!(bookmark);
             }
-            // Starting or polling twice is harmless, so every poll may be repeated.
-            let call =
-                Call::new("d1.export", Method::Post, path.clone(), Repeat::Always).json(&body);
-            let status: ExportStatus = decode(self.send(&call, deadline).await?.0)?;
-            match status.status.as_str() {
-                "complete" => {
-                    return status
-                        .result
-                        .ok_or_else(|| ApiError::Decode("a complete export without a URL".into()))
+            body
+        };
+        // Starting or polling twice is harmless, so every call may be repeated.
+        let call =
+            Call::new("d1.export", Method::Post, path.clone(), Repeat::Always).json(&body(None));
+        let started = decode(self.send(&call, deadline).await?.0)?;
+        self.follow("d1.export", "export", &path, started, body, deadline)
+            .await
+    }
+
+    /// Runs a SQL file in database `id`, in one transaction, through the import API: `init`
+    /// names the file by its MD5 (`etag`, lower-case hex); when the API asks for it, `upload`
+    /// `PUT`s it to the presigned URL and answers the `etag` that URL sent back, which must be
+    /// the same; then `ingest`, and polls until the import is complete. A file the API already
+    /// holds is not asked for. A failed import changes nothing
+    /// ([`ApiError::TaskFailed`] with the reason, such as the SQL error).
+    pub async fn import_database(
+        &self,
+        id: &DatabaseId,
+        etag: &str,
+        upload: impl AsyncFnOnce(&Upload) -> Result<String, ApiError>,
+    ) -> Result<Imported, ApiError> {
+        if !is_md5(etag) {
+            return Err(ApiError::InvalidRequest(
+                "an import's etag is the file's MD5 in lower-case hex",
+            ));
+        }
+        let path = format!("{}/import", database_path(id));
+        let deadline = self.task_deadline();
+        let call = |body: serde_json::Value, repeat| {
+            Call::new("d1.import", Method::Post, path.clone(), repeat).json(&body)
+        };
+        let init = call(json!({ "action": "init", "etag": etag }), Repeat::Always);
+        let mut init: TaskStatus<Imported> = decode(self.send(&init, deadline).await?.0)?;
+        let started = match (init.upload_url.take(), init.filename.take()) {
+            (Some(url), Some(filename)) => {
+                let target = Upload { url, filename };
+                let sent = upload(&target).await?;
+                if sent.trim_matches('"') != etag {
+                    return Err(ApiError::Decode(format!(
+                        "the upload answered etag {sent:?}, not the file's MD5 {etag}"
+                    )));
                 }
-                "error" => {
-                    return Err(ApiError::ExportFailed(
-                        status.error.unwrap_or_else(|| "no reason given".into()),
-                    ))
+                let ingest =
+                    json!({ "action": "ingest", "etag": etag, "filename": target.filename });
+                let ingest = call(ingest, Repeat::OnlyIfRefused);
+                decode(self.send(&ingest, deadline).await?.0)?
+            }
+            (None, _) => init,
+            (Some(_), None) => {
+                return Err(ApiError::Decode("an upload URL without a file name".into()))
+            }
+        };
+        let poll =
+            |bookmark: Option<&str>| json!({ "action": "poll", "current_bookmark": bookmark });
+        self.follow("d1.import", "import", &path, started, poll, deadline)
+            .await
+    }
+
+    /// When a task (export, import) started now must be done by.
+    fn task_deadline(&self) -> crate::UnixTime {
+        let max = Duration::from_millis(self.options().export_max_ms.unwrap_or(900_000));
+        self.runtime().now() + max
+    }
+
+    /// Polls a task from its first answer until it is complete, each poll's body made by `poll`
+    /// from the task's bookmark; every poll may be repeated.
+    async fn follow<V: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        task: &'static str,
+        path: &str,
+        mut status: TaskStatus<V>,
+        poll: impl Fn(Option<&str>) -> serde_json::Value,
+        deadline: crate::UnixTime,
+    ) -> Result<V, ApiError> {
+        let interval = Duration::from_millis(self.options().export_poll_ms.unwrap_or(1_000));
+        let mut bookmark: Option<String> = None;
+        loop {
+            match status.status.as_deref() {
+                Some("complete") => {
+                    return status.result.ok_or_else(|| {
+                        ApiError::Decode(format!("a complete {task} without its result"))
+                    })
+                }
+                Some("error") => {
+                    return Err(ApiError::TaskFailed {
+                        task,
+                        reason: status.error.unwrap_or_else(|| "no reason given".into()),
+                    })
                 }
                 _ => {
                     bookmark = status.at_bookmark.or(bookmark);
-                    let wake = self.runtime().now() + poll;
+                    let wake = self.runtime().now() + interval;
                     self.wait_until(wake, deadline).await?;
+                    let call = Call::new(operation, Method::Post, path.to_owned(), Repeat::Always)
+                        .json(&poll(bookmark.as_deref()));
+                    status = decode(self.send(&call, deadline).await?.0)?;
                 }
             }
         }

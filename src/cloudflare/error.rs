@@ -80,8 +80,14 @@ pub enum ApiError {
     Transport(TransportError),
     /// An answer that is not the envelope, or a result of an unexpected shape.
     Decode(String),
-    /// An export that Cloudflare reports as failed (`status: "error"`), with its reason.
-    ExportFailed(String),
+    /// An export or import that Cloudflare reports as failed (`status: "error"`), with its
+    /// reason.
+    TaskFailed {
+        /// `export` or `import`.
+        task: &'static str,
+        /// Cloudflare's reason.
+        reason: String,
+    },
     /// A request the API cannot carry, refused before any call (for example a blob query
     /// parameter: the REST API takes strings, numbers and null).
     InvalidRequest(&'static str),
@@ -139,7 +145,7 @@ impl fmt::Display for ApiError {
             Self::OutcomeUnknown(e) => write!(f, "outcome unknown: {e}"),
             Self::Transport(e) => write!(f, "{e}"),
             Self::Decode(why) => write!(f, "unexpected answer from the Cloudflare API: {why}"),
-            Self::ExportFailed(why) => write!(f, "the export failed: {why}"),
+            Self::TaskFailed { task, reason } => write!(f, "the {task} failed: {reason}"),
             Self::InvalidRequest(why) => write!(f, "not sent to the Cloudflare API: {why}"),
             Self::DeadlineExceeded => f.write_str("the retry policy's time ran out"),
         }

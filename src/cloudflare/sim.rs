@@ -38,6 +38,8 @@ pub(crate) struct Sim {
     pub(crate) export_polls: Cell<u32>,
     /// The export fails (`status: "error"`) instead of completing.
     pub(crate) export_error: Cell<bool>,
+    /// The import fails (`status: "error"`) with this reason instead of completing.
+    pub(crate) import_error: RefCell<Option<String>>,
     /// The bindings of the Worker the tests bind to (`edge-tenancy-demo`).
     pub(crate) bindings: RefCell<Vec<Json>>,
     /// The bindings of every other Worker, by name.
@@ -163,6 +165,7 @@ impl Sim {
             }
             (Method::Post, ["d1", "database", _, "query"]) => "d1.query",
             (Method::Post, ["d1", "database", _, "export"]) => "d1.export",
+            (Method::Post, ["d1", "database", _, "import"]) => "d1.import",
             (Method::Get, ["workers", "scripts", _, "settings"]) => "workers.settings.get",
             (Method::Patch, ["workers", "scripts", _, "settings"]) => "workers.settings.patch",
             _ => "unknown",
@@ -361,6 +364,38 @@ impl Sim {
                         None,
                     ),
                 )
+            }
+            "d1.import" => {
+                let task = |fields: Json| {
+                    let mut task = json!({"type": "import", "success": true});
+                    task.as_object_mut()
+                        .unwrap()
+                        .extend(fields.as_object().unwrap().clone());
+                    answer(200, envelope(task, None))
+                };
+                let etag = body["etag"].as_str().unwrap_or_default();
+                match body["action"].as_str() {
+                    Some("init") => task(json!({
+                        "filename": format!("{}-{etag}.sql", parts[2]),
+                        "upload_url": format!("https://upload.example/{etag}"),
+                    })),
+                    // Ingest answers before the work is done; the poll finds it done.
+                    Some("ingest") => {
+                        assert_eq!(body["filename"], format!("{}-{etag}.sql", parts[2]));
+                        task(json!({"status": "active", "at_bookmark": "bm-2"}))
+                    }
+                    Some("poll") => {
+                        assert_eq!(body["current_bookmark"], "bm-2");
+                        match self.import_error.borrow().clone() {
+                            Some(why) => {
+                                task(json!({"status": "error", "success": false, "error": why}))
+                            }
+                            None => task(json!({"status": "complete", "result": {
+                                "num_queries": 3, "final_bookmark": "bm-3", "meta": {}}})),
+                        }
+                    }
+                    _ => answer(400, failure(7400, "unknown action")),
+                }
             }
             "d1.edit" => {
                 assert_eq!(body, json!({"read_replication": {"mode": "auto"}}));

@@ -1,13 +1,14 @@
 //! The client against a simulated Cloudflare API on a simulated clock: every wait is instant, so
 //! a 429 storm or a full rate-limit window replays in microseconds.
 
-use super::d1::{CreateDatabase, ExportOptions, ReplicationMode, RestoreTarget};
+use super::d1::{CreateDatabase, ExportOptions, ReplicationMode, RestoreTarget, Upload};
 use super::settings::Binding;
 use super::sim::*;
 use super::*;
 use crate::sql::{Statement, Value};
 use crate::UnixTime;
 use serde_json::json;
+use std::cell::RefCell;
 use std::time::Duration;
 
 fn create(name: &str) -> CreateDatabase {
@@ -290,8 +291,76 @@ fn a_failed_export_is_an_error_with_its_reason() {
     sim.export_error.set(true);
     let c = client(&sim);
     let err = run(c.export_database(&id, &ExportOptions::default())).unwrap_err();
-    assert_eq!(err, ApiError::ExportFailed("disk full".into()));
+    assert_eq!(
+        err,
+        ApiError::TaskFailed {
+            task: "export",
+            reason: "disk full".into()
+        }
+    );
     assert_eq!(sim.calls("d1.export"), 2);
+}
+
+const MD5: &str = "0123456789abcdef0123456789abcdef";
+
+#[test]
+fn import_uploads_the_file_then_ingests_and_polls() {
+    let sim = Sim::new();
+    let id = sim.database("a");
+    let c = client(&sim);
+    let uploads = RefCell::new(Vec::new());
+    let imported = run(c.import_database(&id, MD5, async |to: &Upload| {
+        uploads.borrow_mut().push(to.clone());
+        Ok(format!("\"{MD5}\""))
+    }))
+    .unwrap();
+    assert_eq!(imported.num_queries, 3);
+    assert_eq!(imported.final_bookmark, "bm-3");
+    assert_eq!(
+        uploads.into_inner(),
+        vec![Upload {
+            url: format!("https://upload.example/{MD5}"),
+            filename: format!("{id}-{MD5}.sql"),
+        }]
+    );
+    // init, ingest, one poll.
+    assert_eq!(sim.calls("d1.import"), 3);
+}
+
+#[test]
+fn an_import_is_refused_before_its_ingest_when_the_upload_is_not_the_file() {
+    let sim = Sim::new();
+    let id = sim.database("a");
+    let c = client(&sim);
+    let err = run(c.import_database(&id, MD5, async |_: &Upload| {
+        Ok("ffffffffffffffffffffffffffffffff".to_owned())
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(err, ApiError::Decode(ref why) if why.contains(MD5)),
+        "{err:?}"
+    );
+    assert_eq!(sim.calls("d1.import"), 1, "init only");
+    // Not an MD5: nothing is sent.
+    let err = run(c.import_database(&id, "not-md5", async |_: &Upload| Ok(String::new())));
+    assert!(matches!(err, Err(ApiError::InvalidRequest(_))));
+    assert_eq!(sim.calls("d1.import"), 1);
+}
+
+#[test]
+fn a_failed_import_is_an_error_with_its_reason() {
+    let sim = Sim::new();
+    let id = sim.database("a");
+    *sim.import_error.borrow_mut() = Some("no such table: notes".into());
+    let c = client(&sim);
+    let err = run(c.import_database(&id, MD5, async |_: &Upload| Ok(MD5.to_owned())));
+    assert_eq!(
+        err.unwrap_err(),
+        ApiError::TaskFailed {
+            task: "import",
+            reason: "no such table: notes".into()
+        }
+    );
 }
 
 #[test]

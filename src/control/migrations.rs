@@ -60,6 +60,10 @@ const MIGRATIONS: &[&[&str]] = &[
             until INTEGER NOT NULL
         ) STRICT",
     ],
+    // 4: the backup a tenant's database was restored from: set when the row is made by a
+    // restore, so that a resumed provisioning imports it too and a plain one never takes its
+    // place.
+    &["ALTER TABLE edge_tenancy_tenants ADD COLUMN restored_from TEXT"],
 ];
 
 /// The version the code expects.

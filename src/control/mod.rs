@@ -11,5 +11,5 @@ mod model;
 #[cfg(test)]
 mod tests;
 
-pub use provision::{Provisioned, Provisioner, DEFAULT_LEASE};
+pub use provision::{Deprovisioned, Provisioned, Provisioner, DEFAULT_LEASE};
 pub use registry::{Registry, TenantPage, TenantRecord, TenantState};

@@ -13,7 +13,8 @@
 //!   exactly one ready row of the registry its name names: no orphan, no database of one
 //!   registry recorded by the other;
 //! - every row is `ready` and names a database that exists: nothing stuck, nothing lost;
-//! - every ready tenant's binding is on its registry's Worker and reaches its database.
+//! - every ready tenant's binding is on its registry's Worker and reaches its database;
+//! - every tenant made by a restore (some actors restore) had its database filled.
 //!
 //! And all along the history, every 10 rounds: a database a row once recorded is never left
 //! without a row recording it (no data is ever orphaned, even before a retry could repair it).
@@ -65,10 +66,12 @@ impl Rng {
     }
 }
 
-/// Hooks that fail when the history says so, and back up to a key named by the tenant.
+/// Hooks that fail when the history says so, back up to a key named by the tenant, and
+/// remember which databases a restore filled.
 struct Hooks2<'r> {
     rng: &'r Rng,
     failing: Cell<bool>,
+    filled: RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Hooks for Hooks2<'_> {
@@ -88,6 +91,18 @@ impl Hooks for Hooks2<'_> {
             .database_id
             .as_ref()
             .map(|id| format!("backups/{}/{id}.sql", record.id)))
+    }
+
+    async fn restore(&self, record: &TenantRecord, _backup: &str) -> Result<(), String> {
+        if self.failing.get() && self.rng.chance(30) {
+            return Err("import failed".into());
+        }
+        let id = record
+            .database_id
+            .clone()
+            .expect("restored into a made database");
+        self.filled.borrow_mut().insert(id);
+        Ok(())
     }
 }
 
@@ -119,6 +134,7 @@ impl Side {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Op {
     Provision,
+    Restore,
     Deprovision,
 }
 
@@ -148,6 +164,7 @@ fn history(seed: u64) -> Result<Vec<String>, String> {
     let hooks = Hooks2 {
         rng: &rng,
         failing: Cell::new(true),
+        filled: Default::default(),
     };
     let registries: Vec<Registry<&SqliteDatabase>> =
         sides.iter().map(|s| Registry::new(&s.db)).collect();
@@ -181,16 +198,20 @@ fn history(seed: u64) -> Result<Vec<String>, String> {
             let p = &provisioners[next];
             let side = next % sides.len();
             let tenant = &tenants[rng.below(tenants.len())];
-            let op = if rng.chance(60) {
-                Op::Provision
-            } else {
-                Op::Deprovision
+            let op = match rng.below(100) {
+                0..50 => Op::Provision,
+                50..65 => Op::Restore,
+                _ => Op::Deprovision,
             };
             let name = format!("actor-{next} {op:?} {tenant} on {}", SCRIPTS[side]);
             log(format!("{round}: start {name}"));
             let future: Actor<'_> = match op {
                 Op::Provision => Box::pin(async move { p.provision(tenant).await.map(|_| ()) }),
-                Op::Deprovision => Box::pin(p.deprovision(tenant)),
+                Op::Restore => Box::pin(async move {
+                    let backup = format!("backups/{tenant}/1.sql");
+                    p.restore(tenant, &backup).await.map(|_| ())
+                }),
+                Op::Deprovision => Box::pin(async { p.deprovision(tenant).await.map(|_| ()) }),
             };
             actors.push(Some((name, future)));
             next += 1;
@@ -285,7 +306,7 @@ fn history(seed: u64) -> Result<Vec<String>, String> {
                 Ok(TenantState::Deprovisioning) | Err(Error::TenantNotFound) => {
                     match block_on(p.deprovision(tenant)) {
                         Err(Error::TenantNotFound) => Ok(()),
-                        other => other,
+                        other => other.map(|_| ()),
                     }
                 }
                 Ok(_) => block_on(p.provision(tenant)).map(|_| ()),
@@ -300,7 +321,7 @@ fn history(seed: u64) -> Result<Vec<String>, String> {
             }
         }
     }
-    check(&sim, &sides).map_err(|broken| report(seed, &events, broken))?;
+    check(&sim, &sides, &hooks.filled.borrow()).map_err(|broken| report(seed, &events, broken))?;
     Ok(events.into_inner())
 }
 
@@ -335,7 +356,11 @@ fn report(seed: u64, events: &RefCell<Vec<String>>, broken: String) -> String {
 }
 
 /// The invariants after a quiet retry (see the module docs).
-fn check(sim: &Sim, sides: &[Side]) -> Result<(), String> {
+fn check(
+    sim: &Sim,
+    sides: &[Side],
+    filled: &std::collections::BTreeSet<String>,
+) -> Result<(), String> {
     let databases = sim.databases.borrow().clone();
     let identities: Vec<String> = sides.iter().map(Side::identity).collect();
     let rows: Vec<Vec<TenantRecord>> = sides.iter().map(Side::rows).collect();
@@ -382,6 +407,12 @@ fn check(sim: &Sim, sides: &[Side]) -> Result<(), String> {
             if !databases.iter().any(|(uuid, _)| uuid == id) {
                 return Err(format!("{} names a database that does not exist", row.id));
             }
+            if row.restored_from.is_some() && !filled.contains(id) {
+                return Err(format!(
+                    "{} is ready restored, its database never filled",
+                    row.id
+                ));
+            }
             let binding = row
                 .binding
                 .as_deref()
@@ -419,6 +450,8 @@ fn random_histories_with_faults_and_crashes_keep_every_database_and_binding() {
         "-> Ok",
         "LeaseLost",
         "TenantBusy",
+        "TenantExists",
+        "Restore",
         "HookFailed",
         "Upstream",
         "crash",

@@ -21,9 +21,10 @@
 //!   (`binding_limit`): its queries use the REST API.
 //!
 //! Provisioning: claim the row (`provisioning`, database name recorded first) → make (or adopt)
-//! the database → record its id → bind it and record the binding → the user's `after_provision`
-//! hook → `ready`. A failure marks the tenant `failed` with a code and a short message, which
-//! provisioning again resumes.
+//! the database → record its id → when restoring, fill it from the backup (the `restore` hook)
+//! → bind it and record the binding → the user's `after_provision` hook → `ready`. A failure
+//! marks the tenant `failed` with a code and a short message, which provisioning again resumes
+//! (a restore included: the row keeps the backup it is restored from).
 //!
 //! Deprovisioning: claim the row (`deprovisioning`) → find a database a stopped provisioning made
 //! but did not record → the user's `before_deprovision` hook (a backup), its answer recorded →
@@ -57,6 +58,22 @@ pub struct Provisioned {
     pub record: TenantRecord,
     /// Whether it was ready before this call (nothing was done).
     pub already: bool,
+}
+
+/// What deprovisioning came to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Deprovisioned {
+    /// Where the backup taken before the database was deleted is (an R2 key for
+    /// [`Provisioner::restore`]), if one was taken.
+    pub backup: Option<String>,
+}
+
+/// What a removal found.
+struct Removed {
+    /// Whether the row named a database.
+    database: bool,
+    /// The backup taken before it was deleted.
+    backup: Option<String>,
 }
 
 /// Provisions and deprovisions tenants' databases with a backend, recording each step in the
@@ -109,6 +126,20 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
     /// provisioner is working on is [`Error::TenantBusy`]. A tenant id too long for the backend's
     /// names is refused before anything is written.
     pub async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {
+        self.make(tenant, None).await
+    }
+
+    /// Provisions `tenant` with a new database filled from `backup` (an R2 key its
+    /// `before_deprovision` hook answered) by [`Hooks::restore`], before it is bound and before
+    /// `after_provision` (whose migrations bring an older backup up to date). Only a tenant the
+    /// registry does not hold can be restored, or one being restored from the same backup,
+    /// which this resumes; any other is [`Error::TenantExists`]. A restore that failed is
+    /// resumed by provisioning the tenant again: its row remembers the backup.
+    pub async fn restore(&self, tenant: &TenantId, backup: &str) -> Result<Provisioned, Error> {
+        self.make(tenant, Some(backup)).await
+    }
+
+    async fn make(&self, tenant: &TenantId, backup: Option<&str>) -> Result<Provisioned, Error> {
         let name = self.database_name(tenant).await?;
         let now = self.now();
         let claimed = self
@@ -117,6 +148,7 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
                 tenant,
                 self.backend.name(),
                 &name,
+                backup,
                 &self.owner,
                 now,
                 self.lease,
@@ -124,6 +156,11 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
             .await?;
         let Some((leased, lease)) = claimed else {
             return match self.registry.leased(tenant).await? {
+                Some(Leased { record, .. })
+                    if backup.is_some() && record.restored_from.as_deref() != backup =>
+                {
+                    Err(Error::TenantExists)
+                }
                 Some(Leased { record, .. }) if record.state == TenantState::Ready => {
                     Ok(Provisioned {
                         record,
@@ -197,6 +234,16 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
                 made.id
             }
         };
+        // Before the tenant is ready, so no request writes to it first.
+        if let Some(backup) = &record.restored_from {
+            self.fenced(tenant, lease, None, async {
+                self.hooks
+                    .restore(&record, backup)
+                    .await
+                    .map_err(Error::HookFailed)
+            })
+            .await?;
+        }
         // Past the Worker's binding limit the tenant is served over the REST API: an explicit
         // rule, recorded on the tenant (its error code while ready), not a silent fallback.
         let mut note = None;
@@ -238,14 +285,19 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
     /// Deprovisions `tenant` (see the module docs). A tenant the registry does not hold is
     /// [`Error::TenantNotFound`], after a database of its name left by a stalled provisioning
     /// is removed.
-    pub async fn deprovision(&self, tenant: &TenantId) -> Result<(), Error> {
+    pub async fn deprovision(&self, tenant: &TenantId) -> Result<Deprovisioned, Error> {
         let now = self.now();
         let claimed = self
             .registry
             .claim_deprovisioning(tenant, &self.owner, now, self.lease)
             .await?;
         match claimed {
-            Some((leased, lease)) => self.remove(tenant, leased, &lease).await.map(|_| ()),
+            Some((leased, lease)) => {
+                let removed = self.remove(tenant, leased, &lease).await?;
+                Ok(Deprovisioned {
+                    backup: removed.backup,
+                })
+            }
             None => match self.registry.leased(tenant).await? {
                 Some(leased) => Err(busy(&leased, now)),
                 None => self.sweep(tenant).await,
@@ -253,14 +305,14 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         }
     }
 
-    /// Removes what the row names under `lease`, then the row: whether it named a database. A
-    /// failure is recorded and the lease given up, so that a retry resumes at once.
+    /// Removes what the row names under `lease`, then the row. A failure is recorded and the
+    /// lease given up, so that a retry resumes at once.
     async fn remove(
         &self,
         tenant: &TenantId,
         leased: Leased,
         lease: &Lease,
-    ) -> Result<bool, Error> {
+    ) -> Result<Removed, Error> {
         let outcome = match self.removal(tenant, leased, lease).await {
             Ok(named) => self.registry.remove(tenant, lease).await.map(|()| named),
             failed => failed,
@@ -278,15 +330,17 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
     }
 
     /// Removes what a row names, each step recorded: the backup, the binding, the database.
-    /// Whether it named a database.
     async fn removal(
         &self,
         tenant: &TenantId,
         leased: Leased,
         lease: &Lease,
-    ) -> Result<bool, Error> {
+    ) -> Result<Removed, Error> {
         if leased.database_gone {
-            return Ok(true);
+            return Ok(Removed {
+                database: true,
+                backup: leased.record.backup,
+            });
         }
         let mut record = leased.record;
         if let (None, Some(name)) = (&record.database_id, record.database_name.clone()) {
@@ -323,7 +377,10 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
                 .await?;
         }
         let Some(id) = record.database_id.clone() else {
-            return Ok(false);
+            return Ok(Removed {
+                database: false,
+                backup: record.backup,
+            });
         };
         if let (Some(binding), Some(script)) = (record.binding.clone(), record.script.clone()) {
             let bound = Bound { binding, script };
@@ -332,17 +389,18 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         }
         self.fenced(tenant, lease, None, self.backend.delete(&id))
             .await?;
-        self.registry
-            .record_gone(tenant, lease, self.now())
-            .await
-            .map(|_| true)
+        self.registry.record_gone(tenant, lease, self.now()).await?;
+        Ok(Removed {
+            database: true,
+            backup: record.backup,
+        })
     }
 
     /// Deprovisioning a tenant the registry does not hold: a database of its name is what a
     /// provisioning that stalled past an earlier removal made. It is removed under a row of its
     /// own (a tombstone, so no provisioning of the tenant can start meanwhile); nothing found is
     /// [`Error::TenantNotFound`].
-    async fn sweep(&self, tenant: &TenantId) -> Result<(), Error> {
+    async fn sweep(&self, tenant: &TenantId) -> Result<Deprovisioned, Error> {
         let name = self.database_name(tenant).await?;
         let now = self.now();
         let Some((leased, lease)) = self
@@ -362,10 +420,11 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
                 retry_after_secs: 1,
             });
         };
-        if self.remove(tenant, leased, &lease).await? {
-            Ok(())
-        } else {
-            Err(Error::TenantNotFound)
+        match self.remove(tenant, leased, &lease).await? {
+            Removed { database: true, .. } => Ok(Deprovisioned { backup: None }),
+            Removed {
+                database: false, ..
+            } => Err(Error::TenantNotFound),
         }
     }
 

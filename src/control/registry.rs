@@ -82,6 +82,8 @@ pub struct TenantRecord {
     pub attachable: bool,
     /// Where the backup taken before its removal is (an R2 key), once one was taken.
     pub backup: Option<String>,
+    /// The backup its database was restored from (an R2 key), when it was made by a restore.
+    pub restored_from: Option<String>,
     /// When it was registered, in milliseconds since the Unix epoch.
     pub created_at: i64,
     /// When its row last changed, in milliseconds since the Unix epoch.
@@ -118,8 +120,8 @@ impl TenantRecord {
 }
 
 const COLUMNS: &str = "id, backend, state, error, error_code, database_id, database_name, \
-    binding, script, generation, schema_group, schema_version, attachable, backup, created_at, \
-    updated_at, started_at, lease_until, database_gone";
+    binding, script, generation, schema_group, schema_version, attachable, backup, restored_from, \
+    created_at, updated_at, started_at, lease_until, database_gone";
 
 /// A lease on a registry row: who holds it, and the generation it was taken at (the fencing
 /// token). Made only by a claim.
@@ -254,14 +256,18 @@ impl<D: SqlDatabase> Registry<D> {
     }
 
     /// Takes the lease to provision `id` for `owner` until `now + lease`, creating the row
-    /// (state `provisioning`, backend `backend`, database `database_name`) if there is none. One
-    /// statement, so of many concurrent callers exactly one gets it. `None`: someone else holds a
-    /// live lease, or the tenant is ready or being removed.
+    /// (state `provisioning`, backend `backend`, database `database_name`, to be filled from the
+    /// backup `restored_from` if given) if there is none. One statement, so of many concurrent
+    /// callers exactly one gets it. `None`: someone else holds a live lease, the tenant is ready
+    /// or being removed, or a restore was asked of a row that is not being restored from that
+    /// same backup.
+    #[allow(clippy::too_many_arguments)] // each is a column of the new row
     pub async fn claim_provisioning(
         &self,
         id: &TenantId,
         backend: &str,
         database_name: &str,
+        restored_from: Option<&str>,
         owner: &str,
         now: UnixTime,
         lease: Duration,
@@ -270,14 +276,15 @@ impl<D: SqlDatabase> Registry<D> {
         let claim = Statement::new(
             format!(
                 "INSERT INTO edge_tenancy_tenants
-                    (id, created_at, backend, state, database_name, generation, lease_owner,
-                     lease_until, started_at, updated_at)
-                 VALUES (?1, ?2, ?3, 'provisioning', ?4, 1, ?5, ?6, ?2, ?2)
+                    (id, created_at, backend, state, database_name, restored_from, generation,
+                     lease_owner, lease_until, started_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'provisioning', ?4, ?7, 1, ?5, ?6, ?2, ?2)
                  ON CONFLICT (id) DO UPDATE SET
                     state = 'provisioning', lease_owner = ?5, lease_until = ?6,
                     generation = generation + 1, updated_at = ?2
                  WHERE state IN ('provisioning', 'failed')
                    AND (lease_until IS NULL OR lease_until <= ?2)
+                   AND (?7 IS NULL OR restored_from IS ?7)
                  RETURNING {COLUMNS}"
             ),
             vec![
@@ -287,6 +294,7 @@ impl<D: SqlDatabase> Registry<D> {
                 database_name.into(),
                 owner.into(),
                 Value::Integer(until),
+                restored_from.map_or(Value::Null, Into::into),
             ],
         );
         Ok(self
@@ -690,7 +698,7 @@ mod tests {
         let r = registry(&db);
         let acme = id("acme");
         let (first, a) =
-            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(1000), LEASE))
+            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", None, "a", at(1000), LEASE))
                 .unwrap()
                 .unwrap();
         assert_eq!(first.record.state, TenantState::Provisioning);
@@ -698,22 +706,37 @@ mod tests {
         assert_eq!(a.generation(), 1);
         // Held: another caller gets nothing.
         assert_eq!(
-            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "b", at(2000), LEASE))
+            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", None, "b", at(2000), LEASE))
                 .unwrap(),
             None
         );
         // Renewed, then lapsed: taken over at generation 2, the first start kept.
         block_on(r.renew(&acme, &a, at(30_000))).unwrap();
         assert_eq!(
-            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "b", at(29_999), LEASE))
-                .unwrap(),
+            block_on(r.claim_provisioning(
+                &acme,
+                "d1",
+                "tenant_acme",
+                None,
+                "b",
+                at(29_999),
+                LEASE
+            ))
+            .unwrap(),
             None,
             "the renewal holds"
         );
-        let (taken, b) =
-            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "b", at(30_000), LEASE))
-                .unwrap()
-                .unwrap();
+        let (taken, b) = block_on(r.claim_provisioning(
+            &acme,
+            "d1",
+            "tenant_acme",
+            None,
+            "b",
+            at(30_000),
+            LEASE,
+        ))
+        .unwrap()
+        .unwrap();
         assert_eq!((taken.started_at, b.generation()), (Some(1000), 2));
         // Every late write of the first holder is refused: its generation is gone.
         for late in [
@@ -739,8 +762,16 @@ mod tests {
         );
         // Ready: nothing to claim.
         assert_eq!(
-            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "c", at(70_000), LEASE))
-                .unwrap(),
+            block_on(r.claim_provisioning(
+                &acme,
+                "d1",
+                "tenant_acme",
+                None,
+                "c",
+                at(70_000),
+                LEASE
+            ))
+            .unwrap(),
             None
         );
     }
@@ -750,9 +781,10 @@ mod tests {
         let db = SqliteDatabase::in_memory();
         let r = registry(&db);
         let acme = id("acme");
-        let (_, a) = block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(0), LEASE))
-            .unwrap()
-            .unwrap();
+        let (_, a) =
+            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", None, "a", at(0), LEASE))
+                .unwrap()
+                .unwrap();
         block_on(r.record_database(&acme, &a, "uuid-1", at(1))).unwrap();
         let bound =
             block_on(r.record_binding(&acme, &a, Some(("TENANT_ACME", "demo")), at(2))).unwrap();
@@ -790,6 +822,7 @@ mod tests {
                 &id(name),
                 "d1",
                 &format!("tenant_{name}"),
+                None,
                 "o",
                 at(n as i64),
                 LEASE,
@@ -807,6 +840,7 @@ mod tests {
             &id("echo"),
             "d1",
             "tenant_alpha",
+            None,
             "o",
             at(9),
             LEASE
@@ -819,9 +853,10 @@ mod tests {
         let db = SqliteDatabase::in_memory();
         let r = registry(&db);
         let acme = id("acme");
-        let (_, a) = block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(0), LEASE))
-            .unwrap()
-            .unwrap();
+        let (_, a) =
+            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", None, "a", at(0), LEASE))
+                .unwrap()
+                .unwrap();
         assert_eq!(
             block_on(r.claim_deprovisioning(&acme, "b", at(1), LEASE)).unwrap(),
             None,
@@ -859,9 +894,10 @@ mod tests {
             }),
             "not registered"
         );
-        let (_, a) = block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "a", at(0), LEASE))
-            .unwrap()
-            .unwrap();
+        let (_, a) =
+            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", None, "a", at(0), LEASE))
+                .unwrap()
+                .unwrap();
         assert!(
             block_on(r.fail_ready(&acme, &hook, at(1))).is_err(),
             "being provisioned"
@@ -872,11 +908,17 @@ mod tests {
         assert_eq!(failed.error.as_deref(), Some("migration 7 failed"));
         assert_eq!(failed.error_code.as_deref(), Some("hook_failed"));
         // Provisioning again resumes it.
-        assert!(
-            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", "b", at(4), LEASE))
-                .unwrap()
-                .is_some()
-        );
+        assert!(block_on(r.claim_provisioning(
+            &acme,
+            "d1",
+            "tenant_acme",
+            None,
+            "b",
+            at(4),
+            LEASE
+        ))
+        .unwrap()
+        .is_some());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::database::Hooks;
 use crate::testing::SqliteDatabase;
 use crate::{Error, TenantId, UnixTime};
 use pollster::block_on;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -34,28 +34,47 @@ fn id(s: &str) -> TenantId {
 struct FlakyHooks {
     failures: Cell<u32>,
     ran: Cell<u32>,
+    /// Each restore: (database id, backup), and whether `after_provision` had run before it.
+    restored: RefCell<Vec<(String, String, u32)>>,
+}
+
+impl FlakyHooks {
+    fn fail(&self) -> bool {
+        let n = self.failures.get();
+        self.failures.set(n.saturating_sub(1));
+        n > 0
+    }
 }
 
 impl Hooks for FlakyHooks {
     async fn after_provision(&self, record: &TenantRecord) -> Result<(), String> {
         assert!(record.database_id.is_some(), "hooks run on a made database");
         self.ran.set(self.ran.get() + 1);
-        match self.failures.get() {
-            0 => Ok(()),
-            n => {
-                self.failures.set(n - 1);
-                Err("migration 3 failed: no such table".into())
-            }
+        match self.fail() {
+            false => Ok(()),
+            true => Err("migration 3 failed: no such table".into()),
         }
     }
 
     async fn before_deprovision(&self, _record: &TenantRecord) -> Result<Option<String>, String> {
-        match self.failures.get() {
-            0 => Ok(None),
-            n => {
-                self.failures.set(n - 1);
-                Err("backup failed".into())
-            }
+        match self.fail() {
+            false => Ok(None),
+            true => Err("backup failed".into()),
+        }
+    }
+
+    async fn restore(&self, record: &TenantRecord, backup: &str) -> Result<(), String> {
+        assert_eq!(record.binding, None, "restored before it is bound");
+        let database = record
+            .database_id
+            .clone()
+            .expect("restored into a made database");
+        self.restored
+            .borrow_mut()
+            .push((database, backup.into(), self.ran.get()));
+        match self.fail() {
+            false => Ok(()),
+            true => Err("import failed: disk full".into()),
         }
     }
 }
@@ -195,6 +214,69 @@ fn provision_is_one_create_and_the_binding_and_a_second_call_costs_nothing() {
     assert!(again.already);
     assert!(world.calls().is_empty(), "a ready tenant costs no API call");
     assert_eq!(hooks.ran.get(), 1);
+}
+
+#[test]
+fn a_restore_fills_a_new_database_before_it_is_bound_and_resumes_after_a_failure() {
+    let world = World::new();
+    let hooks = FlakyHooks::default();
+    const BACKUP: &str = "backups/acme/1767225600000.sql";
+    let restored = world
+        .with("r1", &hooks, async |p| p.restore(&id("acme"), BACKUP).await)
+        .unwrap();
+    assert!(!restored.already);
+    assert_eq!(restored.record.restored_from.as_deref(), Some(BACKUP));
+    world.assert_acme_ready_with_one_database("restored");
+    let database = restored.record.database_id.clone().unwrap();
+    assert_eq!(
+        hooks.restored.take(),
+        [(database, BACKUP.to_owned(), 0)],
+        "once, before after_provision"
+    );
+    assert_eq!(hooks.ran.get(), 1, "then the migrations, as for any tenant");
+
+    // The same restore again is done already; another backup, or a tenant that exists, is
+    // refused before anything is made.
+    let again = world.with("r2", &hooks, async |p| p.restore(&id("acme"), BACKUP).await);
+    assert!(again.unwrap().already);
+    world.calls();
+    let other = world.with("r3", &hooks, async |p| {
+        p.restore(&id("acme"), "backups/acme/1.sql").await
+    });
+    assert_eq!(other.unwrap_err(), Error::TenantExists);
+    world
+        .with("p1", &hooks, async |p| p.provision(&id("globex")).await)
+        .unwrap();
+    world.calls();
+    let exists = world.with("r4", &hooks, async |p| {
+        p.restore(&id("globex"), BACKUP).await
+    });
+    assert_eq!(exists.unwrap_err(), Error::TenantExists);
+    assert!(world.calls().is_empty(), "no API call");
+    assert!(hooks.restored.take().is_empty());
+
+    // A failed import leaves the tenant failed, never ready without its data; provisioning it
+    // again (plainly) resumes the restore into the same database.
+    hooks.failures.set(1);
+    let failed = world.with("r5", &hooks, async |p| {
+        p.restore(&id("initech"), BACKUP).await
+    });
+    assert!(matches!(failed, Err(Error::HookFailed(_))), "{failed:?}");
+    let record = world.record("initech").unwrap();
+    assert_eq!(record.state, TenantState::Failed);
+    assert_eq!(record.error_code.as_deref(), Some("hook_failed"));
+    let resumed = world
+        .with("p2", &hooks, async |p| p.provision(&id("initech")).await)
+        .unwrap();
+    assert_eq!(resumed.record.state, TenantState::Ready);
+    assert_eq!(resumed.record.restored_from.as_deref(), Some(BACKUP));
+    let database = resumed.record.database_id.unwrap();
+    let calls = hooks.restored.take();
+    assert_eq!(calls.len(), 2);
+    assert!(calls
+        .iter()
+        .all(|(db, backup, _)| *db == database && backup == BACKUP));
+    assert_eq!(world.databases_named(&world.name("initech")), [database]);
 }
 
 /// Polls every future in turn until all are done: each simulated API call yields once, so their

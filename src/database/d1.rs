@@ -8,12 +8,13 @@
 //! script's other bindings, under a name derived from the tenant id ([`binding_name`]); that
 //! binding is the fast path to it, with no API rate limit. A script holding `maxBindings` D1
 //! bindings already (about 5,000 fit one Worker) binds no more: the tenant is provisioned
-//! unbound, its record says why (`binding_limit`), and its queries use the REST API. Without one, the database is reached through the REST query
-//! API, which shares the account's 1,200 requests per 5 minutes.
+//! unbound, its record says why (`binding_limit`), and its queries use the REST API. Without
+//! one, the database is reached through the REST query API, which shares the account's 1,200
+//! requests per 5 minutes. A restore fills a new database from a dump with [`restore_dump`].
 
 use super::{binding_name, Backend, Bound, Made};
 use crate::cloudflare::d1::{
-    CreateDatabase, Database, Jurisdiction, LocationHint, QueryResult, RawResult,
+    CreateDatabase, Database, Jurisdiction, LocationHint, QueryResult, RawResult, Upload,
 };
 use crate::cloudflare::settings::Binding;
 use crate::cloudflare::{
@@ -130,6 +131,38 @@ fn made(database: Database) -> Made {
 }
 
 /// The D1 id a registry row holds; one that is not a D1 id means the row was changed under us.
+/// Counts the tables a user made: not SQLite's (`sqlite_%`) nor D1's own (`_cf_%`).
+const USER_TABLES: &str = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' \
+    AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'";
+
+/// Fills database `id` from a SQL dump whose MD5 is `etag` through the import API, `upload`
+/// sending the dump to the import's URL ([`Client::import_database`]): what a
+/// [`Hooks::restore`](super::Hooks::restore) does on D1, wherever the dump is kept. A database
+/// that has tables is left as it is: the import is one transaction, so they are an earlier call's
+/// (a resumed restore whose answer was lost, or whose tenant's `after_provision` failed later).
+/// Whether it imported.
+pub async fn restore_dump<T: Transport, R: Runtime>(
+    client: &Client<T, R>,
+    id: &DatabaseId,
+    etag: &str,
+    upload: impl AsyncFnOnce(&Upload) -> Result<String, ApiError>,
+) -> Result<bool, ApiError> {
+    let counted = client
+        .query(id, &[Statement::new(USER_TABLES, vec![])])
+        .await?;
+    let tables = counted
+        .first()
+        .and_then(|c| c.results.first())
+        .and_then(|row| row.get("n"))
+        .and_then(|n| n.as_i64())
+        .ok_or_else(|| ApiError::Decode("a count of tables without a number".into()))?;
+    if tables > 0 {
+        return Ok(false);
+    }
+    client.import_database(id, etag, upload).await?;
+    Ok(true)
+}
+
 pub(crate) fn database_id(id: &str) -> Result<DatabaseId, Error> {
     DatabaseId::parse(id).map_err(|_| {
         Error::Storage(crate::sql::SqlError(format!(

@@ -12,7 +12,7 @@ pub mod d1;
 
 use crate::authenticate::AuthError;
 use crate::authorize::Access;
-use crate::control::{Provisioned, TenantPage, TenantRecord};
+use crate::control::{Deprovisioned, Provisioned, TenantPage, TenantRecord};
 use crate::pipeline::TenantContext;
 use crate::{Error, TenantId};
 
@@ -33,9 +33,14 @@ pub trait DatabaseFactory {
     /// a ready tenant's record comes back unchanged (`already`).
     async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error>;
 
+    /// Makes `tenant` with a new database filled from `backup` (a key a deprovisioning
+    /// answered), or finishes an earlier attempt; a tenant that exists otherwise is
+    /// [`Error::TenantExists`].
+    async fn restore(&self, tenant: &TenantId, backup: &str) -> Result<Provisioned, Error>;
+
     /// Removes `tenant`'s database and then its registry row; every failure is returned and
-    /// calling again resumes.
-    async fn deprovision(&self, tenant: &TenantId) -> Result<(), Error>;
+    /// calling again resumes. Answers where the backup taken before the delete is.
+    async fn deprovision(&self, tenant: &TenantId) -> Result<Deprovisioned, Error>;
 
     /// `tenant`'s registry record.
     async fn get(&self, tenant: &TenantId) -> Result<TenantRecord, Error>;
@@ -125,6 +130,15 @@ pub trait Hooks {
     /// there is nothing to record.
     async fn before_deprovision(&self, _record: &TenantRecord) -> Result<Option<String>, String> {
         Ok(None)
+    }
+
+    /// Fills `record`'s new database from `backup` (a key `before_deprovision` answered), before
+    /// `after_provision` and before the tenant is ready. Called again whenever a restore is
+    /// resumed, even after it succeeded (the tenant's hook failed later), so it must be
+    /// idempotent: an import is one transaction, so a database that has tables was filled by an
+    /// earlier call (or by `after_provision` after one).
+    async fn restore(&self, _record: &TenantRecord, _backup: &str) -> Result<(), String> {
+        Err("no backups are configured to restore from".into())
     }
 }
 

@@ -1,15 +1,16 @@
 //! [`R2Backup`]: before a tenant's D1 database is deleted, its SQL dump (the D1 export API) is
-//! stored in an R2 bucket, named by tenant and time. The dump is streamed from the export's signed
-//! URL into R2 and never held by the Worker, so a database of any size can be backed up within
-//! the Worker's 128 MB.
+//! stored in an R2 bucket, named by tenant and time; a restore runs a dump in a new database (the
+//! D1 import API). Either way the dump streams between R2 and the API's presigned URL and is never
+//! held by the Worker, so a database of any size fits the Worker's 128 MB.
 
 use super::factory::ApiClient;
-use crate::cloudflare::d1::ExportOptions;
-use crate::cloudflare::DatabaseId;
+use crate::cloudflare::d1::{ExportOptions, Upload};
+use crate::cloudflare::{ApiError, DatabaseId};
 use crate::control::TenantRecord;
+use crate::database::d1::restore_dump;
 use crate::UnixTime;
 use std::rc::Rc;
-use worker::{js_sys, Bucket, ResponseBody};
+use worker::{js_sys, Bucket, Object, ResponseBody};
 
 /// Backs a tenant's database up to `bucket` as `<prefix><tenant>/<ms since epoch>.sql`.
 pub struct R2Backup {
@@ -68,4 +69,47 @@ impl R2Backup {
         }
         Ok(Some(key))
     }
+
+    /// Whether `key` names a backup in the bucket.
+    pub async fn exists(&self, key: &str) -> Result<bool, String> {
+        let found = self.bucket.head(key).await;
+        Ok(found.map_err(|e| format!("R2 head {key}: {e}"))?.is_some())
+    }
+
+    /// Runs the dump at `key` in `record`'s new database ([`restore_dump`]: not again in one
+    /// that has tables), streamed from R2 to the import's upload URL.
+    pub async fn restore(&self, record: &TenantRecord, key: &str) -> Result<(), String> {
+        let id = record.database_id.as_deref().ok_or("no database")?;
+        let id = DatabaseId::parse(id).map_err(|e| e.0.to_owned())?;
+        let object = self.bucket.get(key).execute().await;
+        let object = object
+            .map_err(|e| format!("R2 get {key}: {e}"))?
+            .ok_or_else(|| format!("no backup {key}"))?;
+        let etag = md5_of(&object).ok_or_else(|| format!("backup {key} has no MD5"))?;
+        let body = object.body().map(|b| b.response_body()).transpose();
+        let Some(ResponseBody::Stream(body)) = body.map_err(|e| format!("R2 get {key}: {e}"))?
+        else {
+            return Err(format!("backup {key} has no body"));
+        };
+        let size = object.size();
+        let transport = self.client.transport();
+        restore_dump(&self.client, &id, &etag, async |to: &Upload| {
+            let sent = transport.upload(&to.url, &body, size).await;
+            sent.map_err(ApiError::Transport)
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("restore from {key}: {e}"))
+    }
+}
+
+/// An object's MD5 in hex, which the import API names a file by: R2's checksum, or its etag,
+/// which is the MD5 for an object put whole (as backups are).
+fn md5_of(object: &Object) -> Option<String> {
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let from_checksum = object.checksum().md5.map(|md5| hex(&md5));
+    from_checksum.or_else(|| {
+        let etag = object.etag();
+        (etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())).then_some(etag)
+    })
 }

@@ -7,7 +7,7 @@ use super::edges::cached_lookup;
 use super::tenant_db::TenantDb;
 use super::D1;
 use crate::cloudflare::Client;
-use crate::control::{Provisioned, Provisioner, Registry, TenantPage, TenantRecord};
+use crate::control::{Deprovisioned, Provisioned, Provisioner, Registry, TenantPage, TenantRecord};
 use crate::database::d1::{D1Backend, D1Options, D1Rest};
 use crate::database::{may_open, DatabaseFactory, Hooks};
 use crate::lookup::{TenantCache, TenantStatus};
@@ -75,6 +75,20 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
             .map_err(|_| Error::NotConfigured("the D1 factory's options are invalid"))
     }
 
+    /// Runs `f` with a provisioner over this factory's registry, backend and hooks.
+    async fn provisioner<T>(
+        &self,
+        f: impl AsyncFnOnce(
+            &Provisioner<'_, D1, D1Backend<'_, ApiTransport, WorkerRuntime>, H, WorkerRuntime>,
+        ) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let backend = self.backend()?;
+        let owner = Self::owner();
+        let provisioner =
+            Provisioner::new(&self.registry, &backend, &self.hooks, &WorkerRuntime, owner);
+        f(&provisioner).await
+    }
+
     /// A lease owner no other call shares.
     fn owner() -> String {
         format!("{:016x}", (js_sys::Math::random() * 2f64.powi(53)) as u64)
@@ -127,29 +141,23 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
     }
 
     async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {
-        let backend = self.backend()?;
-        let provisioner = Provisioner::new(
-            &self.registry,
-            &backend,
-            &self.hooks,
-            &WorkerRuntime,
-            Self::owner(),
-        );
-        let outcome = provisioner.provision(tenant).await;
+        let outcome = self.provisioner(async |p| p.provision(tenant).await).await;
         self.cache.invalidate(tenant);
         outcome
     }
 
-    async fn deprovision(&self, tenant: &TenantId) -> Result<(), Error> {
-        let backend = self.backend()?;
-        let provisioner = Provisioner::new(
-            &self.registry,
-            &backend,
-            &self.hooks,
-            &WorkerRuntime,
-            Self::owner(),
-        );
-        let outcome = provisioner.deprovision(tenant).await;
+    async fn restore(&self, tenant: &TenantId, backup: &str) -> Result<Provisioned, Error> {
+        let outcome = self
+            .provisioner(async |p| p.restore(tenant, backup).await)
+            .await;
+        self.cache.invalidate(tenant);
+        outcome
+    }
+
+    async fn deprovision(&self, tenant: &TenantId) -> Result<Deprovisioned, Error> {
+        let outcome = self
+            .provisioner(async |p| p.deprovision(tenant).await)
+            .await;
         self.cache.invalidate(tenant);
         outcome
     }

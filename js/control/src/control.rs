@@ -217,11 +217,13 @@ impl Inner {
         let outcome = match &self.maker {
             Maker::D1 { client, options } => {
                 let backend = d1_backend(client, options)?;
-                self.run(registry, &backend, tenant, change).await
+                let hooks = JsHooks::new(self.edges.clone(), Some(client));
+                self.run(registry, &backend, &hooks, tenant, change).await
             }
             Maker::Custom => {
                 let backend = CustomBackend(self.edges.clone());
-                self.run(registry, &backend, tenant, change).await
+                let hooks = JsHooks::new(self.edges.clone(), None);
+                self.run(registry, &backend, &hooks, tenant, change).await
             }
         };
         self.cache.invalidate(tenant);
@@ -232,31 +234,38 @@ impl Inner {
         &self,
         registry: &Registry<JsSql>,
         backend: &B,
+        hooks: &JsHooks<'_>,
         tenant: &TenantId,
         change: Change,
     ) -> Result<String, Error> {
-        let hooks = JsHooks(self.edges.clone());
-        let provisioner = Provisioner::new(registry, backend, &hooks, &self.runtime, owner());
-        match change {
-            Change::Provision => provisioner.provision(tenant).await.map(|done| {
-                format!(
-                    r#"{{"record":{},"already":{}}}"#,
-                    to_json(&done.record),
-                    done.already
-                )
-            }),
-            Change::Deprovision => provisioner
-                .deprovision(tenant)
-                .await
-                .map(|()| format!(r#"{{"deleted":"{tenant}"}}"#)),
-        }
+        let provisioner = Provisioner::new(registry, backend, hooks, &self.runtime, owner());
+        let made = match change {
+            Change::Provision => provisioner.provision(tenant).await,
+            Change::Restore(backup) => provisioner.restore(tenant, &backup).await,
+            Change::Deprovision => {
+                return provisioner.deprovision(tenant).await.map(|done| {
+                    format!(
+                        r#"{{"deleted":"{tenant}","backup":{}}}"#,
+                        to_json(&done.backup)
+                    )
+                })
+            }
+        };
+        made.map(|done| {
+            format!(
+                r#"{{"record":{},"already":{}}}"#,
+                to_json(&done.record),
+                done.already
+            )
+        })
     }
 }
 
 /// What [`Inner::change`] does to a tenant.
-#[derive(Clone, Copy)]
 enum Change {
     Provision,
+    /// Provision from the backup at this key.
+    Restore(String),
     Deprovision,
 }
 
@@ -424,7 +433,17 @@ impl Control {
         })
     }
 
-    /// Deprovisions `tenant` (resumable): `{"deleted": id}`.
+    /// Provisions `tenant` with a new database filled from the backup at `backup` (an R2 key
+    /// of the factory's `backupBucket`), or resumes that: `{"record", "already"}`.
+    pub fn restore(&self, tenant: String, backup: String) -> Promise {
+        promise(self.inner.clone(), move |inner| async move {
+            inner
+                .change(&self::tenant(&tenant)?, Change::Restore(backup))
+                .await
+        })
+    }
+
+    /// Deprovisions `tenant` (resumable): `{"deleted": id, "backup": key or null}`.
     pub fn deprovision(&self, tenant: String) -> Promise {
         promise(self.inner.clone(), move |inner| async move {
             inner

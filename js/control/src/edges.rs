@@ -5,8 +5,12 @@
 //! Every call hands JS text and gets a Promise of text back: JSON both ways, so the shapes are
 //! defined here once and JS only moves them between Rust and the runtime's APIs.
 
-use edge_tenancy::cloudflare::{HttpRequest, HttpResponse, Runtime, Transport, TransportError};
+use edge_tenancy::cloudflare::d1::Upload;
+use edge_tenancy::cloudflare::{
+    ApiError, Client, DatabaseId, HttpRequest, HttpResponse, Runtime, Transport, TransportError,
+};
 use edge_tenancy::control::TenantRecord;
+use edge_tenancy::database::d1::restore_dump;
 use edge_tenancy::database::{Backend, Bound, Hooks, Made};
 use edge_tenancy::sql::{Row, SqlDatabase, SqlError, Statement, Value};
 use edge_tenancy::{Error, TenantId, UnixTime};
@@ -47,6 +51,16 @@ extern "C" {
     /// `{}` or `{"error": why}`; `beforeDeprovision` may answer `{"backup": key}`.
     #[wasm_bindgen(method)]
     fn hook(this: &ControlEdges, name: &str, record: String) -> Promise;
+
+    /// The backup at `key` in the factory's `backupBucket`: `{"md5": hex, "size": bytes}`,
+    /// `{"missing": true}` or `{"error": why}`.
+    #[wasm_bindgen(method)]
+    fn backup(this: &ControlEdges, key: &str) -> Promise;
+
+    /// PUTs the backup at `key` to `url` (an import's upload URL), streamed with its length:
+    /// `{"etag": etag}` (what the URL answered) or `{"error": why}`.
+    #[wasm_bindgen(method)]
+    fn upload(this: &ControlEdges, key: &str, url: &str) -> Promise;
 
     /// A JS factory's `provision` (`make`) or `deprovision` (`unmake`) for `tenant`: `{}` or
     /// `{"error": why}`.
@@ -214,20 +228,51 @@ impl JsRuntime {
     }
 }
 
-/// The user's hooks around provisioning.
-pub struct JsHooks(pub ControlEdges);
+/// The user's hooks around provisioning, and for a D1 factory the restore from its backups.
+pub struct JsHooks<'c> {
+    edges: ControlEdges,
+    client: Option<&'c Client<JsTransport, JsRuntime>>,
+}
+
+impl<'c> JsHooks<'c> {
+    /// The hooks over `edges`; restores import through `client` (none: no restores).
+    pub fn new(edges: ControlEdges, client: Option<&'c Client<JsTransport, JsRuntime>>) -> Self {
+        Self { edges, client }
+    }
+}
 
 fn record_json(record: &TenantRecord) -> String {
     serde_json::to_string(record).unwrap_or_default()
 }
 
-impl Hooks for JsHooks {
+/// What the `backup` and `upload` edges answer.
+#[derive(Deserialize)]
+struct BackupAnswer {
+    error: Option<String>,
+    #[serde(default)]
+    missing: bool,
+    md5: Option<String>,
+    etag: Option<String>,
+}
+
+async fn backup_answer(promise: Promise) -> Result<BackupAnswer, String> {
+    let answer = text(promise).await?;
+    match serde_json::from_str::<BackupAnswer>(&answer) {
+        Ok(BackupAnswer {
+            error: Some(why), ..
+        }) => Err(why),
+        Ok(answer) => Ok(answer),
+        Err(_) => Err("a JS edge answered something else than its contract".into()),
+    }
+}
+
+impl Hooks for JsHooks<'_> {
     async fn after_provision(&self, record: &TenantRecord) -> Result<(), String> {
-        outcome(self.0.hook("afterProvision", record_json(record))).await
+        outcome(self.edges.hook("afterProvision", record_json(record))).await
     }
 
     async fn before_deprovision(&self, record: &TenantRecord) -> Result<Option<String>, String> {
-        let answer = text(self.0.hook("beforeDeprovision", record_json(record))).await?;
+        let answer = text(self.edges.hook("beforeDeprovision", record_json(record))).await?;
         match serde_json::from_str::<Deprovisioned>(&answer) {
             Ok(Deprovisioned {
                 error: Some(why), ..
@@ -235,6 +280,28 @@ impl Hooks for JsHooks {
             Ok(Deprovisioned { backup, .. }) => Ok(backup),
             Err(_) => Err("a JS edge answered something else than its contract".into()),
         }
+    }
+
+    async fn restore(&self, record: &TenantRecord, backup: &str) -> Result<(), String> {
+        let client = self.client.ok_or("only a D1 factory restores")?;
+        let id = record.database_id.as_deref().ok_or("no database")?;
+        let id = DatabaseId::parse(id).map_err(|e| e.0.to_owned())?;
+        let found = backup_answer(self.edges.backup(backup)).await?;
+        if found.missing {
+            return Err(format!("no backup {backup}"));
+        }
+        let md5 = found
+            .md5
+            .ok_or_else(|| format!("backup {backup} has no MD5"))?;
+        restore_dump(client, &id, &md5, async |to: &Upload| {
+            let sent = backup_answer(self.edges.upload(backup, &to.url)).await;
+            let sent = sent.map_err(|why| ApiError::Transport(TransportError::Connection(why)))?;
+            sent.etag
+                .ok_or_else(|| ApiError::Decode("the upload answered no etag".into()))
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("restore from {backup}: {e}"))
     }
 }
 

@@ -1,5 +1,6 @@
-// createD1Factory with `backupBucket`: provision, write, export on demand and deprovision (backed
-// up) a tenant over plain routes; `/unbound` makes a factory whose bucket is not bound.
+// createD1Factory with `backupBucket`: provision, write, read, export on demand, deprovision
+// (backed up) and restore a tenant over plain routes; `/unbound` makes a factory whose bucket is
+// not bound.
 import { createD1Factory } from "edge-tenancy/d1";
 
 const settings = (env, backupBucket) => ({
@@ -32,15 +33,20 @@ export default {
           await db.prepare("INSERT INTO notes (body) VALUES (?)").bind(await request.text()).run();
           return new Response(null, { status: 204 });
         }
+        case "notes": {
+          const db = await factory.database(tenant);
+          return Response.json((await db.prepare("SELECT body FROM notes ORDER BY id").all()).results.map((r) => r.body));
+        }
         case "export":
           return await factory.exportDatabase(tenant);
         case "deprovision":
-          await factory.deprovision(tenant);
-          return new Response(null, { status: 204 });
+          return Response.json({ backup: await factory.deprovision(tenant) });
+        case "restore":
+          return Response.json(await factory.restore(tenant, await request.text()));
       }
       return new Response("no such route", { status: 404 });
     } catch (error) {
-      return new Response(String(error?.message ?? error), { status: 500 });
+      return new Response(String(error?.message ?? error), { status: error?.status ?? 500 });
     }
   },
 };
