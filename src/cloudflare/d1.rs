@@ -254,23 +254,20 @@ pub struct Upload {
 /// An answer about a task (an export or an import): still running (`active`), `complete` with
 /// its result, or `error`; an import's `init` may instead ask for the file (`upload_url`).
 #[derive(Deserialize)]
-struct TaskStatus<T> {
+struct TaskStatus {
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
     at_bookmark: Option<String>,
     #[serde(default)]
     error: Option<String>,
-    #[serde(default = "none")]
-    result: Option<T>,
+    /// Decoded once complete, by what the task makes: one polling loop for every task.
+    #[serde(default)]
+    result: Option<serde_json::Value>,
     #[serde(default)]
     upload_url: Option<String>,
     #[serde(default)]
     filename: Option<String>,
-}
-
-fn none<T>() -> Option<T> {
-    None
 }
 
 /// An MD5 digest in lower-case hex, as the import API names a file.
@@ -557,8 +554,8 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         let call =
             Call::new("d1.export", Method::Post, path.clone(), Repeat::Always).json(&body(None));
         let started = decode(self.send(&call, deadline).await?.0)?;
-        self.follow("d1.export", "export", &path, started, body, deadline)
-            .await
+        let done = self.follow("d1.export", "export", &path, started, &body, deadline);
+        decode(done.await?)
     }
 
     /// Runs a SQL file in database `id`, in one transaction, through the import API: `init`
@@ -584,7 +581,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
             Call::new("d1.import", Method::Post, path.clone(), repeat).json(&body)
         };
         let init = call(json!({ "action": "init", "etag": etag }), Repeat::Always);
-        let mut init: TaskStatus<Imported> = decode(self.send(&init, deadline).await?.0)?;
+        let mut init: TaskStatus = decode(self.send(&init, deadline).await?.0)?;
         let started = match (init.upload_url.take(), init.filename.take()) {
             (Some(url), Some(filename)) => {
                 let target = Upload { url, filename };
@@ -606,8 +603,8 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         };
         let poll =
             |bookmark: Option<&str>| json!({ "action": "poll", "current_bookmark": bookmark });
-        self.follow("d1.import", "import", &path, started, poll, deadline)
-            .await
+        let done = self.follow("d1.import", "import", &path, started, &poll, deadline);
+        decode(done.await?)
     }
 
     /// When a task (export, import) started now must be done by.
@@ -618,15 +615,15 @@ impl<T: Transport, R: Runtime> Client<T, R> {
 
     /// Polls a task from its first answer until it is complete, each poll's body made by `poll`
     /// from the task's bookmark; every poll may be repeated.
-    async fn follow<V: serde::de::DeserializeOwned>(
+    async fn follow(
         &self,
         operation: &'static str,
         task: &'static str,
         path: &str,
-        mut status: TaskStatus<V>,
-        poll: impl Fn(Option<&str>) -> serde_json::Value,
+        mut status: TaskStatus,
+        poll: &dyn Fn(Option<&str>) -> serde_json::Value,
         deadline: crate::UnixTime,
-    ) -> Result<V, ApiError> {
+    ) -> Result<serde_json::Value, ApiError> {
         let interval = Duration::from_millis(self.options().export_poll_ms.unwrap_or(1_000));
         let mut bookmark: Option<String> = None;
         loop {

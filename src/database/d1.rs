@@ -147,13 +147,14 @@ pub async fn restore_dump<T: Transport, R: Runtime>(
     etag: &str,
     upload: impl AsyncFnOnce(&Upload) -> Result<String, ApiError>,
 ) -> Result<bool, ApiError> {
+    // The raw endpoint, as the REST path's queries use: its decoding is there already.
     let counted = client
-        .query(id, &[Statement::new(USER_TABLES, vec![])])
+        .raw(id, &[Statement::new(USER_TABLES, vec![])])
         .await?;
     let tables = counted
         .first()
-        .and_then(|c| c.results.first())
-        .and_then(|row| row.get("n"))
+        .and_then(|c| c.results.rows.first())
+        .and_then(|row| row.first())
         .and_then(|n| n.as_i64())
         .ok_or_else(|| ApiError::Decode("a count of tables without a number".into()))?;
     if tables > 0 {
