@@ -9,6 +9,9 @@ const VARS = Object.fromEntries(
   [...CONFIG.matchAll(/^(LOCAL_[A-Z_]+) = "([^"]*)"$/gm)].map(([, name, value]) => [name, value]),
 );
 
+/** The local API as a real account has it: the repository's Workers only, others 404 10007. */
+export const ON_A_REAL_ACCOUNT = { bindings: { ...VARS, LOCAL_SCRIPTS: "edge-tenancy-demo,edge-tenancy-example-hono-d1" } };
+
 /** The local API's Miniflare worker options, as in local-api/wrangler.toml. */
 export function localApiWorker(overrides = {}) {
   return {

@@ -12,6 +12,10 @@ step "rustfmt, clippy and rustdoc"
 cargo fmt --all --check
 cargo clippy --quiet -p edge-tenancy --all-targets -- -D warnings
 cargo clippy --quiet --workspace --target wasm32-unknown-unknown -- -D warnings
+# Each signature backend on its own, and a Rust worker with none (HMAC keys only).
+for features in eddsa es256 rs256 workers; do
+  cargo clippy --quiet -p edge-tenancy --no-default-features --features "$features" --target wasm32-unknown-unknown -- -D warnings
+done
 # The npm binding alone: built with the workspace, it would get rust-crypto through the demo.
 cargo clippy --quiet -p edge-tenancy-js --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --quiet -p edge-tenancy-control-js --target wasm32-unknown-unknown -- -D warnings

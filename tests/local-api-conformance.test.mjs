@@ -15,7 +15,7 @@ import { Miniflare } from "miniflare";
 import Cloudflare from "cloudflare";
 import { json } from "./helpers.mjs";
 import { adminToken, demoWorker } from "./demo-admin.mjs";
-import { localApiWorker, control } from "../local-api/testing.mjs";
+import { localApiWorker, control, ON_A_REAL_ACCOUNT } from "../local-api/testing.mjs";
 
 const ACCOUNT = "0000000000000000000000000000000a";
 const TOKEN = "local-dev-token";
@@ -26,7 +26,7 @@ let mf, base, local, sdk, demo;
 before(async () => {
   // The local API first: Miniflare's HTTP socket serves it, so the SDK and wrangler reach it over
   // the network like the real one; the demo reaches the same instance through its binding.
-  mf = new Miniflare({ workers: [localApiWorker(), demoWorker({ exportPollMs: 20 })] });
+  mf = new Miniflare({ workers: [localApiWorker(ON_A_REAL_ACCOUNT), demoWorker({ exportPollMs: 20 })] });
   base = new URL("/client/v4", await mf.ready).href;
   local = control((path, init) => fetch(new URL(path, base), init));
   sdk = new Cloudflare({ apiToken: TOKEN, baseURL: base, maxRetries: 0 });

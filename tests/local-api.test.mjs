@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { ROOT, json } from "./helpers.mjs";
-import { localApiWorker, control } from "../local-api/testing.mjs";
+import { localApiWorker, control, ON_A_REAL_ACCOUNT } from "../local-api/testing.mjs";
 
 const ACCOUNT = "0000000000000000000000000000000a";
 const TOKEN = "local-dev-token";
@@ -17,7 +17,7 @@ const D1 = `/client/v4/accounts/${ACCOUNT}/d1/database`;
 
 let mf, base, local;
 before(async () => {
-  mf = new Miniflare(localApiWorker());
+  mf = new Miniflare(localApiWorker(ON_A_REAL_ACCOUNT));
   base = await mf.ready;
   local = control((path, init) => fetch(new URL(path, base), init));
 });
@@ -383,6 +383,19 @@ test("Worker settings: read, bind a D1 database, inherit and rename, replace; ba
   assert.deepEqual(initial.bindings, []);
   assert.equal(initial.usage_model, "standard");
   await failsWith(await api("GET", `/client/v4/accounts/${ACCOUNT}/workers/scripts/nope/settings`), 404, 10007);
+  // As configured by default (LOCAL_SCRIPTS "*"), the Worker being developed exists whatever it
+  // is called.
+  const anyName = new Miniflare(localApiWorker());
+  try {
+    const api = await anyName.getWorker("edge-tenancy-local-api");
+    const answer = await api.fetch(`http://local-api/client/v4/accounts/${ACCOUNT}/workers/scripts/my-own-worker/settings`, {
+      headers: { authorization: `Bearer ${localApiWorker().bindings.LOCAL_API_TOKEN}` },
+    });
+    assert.equal(answer.status, 200);
+    assert.deepEqual((await answer.json()).result.bindings, []);
+  } finally {
+    await anyName.dispose();
+  }
   const db = await create("bound");
   let settings = (await envelope(await patch({ bindings: [{ type: "d1", name: "DB", database_id: db.uuid }, { type: "plain_text", name: "MODE", text: "x" }] }), 200)).result;
   assert.deepEqual(settings.bindings, [{ type: "d1", name: "DB", database_id: db.uuid }, { type: "plain_text", name: "MODE", text: "x" }]);

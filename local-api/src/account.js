@@ -419,6 +419,7 @@ export class LocalAccount extends DurableObject {
 
   knownScript(script) {
     const known = (this.env.LOCAL_SCRIPTS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    if (known.includes("*")) return;
     const stored = this.sql.exec("SELECT 1 FROM settings WHERE script = ?", script).toArray().length > 0;
     if (!known.includes(script) && !stored) throw new ApiError(404, 10007, "This Worker does not exist on your account.");
   }

@@ -35,6 +35,13 @@ pub enum KeyError {
     InvalidKey,
     /// Two keys share a `kid`, so a token could not say which one it means.
     DuplicateKid,
+    /// A public key whose algorithm's backend is not compiled in: the cargo feature it needs.
+    NotCompiled {
+        /// The key's algorithm.
+        alg: &'static str,
+        /// edge-tenancy's cargo feature that checks it.
+        feature: &'static str,
+    },
 }
 
 impl fmt::Display for KeyError {
@@ -57,6 +64,10 @@ impl fmt::Display for KeyError {
             Self::WeakRsaKey => write!(f, "RSA keys need at least {MIN_RSA_BITS} bits"),
             Self::InvalidKey => f.write_str("the key material is not a valid public key"),
             Self::DuplicateKid => f.write_str("two keys share a kid"),
+            Self::NotCompiled { alg, feature } => write!(
+                f,
+                "{alg} keys need edge-tenancy's `{feature}` cargo feature, which is not enabled"
+            ),
         }
     }
 }

@@ -10,8 +10,7 @@ use jwt_compact::{AlgorithmExt, Token, ValidationError};
 
 use super::external::{CheckedElsewhere, Verdict};
 use super::key_error::{KeyError, MIN_RSA_BITS};
-#[cfg(feature = "rust-crypto")]
-use super::rust_crypto::LocalKey;
+use super::rust_crypto::{LocalKey, IN_PROCESS};
 use super::token::{CustomClaims, HeaderExtensions, Untrusted};
 use super::AuthError;
 
@@ -24,13 +23,12 @@ enum Verifying {
     Hs384(Hs384Key),
     Hs512(Hs512Key),
     /// A public key: its algorithm (`ES256`, `EdDSA`, `RS256`), its JWK with the public members
-    /// only (what a caller that checks signatures itself imports), and with `rust-crypto` the
-    /// key jwt-compact checks with.
+    /// only (what a caller that checks signatures itself imports), and where signatures are
+    /// checked in process ([`IN_PROCESS`]) the key jwt-compact checks with.
     Public {
         alg: &'static str,
         jwk: serde_json::Value,
-        #[cfg(feature = "rust-crypto")]
-        local: LocalKey,
+        local: Option<LocalKey>,
     },
 }
 
@@ -214,8 +212,10 @@ impl KeySet {
         let verifying = Verifying::Public {
             alg,
             jwk: serde_json::Value::Object(public_jwk),
-            #[cfg(feature = "rust-crypto")]
-            local: LocalKey::new(alg, &parsed)?,
+            local: match IN_PROCESS {
+                true => Some(LocalKey::new(alg, &parsed)?),
+                false => None,
+            },
         };
         self.push(kid, verifying)
     }
@@ -278,10 +278,14 @@ impl KeySet {
             (Verifying::Hs256(k), _) => Hs256.validator(k).validate(token),
             (Verifying::Hs384(k), _) => Hs384.validator(k).validate(token),
             (Verifying::Hs512(k), _) => Hs512.validator(k).validate(token),
-            #[cfg(feature = "rust-crypto")]
-            (Verifying::Public { local, .. }, Signatures::InProcess) => local.validate(token),
+            (
+                Verifying::Public {
+                    local: Some(local), ..
+                },
+                Signatures::InProcess,
+            ) => local.validate(token),
             (Verifying::Public { .. }, signatures) => {
-                // Without `rust-crypto` there is nothing to check with in process: the caller is
+                // Without a backend there is nothing to check with in process: the caller is
                 // always asked.
                 let (signing_input, signature_len, verdict) = match signatures {
                     Signatures::Caller {

@@ -30,7 +30,6 @@ mod external;
 mod jwks;
 mod key_error;
 mod keys;
-#[cfg(feature = "rust-crypto")]
 mod rust_crypto;
 mod token;
 mod verifier;

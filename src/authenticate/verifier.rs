@@ -74,7 +74,7 @@ impl Verifier {
             max_token_bytes,
             cache: RefCell::new(TokenCache::new(DEFAULT_CACHE_TOKENS, CACHE_MAX_BYTES)),
             // Without the pure-Rust backends, public-key signatures can only be the caller's.
-            caller_signatures: !cfg!(feature = "rust-crypto"),
+            caller_signatures: !super::rust_crypto::IN_PROCESS,
         }
     }
 
