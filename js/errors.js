@@ -8,7 +8,8 @@ export class EdgeTenancyError extends Error {
     this.status = status;
     this.code = code;
     this.wwwAuthenticate = www_authenticate ?? null;
-    this.retryAfter = retry_after ?? null;
+    // Every 503 says when to come back, as Rust's answers do.
+    this.retryAfter = retry_after ?? (status === 503 ? 1 : null);
   }
 
   toResponse() {

@@ -8,9 +8,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 bash "$ROOT/scripts/setup.sh"
 source "$ROOT/scripts/env.sh" # picks up a Node 22 that setup may just have installed
 cd "$ROOT"
-# Otherwise wrangler fetches request.cf's data from workers.cloudflare.com at start (and prints an
-# error stack where there is no network); nothing here reads request.cf, so its placeholder does.
-export CLOUDFLARE_CF_FETCH_ENABLED="${CLOUDFLARE_CF_FETCH_ENABLED:-false}"
 # `dev.sh hono-d1`: the JS example (js/examples/hono-d1) instead, on the npm package built here.
 if [ "${1:-}" = hono-d1 ]; then
   shift

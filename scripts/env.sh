@@ -14,7 +14,13 @@ NODE22_BIN="$TOOLS/node-$NODE_VERSION/node_modules/.bin"
 # The machine's Node is used when it is new enough; otherwise the pinned one from npm goes first on PATH.
 if [ -x "$NODE22_BIN/node" ]; then export PATH="$NODE22_BIN:$PATH"; fi
 export PATH="$ROOT/node_modules/.bin:$PATH"
+# worker-build and wasm-bindgen too, for a build run by hand (worker-build finds the rest through
+# the *_BIN variables above).
+export PATH="$(dirname "$WORKER_BUILD_BIN"):$(dirname "$WASM_BINDGEN_BIN"):$PATH"
 # wrangler and miniflare phone home for metrics and updates; there is no network for that here.
 export WRANGLER_SEND_METRICS=false
 export WRANGLER_SEND_ERROR_REPORTS=false
 export NO_UPDATE_NOTIFIER=1
+# Otherwise wrangler dev fetches request.cf's data from workers.cloudflare.com at start (and prints
+# an error stack where there is no network); nothing here reads request.cf, so its placeholder does.
+export CLOUDFLARE_CF_FETCH_ENABLED="${CLOUDFLARE_CF_FETCH_ENABLED:-false}"

@@ -79,8 +79,14 @@ pub enum Error {
     },
     /// A user's provisioning or deprovisioning hook failed (500). The detail is for logs only.
     HookFailed(String),
-    /// The control-plane or tenant database failed (503). The inner error is for logs only.
+    /// The control-plane or tenant database could not run a statement (503, with
+    /// `Retry-After`). The inner error is for logs only.
     Storage(SqlError),
+    /// A database refused a statement: its SQL, a constraint, a value it cannot bind
+    /// ([`SqlError::is_statement_error`]). The application's error, not the client's and not
+    /// one a retry fixes (500, generic; the inner error is for logs only). A handler can match
+    /// on it and answer itself, a constraint as a 409 say.
+    Query(SqlError),
     /// A part of the deployment this route needs is not configured (503). The reason is for
     /// logs and for the operator, never a secret.
     NotConfigured(&'static str),
@@ -136,7 +142,8 @@ pub struct ErrorResponse {
     /// The `WWW-Authenticate` header a 401 carries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub www_authenticate: Option<String>,
-    /// The `Retry-After` header (seconds) a 503 from a rate limit carries.
+    /// The `Retry-After` header (seconds) every 503 carries: the API's or the tenant's own wait,
+    /// else a second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
 }
@@ -222,6 +229,11 @@ impl Error {
                 "storage_unavailable",
                 "the database could not be reached; try again".to_owned(),
             ),
+            Self::Query(_) => (
+                500,
+                "query_failed",
+                "a database refused a query; the detail is in the Worker's logs".to_owned(),
+            ),
             Self::NotConfigured(what) => (503, "not_configured", (*what).to_owned()),
             Self::Upstream(e) => upstream(e),
         };
@@ -239,6 +251,8 @@ impl Error {
             Self::Upstream(ApiError::BudgetExhausted { retry_after_ms }) => {
                 Some(retry_after_ms.div_ceil(1_000))
             }
+            // Every other 503 says when to come back too: a second, for a client to back off.
+            _ if status == 503 => Some(1),
             _ => None,
         };
         ErrorResponse {
@@ -302,6 +316,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Storage(e) => write!(f, "{e}"),
+            Self::Query(e) => write!(f, "a query was refused: {e}"),
             Self::Fault(fault) => write!(f, "pipeline fault: {fault}"),
             Self::HookFailed(detail) => write!(f, "a hook failed: {detail}"),
             other => f.write_str(&other.to_response().message),
@@ -335,9 +350,15 @@ impl From<InvalidId> for Error {
     }
 }
 
+/// A database's failure: the statement's fault ([`Error::Query`]) or the database's
+/// ([`Error::Storage`]).
 impl From<SqlError> for Error {
     fn from(e: SqlError) -> Self {
-        Self::Storage(e)
+        if e.is_statement_error() {
+            Self::Query(e)
+        } else {
+            Self::Storage(e)
+        }
     }
 }
 
@@ -397,9 +418,14 @@ mod tests {
                 "hook_failed",
             ),
             (
-                Error::Storage(SqlError("no such table: t".into())),
+                Error::Storage(SqlError("D1_ERROR: Network connection lost.".into())),
                 503,
                 "storage_unavailable",
+            ),
+            (
+                Error::Query(SqlError("no such table: t: SQLITE_ERROR".into())),
+                500,
+                "query_failed",
             ),
             (
                 Error::Upstream(ApiError::NameExists),
@@ -460,6 +486,12 @@ mod tests {
         });
         assert_eq!(budget.to_response().retry_after, Some(2));
         assert_eq!(Error::TenantNotFound.to_response().retry_after, None);
+        // Every unavailability says when to come back; the application's own error does not.
+        let down = Error::Storage(SqlError("D1_ERROR: Network connection lost.".into()));
+        assert_eq!(down.to_response().retry_after, Some(1));
+        assert_eq!(Error::KeysUnavailable.to_response().retry_after, Some(1));
+        let refused = Error::Query(SqlError("no such table: t: SQLITE_ERROR".into()));
+        assert_eq!(refused.to_response().retry_after, None);
     }
 
     #[test]

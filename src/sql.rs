@@ -68,6 +68,44 @@ impl std::fmt::Display for SqlError {
 
 impl std::error::Error for SqlError {}
 
+impl SqlError {
+    /// Whether the database refused the statement itself (its SQL, a constraint, a value it
+    /// cannot bind) rather than failing to run it: the application's error, which no retry
+    /// fixes. D1 ends such a message with SQLite's primary result code (`no such table: notes:
+    /// SQLITE_ERROR`) or starts it with its own type errors. Busy, locked, I/O, full, read-only
+    /// and anything not recognised count as the database being unavailable.
+    pub fn is_statement_error(&self) -> bool {
+        const STATEMENT_CODES: [&str; 8] = [
+            "ERROR",
+            "CONSTRAINT",
+            "MISMATCH",
+            "RANGE",
+            "TOOBIG",
+            "MISUSE",
+            "AUTH",
+            "ABORT",
+        ];
+        let message = self.0.as_str();
+        if ["D1_TYPE_ERROR", "D1_COLUMN_NOTFOUND"]
+            .iter()
+            .any(|kind| message.contains(kind))
+        {
+            return true;
+        }
+        let Some(at) = message.rfind("SQLITE_") else {
+            return false;
+        };
+        let code = &message[at + "SQLITE_".len()..];
+        let code = code
+            .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+            .next()
+            .unwrap_or_default();
+        // An extended code (`SQLITE_CONSTRAINT_UNIQUE`) counts as its primary one.
+        let primary = code.split('_').next().unwrap_or_default();
+        STATEMENT_CODES.contains(&primary)
+    }
+}
+
 /// A database the library can run statements on.
 ///
 /// One method, because D1's `batch` is the one primitive every backend offers with the same
@@ -82,5 +120,37 @@ pub trait SqlDatabase {
 impl<T: SqlDatabase> SqlDatabase for &T {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
         (**self).batch(statements).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SqlError;
+
+    #[test]
+    fn the_applications_sql_errors_are_told_from_unavailability() {
+        for message in [
+            "no such table: notes: SQLITE_ERROR",
+            "Error: D1_ERROR: near \"SELEC\": syntax error at offset 0: SQLITE_ERROR",
+            "UNIQUE constraint failed: notes.id: SQLITE_CONSTRAINT",
+            "D1_ERROR: UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT_PRIMARYKEY",
+            "string or blob too big: SQLITE_TOOBIG",
+            "D1_TYPE_ERROR: Type 'object' not supported for value '[object Object]'",
+            "D1_COLUMN_NOTFOUND: Column not found: x",
+        ] {
+            assert!(SqlError(message.into()).is_statement_error(), "{message}");
+        }
+        for message in [
+            "D1_ERROR: Network connection lost.",
+            "D1 DB is overloaded. Too many requests queued.",
+            "database is locked: SQLITE_BUSY",
+            "disk I/O error: SQLITE_IOERR",
+            "D1_ERROR: Exceeded maximum DB size: SQLITE_FULL",
+            "attempt to write a readonly database: SQLITE_READONLY",
+            "internal error",
+            "SQLITE_",
+        ] {
+            assert!(!SqlError(message.into()).is_statement_error(), "{message}");
+        }
     }
 }

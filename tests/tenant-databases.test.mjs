@@ -338,8 +338,9 @@ test("every SQLite value over the REST path, and after the bindings are applied,
   assert.deepEqual(rest.real.row, { type: "real", literal: "1.5", value: 1.5 });
   // NULL goes as the binding sends it; a blob has no form over REST, and is refused before any call.
   assert.deepEqual(rest.null.row, { type: "null", literal: "NULL", value: null });
-  assert.equal(rest.blob.status, 400, JSON.stringify(rest.blob));
-  assert.equal(rest.blob.error.code, "invalid_request");
+  // The application's (a handler bound it), as a binding's type error is: 500, never the client's 400.
+  assert.equal(rest.blob.status, 500, JSON.stringify(rest.blob));
+  assert.equal(rest.blob.error.code, "query_failed");
 
   // A note written over REST before the binding exists.
   const early = await w.call("POST", "/t/vals/notes", { body: "over rest" }, await member("vals"));
@@ -383,6 +384,26 @@ test("read your writes: the binding path hands out a bookmark and reads from it"
   assert.equal(read.status, 200);
   assert.deepEqual((await json(read)).notes.map((n) => n.body), ["over rest", "written"]);
   assert.ok(read.headers.get("x-d1-bookmark"));
+});
+
+test("a statement the database refuses is the application's error on both paths: 500, no SQLite text, never 400 or 503", async () => {
+  // "vals" is bound (the test above); "nosql" is provisioned now, so only REST reaches it.
+  const other = await json(await w.call("POST", "/tenants", { id: "nosql" }));
+  const vals = await json(await w.call("GET", "/tenants/vals"));
+  for (const [tenant, record, path] of [["vals", vals, "binding"], ["nosql", other, "rest"]]) {
+    const dropped = await w.call("POST", `/admin/databases/${record.database_id}/query`, { sql: "DROP TABLE notes" });
+    assert.equal(dropped.status, 200, await dropped.clone().text());
+    const res = await w.call("GET", `/t/${tenant}/notes/1`, undefined, await member(tenant));
+    const text = await res.text();
+    assert.equal(res.status, 500, `${path}: ${text}`);
+    assert.equal(JSON.parse(text).error.code, "query_failed", path);
+    assert.equal(res.headers.get("retry-after"), null, path);
+    assert.doesNotMatch(text, /notes|SQLITE|no such table/, path);
+  }
+  // An admin's own SQL on the admin console is the caller's: 400 with the database's words.
+  const bad = await w.call("POST", `/admin/databases/${other.database_id}/query`, { sql: "SELECT * FROM notes" });
+  assert.equal(bad.status, 400);
+  assert.match((await json(bad)).error.message, /no such table: notes/);
 });
 
 test("the tenant routes stay for administrators", async () => {

@@ -303,22 +303,81 @@ impl<T: Transport, R: Runtime> D1Rest<T, R> {
     }
 
     /// Runs `statements` as one transaction (one query call): each one's rows and `meta`.
-    pub async fn query(&self, statements: &[Statement]) -> Result<Vec<QueryResult>, ApiError> {
-        self.client.query(&self.id, statements).await
+    pub async fn query(&self, statements: &[Statement]) -> Result<Vec<QueryResult>, Error> {
+        self.client
+            .query(&self.id, statements)
+            .await
+            .map_err(query_error)
     }
 
     /// The same, with rows as arrays and the column names once per statement.
-    pub async fn raw(&self, statements: &[Statement]) -> Result<Vec<RawResult>, ApiError> {
-        self.client.raw(&self.id, statements).await
+    pub async fn raw(&self, statements: &[Statement]) -> Result<Vec<RawResult>, Error> {
+        self.client
+            .raw(&self.id, statements)
+            .await
+            .map_err(query_error)
     }
+}
+
+/// A failed query call as the request's error: a statement D1 refused (the API's 400 with
+/// SQLite's message) is the application's [`Error::Query`], as it is on a binding, and never
+/// the client's 400; anything else is the API's.
+fn query_error(error: ApiError) -> Error {
+    match &error {
+        ApiError::Rejected { errors, .. } => {
+            if let Some(refused) = errors
+                .iter()
+                .map(|e| SqlError(e.message.clone()))
+                .find(SqlError::is_statement_error)
+            {
+                return Error::Query(refused);
+            }
+        }
+        // A value the REST API cannot carry (a blob): the binding refuses it as a type error.
+        ApiError::InvalidRequest(why) => {
+            return Error::Query(SqlError(format!("D1_TYPE_ERROR: {why}")));
+        }
+        _ => {}
+    }
+    Error::Upstream(error)
 }
 
 impl<T: Transport, R: Runtime> SqlDatabase for D1Rest<T, R> {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
-        let results = self
-            .query(&statements)
-            .await
-            .map_err(|e| SqlError(e.to_string()))?;
+        let results = self.query(&statements).await.map_err(|e| match e {
+            Error::Query(refused) => refused,
+            other => SqlError(other.to_string()),
+        })?;
         Ok(results.into_iter().map(|r| r.results).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudflare::ApiMessage;
+
+    #[test]
+    fn a_statement_d1_refused_is_the_applications_error_not_the_clients() {
+        let refused = |status, message: &str| ApiError::Rejected {
+            status,
+            errors: vec![ApiMessage {
+                code: 7500,
+                message: message.into(),
+            }],
+        };
+        let error = query_error(refused(400, "no such table: notes: SQLITE_ERROR"));
+        assert_eq!(
+            error,
+            Error::Query(SqlError("no such table: notes: SQLITE_ERROR".into()))
+        );
+        let answer = error.to_response();
+        assert_eq!((answer.status, answer.code), (500, "query_failed"));
+        assert!(!answer.body().contains("notes"), "{}", answer.body());
+        let blob = query_error(ApiError::InvalidRequest("a blob parameter"));
+        assert_eq!(blob.to_response().status, 500);
+        // Any other refusal stays the API's.
+        let other = refused(400, "Invalid property: sql");
+        assert_eq!(query_error(other.clone()), Error::Upstream(other));
     }
 }

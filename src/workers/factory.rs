@@ -128,16 +128,14 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
         };
         if let Some(binding) = &location.binding {
             if let Ok(db) = self.env.d1(binding) {
-                return TenantDb::binding(db, self.session.as_deref());
+                let db = TenantDb::binding(db, self.session.as_deref())?;
+                note_path(tenant, Some(binding));
+                return Ok(db);
             }
         }
-        worker::console_log!(
-            "edge-tenancy: tenant {tenant} has no D1 binding here; its queries go through the REST API (1,200 requests per 5 minutes per account)"
-        );
-        Ok(TenantDb::Rest(D1Rest::new(
-            self.client.clone(),
-            &location.database_id,
-        )?))
+        let db = TenantDb::Rest(D1Rest::new(self.client.clone(), &location.database_id)?);
+        note_path(tenant, None);
+        Ok(db)
     }
 
     async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {
@@ -168,5 +166,37 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
 
     async fn list(&self, after: Option<&TenantId>, limit: u32) -> Result<TenantPage, Error> {
         self.registry.list(after, limit).await
+    }
+}
+
+thread_local! {
+    /// The tenants whose path this isolate has logged, and which path: a tenant whose binding
+    /// arrives (a deploy) is logged again.
+    static PATHS: std::cell::RefCell<std::collections::HashMap<TenantId, &'static str>> =
+        Default::default();
+}
+
+/// Logs which path reaches `tenant`'s database, once per tenant and path per isolate rather
+/// than on every request.
+fn note_path(tenant: &TenantId, binding: Option<&str>) {
+    /// A bound on the memory it takes: past it, the log starts over.
+    const MAX_TENANTS: usize = 10_000;
+    let path = if binding.is_some() { "binding" } else { "rest" };
+    let new = PATHS.with_borrow_mut(|paths| {
+        if paths.len() >= MAX_TENANTS {
+            paths.clear();
+        }
+        paths.insert(tenant.clone(), path) != Some(path)
+    });
+    if !new {
+        return;
+    }
+    match binding {
+        Some(binding) => {
+            worker::console_log!("edge-tenancy: tenant {tenant} is reached through binding {binding}")
+        }
+        None => worker::console_log!(
+            "edge-tenancy: tenant {tenant} has no D1 binding here; its queries go through the REST API (1,200 requests per 5 minutes per account)"
+        ),
     }
 }

@@ -13,8 +13,13 @@
 //! on the way, or text that an INTEGER column reads as a double); bind its decimal text into
 //! `CAST(? AS INTEGER)` to store it exactly, and read it back with `CAST(col AS TEXT)`, since D1
 //! hands numbers to Workers as doubles. Blobs and NULL can be bound on the binding path only: the
-//! REST API types every parameter as a string, so there they are refused before any call (400
-//! `invalid_request`); write `NULL` in the SQL, or encode blobs (hex, base64).
+//! REST API types every parameter as a string, so there they are refused before any call
+//! (`D1_TYPE_ERROR`); write `NULL` in the SQL, or encode blobs (hex, base64).
+//!
+//! Errors are told apart the same way on both paths: a statement the database refuses (its SQL,
+//! a constraint, a value it cannot bind) is [`Error::Query`], the application's (500, the
+//! detail logged, never sent); a database that cannot be reached is [`Error::Storage`] (503,
+//! `Retry-After`). A handler can match on `Error::Query` and answer itself.
 
 use super::cloudflare::{ApiTransport, WorkerRuntime};
 use super::d1::to_js;
@@ -45,8 +50,10 @@ pub struct TenantStatement<'d> {
     statement: Statement,
 }
 
+/// A failure on the binding path: the statement's ([`Error::Query`]) or the database's
+/// ([`Error::Storage`]), told apart by D1's message as on the REST path.
 fn storage(error: impl std::fmt::Display) -> Error {
-    Error::Storage(SqlError(error.to_string()))
+    SqlError(error.to_string()).into()
 }
 
 impl TenantDb {
