@@ -6,7 +6,8 @@
 # bench/run.sh in-process` the same variants and traffic without HTTP, each app run in a loop
 # inside workerd, for what each adds to bare Hono in µs (see bench/in-process.mjs); `bash
 # bench/run.sh first-sight` the parts of a first sight of a public-key token, edge-tenancy's and
-# jose's (see bench/first-sight.mjs).
+# jose's (see bench/first-sight.mjs); `bash bench/run.sh sizes` a Rust worker's wasm with each
+# signature backend, beside a bare workers-rs worker (see bench/sizes.mjs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 bash "$ROOT/scripts/setup.sh"
@@ -18,6 +19,7 @@ case "${1:-run}" in
   profile) exec node "$ROOT/bench/profile.mjs" ;;
   in-process) exec node "$ROOT/bench/in-process.mjs" ;;
   first-sight) exec node "$ROOT/bench/first-sight.mjs" ;;
+  sizes) exec node "$ROOT/bench/sizes.mjs" ;;
   middleware) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/middleware/run.mjs" ;;
-  *) echo "usage: bench/run.sh [run|profile|in-process|first-sight|middleware]" >&2; exit 2 ;;
+  *) echo "usage: bench/run.sh [run|profile|in-process|first-sight|middleware|sizes]" >&2; exit 2 ;;
 esac

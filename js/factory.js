@@ -206,10 +206,13 @@ export function createD1Factory(options) {
   const warned = new Set();
   function openDatabase({ id, databaseId, binding }) {
     const bound = binding ? env[binding] : undefined;
-    if (typeof bound?.prepare === "function") return bound;
+    // Under the local API (`api`, development), a binding declared in wrangler.toml is a separate
+    // local D1 that wrangler makes: only one that names the local API's database reaches it.
+    const reaches = api === undefined || bound?.localApiDatabase === databaseId;
+    if (typeof bound?.prepare === "function" && reaches) return bound;
     if (!warned.has(id)) {
       warned.add(id);
-      console.warn(`edge-tenancy: tenant ${id} has no D1 binding here; its queries go through the REST API (1,200 requests per 5 minutes per account)`);
+      console.warn(`edge-tenancy: tenant ${id} has no D1 binding here that reaches its database; its queries go through the REST API (1,200 requests per 5 minutes per account)`);
     }
     // The API's `success` is per call: a result the client decoded is a success.
     return new RestD1Database(async (body) => JSON.parse(await settle(control.raw(databaseId, JSON.stringify(body)))).map((r) => ({ ...r, success: true })));

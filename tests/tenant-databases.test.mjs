@@ -411,3 +411,36 @@ test("the tenant routes stay for administrators", async () => {
   assert.equal((await w.call("POST", "/tenants", { id: "x" }, await member("beta"))).status, 403);
   assert.equal((await w.call("DELETE", "/tenants/beta", undefined, await member("beta"))).status, 403);
 });
+
+test("under the local API, a D1 binding declared for a tenant (wrangler dev's own local database) is not used: the REST path reaches the database the local API made", async () => {
+  const record = await json(await w.call("POST", "/tenants", { id: "declared" }));
+  assert.equal(record.binding, "TENANT_DECLARED");
+  const vals = await json(await w.call("GET", "/tenants/vals"));
+  // As `wrangler dev` does with a [[d1_databases]] entry: a D1 of its own under that name.
+  await w.mf.setOptions({
+    workers: [
+      {
+        ...demo,
+        d1Databases: { ...demo.d1Databases, TENANT_DECLARED: "wrangler-dev-local" },
+        wrappedBindings: { [vals.binding]: localD1Binding(vals.database_id) },
+      },
+      localApiWorker(),
+      localD1Worker(),
+    ],
+  });
+  const token = await member("declared");
+  const write = await w.call("POST", "/t/declared/notes", { body: "one database" }, token);
+  assert.equal(write.status, 201, await write.clone().text());
+  assert.equal(write.headers.get("x-edge-tenancy-database-path"), "rest");
+  const read = await w.call("GET", "/t/declared/notes", undefined, token);
+  assert.deepEqual((await json(read)).notes.map((n) => n.body), ["one database"]);
+  // The note is in the local API's database, and the declared local D1 was never written.
+  const inApi = await json(await w.call("POST", `/admin/databases/${record.database_id}/query`, { sql: "SELECT body FROM notes" }));
+  assert.deepEqual(inApi.results[0].results, [{ body: "one database" }], JSON.stringify(inApi));
+  const local = await w.mf.getD1Database("TENANT_DECLARED", "edge-tenancy-demo");
+  const tables = await local.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'notes'").all();
+  assert.deepEqual(tables.results, [], "wrangler dev's local D1 stays untouched");
+  // A binding that names its database (the local API's own) is still used.
+  const bound = await w.call("GET", "/t/vals/notes", undefined, await member("vals"));
+  assert.equal(bound.headers.get("x-edge-tenancy-database-path"), "binding");
+});

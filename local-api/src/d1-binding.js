@@ -80,6 +80,13 @@ export class D1Database {
     this.env = env;
   }
 
+  /** Which of the local API's databases this binding reaches: the factory uses a tenant's
+   * binding under the local API only when it names the tenant's database (a D1 that wrangler dev
+   * makes for a declared binding is another, empty database). */
+  get localApiDatabase() {
+    return this.env.id;
+  }
+
   /** The database's Durable Object, reached anew by each call: the binding is made at the
    * Worker's start, where no I/O may happen, and a stub belongs to the request that made it. */
   get stub() {

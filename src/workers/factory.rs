@@ -99,6 +99,25 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
     }
 }
 
+impl<H> D1Factory<'_, H> {
+    /// Whether binding `db` reaches database `id`. On the real API a binding named in the
+    /// registry is the one the factory made. With the local API (development) a D1 binding
+    /// declared in `wrangler.toml` is a separate local database the local API never made, so it
+    /// is used only when it says it is that database (the local API's own bindings do); any
+    /// other goes unused and the REST path reaches the database the local API made.
+    fn reaches(&self, db: &worker::D1Database, id: &str) -> bool {
+        match self.client.transport() {
+            ApiTransport::Fetch => true,
+            ApiTransport::Service(_) => {
+                js_sys::Reflect::get(db.as_ref(), &"localApiDatabase".into())
+                    .ok()
+                    .and_then(|named| named.as_string())
+                    .is_some_and(|named| named == id)
+            }
+        }
+    }
+}
+
 impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
     type Database = TenantDb;
 
@@ -128,9 +147,11 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
         };
         if let Some(binding) = &location.binding {
             if let Ok(db) = self.env.d1(binding) {
-                let db = TenantDb::binding(db, self.session.as_deref())?;
-                note_path(tenant, Some(binding));
-                return Ok(db);
+                if self.reaches(&db, &location.database_id) {
+                    let db = TenantDb::binding(db, self.session.as_deref())?;
+                    note_path(tenant, Some(binding));
+                    return Ok(db);
+                }
             }
         }
         let db = TenantDb::Rest(D1Rest::new(self.client.clone(), &location.database_id)?);
@@ -196,7 +217,7 @@ fn note_path(tenant: &TenantId, binding: Option<&str>) {
             worker::console_log!("edge-tenancy: tenant {tenant} is reached through binding {binding}")
         }
         None => worker::console_log!(
-            "edge-tenancy: tenant {tenant} has no D1 binding here; its queries go through the REST API (1,200 requests per 5 minutes per account)"
+            "edge-tenancy: tenant {tenant} has no D1 binding here that reaches its database; its queries go through the REST API (1,200 requests per 5 minutes per account)"
         ),
     }
 }
