@@ -211,6 +211,7 @@ export function createD1Factory(options) {
     const reaches = api === undefined || bound?.localApiDatabase === databaseId;
     if (typeof bound?.prepare === "function" && reaches) return bound;
     if (!warned.has(id)) {
+      if (warned.size >= 10_000) warned.clear(); // bounded, as the Rust factory's
       warned.add(id);
       console.warn(`edge-tenancy: tenant ${id} has no D1 binding here that reaches its database; its queries go through the REST API (1,200 requests per 5 minutes per account)`);
     }

@@ -1,5 +1,5 @@
 // The crate's minimum Rust version holds for what it links: every crate edge-tenancy depends on
-// (all features, for wasm32 and for the host, dev-dependencies left out) asks for no newer Rust
+// (all features, on every platform, dev-dependencies left out) asks for no newer Rust
 // than edge-tenancy's `rust-version`. Clippy's `incompatible_msrv` lint, on in every clippy run,
 // checks the crate's own use of the standard library against the same version; scripts/test.sh
 // also compiles the crate with that toolchain where it is installed.

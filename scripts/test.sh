@@ -30,7 +30,8 @@ step "the published crate: packaged and verified, its minimum Rust version"
 cargo package --quiet -p edge-tenancy --allow-dirty
 node scripts/check-msrv.mjs
 msrv="$(awk -F'"' '/^rust-version/ { print $2; exit }' Cargo.toml)"
-if rustup toolchain list 2>/dev/null | grep -q "^$msrv"; then
+if rustup toolchain list 2>/dev/null | grep -q "^$msrv" &&
+  rustup +"$msrv" target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   CARGO_TARGET_DIR="$ROOT/target/msrv" cargo "+$msrv" check --quiet -p edge-tenancy --features workers --target wasm32-unknown-unknown
 else
   echo "(no Rust $msrv toolchain here: rustup toolchain install $msrv --target wasm32-unknown-unknown checks the crate with it)"

@@ -350,10 +350,18 @@ impl From<InvalidId> for Error {
     }
 }
 
-/// A database's failure: the statement's fault ([`Error::Query`]) or the database's
-/// ([`Error::Storage`]).
+/// The library's own statements (the registry's) failing: the database's trouble. A tenant
+/// database running the application's statements goes through [`Error::from_database`].
 impl From<SqlError> for Error {
     fn from(e: SqlError) -> Self {
+        Self::Storage(e)
+    }
+}
+
+impl Error {
+    /// A tenant database's failure to run the application's statements: the statement's fault
+    /// ([`Error::Query`]) when the database refused it, else the database's ([`Error::Storage`]).
+    pub fn from_database(e: SqlError) -> Self {
         if e.is_statement_error() {
             Self::Query(e)
         } else {

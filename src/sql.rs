@@ -85,11 +85,15 @@ impl SqlError {
             "AUTH",
             "ABORT",
         ];
+        // D1's own refusals of a statement, which carry no SQLite code.
+        const D1_REFUSALS: [&str; 4] = [
+            "D1_TYPE_ERROR",
+            "D1_COLUMN_NOTFOUND",
+            "Wrong number of parameter bindings",
+            "only the last statement can have parameters",
+        ];
         let message = self.0.as_str();
-        if ["D1_TYPE_ERROR", "D1_COLUMN_NOTFOUND"]
-            .iter()
-            .any(|kind| message.contains(kind))
-        {
+        if D1_REFUSALS.iter().any(|kind| message.contains(kind)) {
             return true;
         }
         let Some(at) = message.rfind("SQLITE_") else {
@@ -137,6 +141,8 @@ mod tests {
             "string or blob too big: SQLITE_TOOBIG",
             "D1_TYPE_ERROR: Type 'object' not supported for value '[object Object]'",
             "D1_COLUMN_NOTFOUND: Column not found: x",
+            "D1_ERROR: Wrong number of parameter bindings for SQL query.",
+            "D1_ERROR: When executing multiple SQL statements in a single call, only the last statement can have parameters.",
         ] {
             assert!(SqlError(message.into()).is_statement_error(), "{message}");
         }

@@ -319,33 +319,31 @@ impl<T: Transport, R: Runtime> D1Rest<T, R> {
     }
 }
 
-/// A failed query call as the request's error: a statement D1 refused (the API's 400 with
-/// SQLite's message) is the application's [`Error::Query`], as it is on a binding, and never
-/// the client's 400; anything else is the API's.
+/// A failed query call as the request's error, as the binding path would answer it: a statement
+/// D1 refused (the API's 400 with SQLite's message, or a value the REST API cannot carry) is the
+/// application's [`Error::Query`], never the client's 400; any other refusal or server error is
+/// the database being unavailable ([`Error::Storage`], its message logged, never sent). Rate
+/// limits, timeouts and a refused token keep their own answers.
 fn query_error(error: ApiError) -> Error {
+    let message = |errors: &[crate::cloudflare::ApiMessage]| {
+        let text: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        SqlError(text.join("; "))
+    };
     match &error {
-        ApiError::Rejected { errors, .. } => {
-            if let Some(refused) = errors
-                .iter()
-                .map(|e| SqlError(e.message.clone()))
-                .find(SqlError::is_statement_error)
-            {
-                return Error::Query(refused);
-            }
+        ApiError::Rejected { errors, .. } => Error::from_database(message(errors)),
+        ApiError::Server { status, errors } if errors.is_empty() => {
+            Error::Storage(SqlError(format!("the D1 API answered {status}")))
         }
-        // A value the REST API cannot carry (a blob): the binding refuses it as a type error.
-        ApiError::InvalidRequest(why) => {
-            return Error::Query(SqlError(format!("D1_TYPE_ERROR: {why}")));
-        }
-        _ => {}
+        ApiError::Server { errors, .. } => Error::Storage(message(errors)),
+        ApiError::InvalidRequest(why) => Error::Query(SqlError((*why).to_owned())),
+        _ => Error::Upstream(error),
     }
-    Error::Upstream(error)
 }
 
 impl<T: Transport, R: Runtime> SqlDatabase for D1Rest<T, R> {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
         let results = self.query(&statements).await.map_err(|e| match e {
-            Error::Query(refused) => refused,
+            Error::Query(e) | Error::Storage(e) => e,
             other => SqlError(other.to_string()),
         })?;
         Ok(results.into_iter().map(|r| r.results).collect())
@@ -376,8 +374,22 @@ mod tests {
         assert!(!answer.body().contains("notes"), "{}", answer.body());
         let blob = query_error(ApiError::InvalidRequest("a blob parameter"));
         assert_eq!(blob.to_response().status, 500);
-        // Any other refusal stays the API's.
-        let other = refused(400, "Invalid property: sql");
-        assert_eq!(query_error(other.clone()), Error::Upstream(other));
+        // Any other refusal or failure is the database's, its words logged only: 503.
+        for other in [
+            refused(400, "Invalid property: sql"),
+            refused(400, "D1 DB storage operation exceeded timeout"),
+            ApiError::Server {
+                status: 500,
+                errors: vec![],
+            },
+        ] {
+            let answer = query_error(other).to_response();
+            assert_eq!((answer.status, answer.code), (503, "storage_unavailable"));
+            assert!(!answer.body().contains("sql"), "{}", answer.body());
+        }
+        let limited = ApiError::RateLimited {
+            retry_after: Some(3),
+        };
+        assert_eq!(query_error(limited.clone()), Error::Upstream(limited));
     }
 }

@@ -4,7 +4,7 @@ use crate::Error;
 use worker::{Headers, Response};
 
 /// The JSON error answer for `error`: its status, `{"error":{"code","message"}}`, and the
-/// `WWW-Authenticate` challenge on a 401, the `Retry-After` on a rate-limited 503.
+/// `WWW-Authenticate` challenge on a 401, the `Retry-After` every 503 carries.
 pub fn error_response(error: &Error) -> worker::Result<Response> {
     let mapped = error.to_response();
     let headers = Headers::new();

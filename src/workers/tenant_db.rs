@@ -12,9 +12,9 @@
 //! paths. Past 2^53, an integer bound as a parameter is stored rounded on both (it becomes a double
 //! on the way, or text that an INTEGER column reads as a double); bind its decimal text into
 //! `CAST(? AS INTEGER)` to store it exactly, and read it back with `CAST(col AS TEXT)`, since D1
-//! hands numbers to Workers as doubles. Blobs and NULL can be bound on the binding path only: the
-//! REST API types every parameter as a string, so there they are refused before any call
-//! (`D1_TYPE_ERROR`); write `NULL` in the SQL, or encode blobs (hex, base64).
+//! hands numbers to Workers as doubles. NULL binds alike on both. Blobs can be bound on the binding
+//! path only: the REST API has no form for them, so there they are refused before any call (as
+//! the application's [`Error::Query`]); write `X'…'` into the SQL, or encode them (hex, base64).
 //!
 //! Errors are told apart the same way on both paths: a statement the database refuses (its SQL,
 //! a constraint, a value it cannot bind) is [`Error::Query`], the application's (500, the
@@ -53,7 +53,7 @@ pub struct TenantStatement<'d> {
 /// A failure on the binding path: the statement's ([`Error::Query`]) or the database's
 /// ([`Error::Storage`]), told apart by D1's message as on the REST path.
 fn storage(error: impl std::fmt::Display) -> Error {
-    SqlError(error.to_string()).into()
+    Error::from_database(SqlError(error.to_string()))
 }
 
 impl TenantDb {

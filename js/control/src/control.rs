@@ -134,7 +134,7 @@ where
             Err(error) => {
                 if matches!(
                     error,
-                    Error::HookFailed(_) | Error::Storage(_) | Error::Upstream(_)
+                    Error::HookFailed(_) | Error::Storage(_) | Error::Query(_) | Error::Upstream(_)
                 ) {
                     inner.edges.log(&format!("edge-tenancy: {error}"));
                 }
