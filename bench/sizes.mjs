@@ -1,20 +1,13 @@
 // What a Rust worker's wasm weighs: the README's example built with each signature backend on
-// its own, all three (the default features), and a bare workers-rs worker with the same note
-// routes and no tenancy, each as a crate of its own built with worker-build and the README's
-// release profile. Prints bytes and gzip, and each beside the bare worker and the HMAC-only build.
-import { readFileSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { ROOT } from "../tests/helpers.mjs";
-import { readmeFiles, writeCrate, buildWorker } from "../tests/rust-worker.mjs";
+// its own, all three (the default features), and a bare workers-rs worker (bench/rust-bare: a
+// route without the database and one SELECT on a D1 binding, no tenancy), each as a crate of its
+// own built with worker-build and the README's release profile. Prints bytes and gzip, and each beside the bare worker and the HMAC-only build.
+import { rmSync } from "node:fs";
+import { bareRustFiles, readmeFiles, writeCrate, buildWorker } from "../tests/rust-worker.mjs";
 
-const BARE = join(ROOT, "bench/rust-bare");
-const bareFiles = {
-  "Cargo.toml": readFileSync(join(BARE, "Cargo.toml"), "utf8"),
-  ...Object.fromEntries(readdirSync(join(BARE, "src")).map((name) => [`src/${name}`, readFileSync(join(BARE, "src", name), "utf8")])),
-};
 const readme = readmeFiles();
 const variants = [
-  ["bare workers-rs (no tenancy)", bareFiles, undefined],
+  ["bare workers-rs (no tenancy)", bareRustFiles(), undefined],
   ["README example, HMAC keys only (its features)", readme, []],
   ["  + eddsa", readme, ["eddsa"]],
   ["  + es256", readme, ["es256"]],

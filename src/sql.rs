@@ -86,11 +86,12 @@ impl SqlError {
             "ABORT",
         ];
         // D1's own refusals of a statement, which carry no SQLite code.
-        const D1_REFUSALS: [&str; 4] = [
+        const D1_REFUSALS: [&str; 5] = [
             "D1_TYPE_ERROR",
             "D1_COLUMN_NOTFOUND",
             "Wrong number of parameter bindings",
             "only the last statement can have parameters",
+            "No SQL statements detected",
         ];
         let message = self.0.as_str();
         if D1_REFUSALS.iter().any(|kind| message.contains(kind)) {
@@ -142,6 +143,7 @@ mod tests {
             "D1_TYPE_ERROR: Type 'object' not supported for value '[object Object]'",
             "D1_COLUMN_NOTFOUND: Column not found: x",
             "D1_ERROR: Wrong number of parameter bindings for SQL query.",
+            "No SQL statements detected.",
             "D1_ERROR: When executing multiple SQL statements in a single call, only the last statement can have parameters.",
         ] {
             assert!(SqlError(message.into()).is_statement_error(), "{message}");

@@ -54,3 +54,15 @@ export async function json(response) {
     throw new Error(`not JSON (status ${response.status}): ${text.slice(0, 200)}`);
   }
 }
+
+/** `call(method, path, token?, body?)` on a Miniflare worker: its status and JSON body. */
+export function jsonCaller(worker) {
+  return async (method, path, token, body) => {
+    const res = await worker.fetch(`http://example${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
+      body: body && JSON.stringify(body),
+    });
+    return { status: res.status, body: await json(res) };
+  };
+}

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { Miniflare } from "miniflare";
 import * as jose from "jose";
-import { ROOT, COMPATIBILITY_DATE, json } from "./helpers.mjs";
+import { ROOT, COMPATIBILITY_DATE, jsonCaller } from "./helpers.mjs";
 import { localApiWorker, localD1Worker } from "../local-api/testing.mjs";
 
 const README = readFileSync(join(ROOT, "js/README.md"), "utf8");
@@ -91,14 +91,7 @@ for (const command of bundlerCommands()) {
     });
     disposers.push(() => mf.dispose());
     const worker = await mf.getWorker("readme-example");
-    const call = async (method, path, token, body) => {
-      const res = await worker.fetch(`http://example${path}`, {
-        method,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
-        body: body && JSON.stringify(body),
-      });
-      return { status: res.status, body: await json(res) };
-    };
+    const call = jsonCaller(worker);
     assert.deepEqual(await call("GET", "/health"), { status: 200, body: { status: "ok" } });
     const made = await call("POST", "/tenants", await sign({ tenant: "main", sub: "ops", scope: "tenants:admin" }), { id: "acme" });
     assert.equal(made.status, 201, JSON.stringify(made.body));

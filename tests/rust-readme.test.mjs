@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import * as jose from "jose";
-import { json } from "./helpers.mjs";
+import { jsonCaller } from "./helpers.mjs";
 import { readmeFiles, writeCrate, buildWorker } from "./rust-worker.mjs";
 import { localApiWorker } from "../local-api/testing.mjs";
 
@@ -40,14 +40,7 @@ test("the README's Rust worker builds outside the workspace and serves tenants i
   const secret = new TextEncoder().encode(config.authenticate.secrets[0].secret);
   const sign = (claims) => new jose.SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(secret);
   const worker = await mf.getWorker(name);
-  const call = async (method, path, token, body) => {
-    const res = await worker.fetch(`http://example${path}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { "content-type": "application/json" } : {}) },
-      body: body && JSON.stringify(body),
-    });
-    return { status: res.status, body: await json(res) };
-  };
+  const call = jsonCaller(worker);
 
   const admin = await sign({ tenant: "main", sub: "ops", scope: "tenants:admin" });
   const made = await call("POST", "/tenants", admin, { id: "acme" });

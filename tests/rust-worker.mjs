@@ -43,6 +43,15 @@ export function writeCrate(files, { features } = {}) {
   return dir;
 }
 
+/** bench/rust-bare's files: workers-rs alone, the benchmarks' baseline for Rust workers. */
+export function bareRustFiles() {
+  const bare = join(ROOT, "bench/rust-bare");
+  return {
+    "Cargo.toml": readFileSync(join(bare, "Cargo.toml"), "utf8"),
+    "src/lib.rs": readFileSync(join(bare, "src/lib.rs"), "utf8"),
+  };
+}
+
 /** Builds the crate in `dir` with `worker-build --release`; its wasm's size, raw and gzip. */
 export function buildWorker(dir) {
   assert.ok(process.env.WORKER_BUILD_BIN, "run through scripts/test.sh or bench/run.sh, which put worker-build on PATH");

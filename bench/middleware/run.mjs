@@ -7,8 +7,9 @@
 // to the tenant's binding); (b) the same job written by hand the way @authhero/multi-tenancy's
 // docs suggest (jose, a Map of verified tokens, a Map of adapters per tenant filled by a registry
 // read); (c) edge-tenancy's Hono middleware with its D1 factory; (d) the Rust demo worker
-// (demo/build). Routes: one without the database (the tenant and the user as JSON) and one
-// indexed SELECT on the tenant's own database.
+// (demo/build); (e) workers-rs alone, no auth and no tenancy (bench/rust-bare, built here with
+// worker-build as a crate of its own): the Rust demo's ceiling. Routes: one without the database
+// (the tenant and the user as JSON) and one indexed SELECT on the tenant's own database.
 //
 // Tenants: provisioned through the real path — the demo's POST /tenants against the local
 // Cloudflare API (local-api/), which makes each tenant's D1 database, records it in the
@@ -41,6 +42,7 @@ import * as jose from "jose";
 import { bundle, pin } from "../harness.mjs";
 import { profileWhile, printSelfTime } from "./profile.mjs";
 import { adminToken, demoWorker } from "../../tests/demo-admin.mjs";
+import { bareRustFiles, buildWorker, writeCrate } from "../../tests/rust-worker.mjs";
 import { localApiWorker, localD1Worker, localD1Binding, control } from "../../local-api/testing.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -81,6 +83,7 @@ const VARIANTS = [
   { name: "(b) JS baseline (jose + Maps)", entry: "baseline.js", routes: JS_ROUTES, kind: "js" },
   { name: "(c) edge-tenancy middleware", entry: "edge-tenancy.js", routes: JS_ROUTES, kind: "js" },
   { name: "(d) Rust demo worker", routes: DEMO_ROUTES, kind: "demo" },
+  { name: "(e) bare workers-rs", routes: JS_ROUTES, kind: "bare", rust: "bare-workers-rs" },
 ].filter((v, i) => i === 0 || new RegExp(process.env.BENCH_VARIANTS ?? "").test(v.name));
 const ROUTE_NAMES = { plain: "no database", database: "one indexed SELECT" };
 
@@ -101,7 +104,7 @@ function workerOf(v, bindings, port) {
   const tenantDbs = { wrappedBindings: Object.fromEntries(Object.entries(bindings).map(([name, id]) => [name, localD1Binding(id)])) };
   if (v.kind === "demo") return { ...DEMO, ...tenantDbs, ...socket };
   return {
-    name: v.entry.replace(".js", ""),
+    name: v.rust ?? v.entry.replace(".js", ""),
     modules: true,
     scriptPath: v.script,
     modulesRoot: dirname(v.script),
@@ -276,6 +279,11 @@ const uploadFiles = (dir) => readdirSync(dir).filter((f) => /\.(m?js|wasm)$/.tes
 const step = (what) => process.stderr.write(`[bench] ${what}\n`);
 step("bundling");
 for (const v of VARIANTS) if (v.entry) v.script = bundleOf(v.entry);
+for (const v of VARIANTS.filter((v) => v.rust)) {
+  const dir = writeCrate(bareRustFiles());
+  buildWorker(dir);
+  v.script = join(dir, "build/index.js");
+}
 step("provisioning");
 const bindings = await provision();
 step("serving");
@@ -359,6 +367,11 @@ for (const [which, title] of [
   console.log(`\n${title}`);
   for (const route of ["plain", "database"]) console.log(`  ${ROUTE_NAMES[route].padEnd(22)}${between(results[route][which], results[route][baseline]).toFixed(2)}x`);
 }
+const rustBare = index("(e)");
+if (demo >= 0 && rustBare >= 0) {
+  console.log(`\nRust demo worker / bare workers-rs (same round; goal: 0.9x or more on both routes)`);
+  for (const route of ["plain", "database"]) console.log(`  ${ROUTE_NAMES[route].padEnd(22)}${between(results[route][demo], results[route][rustBare]).toFixed(2)}x`);
+}
 if (ours >= 0 && baseline >= 0) {
   console.log(`\ngoal: middleware >= 0.95x bare without the database, ahead of the JS baseline on both routes`);
   const plainRatio = toBare(results.plain[ours]);
@@ -376,7 +389,7 @@ for (const route of ["plain", "database"]) {
 console.log(`\ncold start: a fresh workerd (miniflare) with the variant beside the local API, ${COLD_SAMPLES} samples, medians`);
 console.log(`${"variant".padEnd(32)}${cell("start→200 ms", 14)}${cell("ready→200 ms", 14)}${cell("upload gzip KB", 16)}`);
 for (const [i, v] of VARIANTS.entries()) {
-  const files = v.entry ? uploadFiles(dirname(v.script)) : uploadFiles(join(ROOT, "demo/build")).concat(uploadFiles(join(ROOT, "demo/build/worker")));
+  const files = v.script ? uploadFiles(dirname(v.script)) : uploadFiles(join(ROOT, "demo/build")).concat(uploadFiles(join(ROOT, "demo/build/worker")));
   console.log(`${v.name.padEnd(32)}${cell(cold[i].total.toFixed(0), 14)}${cell(cold[i].first.toFixed(1), 14)}${cell(gzipKb(files).toFixed(0), 16)}`);
 }
 // The package's wasm modules: the request pipeline, and the control plane (registry, factory).

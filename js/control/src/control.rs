@@ -9,9 +9,9 @@
 use crate::edges::{ControlEdges, CustomBackend, JsHooks, JsRuntime, JsSql, JsTransport};
 use crate::error_json;
 use edge_tenancy::cloudflare::d1::{Jurisdiction, LocationHint};
-use edge_tenancy::cloudflare::{AccountId, ApiError, ApiToken, Client, ClientOptions, DatabaseId};
+use edge_tenancy::cloudflare::{AccountId, ApiToken, Client, ClientOptions, DatabaseId};
 use edge_tenancy::control::{Provisioner, Registry};
-use edge_tenancy::database::d1::{D1Backend, D1Options};
+use edge_tenancy::database::d1::{query_error, D1Backend, D1Options};
 use edge_tenancy::database::Backend;
 use edge_tenancy::lookup::{CachePolicy, Location, Lookup, TenantCache, TenantStatus};
 use edge_tenancy::sql::{Statement, Value};
@@ -144,9 +144,11 @@ where
     })
 }
 
-/// As [`promise`], for a query the developer wrote: the API's own message is the error's, and a
-/// SQL error's (7500) is D1's message alone (`no such table: notes: SQLITE_ERROR`), word for word
-/// what a D1 binding's error says. It names the developer's schema, no secret.
+/// As [`promise`], for a query the developer wrote: blamed as the Rust path blames it
+/// ([`query_error`]: a refused statement 500 `query_failed`, the database's trouble 503), and
+/// with D1's own words as the message (`no such table: notes: SQLITE_ERROR`), word for word what
+/// a D1 binding's error says, for the REST adapter's `D1_ERROR`. It names the developer's schema,
+/// no secret.
 fn query_promise<F>(work: F) -> Promise
 where
     F: Future<Output = Result<String, Error>> + 'static,
@@ -155,24 +157,19 @@ where
         work.await
             .map(|json| JsValue::from_str(&json))
             .map_err(|error| {
+                let error = match error {
+                    Error::Upstream(cause) => query_error(cause),
+                    other => other,
+                };
                 let mut response = error.to_response();
-                if let Error::Upstream(cause) = &error {
-                    response.message = match cause {
-                        ApiError::Rejected { errors, .. }
-                            if errors.len() == 1 && errors[0].code == CODE_SQL =>
-                        {
-                            errors[0].message.clone()
-                        }
-                        cause => cause.to_string(),
-                    };
-                }
+                response.message = match &error {
+                    Error::Query(words) | Error::Storage(words) => words.0.clone(),
+                    other => other.to_string(),
+                };
                 JsValue::from_str(&serde_json::to_string(&response).unwrap_or_default())
             })
     })
 }
-
-/// D1's code for a statement SQLite refused, its message SQLite's (`<message>: SQLITE_<CODE>`).
-const CODE_SQL: u32 = 7500;
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
