@@ -160,7 +160,7 @@ const urlPath = (v, route, tenant, index) => v.routes[route].replace("%s", tenan
 // same sequence) and sends the user's token on its own tenant's path.
 function wrkScript(v, route, tokens) {
   const lua = (s) => JSON.stringify(s); // JSON strings of ASCII are valid Lua strings
-  const path = join(work, `${v.entry ?? "demo"}-${route}.lua`);
+  const path = join(work, `${v.entry ?? v.rust ?? "demo"}-${route}.lua`);
   writeFileSync(
     path,
     `local tokens = { ${tokens.map((t) => lua(`Bearer ${t}`)).join(", ")} }
@@ -310,7 +310,7 @@ try {
     const { profile, loaded } = await profileWhile(workerdPid(), workerOf(VARIANTS[i], {}).name, () =>
       wrkAsync(VARIANTS[i], ports[i], scripts[i][PROFILE_ROUTE], SECONDS),
     );
-    const file = join(work, `${VARIANTS[i].entry ?? "demo"}-${PROFILE_ROUTE}.cpuprofile`);
+    const file = join(work, `${VARIANTS[i].entry ?? VARIANTS[i].rust ?? "demo"}-${PROFILE_ROUTE}.cpuprofile`);
     writeFileSync(file, JSON.stringify(profile));
     console.log(`\n${VARIANTS[i].name}, ${ROUTE_NAMES[PROFILE_ROUTE]}: ${loaded.rps.toFixed(0)} req/s while profiled; profile: ${file}`);
     printSelfTime(profile, loaded.requests);

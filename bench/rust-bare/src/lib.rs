@@ -26,7 +26,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 .env
                 .d1(&binding)?
                 .prepare("SELECT id, body FROM notes WHERE id = ?")
-                .bind(&[id.into()])?
+                .bind(&[(id as f64).into()])? // D1 takes numbers, not BigInts
                 .first::<serde_json::Value>(None)
                 .await?;
             match note {
