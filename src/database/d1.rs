@@ -320,11 +320,11 @@ impl<T: Transport, R: Runtime> D1Rest<T, R> {
 }
 
 /// A failed query call on a tenant's database as the request's error, as the binding path would
-/// answer it (the npm package's REST adapter uses it too): a statement
-/// D1 refused (the API's 400 with SQLite's message, or a value the REST API cannot carry) is the
-/// application's [`Error::Query`], never the client's 400; any other refusal or server error is
-/// the database being unavailable ([`Error::Storage`], its message logged, never sent). Rate
-/// limits, timeouts and a refused token keep their own answers.
+/// answer it (the npm package's REST adapter uses it too): a statement D1 refused (the API's 400
+/// with SQLite's message, or a value the REST API cannot carry) is the application's
+/// [`Error::Query`], never the client's 400; any other refusal or server error is the database
+/// being unavailable ([`Error::Storage`], its message logged, never sent). Rate limits, timeouts
+/// and a refused token keep their own answers.
 pub fn query_error(error: ApiError) -> Error {
     let message = |errors: &[crate::cloudflare::ApiMessage]| {
         let text: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
