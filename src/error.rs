@@ -87,6 +87,15 @@ pub enum Error {
     /// one a retry fixes (500, generic; the inner error is for logs only). A handler can match
     /// on it and answer itself, a constraint as a 409 say.
     Query(SqlError),
+    /// A statement that changes, or may change, the schema of a tenant database whose schema
+    /// comes from its group's migrations (403, `blocked`, Turso's "Operation was blocked").
+    Blocked,
+    /// The tenant's schema group is migrating and holds writes to its databases until the job
+    /// commits or rolls back (503, with `Retry-After`); reads go on.
+    SchemaMigrating {
+        /// When to try again, in seconds.
+        retry_after_secs: u32,
+    },
     /// A part of the deployment this route needs is not configured (503). The reason is for
     /// logs and for the operator, never a secret.
     NotConfigured(&'static str),
@@ -234,6 +243,13 @@ impl Error {
                 "query_failed",
                 "a database refused a query; the detail is in the Worker's logs".to_owned(),
             ),
+            Self::Blocked => (403, "blocked", "Operation was blocked".to_owned()),
+            Self::SchemaMigrating { .. } => (
+                503,
+                "schema_migrating",
+                "the tenant's schema is being migrated; writes wait until it is done, reads go on"
+                    .to_owned(),
+            ),
             Self::NotConfigured(what) => (503, "not_configured", (*what).to_owned()),
             Self::Upstream(e) => upstream(e),
         };
@@ -246,7 +262,8 @@ impl Error {
         };
         let retry_after = match self {
             Self::TenantUnavailable { retry_after_secs }
-            | Self::TenantBusy { retry_after_secs } => Some(u64::from(*retry_after_secs)),
+            | Self::TenantBusy { retry_after_secs }
+            | Self::SchemaMigrating { retry_after_secs } => Some(u64::from(*retry_after_secs)),
             Self::Upstream(ApiError::RateLimited { retry_after }) => Some(retry_after.unwrap_or(1)),
             Self::Upstream(ApiError::BudgetExhausted { retry_after_ms }) => {
                 Some(retry_after_ms.div_ceil(1_000))
@@ -413,6 +430,14 @@ mod tests {
                 "tenant_busy",
             ),
             (Error::LeaseLost, 409, "lease_lost"),
+            (Error::Blocked, 403, "blocked"),
+            (
+                Error::SchemaMigrating {
+                    retry_after_secs: 5,
+                },
+                503,
+                "schema_migrating",
+            ),
             (Error::ForeignDatabase, 409, "database_exists"),
             (Error::BindingLimit { limit: 2 }, 409, "binding_limit"),
             (

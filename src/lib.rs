@@ -20,6 +20,8 @@
 //!   provisioning and deprovisioning of tenant databases through a [`database`] factory.
 //! - [`database`]: the [`DatabaseFactory`](database::DatabaseFactory) interface and its D1
 //!   backend.
+//! - [`schema`]: migrations for tenant databases — a ledger in each, drift, dry runs, lint, and
+//!   the lock that keeps a schema group's children from changing their own schema.
 //! - `workers` (feature `workers`): Rust workers on the `worker` crate — route handlers for a
 //!   workers-rs `Router` that get the tenant context and the tenant's database, every error
 //!   answered in one place (`workers::handler`), and the edges they are made of: D1 behind
@@ -40,6 +42,7 @@ pub mod lookup;
 pub mod pipeline;
 mod principal;
 pub mod resolve;
+pub mod schema;
 pub mod sql;
 mod tenant_id;
 #[cfg(test)]

@@ -19,7 +19,7 @@ impl SqliteDatabase {
 impl SqlDatabase for SqliteDatabase {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
         let mut conn = self.0.borrow_mut();
-        let err = |e: rusqlite::Error| SqlError(e.to_string());
+        let err = d1_error;
         let tx = conn.transaction().map_err(err)?;
         let mut out = Vec::with_capacity(statements.len());
         for statement in &statements {
@@ -40,6 +40,29 @@ impl SqlDatabase for SqliteDatabase {
         tx.commit().map_err(err)?;
         Ok(out)
     }
+}
+
+/// A SQLite error as D1 words it: the message, then the primary result code's name.
+fn d1_error(error: rusqlite::Error) -> SqlError {
+    let code = match &error {
+        rusqlite::Error::SqliteFailure(e, _) => match e.extended_code & 0xff {
+            4 => "ABORT",
+            5 => "BUSY",
+            6 => "LOCKED",
+            8 => "READONLY",
+            10 => "IOERR",
+            13 => "FULL",
+            18 => "TOOBIG",
+            19 => "CONSTRAINT",
+            20 => "MISMATCH",
+            21 => "MISUSE",
+            23 => "AUTH",
+            25 => "RANGE",
+            _ => "ERROR",
+        },
+        _ => "ERROR",
+    };
+    SqlError(format!("{error}: SQLITE_{code}"))
 }
 
 fn to_sqlite(value: &Value) -> rusqlite::types::Value {

@@ -1,0 +1,281 @@
+//! The ledger every migrated database keeps (`edge_tenancy_migrations`: each applied migration's
+//! name, hash and place), what it says about a database against a list of migrations, and the
+//! three things done with it: read a database's status, apply what it lacks, and dry-run that.
+//!
+//! The ledger is the truth about a database, so nothing is applied twice: a migration's
+//! statements and its ledger row go in one batch (one transaction), and the row's primary key
+//! makes a second runner's batch fail whole, after which it reads the ledger again.
+
+use super::migration::{Migration, Migrations};
+use crate::sql::{Row, SqlDatabase, SqlError, Statement, Value};
+use crate::UnixTime;
+use std::fmt;
+
+/// The ledger table. The named check is never broken by a real row; a dry run breaks it on
+/// purpose as its last statement, so the database rolls the whole batch back and the error
+/// that comes back names the check only when every migration before it ran.
+const LEDGER: &str = "CREATE TABLE IF NOT EXISTS edge_tenancy_migrations (
+    name TEXT PRIMARY KEY NOT NULL,
+    hash TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    applied_at INTEGER NOT NULL,
+    CONSTRAINT edge_tenancy_dry_run CHECK (name <> '')
+) STRICT";
+
+const READ: &str = "SELECT name, hash, version FROM edge_tenancy_migrations ORDER BY version, name";
+const RECORD: &str =
+    "INSERT INTO edge_tenancy_migrations (name, hash, version, applied_at) VALUES (?, ?, ?, ?)";
+const DRY_RUN_SENTINEL: &str = "edge_tenancy_dry_run";
+
+/// A migration whose ledger row does not match the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drift {
+    /// Applied, but its SQL has changed since: never run again.
+    Changed {
+        /// The migration.
+        name: String,
+        /// The hash the ledger holds.
+        applied: String,
+        /// The hash of the SQL in the list.
+        listed: String,
+    },
+    /// Applied here but not in the list (a newer deployment's, or a removed one).
+    Unlisted {
+        /// The migration.
+        name: String,
+    },
+    /// In the list and not applied, but a migration after it is: it was added out of order.
+    Skipped {
+        /// The migration.
+        name: String,
+    },
+}
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Changed { name, .. } => write!(f, "{name}: changed after it was applied"),
+            Self::Unlisted { name } => write!(f, "{name}: applied but not in the migrations"),
+            Self::Skipped { name } => write!(f, "{name}: not applied, but a later one is"),
+        }
+    }
+}
+
+/// A database's migrations against a list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Status {
+    /// How many migrations from the list's start are applied, as listed: the database's
+    /// schema version.
+    pub version: usize,
+    /// The places in the list of the migrations not applied, in order.
+    pub pending: Vec<usize>,
+    /// Ledger rows that do not match the list.
+    pub drift: Vec<Drift>,
+}
+
+impl Status {
+    /// Reads `ledger` (name, hash) rows against `migrations`.
+    pub fn of(migrations: &Migrations, ledger: &[(String, String)]) -> Self {
+        let mut status = Self::default();
+        let mut prefix = true;
+        let mut last_applied = None;
+        for (at, migration) in migrations.iter().enumerate() {
+            match ledger.iter().find(|(name, _)| name == migration.name()) {
+                Some((_, hash)) if hash == migration.hash() => last_applied = Some(at),
+                Some((_, hash)) => status.drift.push(Drift::Changed {
+                    name: migration.name().to_owned(),
+                    applied: hash.clone(),
+                    listed: migration.hash().to_owned(),
+                }),
+                None => {
+                    prefix = false;
+                    status.pending.push(at);
+                    continue;
+                }
+            }
+            if prefix {
+                status.version = at + 1;
+            }
+        }
+        for (name, _) in ledger {
+            if !migrations.iter().any(|m| m.name() == name) {
+                status.drift.push(Drift::Unlisted { name: name.clone() });
+            }
+        }
+        let skipped = status
+            .pending
+            .iter()
+            .filter(|&&at| last_applied.is_some_and(|last| at < last))
+            .map(|&at| Drift::Skipped {
+                name: migrations
+                    .get(at)
+                    .map(|m| m.name().to_owned())
+                    .unwrap_or_default(),
+            });
+        status.drift.extend(skipped.collect::<Vec<_>>());
+        status
+    }
+}
+
+/// Why migrating a database stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrateError {
+    /// The ledger does not match the list: nothing was applied.
+    Drift(Vec<Drift>),
+    /// The database refused a migration's SQL; the migrations before it stay applied, it and
+    /// those after it are not.
+    Failed {
+        /// The migration, or for a dry run the first pending one.
+        migration: String,
+        /// The database's error (logged; may name tables).
+        error: SqlError,
+    },
+    /// The database could not be read or written.
+    Database(SqlError),
+}
+
+impl fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Drift(drift) => {
+                f.write_str("the database's ledger does not match the migrations: ")?;
+                let list: Vec<String> = drift.iter().map(Drift::to_string).collect();
+                f.write_str(&list.join("; "))
+            }
+            Self::Failed { migration, error } => write!(f, "migration {migration} failed: {error}"),
+            Self::Database(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for MigrateError {}
+
+/// `db`'s ledger rows, (name, hash), oldest first; none when it has no ledger yet.
+pub async fn ledger(db: &impl SqlDatabase) -> Result<Vec<(String, String)>, SqlError> {
+    let rows = match db.batch(vec![Statement::new(READ, vec![])]).await {
+        Ok(mut results) => results.pop().unwrap_or_default(),
+        Err(e) if e.0.contains("no such table: edge_tenancy_migrations") => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    rows.iter()
+        .map(|row| Ok((text(row, "name")?, text(row, "hash")?)))
+        .collect()
+}
+
+fn text(row: &Row, column: &str) -> Result<String, SqlError> {
+    row.get(column)
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| SqlError(format!("the ledger's {column} is not text")))
+}
+
+/// `db`'s status against `migrations`.
+pub async fn status(db: &impl SqlDatabase, migrations: &Migrations) -> Result<Status, SqlError> {
+    Ok(Status::of(migrations, &ledger(db).await?))
+}
+
+/// One migration's statements and its ledger row, to run as one batch.
+fn batch_for(migration: &Migration, version: usize, now: UnixTime) -> Vec<Statement> {
+    let mut batch = vec![Statement::new(LEDGER, vec![])];
+    batch.extend(
+        migration
+            .statements()
+            .iter()
+            .map(|sql| Statement::new(sql.clone(), vec![])),
+    );
+    batch.push(Statement::new(
+        RECORD,
+        vec![
+            migration.name().into(),
+            migration.hash().into(),
+            Value::Integer(version as i64),
+            Value::Integer(now.millis()),
+        ],
+    ));
+    batch
+}
+
+/// Applies the migrations `db` lacks, in order, each in one transaction with its ledger row;
+/// returns the version `db` is at. Refuses to apply anything when the ledger has drifted. A
+/// runner that loses a race for a migration (the other one's row came first) reads the ledger
+/// again and goes on.
+pub async fn migrate(
+    db: &impl SqlDatabase,
+    migrations: &Migrations,
+    now: UnixTime,
+) -> Result<usize, MigrateError> {
+    // Each round applies one migration or finds one applied by another runner, so this ends.
+    loop {
+        let status = status(db, migrations)
+            .await
+            .map_err(MigrateError::Database)?;
+        if !status.drift.is_empty() {
+            return Err(MigrateError::Drift(status.drift));
+        }
+        let Some(&at) = status.pending.first() else {
+            return Ok(status.version);
+        };
+        let Some(migration) = migrations.get(at) else {
+            return Ok(status.version);
+        };
+        if let Err(error) = db.batch(batch_for(migration, at + 1, now)).await {
+            // Another runner may have applied it meanwhile: then this batch failed on the
+            // ledger row or on the migration's own SQL (the table it makes exists now), and the
+            // ledger, read again, says so.
+            let ledger = ledger(db).await.map_err(MigrateError::Database)?;
+            if ledger.iter().any(|(name, _)| name == migration.name()) {
+                continue;
+            }
+            return Err(if error.is_statement_error() {
+                MigrateError::Failed {
+                    migration: migration.name().to_owned(),
+                    error,
+                }
+            } else {
+                MigrateError::Database(error)
+            });
+        }
+    }
+}
+
+/// Runs the migrations `db` lacks and rolls them back: one batch of all of them and their ledger
+/// rows, ended by a row that breaks the ledger's check, so the database undoes the batch. Ok
+/// when only that last row failed, that is when every migration ran; the database's own error
+/// otherwise. Nothing is left changed either way.
+pub async fn dry_run(
+    db: &impl SqlDatabase,
+    migrations: &Migrations,
+    now: UnixTime,
+) -> Result<Status, MigrateError> {
+    let status = status(db, migrations)
+        .await
+        .map_err(MigrateError::Database)?;
+    if !status.drift.is_empty() {
+        return Err(MigrateError::Drift(status.drift));
+    }
+    let Some(first) = status.pending.first().and_then(|&at| migrations.get(at)) else {
+        return Ok(status);
+    };
+    let mut batch = Vec::new();
+    for &at in &status.pending {
+        if let Some(migration) = migrations.get(at) {
+            batch.extend(batch_for(migration, at + 1, now));
+        }
+    }
+    batch.push(Statement::new(
+        RECORD,
+        vec!["".into(), "".into(), Value::Integer(0), Value::Integer(0)],
+    ));
+    match db.batch(batch).await {
+        Err(error) if error.0.contains(DRY_RUN_SENTINEL) => Ok(status),
+        Err(error) if error.is_statement_error() => Err(MigrateError::Failed {
+            migration: first.name().to_owned(),
+            error,
+        }),
+        Err(error) => Err(MigrateError::Database(error)),
+        // The sentinel cannot pass its check: a database that took it is not SQLite as known.
+        Ok(_) => Err(MigrateError::Database(SqlError(
+            "the dry run's rollback did not happen".into(),
+        ))),
+    }
+}

@@ -1,0 +1,36 @@
+//! Multi-database schema: one list of migrations for many tenant databases.
+//!
+//! Turso's multi-DB schemas, carried to every backend. The parts, none of which does I/O beyond
+//! the [`SqlDatabase`](crate::sql::SqlDatabase) edge:
+//!
+//! - [`Migrations`]: named SQL migrations in order, from strings or from a wrangler
+//!   `migrations/` folder (`0001_create_users.sql`), each hashed; one that opens or ends a
+//!   transaction is refused, since each already runs in one.
+//! - [`ledger`]: the `edge_tenancy_migrations` table in every migrated database, the
+//!   [`Status`] of a database against the list (its version, what is pending, drift: a migration
+//!   changed after it was applied is reported and never run again), [`migrate`] to apply what
+//!   is pending (each migration with its ledger row in one transaction, so nothing is applied
+//!   twice), and [`dry_run`] to run it all and roll it back.
+//! - [`lint`]: what D1 would refuse partway through a fleet, and drops and renames, with the
+//!   expand/contract advice, before any database is touched.
+//! - [`Lock`]: what a tenant database handle lets through — for a tenant in a schema group no
+//!   schema change ([`Error::Blocked`](crate::Error::Blocked), however the statement is
+//!   written: comments, case, chained statements, `PRAGMA writable_schema`, writes to
+//!   `sqlite_master`), and while its group migrates, no write either.
+//! - [`statement`] and [`sql_text`]: how statements are told apart, as SQLite tokenizes them.
+
+pub mod ledger;
+pub mod lint;
+mod lock;
+mod migration;
+pub mod sql_text;
+pub mod statement;
+
+pub use ledger::{dry_run, migrate, status, Drift, MigrateError, Status};
+pub use lint::{lint, Finding, Lint};
+pub use lock::Lock;
+pub use migration::{Migration, MigrationError, Migrations};
+pub use statement::{classify, Kind, SchemaChange};
+
+#[cfg(test)]
+mod tests;
