@@ -28,6 +28,11 @@ if [ "$(cat "$ROOT/node_modules/.lock-sha256" 2>/dev/null)" != "$lock_sum" ]; th
   echo "$lock_sum" > "$ROOT/node_modules/.lock-sha256"
 fi
 
+# The two cargo tools build into one target folder, so the crates they share compile once, at
+# opt-level 1 without LTO: they run for seconds per build, so their own speed matters less than
+# how long a cold machine takes to build them.
+export CARGO_TARGET_DIR="$TOOLS/target" CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=false
 # wasm-bindgen-cli must match the wasm-bindgen in Cargo.lock exactly. No --locked: its own lock file
 # names a crate version the registry here lacks.
 if [ ! -x "$WASM_BINDGEN_BIN" ]; then
@@ -38,3 +43,4 @@ if [ ! -x "$WORKER_BUILD_BIN" ]; then
   step "building worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
   cargo install --quiet worker-build --version "$WORKER_BUILD_VERSION" --root "$TOOLS/worker-build-$WORKER_BUILD_VERSION"
 fi
+rm -rf "$TOOLS/target"

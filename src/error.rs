@@ -79,6 +79,10 @@ pub enum Error {
     },
     /// A user's provisioning or deprovisioning hook failed (500). The detail is for logs only.
     HookFailed(String),
+    /// A tenant database could not be brought to its schema group's migrations: one failed, or
+    /// its ledger does not match them (500). The detail (the migration, the database's words)
+    /// is for logs and the registry's row, never a response.
+    Migration(String),
     /// The control-plane or tenant database could not run a statement (503, with
     /// `Retry-After`). The inner error is for logs only.
     Storage(SqlError),
@@ -232,6 +236,12 @@ impl Error {
                 500,
                 "hook_failed",
                 "a provisioning hook failed; the tenant is marked failed".to_owned(),
+            ),
+            Self::Migration(_) => (
+                500,
+                "migration_failed",
+                "the tenant's database could not be migrated; the tenant is marked failed"
+                    .to_owned(),
             ),
             Self::Storage(_) => (
                 503,
@@ -431,6 +441,7 @@ mod tests {
             ),
             (Error::LeaseLost, 409, "lease_lost"),
             (Error::Blocked, 403, "blocked"),
+            (Error::Migration("m".into()), 500, "migration_failed"),
             (
                 Error::SchemaMigrating {
                     retry_after_secs: 5,

@@ -113,16 +113,17 @@ test("a provision costs one create and one settings update, no list", async () =
   await w.local.reset();
   const res = await w.call("POST", "/tenants", { id: "delta" });
   assert.equal(res.status, 201);
-  // The binding update reads the settings to keep the other bindings; the schema hook is one query.
+  // The binding update reads the settings to keep the other bindings; the schema group's two
+  // migrations are two queries: the ledger read, then both migrations in one batch.
   assert.deepEqual(await calls(), {
     "d1.create": 1,
     "workers.settings.get": 1,
     "workers.settings.patch": 1,
-    "d1.query": 1,
+    "d1.query": 2,
   });
   // A second provision of a ready tenant costs no API call.
   await w.call("POST", "/tenants", { id: "delta" });
-  assert.equal(Object.values(await calls()).reduce((a, b) => a + b, 0), 4);
+  assert.equal(Object.values(await calls()).reduce((a, b) => a + b, 0), 5);
 });
 
 test("20 concurrent provisions of one tenant make one database", async () => {
@@ -404,6 +405,44 @@ test("a statement the database refuses is the application's error on both paths:
   const bad = await w.call("POST", `/admin/databases/${other.database_id}/query`, { sql: "SELECT * FROM notes" });
   assert.equal(bad.status, 400);
   assert.match((await json(bad)).error.message, /no such table: notes/);
+});
+
+test("a tenant in the demo's schema group: migrated when provisioned, and its database refuses schema changes on both paths, 403 blocked", async () => {
+  // "vals" is bound (above); "locked" is reached over REST only.
+  await w.call("POST", "/tenants", { id: "locked" });
+  for (const [tenant, path] of [["vals", "binding"], ["locked", "rest"]]) {
+    const record = await json(await w.call("GET", `/tenants/${tenant}`));
+    assert.equal(record.schema_group, "demo", path);
+    assert.equal(record.schema_version, 2, path);
+    const token = await member(tenant);
+    const query = (sql, params, as = token) => w.call("POST", `/t/${tenant}/query`, { sql, params }, as);
+    const ledger = await json(await query("SELECT name, version FROM edge_tenancy_migrations ORDER BY version"));
+    assert.deepEqual(ledger.results, [{ name: "0001_notes.sql", version: 1 }, { name: "0002_round_trip.sql", version: 2 }], path);
+    for (const sql of [
+      "CREATE TABLE extra (a)",
+      "select 1; DROP TABLE notes",
+      "/* harmless */ alter table notes add column c",
+      "PRAGMA writable_schema = 1",
+      "UPDATE sqlite_master SET sql = ''",
+      "DELETE FROM edge_tenancy_migrations; VACUUM",
+    ]) {
+      const res = await query(sql);
+      const text = await res.text();
+      assert.equal(res.status, 403, `${path}: ${sql}: ${text}`);
+      assert.deepEqual(JSON.parse(text).error, { code: "blocked", message: "Operation was blocked" }, sql);
+      assert.equal(res.headers.get("x-edge-tenancy-database-path"), null);
+    }
+    // A token holding the ddl scope may change the schema: here it puts back the notes table an
+    // administrator dropped from "vals" behind the migrations' back (the test above).
+    const ddl = await sign({ tenant, sub: `${tenant}-dba`, scope: "ddl" });
+    const made = await query("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)", [], ddl);
+    assert.equal(made.status, 200, await made.clone().text());
+    // Reads and writes pass, on the path the tenant has.
+    const write = await query("INSERT INTO notes (body) VALUES (?) RETURNING body", ["create table inside a string"]);
+    assert.equal(write.status, 200, await write.clone().text());
+    assert.equal(write.headers.get("x-edge-tenancy-database-path"), path);
+    assert.equal((await json(await query("SELECT count(*) AS n FROM notes WHERE body LIKE 'create%'"))).results[0].n, 1);
+  }
 });
 
 test("the tenant routes stay for administrators", async () => {

@@ -8,7 +8,8 @@
 //!   not registered, as the pipeline decides). No database work.
 //! - The tenant's own database, for its members (the `tenants` module):
 //!   `GET|POST /t/{tenant}/notes`, `GET /t/{tenant}/notes/{id}` (one indexed SELECT),
-//!   `POST /t/{tenant}/values`.
+//!   `POST /t/{tenant}/values`, `POST /t/{tenant}/query` (a statement of the caller's own; schema
+//!   changes are refused, since the schema comes from the `demo/migrations/` schema group).
 //! - For control-plane administrators (a token for the control-plane tenant with the admin
 //!   scope): the tenants and their databases (the `tenants` module), and `/admin/...`: D1
 //!   databases and Worker bindings through the Cloudflare API (the `admin` module).
@@ -24,7 +25,7 @@ mod tenants;
 
 thread_local! {
     // The pipeline, the tenant cache and the API client, once per isolate.
-    static TENANCY: Rc<Tenancy> = Rc::new(Tenancy::default());
+    static TENANCY: Rc<Tenancy> = Rc::new(Tenancy::default().with_schema(tenants::schema()));
 }
 
 #[event(start)]

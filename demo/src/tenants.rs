@@ -25,18 +25,16 @@
 
 use crate::admin::body;
 use edge_tenancy::control::TenantRecord;
-use edge_tenancy::database::d1::D1Rest;
 use edge_tenancy::database::{DatabaseFactory, Hooks};
-use edge_tenancy::sql::{Row, SqlDatabase, SqlError, Statement, Value};
+use edge_tenancy::schema::{Migrations, SchemaGroup};
+use edge_tenancy::sql::Value;
 use edge_tenancy::workers::backup::R2Backup;
-use edge_tenancy::workers::factory::ApiClient;
 use edge_tenancy::workers::{
-    admin, tenant, AdminRequest, Reply, TenancyRouter, TenantDb, TenantRequest, TenantStatement,
+    admin, tenant, AdminRequest, Reply, TenancyRouter, TenantDb, TenantRequest,
 };
 use edge_tenancy::{Error, TenantId};
 use serde::Deserialize;
 use serde_json::json;
-use std::rc::Rc;
 use worker::Request;
 
 /// Adds the routes.
@@ -50,20 +48,30 @@ pub fn routes(router: TenancyRouter<'_>) -> TenancyRouter<'_> {
         .post_async("/t/:tenant/notes", tenant(write_note))
         .get_async("/t/:tenant/notes/:id", tenant(note))
         .post_async("/t/:tenant/values", tenant(round_trip))
+        .post_async("/t/:tenant/query", tenant(query))
 }
 
-/// The tenant database's schema, applied by the provisioning hook.
-const NOTES: &str = "CREATE TABLE IF NOT EXISTS notes (
-    id INTEGER PRIMARY KEY,
-    body TEXT NOT NULL
-)";
+/// The tenant databases' schema group: the migrations in `demo/migrations/`, in wrangler's
+/// layout, compiled in. A tenant is brought to them when it is provisioned (before it is ready),
+/// and a tenant a migration missed catches up on its first request in an isolate.
+pub fn schema() -> SchemaGroup {
+    let files = [
+        (
+            "0001_notes.sql",
+            include_str!("../migrations/0001_notes.sql"),
+        ),
+        (
+            "0002_round_trip.sql",
+            include_str!("../migrations/0002_round_trip.sql"),
+        ),
+    ];
+    let migrations = Migrations::from_files(files).expect("the demo's migrations are valid");
+    SchemaGroup::new("demo", migrations).expect("the demo's group name is valid")
+}
 
-/// The demo's hooks. After provisioning, the new database gets its schema before the tenant is
-/// ready (through the REST API: a binding made a moment ago reaches this isolate only after the
-/// Worker's next deploy). Before deprovisioning, when `BACKUP_BUCKET` names an R2 bucket, the
-/// database's dump is stored there.
+/// The demo's hooks. Before deprovisioning, when `BACKUP_BUCKET` names an R2 bucket, the
+/// database's dump is stored there; a restore reads it back.
 struct DemoHooks {
-    client: Rc<ApiClient>,
     backups: Option<R2Backup>,
 }
 
@@ -72,7 +80,6 @@ const BACKUP_BUCKET_VAR: &str = "BACKUP_BUCKET";
 
 impl DemoHooks {
     fn new(admin: &AdminRequest) -> Result<Self, Error> {
-        let client = admin.client()?;
         let backups = match admin.env().var(BACKUP_BUCKET_VAR) {
             Err(_) => None,
             Ok(name) => {
@@ -84,23 +91,14 @@ impl DemoHooks {
                     );
                     Error::NotConfigured("BACKUP_BUCKET names no bound R2 bucket")
                 })?;
-                Some(R2Backup::new(client.clone(), bucket, "backups/"))
+                Some(R2Backup::new(admin.client()?, bucket, "backups/"))
             }
         };
-        Ok(Self { client, backups })
+        Ok(Self { backups })
     }
 }
 
 impl Hooks for DemoHooks {
-    async fn after_provision(&self, record: &TenantRecord) -> Result<(), String> {
-        let id = record.database_id.as_deref().ok_or("no database")?;
-        let db = D1Rest::new(self.client.clone(), id).map_err(|e| e.to_string())?;
-        db.batch(vec![Statement::new(NOTES, vec![])])
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-
     async fn before_deprovision(&self, record: &TenantRecord) -> Result<Option<String>, String> {
         let Some(backups) = &self.backups else {
             return Ok(None);
@@ -239,22 +237,15 @@ fn from_db(db: &TenantDb, value: serde_json::Value) -> Reply {
     }
 }
 
-/// Runs `query` after making sure of the schema: the provisioning hook made the table, but a
-/// database reached through a binding that was never provisioned here (a local D1 under
-/// miniflare) gets it on first use. The query's rows.
-async fn with_schema(db: &TenantDb, query: TenantStatement<'_>) -> Result<Vec<Row>, Error> {
-    let mut results = db.batch(&[db.prepare(NOTES), query]).await?;
-    let result = results
-        .pop()
-        .ok_or(Error::Storage(SqlError("no result".into())))?;
-    Ok(result.results)
-}
-
 /// Every note of the tenant.
 async fn notes(tenant: TenantRequest, req: Request) -> Result<Reply, Error> {
     let tenant = in_session(tenant, &req);
     let db = tenant.db().await?;
-    let rows = with_schema(db, db.prepare("SELECT id, body FROM notes ORDER BY id")).await?;
+    let rows = db
+        .prepare("SELECT id, body FROM notes ORDER BY id")
+        .all()
+        .await?
+        .results;
     Ok(from_db(db, json!({ "notes": rows })))
 }
 
@@ -270,12 +261,11 @@ async fn write_note(tenant: TenantRequest, mut req: Request) -> Result<Reply, Er
     let insert = db
         .prepare("INSERT INTO notes (body) VALUES (?) RETURNING id, body")
         .bind(vec![Value::Text(note.body)]);
-    let rows = with_schema(db, insert).await?;
+    let rows = insert.all().await?.results;
     Ok(from_db(db, json!({ "notes": rows })).with_status(201))
 }
 
-/// One note by id: a single SELECT on the primary key, nothing else (the table is there once a
-/// provisioning or a first `/notes` call made it).
+/// One note by id: a single SELECT on the primary key, nothing else.
 async fn note(tenant: TenantRequest, req: Request) -> Result<Reply, Error> {
     let id: i64 = tenant
         .param("id")
@@ -328,8 +318,6 @@ async fn round_trip(tenant: TenantRequest, mut req: Request) -> Result<Reply, Er
         _ => "?",
     };
     let db = tenant.db().await?;
-    db.exec("CREATE TABLE IF NOT EXISTS round_trip (i INTEGER, r REAL, t TEXT, b BLOB)")
-        .await?;
     let row = db
         .prepare(format!(
             "INSERT INTO round_trip ({column}) VALUES ({placeholder}) \
@@ -339,4 +327,42 @@ async fn round_trip(tenant: TenantRequest, mut req: Request) -> Result<Reply, Er
         .first()
         .await?;
     Ok(Reply::json(&json!({ "path": db.path(), "row": row })))
+}
+
+/// A statement of the caller's own on the tenant's database, with its parameters: the rows and
+/// `meta`. Reads and writes; a schema change is 403 `blocked` (the schema comes from the
+/// group's migrations) unless the caller's token holds the `ddl` scope.
+async fn query(tenant: TenantRequest, mut req: Request) -> Result<Reply, Error> {
+    #[derive(Deserialize)]
+    struct Body {
+        sql: String,
+        #[serde(default)]
+        params: Vec<serde_json::Value>,
+    }
+    let body: Body = body(
+        &mut req,
+        r#"expected {"sql": "<statement>", "params": [values]}"#,
+    )
+    .await?;
+    let params = body
+        .params
+        .into_iter()
+        .map(|value| match value {
+            serde_json::Value::Null => Ok(Value::Null),
+            serde_json::Value::String(text) => Ok(Value::Text(text)),
+            serde_json::Value::Number(n) => Ok(match n.as_i64() {
+                Some(i) => Value::Integer(i),
+                None => Value::Real(n.as_f64().unwrap_or_default()),
+            }),
+            _ => Err(Error::InvalidBody(
+                "a parameter is null, a number or a string",
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let db = tenant.db().await?;
+    let result = db.prepare(body.sql).bind(params).all().await?;
+    Ok(from_db(
+        db,
+        json!({ "results": result.results, "meta": result.meta }),
+    ))
 }

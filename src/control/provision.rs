@@ -22,7 +22,8 @@
 //!
 //! Provisioning: claim the row (`provisioning`, database name recorded first) → make (or adopt)
 //! the database → record its id → when restoring, fill it from the backup (the `restore` hook)
-//! → bind it and record the binding → the user's `after_provision` hook → `ready`. A failure
+//! → bind it and record the binding → bring it to its schema group's migrations and record the
+//! version (`Hooks::migrate`) → the user's `after_provision` hook → `ready`. A failure
 //! marks the tenant `failed` with a code and a short message, which provisioning again resumes
 //! (a restore included: the row keeps the backup it is restored from).
 //!
@@ -269,6 +270,15 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
                     )
                     .await?;
             }
+        }
+        let schema = self
+            .fenced(tenant, lease, None, self.hooks.migrate(&record))
+            .await?;
+        if let Some(schema) = schema {
+            record = self
+                .registry
+                .record_schema(tenant, lease, &schema, self.now())
+                .await?;
         }
         self.fenced(tenant, lease, None, async {
             self.hooks

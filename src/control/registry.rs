@@ -16,6 +16,7 @@
 
 use super::migrations;
 use crate::lookup::{Location, Lookup, TenantStatus};
+use crate::schema::SchemaVersion;
 use crate::sql::{Row, SqlDatabase, Statement, Value};
 use crate::{Error, TenantId, UnixTime};
 use serde::{Deserialize, Serialize};
@@ -112,6 +113,7 @@ impl TenantRecord {
             (TenantStatus::Ready, Some(database_id)) => Some(Location {
                 database_id: database_id.clone(),
                 binding: self.binding.clone(),
+                schema_group: self.schema_group.clone(),
             }),
             _ => None,
         };
@@ -429,6 +431,24 @@ impl<D: SqlDatabase> Registry<D> {
         .await
     }
 
+    /// Records, under `lease`, the schema group `id`'s database follows and the version it is at.
+    pub async fn record_schema(
+        &self,
+        id: &TenantId,
+        lease: &Lease,
+        schema: &SchemaVersion,
+        now: UnixTime,
+    ) -> Result<TenantRecord, Error> {
+        self.update_leased(
+            id,
+            lease,
+            "schema_group = ?, schema_version = ?",
+            vec![schema.group.as_str().into(), Value::Integer(schema.version)],
+            now,
+        )
+        .await
+    }
+
     /// Records, under `lease`, the backup taken before `id`'s removal (`None`: there was none to
     /// take), so a retry does not take it again.
     pub async fn record_backup(
@@ -637,7 +657,9 @@ fn failure(error: Option<&Error>) -> (Value, Value) {
     let response = error.to_response();
     let message: String = match error {
         // The hook's own words, cut at the first line and the length limit.
-        Error::HookFailed(detail) => detail.lines().next().unwrap_or_default().to_owned(),
+        Error::HookFailed(detail) | Error::Migration(detail) => {
+            detail.lines().next().unwrap_or_default().to_owned()
+        }
         _ => response.message,
     };
     let message: String = message.chars().take(MAX_ERROR_CHARS).collect();
@@ -808,6 +830,7 @@ mod tests {
                 location: Some(Location {
                     database_id: "uuid-1".into(),
                     binding: Some("TENANT_ACME".into()),
+                    schema_group: None,
                 }),
             }
         );

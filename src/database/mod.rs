@@ -14,6 +14,7 @@ use crate::authenticate::AuthError;
 use crate::authorize::Access;
 use crate::control::{Deprovisioned, Provisioned, TenantPage, TenantRecord};
 use crate::pipeline::TenantContext;
+use crate::schema::SchemaVersion;
 use crate::{Error, TenantId};
 
 /// The interface of `@authhero/multi-tenancy`'s database factories (`getAdapters`, `provision`,
@@ -120,6 +121,14 @@ pub trait Backend {
 /// line (200 characters at most), the log the rest; no response carries it.
 #[allow(async_fn_in_trait)]
 pub trait Hooks {
+    /// Brings the new database to its schema group's migrations (after a restore, before
+    /// `after_provision`) and answers the group and the version reached, which the registry
+    /// records; `None` when the tenant follows no group (the default). Called again whenever a
+    /// provisioning is resumed: the database's ledger keeps it from applying anything twice.
+    async fn migrate(&self, _record: &TenantRecord) -> Result<Option<SchemaVersion>, Error> {
+        Ok(None)
+    }
+
     /// After the database is made and bound, before the tenant is ready.
     async fn after_provision(&self, _record: &TenantRecord) -> Result<(), String> {
         Ok(())

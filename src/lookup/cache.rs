@@ -88,7 +88,9 @@ struct Entry {
 /// The bytes `lookup` for `tenant` counts for.
 fn entry_bytes(tenant: &TenantId, lookup: &Lookup) -> usize {
     let location = lookup.location.as_ref().map_or(0, |l| {
-        l.database_id.len() + l.binding.as_deref().map_or(0, str::len)
+        l.database_id.len()
+            + l.binding.as_deref().map_or(0, str::len)
+            + l.schema_group.as_deref().map_or(0, str::len)
     });
     ENTRY_OVERHEAD + tenant.as_str().len() + location
 }
@@ -359,6 +361,7 @@ mod tests {
             location: Some(Location {
                 database_id: "6f8d2a51-2b7e-4c1e-9d4b-0b3e5f6a7c8d".into(),
                 binding: binding.map(str::to_owned),
+                schema_group: None,
             }),
         }
     }
@@ -404,6 +407,7 @@ mod tests {
             location: Some(Location {
                 database_id: "d".repeat(n),
                 binding: Some("B".repeat(n)),
+                schema_group: None,
             }),
         };
         let each = ENTRY_OVERHEAD + 1 + 2000;

@@ -39,6 +39,9 @@ pub struct Location {
     pub database_id: String,
     /// The Worker binding that reaches it, once one was made.
     pub binding: Option<String>,
+    /// The schema group it follows: its handle then refuses schema changes
+    /// ([`schema::Lock`](crate::schema::Lock)).
+    pub schema_group: Option<String>,
 }
 
 /// One registry answer about a tenant: what a request gets, and where its database is.

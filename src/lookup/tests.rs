@@ -41,6 +41,7 @@ fn row(version: u32) -> Lookup {
         location: Some(Location {
             database_id: version.to_string(),
             binding: None,
+            schema_group: None,
         }),
     }
 }

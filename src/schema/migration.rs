@@ -44,6 +44,8 @@ impl Migration {
 /// Why a list of migrations is refused; names the migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MigrationError {
+    /// A schema group's name that is not 1 to 64 of `a-z`, `0-9`, `-` and `_`.
+    InvalidGroup(String),
     /// A file name not in wrangler's `NNNN_name.sql` form, or an empty name.
     InvalidName(String),
     /// Two migrations with one name, or two files with one number (their order is unknown).
@@ -66,6 +68,10 @@ impl fmt::Display for MigrationError {
             Self::InvalidName(name) => write!(
                 f,
                 "migration {name:?}: a migration file's name is a number, '_', a name and '.sql' (0001_create_users.sql)"
+            ),
+            Self::InvalidGroup(name) => write!(
+                f,
+                "schema group {name:?}: a group's name is 1 to 64 of a-z, 0-9, '-' and '_'"
             ),
             Self::Duplicate(name) => write!(f, "migration {name:?} comes twice, or its number does"),
             Self::Empty(name) => write!(f, "migration {name:?} has no statement"),

@@ -11,6 +11,8 @@
 //!   changed after it was applied is reported and never run again), [`migrate`] to apply what
 //!   is pending (each migration with its ledger row in one transaction, so nothing is applied
 //!   twice), and [`dry_run`] to run it all and roll it back.
+//! - [`SchemaGroup`]: a name and its migrations; a tenant provisioned into it is brought to
+//!   them before it is ready, and the registry records its [`SchemaVersion`].
 //! - [`lint`]: what D1 would refuse partway through a fleet, and drops and renames, with the
 //!   expand/contract advice, before any database is touched.
 //! - [`Lock`]: what a tenant database handle lets through — for a tenant in a schema group no
@@ -19,6 +21,7 @@
 //!   `sqlite_master`), and while its group migrates, no write either.
 //! - [`statement`] and [`sql_text`]: how statements are told apart, as SQLite tokenizes them.
 
+mod group;
 pub mod ledger;
 pub mod lint;
 mod lock;
@@ -26,6 +29,7 @@ mod migration;
 pub mod sql_text;
 pub mod statement;
 
+pub use group::{SchemaGroup, SchemaVersion};
 pub use ledger::{dry_run, migrate, status, Drift, MigrateError, Status};
 pub use lint::{lint, Finding, Lint};
 pub use lock::Lock;

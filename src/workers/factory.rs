@@ -12,6 +12,7 @@ use crate::database::d1::{D1Backend, D1Options, D1Rest};
 use crate::database::{may_open, DatabaseFactory, Hooks};
 use crate::lookup::{TenantCache, TenantStatus};
 use crate::pipeline::TenantContext;
+use crate::schema::{self, Lock, SchemaGroup, SchemaVersion};
 use crate::{Error, TenantId, UnixTime};
 use std::rc::Rc;
 use worker::{js_sys, Env};
@@ -29,6 +30,7 @@ pub struct D1Factory<'e, H> {
     hooks: H,
     session: Option<String>,
     anonymous: bool,
+    schema: Option<Rc<SchemaGroup>>,
 }
 
 impl<'e, H: Hooks> D1Factory<'e, H> {
@@ -51,6 +53,16 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
             hooks,
             session: None,
             anonymous: false,
+            schema: None,
+        }
+    }
+
+    /// The same factory bringing each tenant it provisions to `group`'s migrations, if any,
+    /// and recording the group and version in the registry.
+    pub fn with_schema(self, group: Option<Rc<SchemaGroup>>) -> Self {
+        Self {
+            schema: group,
+            ..self
         }
     }
 
@@ -79,13 +91,23 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
     async fn provisioner<T>(
         &self,
         f: impl AsyncFnOnce(
-            &Provisioner<'_, D1, D1Backend<'_, ApiTransport, WorkerRuntime>, H, WorkerRuntime>,
+            &Provisioner<
+                '_,
+                D1,
+                D1Backend<'_, ApiTransport, WorkerRuntime>,
+                Migrating<'_, H>,
+                WorkerRuntime,
+            >,
         ) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let backend = self.backend()?;
         let owner = Self::owner();
-        let provisioner =
-            Provisioner::new(&self.registry, &backend, &self.hooks, &WorkerRuntime, owner);
+        let hooks = Migrating {
+            hooks: &self.hooks,
+            schema: self.schema.as_deref(),
+            client: &self.client,
+        };
+        let provisioner = Provisioner::new(&self.registry, &backend, &hooks, &WorkerRuntime, owner);
         f(&provisioner).await
     }
 
@@ -93,9 +115,40 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
     fn owner() -> String {
         format!("{:016x}", (js_sys::Math::random() * 2f64.powi(53)) as u64)
     }
+}
 
-    fn now() -> UnixTime {
-        UnixTime::from_js_millis(js_sys::Date::now())
+/// The user's hooks, with the schema group's migrations applied to each new database (through
+/// the REST API: a binding made a moment ago reaches this isolate only after the Worker's next
+/// deploy).
+struct Migrating<'f, H> {
+    hooks: &'f H,
+    schema: Option<&'f SchemaGroup>,
+    client: &'f Rc<ApiClient>,
+}
+
+impl<H: Hooks> Hooks for Migrating<'_, H> {
+    async fn migrate(&self, record: &TenantRecord) -> Result<Option<SchemaVersion>, Error> {
+        let Some(group) = self.schema else {
+            return self.hooks.migrate(record).await;
+        };
+        let id = record
+            .database_id
+            .as_deref()
+            .ok_or_else(|| Error::Migration("the tenant has no database yet".into()))?;
+        let db = D1Rest::new(self.client.clone(), id)?;
+        group.bring_up(&db, now()).await.map(Some)
+    }
+
+    async fn after_provision(&self, record: &TenantRecord) -> Result<(), String> {
+        self.hooks.after_provision(record).await
+    }
+
+    async fn before_deprovision(&self, record: &TenantRecord) -> Result<Option<String>, String> {
+        self.hooks.before_deprovision(record).await
+    }
+
+    async fn restore(&self, record: &TenantRecord, backup: &str) -> Result<(), String> {
+        self.hooks.restore(record, backup).await
     }
 }
 
@@ -127,7 +180,7 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
     async fn open(&self, context: &TenantContext) -> Result<TenantDb, Error> {
         may_open(context, self.anonymous)?;
         let tenant = context.tenant();
-        let lookup = cached_lookup(&self.registry, &self.cache, tenant, Self::now())
+        let lookup = cached_lookup(&self.registry, &self.cache, tenant, now())
             .await
             .map_err(|why| {
                 worker::console_error!("edge-tenancy: looking up {tenant}: {why}");
@@ -145,18 +198,29 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
                 return Err(Error::NotConfigured("the tenant has no database"))
             }
         };
-        if let Some(binding) = &location.binding {
-            if let Ok(db) = self.env.d1(binding) {
-                if self.reaches(&db, &location.database_id) {
-                    let db = TenantDb::binding(db, self.session.as_deref())?;
-                    note_path(tenant, Some(binding));
-                    return Ok(db);
-                }
+        // A schema group's database takes its schema from the group's migrations only, unless
+        // the caller's token holds the `ddl` permission.
+        let may_change_schema = context.principal().is_some_and(|p| p.has_scope("ddl"));
+        let lock = match location.schema_group {
+            Some(_) if !may_change_schema => Lock::Schema,
+            _ => Lock::Open,
+        };
+        let binding = location.binding.as_deref().and_then(|binding| {
+            let db = self.env.d1(binding).ok()?;
+            self.reaches(&db, &location.database_id)
+                .then_some((binding, db))
+        });
+        note_path(tenant, binding.as_ref().map(|(name, _)| *name));
+        let db = match binding {
+            Some((_, db)) => TenantDb::binding(db, self.session.as_deref())?,
+            None => TenantDb::rest(D1Rest::new(self.client.clone(), &location.database_id)?),
+        };
+        if let Some(group) = &self.schema {
+            if location.schema_group.as_deref() == Some(group.name()) {
+                catch_up(tenant, &db, group).await?;
             }
         }
-        let db = TenantDb::Rest(D1Rest::new(self.client.clone(), &location.database_id)?);
-        note_path(tenant, None);
-        Ok(db)
+        Ok(db.locked(lock))
     }
 
     async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {
@@ -190,7 +254,51 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
     }
 }
 
+fn now() -> UnixTime {
+    UnixTime::from_js_millis(js_sys::Date::now())
+}
+
+/// Brings `tenant`'s database to `group`'s migrations before its first request in this isolate
+/// is served: a tenant a migration job missed (restored from a backup, say) catches up here.
+/// One ledger read when it is up to date; afterwards nothing, for as long as the isolate lives.
+/// Concurrent first requests each read the ledger, which keeps anything from applying twice. A
+/// database whose ledger has drifted (a newer deployment's migration, say) is served as it is,
+/// the drift logged.
+async fn catch_up(tenant: &TenantId, db: &TenantDb, group: &SchemaGroup) -> Result<(), Error> {
+    if CAUGHT_UP.with_borrow(|done| done.contains(tenant)) {
+        return Ok(());
+    }
+    let status = schema::status(db, group.migrations()).await?;
+    if !status.drift.is_empty() {
+        let drift: Vec<String> = status.drift.iter().map(ToString::to_string).collect();
+        worker::console_error!(
+            "edge-tenancy: tenant {tenant}'s database has drifted from schema group {}: {}",
+            group.name(),
+            drift.join("; ")
+        );
+    } else if !status.pending.is_empty() {
+        group.bring_up(db, now()).await?;
+        worker::console_log!(
+            "edge-tenancy: tenant {tenant}'s database caught up with schema group {}",
+            group.name()
+        );
+    }
+    CAUGHT_UP.with_borrow_mut(|done| {
+        if done.len() >= MAX_TENANTS_REMEMBERED {
+            done.clear();
+        }
+        done.insert(tenant.clone());
+    });
+    Ok(())
+}
+
+/// A bound on the memory the per-isolate tenant sets below take: past it, they start over.
+const MAX_TENANTS_REMEMBERED: usize = 10_000;
+
 thread_local! {
+    /// The tenants whose database this isolate has brought to the schema group's migrations.
+    static CAUGHT_UP: std::cell::RefCell<std::collections::HashSet<TenantId>> = Default::default();
+
     /// The tenants whose path this isolate has logged, and which path: a tenant whose binding
     /// arrives (a deploy) is logged again.
     static PATHS: std::cell::RefCell<std::collections::HashMap<TenantId, &'static str>> =
@@ -200,18 +308,17 @@ thread_local! {
 /// Logs which path reaches `tenant`'s database, once per tenant and path per isolate rather
 /// than on every request.
 fn note_path(tenant: &TenantId, binding: Option<&str>) {
-    /// A bound on the memory it takes: past it, the log starts over.
-    const MAX_TENANTS: usize = 10_000;
     let path = if binding.is_some() { "binding" } else { "rest" };
-    let new = PATHS.with_borrow_mut(|paths| {
-        if paths.len() >= MAX_TENANTS {
-            paths.clear();
-        }
-        paths.insert(tenant.clone(), path) != Some(path)
-    });
-    if !new {
+    // Looked up first: a warm request neither clones the id nor writes the map.
+    if PATHS.with_borrow(|paths| paths.get(tenant) == Some(&path)) {
         return;
     }
+    PATHS.with_borrow_mut(|paths| {
+        if paths.len() >= MAX_TENANTS_REMEMBERED {
+            paths.clear();
+        }
+        paths.insert(tenant.clone(), path);
+    });
     match binding {
         Some(binding) => {
             worker::console_log!("edge-tenancy: tenant {tenant} is reached through binding {binding}")

@@ -23,6 +23,7 @@ use crate::database::d1::D1Options;
 use crate::database::Hooks;
 use crate::lookup::{CachePolicy, TenantCache};
 use crate::pipeline::{Pipeline, TenantContext};
+use crate::schema::SchemaGroup;
 use crate::{Error, TenancyConfig, UnixTime};
 use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
@@ -46,6 +47,7 @@ pub struct Tenancy {
     registry_migrated: Cell<bool>,
     registry_batches: Rc<Cell<u64>>,
     fetch: WorkerFetch,
+    schema: Option<Rc<SchemaGroup>>,
 }
 
 /// A setting that is there but does not work: logged with its cause (which may name the bad
@@ -62,6 +64,20 @@ impl Tenancy {
             cache: Rc::new(TenantCache::new(policy)),
             ..Self::default()
         }
+    }
+
+    /// The same state provisioning every tenant into `group`: its database is brought to the
+    /// group's migrations before it is ready, and refuses schema changes of its own after.
+    pub fn with_schema(self, group: SchemaGroup) -> Self {
+        Self {
+            schema: Some(Rc::new(group)),
+            ..self
+        }
+    }
+
+    /// The schema group tenants are provisioned into, if any.
+    pub fn schema(&self) -> Option<&SchemaGroup> {
+        self.schema.as_deref()
     }
 
     /// The pipeline, built from `TENANCY_CONFIG` on first use.
@@ -165,7 +181,8 @@ impl Tenancy {
             self.options(env)?.clone(),
             self.cache.clone(),
             hooks,
-        ))
+        )
+        .with_schema(self.schema.clone()))
     }
 
     /// The factory's settings, from `D1_FACTORY` on first use.

@@ -25,19 +25,25 @@ use super::cloudflare::{ApiTransport, WorkerRuntime};
 use super::d1::to_js;
 use crate::cloudflare::d1::{QueryMeta, QueryResult, RawRows};
 use crate::database::d1::D1Rest;
+use crate::schema::Lock;
 use crate::sql::{Row, SqlDatabase, SqlError, Statement, Value};
 use crate::Error;
 use worker::wasm_bindgen::JsValue;
 use worker::{js_sys, serde_wasm_bindgen, wasm_bindgen_futures};
 use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result};
 
+/// A tenant's database: the path it is reached by, and the [`Lock`] on what may run on it (a
+/// schema group's database refuses schema changes, [`Error::Blocked`]; checked before any call).
+pub struct TenantDb {
+    path: Path,
+    lock: Lock,
+}
+
 /// Which path a [`TenantDb`] takes.
-pub enum TenantDb {
+enum Path {
     /// The Worker's D1 binding, in a session when one was asked for.
     Binding {
-        /// The binding.
         db: D1Database,
-        /// The request's read-replication session.
         session: Option<D1DatabaseSession>,
     },
     /// The REST query API.
@@ -64,14 +70,30 @@ impl TenantDb {
             .map(|constraint| db.with_session(Some(constraint)))
             .transpose()
             .map_err(storage)?;
-        Ok(Self::Binding { db, session })
+        Ok(Self {
+            path: Path::Binding { db, session },
+            lock: Lock::Open,
+        })
+    }
+
+    /// The database through the REST query API.
+    pub fn rest(rest: D1Rest<ApiTransport, WorkerRuntime>) -> Self {
+        Self {
+            path: Path::Rest(rest),
+            lock: Lock::Open,
+        }
+    }
+
+    /// The same database under `lock`.
+    pub fn locked(self, lock: Lock) -> Self {
+        Self { lock, ..self }
     }
 
     /// Which path this is (`binding` or `rest`), for a response header or a log line.
     pub fn path(&self) -> &'static str {
-        match self {
-            Self::Binding { .. } => "binding",
-            Self::Rest(_) => "rest",
+        match self.path {
+            Path::Binding { .. } => "binding",
+            Path::Rest(_) => "rest",
         }
     }
 
@@ -94,13 +116,14 @@ impl TenantDb {
 
     /// Runs `sql`, which may hold several statements and no parameters; how many ran.
     pub async fn exec(&self, sql: &str) -> Result<usize, Error> {
-        match self {
-            Self::Binding { db, .. } => {
+        self.lock.check(sql)?;
+        match &self.path {
+            Path::Binding { db, .. } => {
                 let result = db.exec(sql).await.map_err(storage)?;
                 Ok(result.count().ok().flatten().unwrap_or_default() as usize)
             }
             // The query endpoint runs `;`-joined statements as one batch, one result each.
-            Self::Rest(rest) => Ok(rest
+            Path::Rest(rest) => Ok(rest
                 .query(&[Statement::new(sql.to_owned(), Vec::new())])
                 .await?
                 .len()),
@@ -110,8 +133,8 @@ impl TenantDb {
     /// The bookmark to start the next request's session from: the client sends it back so it
     /// reads its own writes. `None` outside a session.
     pub fn bookmark(&self) -> Option<String> {
-        match self {
-            Self::Binding {
+        match &self.path {
+            Path::Binding {
                 session: Some(session),
                 ..
             } => session.get_bookmark().ok().flatten(),
@@ -120,8 +143,11 @@ impl TenantDb {
     }
 
     async fn results(&self, statements: Vec<Statement>) -> Result<Vec<QueryResult>, Error> {
-        match self {
-            Self::Binding { db, session } => {
+        for statement in &statements {
+            self.lock.check(&statement.sql)?;
+        }
+        match &self.path {
+            Path::Binding { db, session } => {
                 let prepared = statements
                     .iter()
                     .map(|s| self.bound(db, session.as_ref(), s))
@@ -133,7 +159,7 @@ impl TenantDb {
                 .map_err(storage)?;
                 results.iter().map(query_result).collect()
             }
-            Self::Rest(rest) => Ok(rest.query(&statements).await?),
+            Path::Rest(rest) => Ok(rest.query(&statements).await?),
         }
     }
 
@@ -201,12 +227,13 @@ impl TenantStatement<'_> {
 
     /// Rows as arrays, with the column names once.
     pub async fn raw(&self) -> Result<RawRows, Error> {
-        match self.db {
-            TenantDb::Rest(rest) => {
+        self.db.lock.check(&self.statement.sql)?;
+        match &self.db.path {
+            Path::Rest(rest) => {
                 let mut results = rest.raw(std::slice::from_ref(&self.statement)).await?;
                 Ok(results.pop().map(|r| r.results).unwrap_or_default())
             }
-            TenantDb::Binding { db, session } => {
+            Path::Binding { db, session } => {
                 // `raw({ columnNames: true })`: the column names come first, in their SQL order.
                 let prepared = self.db.bound(db, session.as_ref(), &self.statement)?;
                 let options = js_sys::Object::new();

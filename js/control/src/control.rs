@@ -391,8 +391,8 @@ impl Control {
     }
 
     /// Where a ready tenant's database is, and until when JS may keep that answer:
-    /// `{"databaseId", "binding", "until"}` (`binding` null when it has none, `until` in
-    /// milliseconds); 404/503 errors as the pipeline gives them.
+    /// `{"databaseId", "binding", "schemaGroup", "until"}` (`binding` and `schemaGroup` null when
+    /// it has none, `until` in milliseconds); 404/503 errors as the pipeline gives them.
     pub fn locate(&self, tenant: String) -> Promise {
         promise(self.inner.clone(), move |inner| async move {
             let (lookup, until) = inner.lookup(&self::tenant(&tenant)?).await?;
@@ -402,10 +402,12 @@ impl Control {
                     Some(Location {
                         database_id,
                         binding,
+                        schema_group,
                     }),
                 ) => Ok(serde_json::json!({
                     "databaseId": database_id,
                     "binding": binding,
+                    "schemaGroup": schema_group,
                     "until": until.millis(),
                 })
                 .to_string()),
