@@ -13,7 +13,7 @@
 //!   twice), and [`dry_run`] to run it all and roll it back.
 //! - [`SchemaGroup`]: a name and its migrations; a tenant provisioned into it is brought to
 //!   them before it is ready, and the registry records its [`SchemaVersion`].
-//! - [`lint`]: what D1 would refuse partway through a fleet, and drops and renames, with the
+//! - [`lint()`]: what D1 would refuse partway through a fleet, and drops and renames, with the
 //!   expand/contract advice, before any database is touched.
 //! - [`Lock`]: what a tenant database handle lets through — for a tenant in a schema group no
 //!   schema change ([`Error::Blocked`](crate::Error::Blocked), however the statement is
