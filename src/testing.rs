@@ -2,7 +2,7 @@
 
 use crate::sql::{Row, SqlDatabase, SqlError, Statement, Value};
 use rusqlite::types::ValueRef;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// An in-memory SQLite database behind the [`SqlDatabase`] edge, with D1's batch semantics.
 pub struct SqliteDatabase(RefCell<rusqlite::Connection>);
@@ -83,5 +83,67 @@ fn to_json(value: ValueRef<'_>) -> serde_json::Value {
         ValueRef::Real(f) => f.into(),
         ValueRef::Text(t) => String::from_utf8_lossy(t).into(),
         ValueRef::Blob(b) => b.iter().map(|&x| serde_json::Value::from(x)).collect(),
+    }
+}
+
+/// A small deterministic generator (xorshift64*), so a seed replays a history exactly.
+pub struct Rng(Cell<u64>);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(Cell::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1))
+    }
+
+    pub fn next(&self) -> u64 {
+        let mut x = self.0.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn chance(&self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// Runs a model test's histories: `EDGE_TENANCY_SEED` replays one, else `EDGE_TENANCY_HISTORIES`
+/// (default 1,000) run from seed 0. A history answers its events, or why it broke (with its
+/// seed and events). Each of `kinds` must show in some event once 100 or more histories ran, so
+/// a change that makes the histories vacuous fails.
+pub fn run_histories(history: impl Fn(u64) -> Result<Vec<String>, String>, kinds: &[&str]) {
+    if let Some(seed) = std::env::var("EDGE_TENANCY_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        history(seed).unwrap_or_else(|broken| panic!("{broken}"));
+        return;
+    }
+    let histories: u64 = std::env::var("EDGE_TENANCY_HISTORIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let mut seen = vec![0usize; kinds.len()];
+    for seed in 0..histories {
+        let events = history(seed).unwrap_or_else(|broken| panic!("{broken}"));
+        for event in &events {
+            for (kind, count) in kinds.iter().zip(seen.iter_mut()) {
+                *count += usize::from(event.contains(kind));
+            }
+        }
+    }
+    let summary: Vec<String> = kinds
+        .iter()
+        .zip(&seen)
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect();
+    eprintln!("{histories} histories: {}", summary.join(", "));
+    for (kind, count) in kinds.iter().zip(&seen) {
+        assert!(histories < 100 || *count > 0, "no history saw {kind:?}");
     }
 }

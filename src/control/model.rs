@@ -26,7 +26,7 @@ use super::*;
 use crate::cloudflare::sim::{client, Fault, Sim, SimTimers};
 use crate::database::d1::{D1Backend, D1Options};
 use crate::database::Hooks;
-use crate::testing::SqliteDatabase;
+use crate::testing::{run_histories, Rng, SqliteDatabase};
 use crate::{Error, TenantId};
 use pollster::block_on;
 use std::cell::{Cell, RefCell};
@@ -39,32 +39,6 @@ const TENANTS: [&str; 3] = ["acme", "beta", "gamma"];
 const SCRIPTS: [&str; 2] = ["worker-production", "worker-staging"];
 /// Databases of the account that are no registry's: never touched.
 const UNRELATED: usize = 2;
-
-/// A small deterministic generator (xorshift64*), so a seed replays a history exactly.
-struct Rng(Cell<u64>);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(Cell::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1))
-    }
-
-    fn next(&self) -> u64 {
-        let mut x = self.0.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 /// Hooks that fail when the history says so, back up to a key named by the tenant, and
 /// remember which databases a restore filled.
@@ -433,17 +407,6 @@ fn check(
 
 #[test]
 fn random_histories_with_faults_and_crashes_keep_every_database_and_binding() {
-    if let Some(seed) = std::env::var("EDGE_TENANCY_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
-        history(seed).unwrap_or_else(|broken| panic!("{broken}"));
-        return;
-    }
-    let histories: u64 = std::env::var("EDGE_TENANCY_HISTORIES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
     // What the histories did, so that a change that makes them vacuous shows.
     let kinds = [
         "start",
@@ -460,22 +423,5 @@ fn random_histories_with_faults_and_crashes_keep_every_database_and_binding() {
         "clock jumps",
         "fault",
     ];
-    let mut seen = vec![0usize; kinds.len()];
-    for seed in 0..histories {
-        let events = history(seed).unwrap_or_else(|broken| panic!("{broken}"));
-        for event in &events {
-            for (kind, count) in kinds.iter().zip(seen.iter_mut()) {
-                *count += usize::from(event.contains(kind));
-            }
-        }
-    }
-    let summary: Vec<String> = kinds
-        .iter()
-        .zip(&seen)
-        .map(|(k, n)| format!("{k}: {n}"))
-        .collect();
-    eprintln!("{histories} histories: {}", summary.join(", "));
-    for (kind, count) in kinds.iter().zip(&seen) {
-        assert!(histories < 100 || *count > 0, "no history saw {kind:?}");
-    }
+    run_histories(history, &kinds);
 }

@@ -22,6 +22,7 @@
 //! - [`statement`] and [`sql_text`]: how statements are told apart, as SQLite tokenizes them.
 
 mod group;
+pub mod job;
 pub mod ledger;
 pub mod lint;
 mod lock;

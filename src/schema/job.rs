@@ -1,0 +1,519 @@
+//! A migration job over a schema group's tenant databases, as a state machine that does no I/O:
+//! all or none, in stages, resumable, with each child restored to its bookmark when the job
+//! rolls back.
+//!
+//! The phases, in order:
+//!
+//! 1. **Dry run** on every child: its pending migrations run and are rolled back
+//!    ([`dry_run`](super::dry_run)). One that fails ends the job `dry_run_failed`: nothing was
+//!    changed anywhere. A child already at the version is skipped from here on.
+//! 2. **Hold**: the group's writes are held (the tenants' handles answer 503
+//!    `schema_migrating`), and the job waits `hold_ms` — as long as a request may still act on
+//!    an answer cached before the hold — so no write lands on a child after its bookmark.
+//! 3. **Run**, stage by stage, at most `concurrency` children at once: each child's bookmark is
+//!    recorded, then its migrations applied. A child that fails (after `max_attempts` tries of a
+//!    step that failed for a passing reason) fails its stage: with [`OnError::Fail`] every child
+//!    that has a bookmark is restored to it and the job ends `rolled_back`; with
+//!    [`OnError::Continue`] that child alone is restored and reported, and the job goes on.
+//! 4. **Finish**: writes are released and the registry records the versions; `committed`.
+//!
+//! Each step is started ([`Job::start`]) before it is performed, and the driver keeps the job
+//! (and so the step's start) before it performs it; a step's result is recorded
+//! ([`Job::record`]) only if it answers the step's latest start. A step started and never
+//! answered (a crash, a lost answer) is started again once `step_timeout_ms` has passed, which
+//! bounds how long any step may take: no step of a child is ever started while another may
+//! still land, so a restore never races a late migration. Steps are idempotent where it
+//! matters: a migration applied twice is applied once (the ledger), a restore to one bookmark
+//! twice is one restore.
+//!
+//! Pause stops new steps (a paused run keeps the writes held); cancel ends a job that has not
+//! run yet as `cancelled`, and rolls back one that has.
+
+use crate::TenantId;
+use serde::{Deserialize, Serialize};
+
+/// What a stage does when one of its children fails to migrate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Roll every child back: all or none.
+    Fail,
+    /// Restore that child alone, report it, and go on.
+    Continue,
+}
+
+/// A stage: how many children (the rest, when `None`) and what a failure in it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    /// How many children it takes, in the job's order; `None`: all that are left.
+    pub size: Option<usize>,
+    /// What a failure in it does.
+    pub on_error: OnError,
+}
+
+/// How a job runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Children migrated at once (default 10).
+    pub concurrency: usize,
+    /// Tries of a step that failed for a passing reason, before it counts as failed (default 3).
+    pub max_attempts: u32,
+    /// How long writes are held before the first bookmark, in milliseconds.
+    pub hold_ms: i64,
+    /// How long a started step may take; past it, it is started again (milliseconds).
+    pub step_timeout_ms: i64,
+    /// The stages, in order (default: one stage of every child, failing as a whole).
+    pub stages: Vec<Stage>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            concurrency: 10,
+            max_attempts: 3,
+            hold_ms: 65_000,
+            step_timeout_ms: 60_000,
+            stages: vec![Stage {
+                size: None,
+                on_error: OnError::Fail,
+            }],
+        }
+    }
+}
+
+/// Where a child stands in its job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum TaskState {
+    /// Waiting for its dry run.
+    Pending,
+    /// Its dry run passed.
+    DryRunPassed,
+    /// Already at the job's version: nothing to do.
+    Skipped,
+    /// Its dry run failed: the job will not run.
+    DryRunFailed,
+    /// Its bookmark is recorded: its migration may start.
+    Bookmarked,
+    /// Migrated.
+    Migrated,
+    /// Its migration failed; it is to be restored to its bookmark (if it has one).
+    Failed,
+    /// Restored to its bookmark after a failure (its own, or another child's).
+    Restored,
+    /// Left as it was: the job ended before its bookmark.
+    Untouched,
+}
+
+/// One child of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Its stage's place in the job's stages.
+    pub stage: usize,
+    /// Where it stands.
+    #[serde(flatten)]
+    pub state: TaskState,
+    /// Its bookmark, once recorded: the point it is restored to.
+    pub bookmark: Option<String>,
+    /// Tries of its current step that failed for a passing reason.
+    pub attempts: u32,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// Whether its failure was its own migration's (rather than a rollback's).
+    pub failed_here: bool,
+    /// The latest start of a step: its number, and when (milliseconds).
+    pub started: Option<(u64, i64)>,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Dry runs.
+    DryRun,
+    /// Holding writes; `since`, once the hold is in place.
+    Hold {
+        /// When the hold was put in place (milliseconds).
+        since: Option<i64>,
+    },
+    /// Migrating, stage by stage.
+    Run,
+    /// Restoring every child with a bookmark.
+    RollBack,
+    /// Releasing the hold and recording the outcome.
+    Finish(Outcome),
+    /// Over.
+    Done(Outcome),
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every child is at the version (but those a `continue` stage reported as failed).
+    Committed,
+    /// Every child is as it was before the job.
+    RolledBack,
+    /// A dry run failed; nothing was changed.
+    DryRunFailed,
+    /// Cancelled before it ran; nothing was changed.
+    Cancelled,
+}
+
+/// A step for the driver to perform. Tasks' steps carry the start they answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Dry-run the child's pending migrations.
+    DryRun(TenantId, u64),
+    /// Take and answer the child's bookmark (its database's current point in time).
+    Bookmark(TenantId, u64),
+    /// Apply the child's pending migrations.
+    Migrate(TenantId, u64),
+    /// Restore the child to `bookmark`.
+    Restore(TenantId, u64, String),
+    /// Put the hold on the group's writes.
+    Hold(u64),
+    /// Release the hold and, when committed, record the migrated children's version.
+    Finish(Outcome, u64),
+}
+
+/// A step's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// A dry run passed; `at_version` when the child had nothing pending.
+    DryRun {
+        /// Whether the child was at the version already.
+        at_version: bool,
+    },
+    /// The bookmark taken.
+    Bookmark(String),
+    /// Done (a migration, a restore, the hold, the finish).
+    Done,
+    /// It failed; `passing` when another try may succeed (unavailable, rate limited).
+    Failed {
+        /// Whether to try again.
+        passing: bool,
+        /// Why (for administrators; may name tables).
+        message: String,
+    },
+}
+
+/// A migration job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// The schema group.
+    pub group: String,
+    /// The version it brings the children to.
+    pub version: i64,
+    /// How it runs.
+    pub settings: Settings,
+    /// Where it stands.
+    pub phase: Phase,
+    /// Paused: no step starts.
+    pub paused: bool,
+    /// Cancel asked for.
+    pub cancelled: bool,
+    /// Its children, in the order they run.
+    pub tasks: Vec<Task>,
+    /// Starts so far: each step's number.
+    pub starts: u64,
+    /// The latest start of a step of the job's own (the hold, the finish): its number, and when.
+    pub started: Option<(u64, i64)>,
+}
+
+impl Job {
+    /// A job bringing `tenants` (run in this order) of `group` to `version`.
+    pub fn new(group: &str, version: i64, tenants: Vec<TenantId>, settings: Settings) -> Self {
+        let mut tasks = Vec::with_capacity(tenants.len());
+        let mut stage = 0;
+        let mut in_stage = 0;
+        for tenant in tenants {
+            while let Some(size) = settings.stages.get(stage).and_then(|s| s.size) {
+                if in_stage < size {
+                    break;
+                }
+                stage += 1;
+                in_stage = 0;
+            }
+            in_stage += 1;
+            tasks.push(Task {
+                tenant,
+                stage: stage.min(settings.stages.len().saturating_sub(1)),
+                state: TaskState::Pending,
+                bookmark: None,
+                attempts: 0,
+                error: None,
+                failed_here: false,
+                started: None,
+            });
+        }
+        Self {
+            group: group.to_owned(),
+            version,
+            settings,
+            phase: Phase::DryRun,
+            paused: false,
+            cancelled: false,
+            tasks,
+            starts: 0,
+            started: None,
+        }
+    }
+
+    /// The steps to perform now, each started (keep the job before performing them).
+    pub fn start(&mut self, now: i64) -> Vec<Step> {
+        self.advance(now);
+        if self.paused {
+            return Vec::new();
+        }
+        // A step of the job's own starts only once the last one is answered or past its time,
+        // so a late hold never lands after the finish that released it.
+        let busy = self
+            .started
+            .is_some_and(|(_, at)| now < at + self.settings.step_timeout_ms);
+        let step = match self.phase {
+            Phase::Hold { since: None } if !busy => Step::Hold(self.starts + 1),
+            Phase::Finish(outcome) if !busy => Step::Finish(outcome, self.starts + 1),
+            Phase::DryRun | Phase::Run | Phase::RollBack => return self.start_tasks(now),
+            _ => return Vec::new(),
+        };
+        self.starts += 1;
+        self.started = Some((self.starts, now));
+        vec![step]
+    }
+
+    fn start_tasks(&mut self, now: i64) -> Vec<Step> {
+        let timeout = self.settings.step_timeout_ms;
+        let busy = |t: &Task| t.started.is_some_and(|(_, at)| now < at + timeout);
+        let mut in_flight = self.tasks.iter().filter(|t| busy(t)).count();
+        let stage = self.running_stage();
+        let mut steps = Vec::new();
+        for at in 0..self.tasks.len() {
+            if in_flight >= self.settings.concurrency {
+                break;
+            }
+            let task = &self.tasks[at];
+            if busy(task) {
+                continue;
+            }
+            let kind = match (self.phase, &task.state) {
+                (Phase::DryRun, TaskState::Pending) => 0,
+                (Phase::Run, TaskState::DryRunPassed) if Some(task.stage) == stage => 1,
+                (Phase::Run, TaskState::Bookmarked) => 2,
+                // A failure in a `continue` stage restores that child while the job goes on.
+                (Phase::Run, _) if Self::to_restore(task, false) => 3,
+                (Phase::RollBack, _) if Self::to_restore(task, true) => 3,
+                _ => continue,
+            };
+            self.starts += 1;
+            let number = self.starts;
+            let task = &mut self.tasks[at];
+            task.started = Some((number, now));
+            let tenant = task.tenant.clone();
+            steps.push(match kind {
+                0 => Step::DryRun(tenant, number),
+                1 => Step::Bookmark(tenant, number),
+                2 => Step::Migrate(tenant, number),
+                _ => Step::Restore(tenant, number, task.bookmark.clone().unwrap_or_default()),
+            });
+            in_flight += 1;
+        }
+        steps
+    }
+
+    /// The first stage with a child still to bookmark, migrate or restore.
+    fn running_stage(&self) -> Option<usize> {
+        self.tasks
+            .iter()
+            .filter(|t| {
+                matches!(t.state, TaskState::DryRunPassed | TaskState::Bookmarked)
+                    || Self::to_restore(t, false)
+            })
+            .map(|t| t.stage)
+            .min()
+    }
+
+    /// Records `answer` to `step`; an answer to anything but a task's latest start (a late
+    /// one) is dropped.
+    pub fn record(&mut self, step: &Step, answer: Answer, now: i64) {
+        match step {
+            Step::Hold(n) | Step::Finish(_, n) => {
+                if self.started.is_none_or(|(number, _)| number != *n) {
+                    return;
+                }
+                self.started = None;
+                match (step, self.phase, answer) {
+                    (Step::Hold(_), Phase::Hold { since: None }, Answer::Done) => {
+                        self.phase = Phase::Hold { since: Some(now) };
+                    }
+                    (Step::Finish(outcome, _), Phase::Finish(current), Answer::Done)
+                        if *outcome == current =>
+                    {
+                        self.phase = Phase::Done(current);
+                    }
+                    _ => {}
+                }
+            }
+            Step::DryRun(tenant, n)
+            | Step::Bookmark(tenant, n)
+            | Step::Migrate(tenant, n)
+            | Step::Restore(tenant, n, _) => {
+                let latest = self.tasks.iter().position(|t| {
+                    &t.tenant == tenant && t.started.is_some_and(|(number, _)| number == *n)
+                });
+                if let Some(at) = latest {
+                    self.record_task(at, step, answer);
+                }
+            }
+        }
+        self.advance(now);
+    }
+
+    fn record_task(&mut self, at: usize, step: &Step, answer: Answer) {
+        let max_attempts = self.settings.max_attempts;
+        let task = &mut self.tasks[at];
+        task.started = None;
+        if let Answer::Failed { passing, message } = &answer {
+            // A restore is tried until it succeeds: giving up would leave a child migrated in a
+            // job that rolled back. Other steps, while their failure may pass, a few times.
+            let restoring = matches!(step, Step::Restore(..));
+            if restoring || (*passing && task.attempts + 1 < max_attempts) {
+                task.attempts += 1;
+                task.error = Some(message.clone());
+                return;
+            }
+        }
+        task.attempts = 0;
+        match (step, answer) {
+            (Step::DryRun(..), Answer::DryRun { at_version }) => {
+                task.state = if at_version {
+                    TaskState::Skipped
+                } else {
+                    TaskState::DryRunPassed
+                };
+            }
+            (Step::DryRun(..), Answer::Failed { message, .. }) => {
+                task.state = TaskState::DryRunFailed;
+                task.error = Some(message);
+            }
+            (Step::Bookmark(..), Answer::Bookmark(bookmark)) => {
+                task.bookmark = Some(bookmark);
+                task.state = TaskState::Bookmarked;
+            }
+            (Step::Migrate(..), Answer::Done) => {
+                task.state = TaskState::Migrated;
+                task.error = None;
+            }
+            (Step::Bookmark(..) | Step::Migrate(..), Answer::Failed { message, .. }) => {
+                task.state = TaskState::Failed;
+                task.failed_here = true;
+                task.error = Some(message);
+            }
+            (Step::Restore(..), Answer::Done) => task.state = TaskState::Restored,
+            // An answer of another kind than the step's: the step is started again.
+            _ => {}
+        }
+    }
+
+    /// Whether `task` still has a bookmark to be restored to.
+    fn to_restore(task: &Task, rolling_back: bool) -> bool {
+        match task.state {
+            TaskState::Failed => task.bookmark.is_some(),
+            TaskState::Bookmarked | TaskState::Migrated => rolling_back,
+            _ => false,
+        }
+    }
+
+    /// Moves the phase on when the tasks say so.
+    fn advance(&mut self, now: i64) {
+        let stage_fails = |job: &Self, task: &Task| {
+            job.settings.stages.get(task.stage).map(|s| s.on_error) != Some(OnError::Continue)
+        };
+        self.phase = match self.phase {
+            Phase::DryRun | Phase::Hold { .. } if self.cancelled => {
+                Phase::Finish(Outcome::Cancelled)
+            }
+            Phase::DryRun if self.tasks.iter().any(|t| t.state == TaskState::Pending) => return,
+            Phase::DryRun
+                if self
+                    .tasks
+                    .iter()
+                    .any(|t| t.state == TaskState::DryRunFailed) =>
+            {
+                Phase::Finish(Outcome::DryRunFailed)
+            }
+            // Every child at the version already: nothing to hold writes for.
+            Phase::DryRun
+                if !self
+                    .tasks
+                    .iter()
+                    .any(|t| t.state == TaskState::DryRunPassed) =>
+            {
+                Phase::Finish(Outcome::Committed)
+            }
+            Phase::DryRun => Phase::Hold { since: None },
+            Phase::Hold { since: Some(since) } if now >= since + self.settings.hold_ms => {
+                Phase::Run
+            }
+            Phase::Run
+                if self.cancelled
+                    || self.tasks.iter().any(|t| {
+                        t.state == TaskState::Failed && t.failed_here && stage_fails(self, t)
+                    }) =>
+            {
+                Phase::RollBack
+            }
+            Phase::Run => {
+                let left = self.tasks.iter().any(|t| {
+                    matches!(t.state, TaskState::DryRunPassed | TaskState::Bookmarked)
+                        || Self::to_restore(t, false)
+                });
+                if left {
+                    return;
+                }
+                Phase::Finish(Outcome::Committed)
+            }
+            Phase::RollBack => {
+                if self.tasks.iter().any(|t| Self::to_restore(t, true)) {
+                    return;
+                }
+                for task in &mut self.tasks {
+                    if task.state == TaskState::DryRunPassed {
+                        task.state = TaskState::Untouched;
+                    }
+                }
+                Phase::Finish(Outcome::RolledBack)
+            }
+            phase => phase,
+        };
+    }
+
+    /// Stops new steps until [`Job::resume`].
+    pub fn pause(&mut self) {
+        self.paused = true;
+    }
+
+    /// Lets steps start again.
+    pub fn resume(&mut self) {
+        self.paused = false;
+    }
+
+    /// Ends the job: as `cancelled` before it runs, by rolling back once it has.
+    pub fn cancel(&mut self, now: i64) {
+        self.cancelled = true;
+        self.advance(now);
+    }
+
+    /// Whether it is over, and how.
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self.phase {
+            Phase::Done(outcome) => Some(outcome),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod model;
