@@ -64,6 +64,34 @@ const MIGRATIONS: &[&[&str]] = &[
     // restore, so that a resumed provisioning imports it too and a plain one never takes its
     // place.
     &["ALTER TABLE edge_tenancy_tenants ADD COLUMN restored_from TEXT"],
+    // 5: multi-database schema jobs. A tenant's hold (the id of the job holding its writes, 0
+    // for none), an index to find a group's tenants, the jobs (one active per group: the
+    // partial unique index) and a task row per child of a job.
+    &[
+        "ALTER TABLE edge_tenancy_tenants ADD COLUMN schema_held INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX IF NOT EXISTS edge_tenancy_tenants_schema_group
+            ON edge_tenancy_tenants (schema_group, id)",
+        "CREATE TABLE IF NOT EXISTS edge_tenancy_schema_jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            schema_group TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            active INTEGER NOT NULL,
+            job TEXT NOT NULL,
+            lease_owner TEXT,
+            lease_until INTEGER,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) STRICT",
+        "CREATE UNIQUE INDEX IF NOT EXISTS edge_tenancy_schema_jobs_active
+            ON edge_tenancy_schema_jobs (schema_group) WHERE active = 1",
+        "CREATE TABLE IF NOT EXISTS edge_tenancy_schema_tasks (
+            job_id INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            tenant TEXT NOT NULL,
+            task TEXT NOT NULL,
+            PRIMARY KEY (job_id, position)
+        ) STRICT",
+    ],
 ];
 
 /// The version the code expects.

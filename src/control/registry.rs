@@ -79,6 +79,8 @@ pub struct TenantRecord {
     pub schema_group: Option<String>,
     /// The schema version its database is at.
     pub schema_version: i64,
+    /// Whether a migration job of its group holds its writes.
+    pub schema_held: bool,
     /// Whether other tenants' queries may attach its database.
     pub attachable: bool,
     /// Where the backup taken before its removal is (an R2 key), once one was taken.
@@ -114,6 +116,8 @@ impl TenantRecord {
                 database_id: database_id.clone(),
                 binding: self.binding.clone(),
                 schema_group: self.schema_group.clone(),
+                schema_version: self.schema_version,
+                schema_held: self.schema_held,
             }),
             _ => None,
         };
@@ -122,7 +126,8 @@ impl TenantRecord {
 }
 
 const COLUMNS: &str = "id, backend, state, error, error_code, database_id, database_name, \
-    binding, script, generation, schema_group, schema_version, attachable, backup, restored_from, \
+    binding, script, generation, schema_group, schema_version, schema_held, attachable, backup, \
+    restored_from, \
     created_at, updated_at, started_at, lease_until, database_gone";
 
 /// A lease on a registry row: who holds it, and the generation it was taken at (the fencing
@@ -672,9 +677,11 @@ fn decode(mut row: Row) -> Result<Leased, Error> {
     let started_at = row.remove("started_at").and_then(|v| v.as_i64());
     let lease_until = row.remove("lease_until").and_then(|v| v.as_i64());
     let database_gone = row.remove("database_gone").and_then(|v| v.as_i64()) == Some(1);
-    // SQLite has no booleans: 0 or 1.
-    if let Some(flag) = row.get_mut("attachable") {
-        *flag = serde_json::Value::Bool(flag.as_i64().unwrap_or(0) != 0);
+    // SQLite has no booleans: 0 or 1 (`schema_held`: the holding job's id, or 0).
+    for column in ["attachable", "schema_held"] {
+        if let Some(flag) = row.get_mut(column) {
+            *flag = serde_json::Value::Bool(flag.as_i64().unwrap_or(0) != 0);
+        }
     }
     // NULL: no backup yet; '': none was taken (no backup hook, or it kept nothing).
     let backed_up = row.get("backup").is_some_and(|b| !b.is_null());
@@ -831,6 +838,8 @@ mod tests {
                     database_id: "uuid-1".into(),
                     binding: Some("TENANT_ACME".into()),
                     schema_group: None,
+                    schema_version: 0,
+                    schema_held: false,
                 }),
             }
         );

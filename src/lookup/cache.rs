@@ -362,6 +362,8 @@ mod tests {
                 database_id: "6f8d2a51-2b7e-4c1e-9d4b-0b3e5f6a7c8d".into(),
                 binding: binding.map(str::to_owned),
                 schema_group: None,
+                schema_version: 0,
+                schema_held: false,
             }),
         }
     }
@@ -408,6 +410,8 @@ mod tests {
                 database_id: "d".repeat(n),
                 binding: Some("B".repeat(n)),
                 schema_group: None,
+                schema_version: 0,
+                schema_held: false,
             }),
         };
         let each = ENTRY_OVERHEAD + 1 + 2000;

@@ -42,6 +42,11 @@ pub struct Location {
     /// The schema group it follows: its handle then refuses schema changes
     /// ([`schema::Lock`](crate::schema::Lock)).
     pub schema_group: Option<String>,
+    /// The version the registry records for it: a database behind it catches up on its first
+    /// request in an isolate.
+    pub schema_version: i64,
+    /// Whether its group's migration job holds its writes (its handle then refuses them too).
+    pub schema_held: bool,
 }
 
 /// One registry answer about a tenant: what a request gets, and where its database is.

@@ -42,6 +42,8 @@ fn row(version: u32) -> Lookup {
             database_id: version.to_string(),
             binding: None,
             schema_group: None,
+            schema_version: 0,
+            schema_held: false,
         }),
     }
 }

@@ -1,6 +1,6 @@
 //! Schema groups: a name and the migrations every database in the group follows.
 
-use super::ledger::{migrate, MigrateError};
+use super::ledger::{migrate_to, MigrateError};
 use super::migration::{MigrationError, Migrations};
 use crate::sql::SqlDatabase;
 use crate::{Error, UnixTime};
@@ -45,7 +45,18 @@ impl SchemaGroup {
         db: &impl SqlDatabase,
         now: UnixTime,
     ) -> Result<SchemaVersion, Error> {
-        let version = migrate(db, &self.migrations, now)
+        self.bring_up_to(db, self.migrations.len(), now).await
+    }
+
+    /// [`SchemaGroup::bring_up`], to the first `version` migrations only: where the registry
+    /// says a tenant is, which only a job moves past.
+    pub async fn bring_up_to(
+        &self,
+        db: &impl SqlDatabase,
+        version: usize,
+        now: UnixTime,
+    ) -> Result<SchemaVersion, Error> {
+        let version = migrate_to(db, &self.migrations, version, now)
             .await
             .map_err(|e| match e {
                 MigrateError::Database(e) => Error::Storage(e),

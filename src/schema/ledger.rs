@@ -204,16 +204,27 @@ pub async fn migrate(
     migrations: &Migrations,
     now: UnixTime,
 ) -> Result<usize, MigrateError> {
+    migrate_to(db, migrations, migrations.len(), now).await
+}
+
+/// [`migrate`], applying only the first `version` migrations of the list.
+pub async fn migrate_to(
+    db: &impl SqlDatabase,
+    migrations: &Migrations,
+    version: usize,
+    now: UnixTime,
+) -> Result<usize, MigrateError> {
     let mut tried_together = false;
     // Each round applies one migration (or all at once) or finds one applied by another
     // runner, so this ends.
     loop {
-        let status = status(db, migrations)
+        let mut status = status(db, migrations)
             .await
             .map_err(MigrateError::Database)?;
         if !status.drift.is_empty() {
             return Err(MigrateError::Drift(status.drift));
         }
+        status.pending.retain(|&at| at < version);
         let Some(&at) = status.pending.first() else {
             return Ok(status.version);
         };
@@ -230,8 +241,8 @@ pub async fn migrate(
                 .flatten()
                 .collect();
             if db.batch(batch).await.is_ok() {
-                // No drift and every missing one applied: the whole list is.
-                return Ok(migrations.len());
+                // No drift and every missing one applied: all up to `version` are.
+                return Ok(version.min(migrations.len()));
             }
         }
         if let Err(error) = db.batch(batch_for(migration, at + 1, now)).await {

@@ -31,7 +31,7 @@ pub mod sql_text;
 pub mod statement;
 
 pub use group::{SchemaGroup, SchemaVersion};
-pub use ledger::{dry_run, migrate, status, Drift, MigrateError, Status};
+pub use ledger::{dry_run, migrate, migrate_to, status, Drift, MigrateError, Status};
 pub use lint::{lint, Finding, Lint};
 pub use lock::Lock;
 pub use migration::{Migration, MigrationError, Migrations};

@@ -17,6 +17,10 @@ use crate::{Error, TenantId, UnixTime};
 use std::rc::Rc;
 use worker::{js_sys, Env};
 
+/// When a write held by a migrating schema group is told to come back: a job holds writes for
+/// about a minute plus its run.
+const SCHEMA_RETRY_SECS: u32 = 10;
+
 /// The API client the factory provisions with.
 pub type ApiClient = Client<ApiTransport, WorkerRuntime>;
 
@@ -199,9 +203,13 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
             }
         };
         // A schema group's database takes its schema from the group's migrations only, unless
-        // the caller's token holds the `ddl` permission.
+        // the caller's token holds the `ddl` permission; while its group migrates, its writes
+        // wait too, whoever the caller.
         let may_change_schema = context.principal().is_some_and(|p| p.has_scope("ddl"));
         let lock = match location.schema_group {
+            Some(_) if location.schema_held => Lock::Migrating {
+                retry_after_secs: SCHEMA_RETRY_SECS,
+            },
             Some(_) if !may_change_schema => Lock::Schema,
             _ => Lock::Open,
         };
@@ -216,8 +224,9 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
             None => TenantDb::rest(D1Rest::new(self.client.clone(), &location.database_id)?),
         };
         if let Some(group) = &self.schema {
-            if location.schema_group.as_deref() == Some(group.name()) {
-                catch_up(tenant, &db, group).await?;
+            // Not while a job holds it: the job is migrating it.
+            if location.schema_group.as_deref() == Some(group.name()) && !location.schema_held {
+                catch_up(tenant, &db, group, location.schema_version).await?;
             }
         }
         Ok(db.locked(lock))
@@ -258,16 +267,23 @@ fn now() -> UnixTime {
     UnixTime::from_js_millis(js_sys::Date::now())
 }
 
-/// Brings `tenant`'s database to `group`'s migrations before its first request in this isolate
-/// is served: a tenant a migration job missed (restored from a backup, say) catches up here.
-/// One ledger read when it is up to date; afterwards nothing, for as long as the isolate lives.
-/// Concurrent first requests each read the ledger, which keeps anything from applying twice. A
-/// database whose ledger has drifted (a newer deployment's migration, say) is served as it is,
-/// the drift logged.
-async fn catch_up(tenant: &TenantId, db: &TenantDb, group: &SchemaGroup) -> Result<(), Error> {
+/// Brings `tenant`'s database to the version the registry records for it (`version` of
+/// `group`'s migrations) before its first request in this isolate is served: a tenant restored
+/// from an older backup, say, catches up here. Only a migration job moves a tenant past the
+/// version the registry records, so a deploy with a new migration changes no database by
+/// itself. One ledger read when it is up to date; afterwards nothing, for as long as the isolate
+/// lives. Concurrent first requests each read the ledger, which keeps anything from applying
+/// twice. A database whose ledger has drifted is served as it is, the drift logged.
+async fn catch_up(
+    tenant: &TenantId,
+    db: &TenantDb,
+    group: &SchemaGroup,
+    version: i64,
+) -> Result<(), Error> {
     if CAUGHT_UP.with_borrow(|done| done.contains(tenant)) {
         return Ok(());
     }
+    let version = usize::try_from(version).unwrap_or(0);
     let status = schema::status(db, group.migrations()).await?;
     if !status.drift.is_empty() {
         let drift: Vec<String> = status.drift.iter().map(ToString::to_string).collect();
@@ -276,10 +292,10 @@ async fn catch_up(tenant: &TenantId, db: &TenantDb, group: &SchemaGroup) -> Resu
             group.name(),
             drift.join("; ")
         );
-    } else if !status.pending.is_empty() {
-        group.bring_up(db, now()).await?;
+    } else if status.pending.iter().any(|&at| at < version) {
+        group.bring_up_to(db, version, now()).await?;
         worker::console_log!(
-            "edge-tenancy: tenant {tenant}'s database caught up with schema group {}",
+            "edge-tenancy: tenant {tenant}'s database caught up with schema group {} (version {version})",
             group.name()
         );
     }

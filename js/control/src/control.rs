@@ -391,8 +391,9 @@ impl Control {
     }
 
     /// Where a ready tenant's database is, and until when JS may keep that answer:
-    /// `{"databaseId", "binding", "schemaGroup", "until"}` (`binding` and `schemaGroup` null when
-    /// it has none, `until` in milliseconds); 404/503 errors as the pipeline gives them.
+    /// `{"databaseId", "binding", "schemaGroup", "schemaHeld", "until"}` (`binding` and
+    /// `schemaGroup` null when it has none, `until` in milliseconds); 404/503 errors as the
+    /// pipeline gives them.
     pub fn locate(&self, tenant: String) -> Promise {
         promise(self.inner.clone(), move |inner| async move {
             let (lookup, until) = inner.lookup(&self::tenant(&tenant)?).await?;
@@ -403,11 +404,14 @@ impl Control {
                         database_id,
                         binding,
                         schema_group,
+                        schema_held,
+                        ..
                     }),
                 ) => Ok(serde_json::json!({
                     "databaseId": database_id,
                     "binding": binding,
                     "schemaGroup": schema_group,
+                    "schemaHeld": schema_held,
                     "until": until.millis(),
                 })
                 .to_string()),
