@@ -91,6 +91,8 @@ pub enum Error {
     /// one a retry fixes (500, generic; the inner error is for logs only). A handler can match
     /// on it and answer itself, a constraint as a 409 say.
     Query(SqlError),
+    /// A migration job of the same schema group is not over yet (409): one at a time.
+    JobActive,
     /// A statement that changes, or may change, the schema of a tenant database whose schema
     /// comes from its group's migrations (403, `blocked`, Turso's "Operation was blocked").
     Blocked,
@@ -254,6 +256,11 @@ impl Error {
                 "a database refused a query; the detail is in the Worker's logs".to_owned(),
             ),
             Self::Blocked => (403, "blocked", "Operation was blocked".to_owned()),
+            Self::JobActive => (
+                409,
+                "schema_job_active",
+                "a migration job of this schema group is not over yet".to_owned(),
+            ),
             Self::SchemaMigrating { .. } => (
                 503,
                 "schema_migrating",
@@ -441,6 +448,7 @@ mod tests {
             ),
             (Error::LeaseLost, 409, "lease_lost"),
             (Error::Blocked, 403, "blocked"),
+            (Error::JobActive, 409, "schema_job_active"),
             (Error::Migration("m".into()), 500, "migration_failed"),
             (
                 Error::SchemaMigrating {

@@ -16,6 +16,27 @@ impl SqliteDatabase {
     }
 }
 
+impl SqliteDatabase {
+    /// A copy of the database as it is now (a time-travel bookmark's state).
+    pub fn snapshot(&self) -> rusqlite::Connection {
+        let mut copy = rusqlite::Connection::open_in_memory().unwrap();
+        rusqlite::backup::Backup::new(&self.0.borrow(), &mut copy)
+            .unwrap()
+            .run_to_completion(1000, std::time::Duration::ZERO, None)
+            .unwrap();
+        copy
+    }
+
+    /// Puts the database back in the state of `snapshot`.
+    pub fn restore(&self, snapshot: &rusqlite::Connection) {
+        let mut db = self.0.borrow_mut();
+        rusqlite::backup::Backup::new(snapshot, &mut db)
+            .unwrap()
+            .run_to_completion(1000, std::time::Duration::ZERO, None)
+            .unwrap();
+    }
+}
+
 impl SqlDatabase for SqliteDatabase {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
         let mut conn = self.0.borrow_mut();

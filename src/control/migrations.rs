@@ -66,7 +66,8 @@ const MIGRATIONS: &[&[&str]] = &[
     &["ALTER TABLE edge_tenancy_tenants ADD COLUMN restored_from TEXT"],
     // 5: multi-database schema jobs. A tenant's hold (the id of the job holding its writes, 0
     // for none), an index to find a group's tenants, the jobs (one active per group: the
-    // partial unique index) and a task row per child of a job.
+    // partial unique index; the driver's lease is a lock named after the job) and a task row
+    // per child of a job.
     &[
         "ALTER TABLE edge_tenancy_tenants ADD COLUMN schema_held INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX IF NOT EXISTS edge_tenancy_tenants_schema_group
@@ -77,8 +78,6 @@ const MIGRATIONS: &[&[&str]] = &[
             version INTEGER NOT NULL,
             active INTEGER NOT NULL,
             job TEXT NOT NULL,
-            lease_owner TEXT,
-            lease_until INTEGER,
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL
         ) STRICT",

@@ -2,6 +2,8 @@
 //! [`Provisioner`] that makes and removes tenants' databases with a
 //! [`Backend`](crate::database::Backend), recording every step in the registry.
 
+pub mod fanout;
+pub mod jobs;
 pub mod migrations;
 mod provision;
 pub mod registry;

@@ -185,6 +185,11 @@ impl<D: SqlDatabase> Registry<D> {
         }
     }
 
+    /// The database the registry is kept in.
+    pub(super) fn db(&self) -> &D {
+        &self.db
+    }
+
     /// Brings the registry's schema to the version this code expects (see
     /// [`migrations`]); cheap when it is there already.
     pub async fn migrate(&self, now: UnixTime) -> Result<(), Error> {

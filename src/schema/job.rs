@@ -200,6 +200,17 @@ pub enum Answer {
     },
 }
 
+impl Answer {
+    /// A dry run's or a migration's failure: a database that could not be reached may come
+    /// back; a migration the database refused, or drift, will not.
+    pub fn failed(error: &super::MigrateError) -> Self {
+        Self::Failed {
+            passing: matches!(error, super::MigrateError::Database(_)),
+            message: error.to_string(),
+        }
+    }
+}
+
 /// A migration job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
@@ -215,7 +226,8 @@ pub struct Job {
     pub paused: bool,
     /// Cancel asked for.
     pub cancelled: bool,
-    /// Its children, in the order they run.
+    /// Its children, in the order they run (kept as rows of their own, not with the job).
+    #[serde(skip)]
     pub tasks: Vec<Task>,
     /// Starts so far: each step's number.
     pub starts: u64,
@@ -504,6 +516,23 @@ impl Job {
     pub fn cancel(&mut self, now: i64) {
         self.cancelled = true;
         self.advance(now);
+    }
+
+    /// When a step may next be started, if the job waits for a time (the hold's end, a step's
+    /// timeout) rather than for an answer or a person.
+    pub fn wake_at(&self) -> Option<i64> {
+        let timeout = self.settings.step_timeout_ms;
+        let hold = match self.phase {
+            Phase::Hold { since: Some(since) } => Some(since + self.settings.hold_ms),
+            _ => None,
+        };
+        let steps = self
+            .tasks
+            .iter()
+            .filter_map(|t| t.started)
+            .chain(self.started)
+            .map(|(_, at)| at + timeout);
+        hold.into_iter().chain(steps).min()
     }
 
     /// Whether it is over, and how.

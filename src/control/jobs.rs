@@ -1,0 +1,283 @@
+//! Migration jobs in the registry: a row per job (its settings and phase, as JSON), a row per
+//! child (its task), and the hold on a group's tenants. A job has one driver at a time: a lock
+//! named after it, which every save is conditional on, so a driver that stalled past its lease
+//! writes nothing once another took over.
+
+use super::registry::Registry;
+use crate::schema::job::{Job, Outcome, Task};
+use crate::sql::{Row, SqlDatabase, Statement, Value};
+use crate::{Error, TenantId, UnixTime};
+use std::time::Duration;
+
+/// The lock a job's driver holds.
+fn lock_name(id: i64) -> String {
+    format!("schema-job:{id}")
+}
+
+/// A job as the registry keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JobRecord {
+    /// Its id.
+    pub id: i64,
+    /// The job.
+    #[serde(flatten)]
+    pub job: Job,
+    /// When it was submitted (milliseconds).
+    pub created_at: i64,
+    /// When it last changed (milliseconds).
+    pub updated_at: i64,
+}
+
+fn bad(what: impl std::fmt::Display) -> Error {
+    Error::Storage(crate::sql::SqlError(format!("bad schema job row: {what}")))
+}
+
+impl<D: SqlDatabase> Registry<D> {
+    /// The ready tenants of `group`, in id order.
+    pub async fn group_tenants(&self, group: &str) -> Result<Vec<TenantId>, Error> {
+        let select = Statement::new(
+            "SELECT id FROM edge_tenancy_tenants WHERE schema_group = ? AND state = 'ready' ORDER BY id",
+            vec![group.into()],
+        );
+        let rows = self
+            .db()
+            .batch(vec![select])
+            .await?
+            .pop()
+            .unwrap_or_default();
+        rows.iter()
+            .map(|row| {
+                row.get("id")
+                    .and_then(|v| v.as_str())
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| bad("a tenant id"))
+            })
+            .collect()
+    }
+
+    /// Keeps a new job and its tasks; its id. [`Error::JobActive`] while another job of its
+    /// group is not over.
+    pub async fn submit_job(&self, job: &Job, now: UnixTime) -> Result<i64, Error> {
+        let head = serde_json::to_string(job).map_err(bad)?;
+        let tasks = serde_json::to_string(&job.tasks).map_err(bad)?;
+        let insert = Statement::new(
+            "INSERT INTO edge_tenancy_schema_jobs (schema_group, version, active, job, created_at, updated_at)
+             VALUES (?1, ?2, 1, ?3, ?4, ?4)",
+            vec![
+                job.group.as_str().into(),
+                Value::Integer(job.version),
+                Value::Text(head),
+                Value::Integer(now.millis()),
+            ],
+        );
+        // The job's id is the group's active one: the unique index makes it one row.
+        let tasks = Statement::new(
+            "INSERT INTO edge_tenancy_schema_tasks (job_id, position, tenant, task)
+             SELECT (SELECT id FROM edge_tenancy_schema_jobs WHERE schema_group = ?1 AND active = 1),
+                    key, json_extract(value, '$.tenant'), value
+             FROM json_each(?2)",
+            vec![job.group.as_str().into(), Value::Text(tasks)],
+        );
+        let id = Statement::new(
+            "SELECT id FROM edge_tenancy_schema_jobs WHERE schema_group = ? AND active = 1",
+            vec![job.group.as_str().into()],
+        );
+        match self.db().batch(vec![insert, tasks, id]).await {
+            Ok(mut results) => results
+                .pop()
+                .and_then(|rows| rows.into_iter().next())
+                .and_then(|row| row.get("id").and_then(serde_json::Value::as_i64))
+                .ok_or_else(|| bad("no id")),
+            Err(e) if e.0.contains("UNIQUE constraint failed") => Err(Error::JobActive),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Job `id` with its tasks, or [`Error::NotFound`].
+    pub async fn job(&self, id: i64) -> Result<JobRecord, Error> {
+        let head = Statement::new(
+            "SELECT id, job, created_at, updated_at FROM edge_tenancy_schema_jobs WHERE id = ?",
+            vec![Value::Integer(id)],
+        );
+        let tasks = Statement::new(
+            "SELECT task FROM edge_tenancy_schema_tasks WHERE job_id = ? ORDER BY position",
+            vec![Value::Integer(id)],
+        );
+        let mut results = self.db().batch(vec![head, tasks]).await?;
+        let tasks = results.pop().unwrap_or_default();
+        let head = results
+            .pop()
+            .and_then(|rows| rows.into_iter().next())
+            .ok_or(Error::NotFound("no such schema job"))?;
+        let mut record = decode_head(&head)?;
+        record.job.tasks = tasks
+            .iter()
+            .map(|row| {
+                let text = row
+                    .get("task")
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| bad("task"))?;
+                serde_json::from_str::<Task>(text).map_err(bad)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(record)
+    }
+
+    /// The jobs not over, oldest first.
+    pub async fn active_jobs(&self) -> Result<Vec<i64>, Error> {
+        let select = Statement::new(
+            "SELECT id FROM edge_tenancy_schema_jobs WHERE active = 1 ORDER BY id",
+            vec![],
+        );
+        let rows = self
+            .db()
+            .batch(vec![select])
+            .await?
+            .pop()
+            .unwrap_or_default();
+        Ok(rows
+            .iter()
+            .filter_map(|row| row.get("id").and_then(serde_json::Value::as_i64))
+            .collect())
+    }
+
+    /// Takes (or extends) the lease on driving job `id` for `owner`: `false` while another
+    /// driver holds a live one.
+    pub async fn claim_job(
+        &self,
+        id: i64,
+        owner: &str,
+        now: UnixTime,
+        lease: Duration,
+    ) -> Result<bool, Error> {
+        self.lock(&lock_name(id), owner, now, lease).await
+    }
+
+    /// Gives up the lease on driving job `id`.
+    pub async fn release_job(&self, id: i64, owner: &str) -> Result<(), Error> {
+        self.unlock(&lock_name(id), owner).await
+    }
+
+    /// Keeps `job` (its phase, flags and the tasks at `changed`), if `owner` still holds its
+    /// lease; [`Error::LeaseLost`] if not, and nothing is written.
+    pub async fn save_job(
+        &self,
+        id: i64,
+        job: &Job,
+        changed: &[usize],
+        owner: &str,
+        now: UnixTime,
+    ) -> Result<(), Error> {
+        let leased = "EXISTS (SELECT 1 FROM edge_tenancy_locks WHERE name = ?1 AND owner = ?2 AND until > ?3)";
+        let fence = |mut values: Vec<Value>| {
+            let mut all = vec![
+                Value::Text(lock_name(id)),
+                owner.into(),
+                Value::Integer(now.millis()),
+            ];
+            all.append(&mut values);
+            all
+        };
+        let mut batch = vec![Statement::new(
+            format!(
+                "UPDATE edge_tenancy_schema_jobs SET job = ?4, active = ?5, updated_at = ?3
+                 WHERE id = ?6 AND {leased} RETURNING id"
+            ),
+            fence(vec![
+                Value::Text(serde_json::to_string(job).map_err(bad)?),
+                Value::Integer(i64::from(job.outcome().is_none())),
+                Value::Integer(id),
+            ]),
+        )];
+        for &at in changed {
+            let Some(task) = job.tasks.get(at) else {
+                continue;
+            };
+            batch.push(Statement::new(
+                format!(
+                    "UPDATE edge_tenancy_schema_tasks SET task = ?4
+                     WHERE job_id = ?5 AND position = ?6 AND {leased}"
+                ),
+                fence(vec![
+                    Value::Text(serde_json::to_string(task).map_err(bad)?),
+                    Value::Integer(id),
+                    Value::Integer(at as i64),
+                ]),
+            ));
+        }
+        let results = self.db().batch(batch).await?;
+        if results.first().is_none_or(Vec::is_empty) {
+            return Err(Error::LeaseLost);
+        }
+        Ok(())
+    }
+
+    /// Holds the writes of `group`'s tenants for job `id` (their lookups say so once their
+    /// cached answers expire).
+    pub async fn hold_group(&self, group: &str, id: i64, now: UnixTime) -> Result<(), Error> {
+        let hold = Statement::new(
+            "UPDATE edge_tenancy_tenants SET schema_held = ?, updated_at = ? WHERE schema_group = ?",
+            vec![Value::Integer(id), Value::Integer(now.millis()), group.into()],
+        );
+        self.db().batch(vec![hold]).await?;
+        Ok(())
+    }
+
+    /// Ends job `id`'s hold on `group` and, when it committed, records `version` for
+    /// `migrated`, in one transaction.
+    pub async fn finish_group(
+        &self,
+        group: &str,
+        id: i64,
+        outcome: Outcome,
+        migrated: &[TenantId],
+        version: i64,
+        now: UnixTime,
+    ) -> Result<(), Error> {
+        let mut batch = Vec::new();
+        if outcome == Outcome::Committed && !migrated.is_empty() {
+            let ids =
+                serde_json::to_string(&migrated.iter().map(TenantId::as_str).collect::<Vec<_>>())
+                    .map_err(bad)?;
+            batch.push(Statement::new(
+                "UPDATE edge_tenancy_tenants SET schema_version = ?, updated_at = ?
+                 WHERE schema_group = ? AND id IN (SELECT value FROM json_each(?))",
+                vec![
+                    Value::Integer(version),
+                    Value::Integer(now.millis()),
+                    group.into(),
+                    Value::Text(ids),
+                ],
+            ));
+        }
+        batch.push(Statement::new(
+            "UPDATE edge_tenancy_tenants SET schema_held = 0, updated_at = ?
+             WHERE schema_group = ? AND schema_held = ?",
+            vec![
+                Value::Integer(now.millis()),
+                group.into(),
+                Value::Integer(id),
+            ],
+        ));
+        self.db().batch(batch).await?;
+        Ok(())
+    }
+}
+
+fn decode_head(row: &Row) -> Result<JobRecord, Error> {
+    let int = |name: &str| {
+        row.get(name)
+            .and_then(serde_json::Value::as_i64)
+            .ok_or_else(|| bad(name))
+    };
+    let text = row
+        .get("job")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("job"))?;
+    Ok(JobRecord {
+        id: int("id")?,
+        job: serde_json::from_str(text).map_err(bad)?,
+        created_at: int("created_at")?,
+        updated_at: int("updated_at")?,
+    })
+}
