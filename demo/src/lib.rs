@@ -11,16 +11,20 @@
 //!   `POST /t/{tenant}/values`, `POST /t/{tenant}/query` (a statement of the caller's own; schema
 //!   changes are refused, since the schema comes from the `demo/migrations/` schema group).
 //! - For control-plane administrators (a token for the control-plane tenant with the admin
-//!   scope): the tenants and their databases (the `tenants` module), and `/admin/...`: D1
-//!   databases and Worker bindings through the Cloudflare API (the `admin` module).
+//!   scope): the tenants and their databases (the `tenants` module), migration jobs over their
+//!   databases (`/schema/jobs`, the `schema` module, also driven by the Cron Trigger), and
+//!   `/admin/...`: D1 databases and Worker bindings through the Cloudflare API (the `admin`
+//!   module).
 
 use edge_tenancy::workers::{tenant, Reply, Tenancy, TenancyRouter, TenantRequest};
 use edge_tenancy::Error;
 use serde_json::json;
 use std::rc::Rc;
-use worker::{event, Context, Env, Request, Response, Result};
+use std::time::Duration;
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 mod admin;
+mod schema;
 mod tenants;
 
 thread_local! {
@@ -41,7 +45,23 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         })
         .get_async("/whoami", tenant(whoami))
         .get_async("/t/:tenant/whoami", tenant(whoami));
-    admin::routes(tenants::routes(router)).run(req, env).await
+    schema::routes(admin::routes(tenants::routes(router)))
+        .run(req, env)
+        .await
+}
+
+/// The Cron Trigger: drives every migration job not over, within one invocation's budget (its
+/// subrequests, and well under a minute so the next trigger finds the job free).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let tenancy = TENANCY.with(Rc::clone);
+    let driven = match tenancy.factory(&env, ()).await {
+        Ok(factory) => factory.drive_jobs(900, Duration::from_secs(50)).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = driven {
+        worker::console_error!("edge-tenancy: driving schema jobs: {error}");
+    }
 }
 
 /// The request's tenant context, as the pipeline made it.

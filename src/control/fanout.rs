@@ -80,6 +80,11 @@ async fn rounds<D: SqlDatabase, E: JobEdges, R: Runtime>(
         if now >= limits.until || !registry.claim_job(id, owner, now, limits.lease).await? {
             break;
         }
+        let (paused, cancelled) = registry.job_controls(id).await?;
+        record.job.paused = paused;
+        if cancelled && !record.job.cancelled {
+            record.job.cancel(now.millis());
+        }
         let before = record.job.clone();
         let steps = record.job.start(now.millis());
         if steps.is_empty() {

@@ -14,13 +14,23 @@ fn lock_name(id: i64) -> String {
     format!("schema-job:{id}")
 }
 
+/// What an administrator does to a running job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobControl {
+    /// No step starts until it is resumed (a job that holds writes keeps holding them).
+    Pause,
+    /// Steps start again.
+    Resume,
+    /// Ends it: `cancelled` before it runs, rolled back once it has.
+    Cancel,
+}
+
 /// A job as the registry keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
     /// Its id.
     pub id: i64,
     /// The job.
-    #[serde(flatten)]
     pub job: Job,
     /// When it was submitted (milliseconds).
     pub created_at: i64,
@@ -28,11 +38,69 @@ pub struct JobRecord {
     pub updated_at: i64,
 }
 
+impl JobRecord {
+    /// What an administrator reads at `now`: the job, its children by state, each failing one
+    /// with its error, how far it is, how long it has run and (while it runs) about how long is
+    /// left; with `tasks`, every child.
+    pub fn report(&self, now: UnixTime, tasks: bool) -> serde_json::Value {
+        let summary = self.job.summary();
+        let elapsed = (self.updated_at.min(now.millis()) - self.created_at).max(0);
+        let elapsed = if self.job.outcome().is_none() {
+            (now.millis() - self.created_at).max(0)
+        } else {
+            elapsed
+        };
+        let estimate = (self.job.outcome().is_none() && summary.done > 0.0)
+            .then(|| (elapsed as f64 * (1.0 - summary.done) / summary.done) as i64);
+        let mut report = serde_json::json!({
+            "id": self.id,
+            "group": self.job.group,
+            "version": self.job.version,
+            "phase": self.job.phase,
+            "outcome": self.job.outcome(),
+            "paused": self.job.paused,
+            "cancelled": self.job.cancelled,
+            "settings": self.job.settings,
+            "counts": summary.counts,
+            "failing": summary.failing,
+            "done": summary.done,
+            "elapsed_ms": elapsed,
+            "estimate_ms": estimate,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        });
+        if tasks {
+            report["tasks"] = serde_json::json!(self.job.tasks);
+        }
+        report
+    }
+}
+
 fn bad(what: impl std::fmt::Display) -> Error {
     Error::Storage(crate::sql::SqlError(format!("bad schema job row: {what}")))
 }
 
 impl<D: SqlDatabase> Registry<D> {
+    /// The version of `group` new tenants start at: the one its last committed job reached, or
+    /// `first` (recorded now) for a group the registry has not seen.
+    pub async fn group_version(&self, group: &str, first: i64) -> Result<i64, Error> {
+        let insert = Statement::new(
+            "INSERT OR IGNORE INTO edge_tenancy_schema_groups (name, version) VALUES (?, ?)",
+            vec![group.into(), Value::Integer(first)],
+        );
+        let select = Statement::new(
+            "SELECT version FROM edge_tenancy_schema_groups WHERE name = ?",
+            vec![group.into()],
+        );
+        self.db()
+            .batch(vec![insert, select])
+            .await?
+            .pop()
+            .and_then(|rows| rows.into_iter().next())
+            .and_then(|row| row.get("version").and_then(serde_json::Value::as_i64))
+            .ok_or_else(|| bad("a group without a version"))
+    }
+
     /// The ready tenants of `group`, in id order.
     pub async fn group_tenants(&self, group: &str) -> Result<Vec<TenantId>, Error> {
         let select = Statement::new(
@@ -96,7 +164,7 @@ impl<D: SqlDatabase> Registry<D> {
     /// Job `id` with its tasks, or [`Error::NotFound`].
     pub async fn job(&self, id: i64) -> Result<JobRecord, Error> {
         let head = Statement::new(
-            "SELECT id, job, created_at, updated_at FROM edge_tenancy_schema_jobs WHERE id = ?",
+            "SELECT id, job, paused, cancelled, created_at, updated_at FROM edge_tenancy_schema_jobs WHERE id = ?",
             vec![Value::Integer(id)],
         );
         let tasks = Statement::new(
@@ -121,6 +189,55 @@ impl<D: SqlDatabase> Registry<D> {
             })
             .collect::<Result<_, _>>()?;
         Ok(record)
+    }
+
+    /// Pauses, resumes or cancels job `id` while it is not over; the driver reads it at its
+    /// next round. [`Error::NotFound`] for a job that is over or unknown.
+    pub async fn control_job(
+        &self,
+        id: i64,
+        control: JobControl,
+        now: UnixTime,
+    ) -> Result<(), Error> {
+        let set = match control {
+            JobControl::Pause => "paused = 1",
+            JobControl::Resume => "paused = 0",
+            JobControl::Cancel => "cancelled = 1, paused = 0",
+        };
+        let update = Statement::new(
+            format!(
+                "UPDATE edge_tenancy_schema_jobs SET {set}, updated_at = ?
+                 WHERE id = ? AND active = 1 RETURNING id"
+            ),
+            vec![Value::Integer(now.millis()), Value::Integer(id)],
+        );
+        let rows = self
+            .db()
+            .batch(vec![update])
+            .await?
+            .pop()
+            .unwrap_or_default();
+        if rows.is_empty() {
+            return Err(Error::NotFound("no such schema job running"));
+        }
+        Ok(())
+    }
+
+    /// Whether job `id` is paused and whether it is cancelled, as an administrator last set.
+    pub async fn job_controls(&self, id: i64) -> Result<(bool, bool), Error> {
+        let select = Statement::new(
+            "SELECT paused, cancelled FROM edge_tenancy_schema_jobs WHERE id = ?",
+            vec![Value::Integer(id)],
+        );
+        let row = self
+            .db()
+            .batch(vec![select])
+            .await?
+            .pop()
+            .and_then(|rows| rows.into_iter().next())
+            .ok_or(Error::NotFound("no such schema job"))?;
+        let flag = |name: &str| row.get(name).and_then(serde_json::Value::as_i64) == Some(1);
+        Ok((flag("paused"), flag("cancelled")))
     }
 
     /// The jobs not over, oldest first.
@@ -235,6 +352,13 @@ impl<D: SqlDatabase> Registry<D> {
         now: UnixTime,
     ) -> Result<(), Error> {
         let mut batch = Vec::new();
+        if outcome == Outcome::Committed {
+            batch.push(Statement::new(
+                "INSERT INTO edge_tenancy_schema_groups (name, version) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET version = max(version, ?2)",
+                vec![group.into(), Value::Integer(version)],
+            ));
+        }
         if outcome == Outcome::Committed && !migrated.is_empty() {
             let ids =
                 serde_json::to_string(&migrated.iter().map(TenantId::as_str).collect::<Vec<_>>())
@@ -274,9 +398,12 @@ fn decode_head(row: &Row) -> Result<JobRecord, Error> {
         .get("job")
         .and_then(|v| v.as_str())
         .ok_or_else(|| bad("job"))?;
+    let mut job: Job = serde_json::from_str(text).map_err(bad)?;
+    job.paused = int("paused")? != 0;
+    job.cancelled = int("cancelled")? != 0;
     Ok(JobRecord {
         id: int("id")?,
-        job: serde_json::from_str(text).map_err(bad)?,
+        job,
         created_at: int("created_at")?,
         updated_at: int("updated_at")?,
     })

@@ -64,10 +64,10 @@ const MIGRATIONS: &[&[&str]] = &[
     // restore, so that a resumed provisioning imports it too and a plain one never takes its
     // place.
     &["ALTER TABLE edge_tenancy_tenants ADD COLUMN restored_from TEXT"],
-    // 5: multi-database schema jobs. A tenant's hold (the id of the job holding its writes, 0
-    // for none), an index to find a group's tenants, the jobs (one active per group: the
-    // partial unique index; the driver's lease is a lock named after the job) and a task row
-    // per child of a job.
+    // 5: multi-database schema. A tenant's hold (the id of the job holding its writes, 0 for
+    // none), an index to find a group's tenants, each group's version (what new tenants start
+    // at; a committed job moves it), the jobs (one active per group: the partial unique index;
+    // the driver's lease is a lock named after the job) and a task row per child of a job.
     &[
         "ALTER TABLE edge_tenancy_tenants ADD COLUMN schema_held INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX IF NOT EXISTS edge_tenancy_tenants_schema_group
@@ -77,12 +77,18 @@ const MIGRATIONS: &[&[&str]] = &[
             schema_group TEXT NOT NULL,
             version INTEGER NOT NULL,
             active INTEGER NOT NULL,
+            paused INTEGER NOT NULL DEFAULT 0,
+            cancelled INTEGER NOT NULL DEFAULT 0,
             job TEXT NOT NULL,
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL
         ) STRICT",
         "CREATE UNIQUE INDEX IF NOT EXISTS edge_tenancy_schema_jobs_active
             ON edge_tenancy_schema_jobs (schema_group) WHERE active = 1",
+        "CREATE TABLE IF NOT EXISTS edge_tenancy_schema_groups (
+            name TEXT PRIMARY KEY NOT NULL,
+            version INTEGER NOT NULL
+        ) STRICT",
         "CREATE TABLE IF NOT EXISTS edge_tenancy_schema_tasks (
             job_id INTEGER NOT NULL,
             position INTEGER NOT NULL,

@@ -64,6 +64,8 @@ pub struct Settings {
     pub step_timeout_ms: i64,
     /// The stages, in order (default: one stage of every child, failing as a whole).
     pub stages: Vec<Stage>,
+    /// Only dry-run: the job ends `dry_run_passed` (or `dry_run_failed`) and changes nothing.
+    pub dry_run_only: bool,
 }
 
 impl Default for Settings {
@@ -77,6 +79,7 @@ impl Default for Settings {
                 size: None,
                 on_error: OnError::Fail,
             }],
+            dry_run_only: false,
         }
     }
 }
@@ -158,6 +161,8 @@ pub enum Outcome {
     RolledBack,
     /// A dry run failed; nothing was changed.
     DryRunFailed,
+    /// Every dry run passed, and the job was to go no further.
+    DryRunPassed,
     /// Cancelled before it ran; nothing was changed.
     Cancelled,
 }
@@ -211,6 +216,26 @@ impl Answer {
     }
 }
 
+/// What an administrator reads of a job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Its children by state.
+    pub counts: std::collections::BTreeMap<String, usize>,
+    /// The children that failed, with why.
+    pub failing: Vec<Failing>,
+    /// How far it is, from 0 to 1.
+    pub done: f64,
+}
+
+/// A child that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failing {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Why.
+    pub error: String,
+}
+
 /// A migration job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
@@ -222,9 +247,12 @@ pub struct Job {
     pub settings: Settings,
     /// Where it stands.
     pub phase: Phase,
-    /// Paused: no step starts.
+    /// Paused: no step starts. Set by an administrator (kept apart from the job, so it is set
+    /// while a driver holds the job).
+    #[serde(skip)]
     pub paused: bool,
-    /// Cancel asked for.
+    /// Cancel asked for (kept as `paused` is).
+    #[serde(skip)]
     pub cancelled: bool,
     /// Its children, in the order they run (kept as rows of their own, not with the job).
     #[serde(skip)]
@@ -456,6 +484,7 @@ impl Job {
             {
                 Phase::Finish(Outcome::DryRunFailed)
             }
+            Phase::DryRun if self.settings.dry_run_only => Phase::Finish(Outcome::DryRunPassed),
             // Every child at the version already: nothing to hold writes for.
             Phase::DryRun
                 if !self
@@ -533,6 +562,43 @@ impl Job {
             .chain(self.started)
             .map(|(_, at)| at + timeout);
         hold.into_iter().chain(steps).min()
+    }
+
+    /// Counts of its children by state, each failing child with its error, and its progress.
+    pub fn summary(&self) -> Summary {
+        let mut counts = std::collections::BTreeMap::new();
+        for task in &self.tasks {
+            let state = serde_json::to_value(&task.state)
+                .ok()
+                .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            *counts.entry(state).or_insert(0) += 1;
+        }
+        let failing = self
+            .tasks
+            .iter()
+            .filter(|t| t.failed_here || t.state == TaskState::DryRunFailed)
+            .map(|t| Failing {
+                tenant: t.tenant.clone(),
+                error: t.error.clone().unwrap_or_default(),
+            })
+            .collect();
+        // Two steps per child that runs (a dry run, then its bookmark and migration count as
+        // one), so the fraction moves through both phases.
+        let done = self
+            .tasks
+            .iter()
+            .map(|t| match t.state {
+                TaskState::Pending => 0,
+                TaskState::DryRunPassed | TaskState::Bookmarked => 1,
+                _ => 2,
+            })
+            .sum::<usize>();
+        Summary {
+            counts,
+            failing,
+            done: done as f64 / (2 * self.tasks.len().max(1)) as f64,
+        }
     }
 
     /// Whether it is over, and how.

@@ -214,55 +214,70 @@ pub async fn migrate_to(
     version: usize,
     now: UnixTime,
 ) -> Result<usize, MigrateError> {
-    let mut tried_together = false;
-    // Each round applies one migration (or all at once) or finds one applied by another
-    // runner, so this ends.
-    loop {
-        let mut status = status(db, migrations)
-            .await
-            .map_err(MigrateError::Database)?;
-        if !status.drift.is_empty() {
-            return Err(MigrateError::Drift(status.drift));
-        }
-        status.pending.retain(|&at| at < version);
-        let Some(&at) = status.pending.first() else {
-            return Ok(status.version);
-        };
-        let Some(migration) = migrations.get(at) else {
-            return Ok(status.version);
-        };
-        // All that is pending in one transaction when it all goes: one call, not one each.
-        if status.pending.len() > 1 && !tried_together {
-            tried_together = true;
-            let batch = status
-                .pending
-                .iter()
-                .filter_map(|&at| Some(batch_for(migrations.get(at)?, at + 1, now)))
-                .flatten()
-                .collect();
-            if db.batch(batch).await.is_ok() {
-                // No drift and every missing one applied: all up to `version` are.
-                return Ok(version.min(migrations.len()));
-            }
-        }
-        if let Err(error) = db.batch(batch_for(migration, at + 1, now)).await {
-            // Another runner may have applied it meanwhile: then this batch failed on the
-            // ledger row or on the migration's own SQL (the table it makes exists now), and the
-            // ledger, read again, says so.
-            let ledger = ledger(db).await.map_err(MigrateError::Database)?;
-            if ledger.iter().any(|(name, _)| name == migration.name()) {
-                continue;
-            }
-            return Err(if error.is_statement_error() {
-                MigrateError::Failed {
-                    migration: migration.name().to_owned(),
-                    error,
-                }
-            } else {
-                MigrateError::Database(error)
-            });
+    // The ledger is read once; again only after a batch fails, to see whether another runner
+    // applied that migration meanwhile (then the batch failed on the ledger row, or on the
+    // migration's own SQL: the table it makes exists now).
+    let mut pending = pending_to(db, migrations, version).await?;
+    // What the database is at once nothing is pending: at least `version`.
+    let reached = |status_version: usize| status_version.max(version.min(migrations.len()));
+    let (mut at_least, mut pending) = (
+        reached(pending.version),
+        std::mem::take(&mut pending.pending),
+    );
+    // All that is pending in one transaction when it all goes: one call, not one each.
+    if pending.len() > 1 {
+        let batch = pending
+            .iter()
+            .filter_map(|&at| Some(batch_for(migrations.get(at)?, at + 1, now)))
+            .flatten()
+            .collect();
+        if db.batch(batch).await.is_ok() {
+            return Ok(at_least);
         }
     }
+    while let Some(&at) = pending.first() {
+        let Some(migration) = migrations.get(at) else {
+            break;
+        };
+        match db.batch(batch_for(migration, at + 1, now)).await {
+            Ok(_) => {
+                pending.remove(0);
+            }
+            Err(error) => {
+                let again = pending_to(db, migrations, version).await?;
+                if !again.pending.contains(&at) {
+                    at_least = reached(again.version);
+                    pending = again.pending;
+                    continue;
+                }
+                return Err(if error.is_statement_error() {
+                    MigrateError::Failed {
+                        migration: migration.name().to_owned(),
+                        error,
+                    }
+                } else {
+                    MigrateError::Database(error)
+                });
+            }
+        }
+    }
+    Ok(at_least)
+}
+
+/// `db`'s status with only the first `version` migrations pending; drift refuses.
+async fn pending_to(
+    db: &impl SqlDatabase,
+    migrations: &Migrations,
+    version: usize,
+) -> Result<Status, MigrateError> {
+    let mut status = status(db, migrations)
+        .await
+        .map_err(MigrateError::Database)?;
+    if !status.drift.is_empty() {
+        return Err(MigrateError::Drift(status.drift));
+    }
+    status.pending.retain(|&at| at < version);
+    Ok(status)
 }
 
 /// Runs the migrations `db` lacks and rolls them back: one batch of all of them and their ledger

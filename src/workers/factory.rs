@@ -26,15 +26,15 @@ pub type ApiClient = Client<ApiTransport, WorkerRuntime>;
 
 /// The D1 factory over a Worker's env.
 pub struct D1Factory<'e, H> {
-    env: &'e Env,
-    client: Rc<ApiClient>,
-    registry: Registry<D1>,
+    pub(super) env: &'e Env,
+    pub(super) client: Rc<ApiClient>,
+    pub(super) registry: Registry<D1>,
     options: D1Options,
-    cache: Rc<TenantCache>,
+    pub(super) cache: Rc<TenantCache>,
     hooks: H,
     session: Option<String>,
     anonymous: bool,
-    schema: Option<Rc<SchemaGroup>>,
+    pub(super) schema: Option<Rc<SchemaGroup>>,
 }
 
 impl<'e, H: Hooks> D1Factory<'e, H> {
@@ -110,6 +110,7 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
             hooks: &self.hooks,
             schema: self.schema.as_deref(),
             client: &self.client,
+            registry: &self.registry,
         };
         let provisioner = Provisioner::new(&self.registry, &backend, &hooks, &WorkerRuntime, owner);
         f(&provisioner).await
@@ -121,13 +122,14 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
     }
 }
 
-/// The user's hooks, with the schema group's migrations applied to each new database (through
-/// the REST API: a binding made a moment ago reaches this isolate only after the Worker's next
-/// deploy).
+/// The user's hooks, with the schema group's migrations applied to each new database, up to the
+/// group's version (through the REST API: a binding made a moment ago reaches this isolate only
+/// after the Worker's next deploy).
 struct Migrating<'f, H> {
     hooks: &'f H,
     schema: Option<&'f SchemaGroup>,
     client: &'f Rc<ApiClient>,
+    registry: &'f Registry<D1>,
 }
 
 impl<H: Hooks> Hooks for Migrating<'_, H> {
@@ -140,7 +142,12 @@ impl<H: Hooks> Hooks for Migrating<'_, H> {
             .as_deref()
             .ok_or_else(|| Error::Migration("the tenant has no database yet".into()))?;
         let db = D1Rest::new(self.client.clone(), id)?;
-        group.bring_up(&db, now()).await.map(Some)
+        // The group's version, not the code's: a deploy that adds a migration changes no
+        // tenant, new ones included, until a job moves the whole group.
+        let latest = group.migrations().len() as i64;
+        let version = self.registry.group_version(group.name(), latest).await?;
+        let version = usize::try_from(version).unwrap_or(0);
+        group.bring_up_to(&db, version, now()).await.map(Some)
     }
 
     async fn after_provision(&self, record: &TenantRecord) -> Result<(), String> {
@@ -162,7 +169,7 @@ impl<H> D1Factory<'_, H> {
     /// declared in `wrangler.toml` is a separate local database the local API never made, so it
     /// is used only when it says it is that database (the local API's own bindings do); any
     /// other goes unused and the REST path reaches the database the local API made.
-    fn reaches(&self, db: &worker::D1Database, id: &str) -> bool {
+    pub(super) fn reaches(&self, db: &worker::D1Database, id: &str) -> bool {
         match self.client.transport() {
             ApiTransport::Fetch => true,
             ApiTransport::Service(_) => {
@@ -263,7 +270,7 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
     }
 }
 
-fn now() -> UnixTime {
+pub(super) fn now() -> UnixTime {
     UnixTime::from_js_millis(js_sys::Date::now())
 }
 

@@ -9,6 +9,7 @@
 //! - [`edges`]: the whole pipeline for a `worker::Request`, its I/O done by [`WorkerEdges`].
 //! - [`factory`]: the D1 database factory: registry, provisioning, each tenant's database.
 //! - [`tenant_db`]: a tenant's database with D1's shape, through its binding or the REST API.
+//! - [`jobs`]: migration jobs over the schema group's databases, driven from a Cron Trigger.
 //! - [`response`]: an [`Error`](crate::Error) as a `worker::Response`.
 //! - [`backup`]: a tenant database's dump stored in R2 before it is deleted.
 //! - [`cloudflare`]: `fetch`, a service binding and the runtime's clock behind the
@@ -25,6 +26,7 @@ mod deadline;
 pub mod edges;
 pub mod factory;
 pub mod handler;
+pub mod jobs;
 pub mod jwks;
 pub mod request;
 pub mod response;

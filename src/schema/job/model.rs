@@ -156,6 +156,7 @@ fn history(seed: u64) -> Result<Vec<String>, String> {
         max_attempts: 3,
         hold_ms: STALE_MS,
         step_timeout_ms: STEP_TIMEOUT_MS,
+        dry_run_only: rng.chance(5),
         stages: vec![
             Stage {
                 size: Some(2),
@@ -305,6 +306,7 @@ fn random_histories_of_a_migration_job_end_all_or_none_and_lose_no_write() {
         "outcome Committed",
         "outcome RolledBack",
         "outcome DryRunFailed",
+        "outcome DryRunPassed",
         "outcome Cancelled",
         "slow by",
         "lands",

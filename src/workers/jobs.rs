@@ -1,0 +1,214 @@
+//! Migration jobs for Rust workers: the D1 factory submits, drives and controls a job over its
+//! schema group's tenant databases ([`crate::control::fanout`]), each child reached as requests
+//! reach it (its binding when this Worker has one that reaches it, else the REST API), its
+//! bookmark taken and restored through D1's time travel.
+//!
+//! Jobs outlive a request: a driver stops at its limits and the next one resumes. Drive them
+//! from a Cron Trigger (`[triggers] crons = ["* * * * *"]` and [`D1Factory::drive_jobs`] in the
+//! `scheduled` handler): a minute apart at most, a scheduled invocation may run for 15 minutes
+//! of wall time (a request's `waitUntil` only 30 seconds past its answer), its own subrequest
+//! budget each time, and nothing to configure but the trigger. A Durable Object alarm would
+//! start sooner after a submit, but needs a class and its migration in every deployment.
+
+use super::factory::now;
+use super::tenant_db::TenantDb;
+use super::D1Factory;
+use crate::cloudflare::d1::RestoreTarget;
+use crate::cloudflare::DatabaseId;
+use crate::control::fanout::{drive, JobEdges, Limits};
+use crate::control::jobs::{JobControl, JobRecord};
+use crate::database::d1::D1Rest;
+use crate::database::Hooks;
+use crate::schema::job::{Answer, Job, Settings};
+use crate::schema::{dry_run, lint, migrate_to, Lint, SchemaGroup};
+use crate::{Error, TenantId};
+use std::time::Duration;
+
+/// A job submitted: its record, and the lint's warnings (drops, renames) to show.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// The job as kept.
+    pub job: JobRecord,
+    /// What the lint warned of, each with where.
+    pub warnings: Vec<String>,
+}
+
+fn lint_line(lint: &Lint) -> String {
+    format!(
+        "{}, statement {}: {}",
+        lint.migration, lint.statement, lint.finding
+    )
+}
+
+impl<H: Hooks> D1Factory<'_, H> {
+    fn group(&self) -> Result<&SchemaGroup, Error> {
+        self.schema.as_deref().ok_or(Error::NotConfigured(
+            "no schema group is configured (Tenancy::with_schema)",
+        ))
+    }
+
+    /// Submits a job bringing every ready tenant of the schema group to its migrations, the
+    /// tenants in `first` first (a canary stage), as `settings` say. Its migrations are linted
+    /// first: what D1 would refuse is [`Error::Migration`] and nothing is submitted; drops and
+    /// renames come back as warnings.
+    pub async fn submit_job(
+        &self,
+        settings: Settings,
+        first: &[TenantId],
+    ) -> Result<Submitted, Error> {
+        let group = self.group()?;
+        let findings = lint(group.migrations());
+        if let Some(error) = findings.iter().find(|l| l.finding.is_error()) {
+            return Err(Error::Migration(lint_line(error)));
+        }
+        let mut tenants = self.registry.group_tenants(group.name()).await?;
+        // The canaries in the order given, then the rest in id order.
+        tenants.sort_by_key(|t| first.iter().position(|f| f == t).unwrap_or(usize::MAX));
+        let version = group.migrations().len() as i64;
+        let job = Job::new(group.name(), version, tenants, settings);
+        let id = self.registry.submit_job(&job, now()).await?;
+        Ok(Submitted {
+            job: self.registry.job(id).await?,
+            warnings: findings.iter().map(lint_line).collect(),
+        })
+    }
+
+    /// Job `id` as it stands.
+    pub async fn job(&self, id: i64) -> Result<JobRecord, Error> {
+        self.registry.job(id).await
+    }
+
+    /// Pauses, resumes or cancels job `id`.
+    pub async fn control_job(&self, id: i64, control: JobControl) -> Result<JobRecord, Error> {
+        self.registry.control_job(id, control, now()).await?;
+        self.registry.job(id).await
+    }
+
+    /// Drives job `id` for at most `steps` steps and `time`; answers where it stands.
+    pub async fn drive_job(
+        &self,
+        id: i64,
+        steps: usize,
+        time: Duration,
+    ) -> Result<JobRecord, Error> {
+        self.group()?;
+        let limits = Limits {
+            steps,
+            until: now() + time,
+            lease: time + Duration::from_secs(60),
+        };
+        let owner = format!(
+            "{:016x}",
+            (worker::js_sys::Math::random() * 2f64.powi(53)) as u64
+        );
+        let record = drive(
+            &self.registry,
+            self,
+            &super::cloudflare::WorkerRuntime,
+            id,
+            &owner,
+            limits,
+        )
+        .await?;
+        // This isolate sees the hold (or its end) at once; others once their answers expire.
+        for task in &record.job.tasks {
+            self.cache.invalidate(&task.tenant);
+        }
+        Ok(record)
+    }
+
+    /// Drives every job not over, oldest first, within `steps` and `time` in all: what a
+    /// scheduled handler calls.
+    pub async fn drive_jobs(&self, steps: usize, time: Duration) -> Result<Vec<JobRecord>, Error> {
+        let until = now() + time;
+        let mut driven = Vec::new();
+        for id in self.registry.active_jobs().await? {
+            let left = until.since(now());
+            if left.is_zero() {
+                break;
+            }
+            driven.push(self.drive_job(id, steps, left).await?);
+        }
+        Ok(driven)
+    }
+
+    /// `tenant`'s database for a job: its binding when it reaches it, else the REST API, with
+    /// no lock (the job is what changes its schema). Also its D1 id, for time travel.
+    async fn child(&self, tenant: &TenantId) -> Result<(TenantDb, DatabaseId), Error> {
+        let record = self.registry.get(tenant).await?;
+        let id = record
+            .database_id
+            .ok_or(Error::NotConfigured("the tenant has no database"))?;
+        let database = DatabaseId::parse(&id)
+            .map_err(|_| Error::NotConfigured("the tenant's database id is not a D1 id"))?;
+        let bound = record
+            .binding
+            .as_deref()
+            .and_then(|binding| self.env.d1(binding).ok())
+            .filter(|db| self.reaches(db, &id));
+        let db = match bound {
+            Some(db) => TenantDb::binding(db, None)?,
+            None => TenantDb::rest(D1Rest::new(self.client.clone(), &id)?),
+        };
+        Ok((db, database))
+    }
+}
+
+/// An error reaching a child as a step's answer: the API's or the database's trouble may pass.
+fn unreachable(error: Error) -> Answer {
+    Answer::Failed {
+        passing: error.to_response().status >= 500,
+        message: error.to_string(),
+    }
+}
+
+impl<H: Hooks> JobEdges for D1Factory<'_, H> {
+    async fn dry_run(&self, tenant: &TenantId) -> Answer {
+        let (Ok(group), Ok((db, _))) = (self.group(), self.child(tenant).await) else {
+            return unreachable(Error::LookupUnavailable);
+        };
+        match dry_run(&db, group.migrations(), now()).await {
+            Ok(status) => Answer::DryRun {
+                at_version: status.pending.is_empty(),
+            },
+            Err(e) => Answer::failed(&e),
+        }
+    }
+
+    async fn bookmark(&self, tenant: &TenantId) -> Answer {
+        let database = match self.child(tenant).await {
+            Ok((_, database)) => database,
+            Err(e) => return unreachable(e),
+        };
+        match self.client.bookmark(&database, None).await {
+            Ok(bookmark) => Answer::Bookmark(bookmark),
+            Err(e) => unreachable(Error::Upstream(e)),
+        }
+    }
+
+    async fn migrate(&self, tenant: &TenantId) -> Answer {
+        let (Ok(group), Ok((db, _))) = (self.group(), self.child(tenant).await) else {
+            return unreachable(Error::LookupUnavailable);
+        };
+        let version = group.migrations().len();
+        match migrate_to(&db, group.migrations(), version, now()).await {
+            Ok(_) => Answer::Done,
+            Err(e) => Answer::failed(&e),
+        }
+    }
+
+    async fn restore(&self, tenant: &TenantId, bookmark: &str) -> Answer {
+        let database = match self.child(tenant).await {
+            Ok((_, database)) => database,
+            Err(e) => return unreachable(e),
+        };
+        match self
+            .client
+            .restore(&database, RestoreTarget::Bookmark(bookmark))
+            .await
+        {
+            Ok(_) => Answer::Done,
+            Err(e) => unreachable(Error::Upstream(e)),
+        }
+    }
+}
