@@ -36,6 +36,24 @@ impl From<i64> for Value {
     }
 }
 
+/// A JSON parameter as D1 binds it: null, a string, a number (an integer when it is one);
+/// anything else is given back.
+impl TryFrom<serde_json::Value> for Value {
+    type Error = serde_json::Value;
+
+    fn try_from(value: serde_json::Value) -> Result<Self, Self::Error> {
+        match value {
+            serde_json::Value::Null => Ok(Self::Null),
+            serde_json::Value::String(text) => Ok(Self::Text(text)),
+            serde_json::Value::Number(n) => Ok(match n.as_i64() {
+                Some(i) => Self::Integer(i),
+                None => Self::Real(n.as_f64().unwrap_or(f64::NAN)),
+            }),
+            other => Err(other),
+        }
+    }
+}
+
 /// One SQL statement with its parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {

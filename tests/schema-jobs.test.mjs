@@ -197,3 +197,11 @@ test("a good job reaches all 200 tenants exactly once, writes wait and reads go 
   const fresh = await json(await w.call("POST", "/tenants", { id: "fresh" }));
   assert.equal(fresh.schema_version, 2);
 });
+
+test("scripts/schema-job.mjs submits a dry run and shows its progress to the end", async () => {
+  const { execFile } = await import("node:child_process");
+  const { promisify } = await import("node:util");
+  const { stdout } = await promisify(execFile)(process.execPath, ["scripts/schema-job.mjs", "--url", String(await w.mf.ready), "--dry-run"]);
+  assert.match(stdout, /job \d+ \[#+\] 100% finish|job \d+ \[#+\] 100% done/);
+  assert.match(stdout, /: dry_run_passed\n$/);
+});

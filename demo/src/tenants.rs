@@ -347,16 +347,9 @@ async fn query(tenant: TenantRequest, mut req: Request) -> Result<Reply, Error> 
     let params = body
         .params
         .into_iter()
-        .map(|value| match value {
-            serde_json::Value::Null => Ok(Value::Null),
-            serde_json::Value::String(text) => Ok(Value::Text(text)),
-            serde_json::Value::Number(n) => Ok(match n.as_i64() {
-                Some(i) => Value::Integer(i),
-                None => Value::Real(n.as_f64().unwrap_or_default()),
-            }),
-            _ => Err(Error::InvalidBody(
-                "a parameter is null, a number or a string",
-            )),
+        .map(|value| {
+            Value::try_from(value)
+                .map_err(|_| Error::InvalidBody("a parameter is null, a number or a string"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let db = tenant.db().await?;

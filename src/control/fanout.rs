@@ -57,63 +57,55 @@ pub async fn drive<D: SqlDatabase, E: JobEdges, R: Runtime>(
     {
         return registry.job(id).await;
     }
-    let outcome = rounds(registry, edges, runtime, id, owner, limits).await;
+    let outcome = async {
+        let mut record = registry.job(id).await?;
+        let mut performed = 0;
+        while record.job.outcome().is_none() && performed < limits.steps {
+            let now = runtime.now();
+            if now >= limits.until || !registry.claim_job(id, owner, now, limits.lease).await? {
+                break;
+            }
+            let (paused, cancelled) = registry.job_controls(id).await?;
+            record.job.paused = paused;
+            if cancelled && !record.job.cancelled {
+                record.job.cancel(now.millis());
+            }
+            let before = record.job.clone();
+            let steps = record.job.start(now.millis());
+            if steps.is_empty() {
+                // Waiting for a time (the hold, a step elsewhere timing out): sleep if it comes
+                // before the limit; a paused job, or one past it, is left to the next driver.
+                match record.job.wake_at() {
+                    Some(wake) if !record.job.paused && wake < limits.until.millis() => {
+                        let wait = (wake - now.millis()).max(1) as u64;
+                        runtime.sleep(Duration::from_millis(wait)).await;
+                        continue;
+                    }
+                    _ => break,
+                }
+            }
+            save(registry, id, &before, &record.job, owner, now).await?;
+            let answers = join_all(
+                steps
+                    .iter()
+                    .map(|step| perform(registry, edges, &record, step, now)),
+            )
+            .await;
+            let before = record.job.clone();
+            let now = runtime.now();
+            for (step, answer) in steps.iter().zip(answers) {
+                record.job.record(step, answer, now.millis());
+            }
+            save(registry, id, &before, &record.job, owner, now).await?;
+            performed += steps.len();
+        }
+        Ok::<_, Error>(record)
+    }
+    .await;
     // Given up even after a failure: the next driver need not wait for the lease to pass.
     let released = registry.release_job(id, owner).await;
     let record = outcome?;
     released?;
-    Ok(record)
-}
-
-async fn rounds<D: SqlDatabase, E: JobEdges, R: Runtime>(
-    registry: &Registry<D>,
-    edges: &E,
-    runtime: &R,
-    id: i64,
-    owner: &str,
-    limits: Limits,
-) -> Result<JobRecord, Error> {
-    let mut record = registry.job(id).await?;
-    let mut performed = 0;
-    while record.job.outcome().is_none() && performed < limits.steps {
-        let now = runtime.now();
-        if now >= limits.until || !registry.claim_job(id, owner, now, limits.lease).await? {
-            break;
-        }
-        let (paused, cancelled) = registry.job_controls(id).await?;
-        record.job.paused = paused;
-        if cancelled && !record.job.cancelled {
-            record.job.cancel(now.millis());
-        }
-        let before = record.job.clone();
-        let steps = record.job.start(now.millis());
-        if steps.is_empty() {
-            // Waiting for a time (the hold, a step elsewhere timing out): sleep if it comes
-            // before the limit; a paused job, or one past it, is left to the next driver.
-            match record.job.wake_at() {
-                Some(wake) if !record.job.paused && wake < limits.until.millis() => {
-                    let wait = (wake - now.millis()).max(1) as u64;
-                    runtime.sleep(Duration::from_millis(wait)).await;
-                    continue;
-                }
-                _ => break,
-            }
-        }
-        save(registry, id, &before, &record.job, owner, now).await?;
-        let answers = join_all(
-            steps
-                .iter()
-                .map(|step| perform(registry, edges, &record, step, now)),
-        )
-        .await;
-        let before = record.job.clone();
-        let now = runtime.now();
-        for (step, answer) in steps.iter().zip(answers) {
-            record.job.record(step, answer, now.millis());
-        }
-        save(registry, id, &before, &record.job, owner, now).await?;
-        performed += steps.len();
-    }
     Ok(record)
 }
 

@@ -107,12 +107,7 @@ impl<D: SqlDatabase> Registry<D> {
             "SELECT id FROM edge_tenancy_tenants WHERE schema_group = ? AND state = 'ready' ORDER BY id",
             vec![group.into()],
         );
-        let rows = self
-            .db()
-            .batch(vec![select])
-            .await?
-            .pop()
-            .unwrap_or_default();
+        let rows = self.rows(select).await?;
         rows.iter()
             .map(|row| {
                 row.get("id")
@@ -211,12 +206,7 @@ impl<D: SqlDatabase> Registry<D> {
             ),
             vec![Value::Integer(now.millis()), Value::Integer(id)],
         );
-        let rows = self
-            .db()
-            .batch(vec![update])
-            .await?
-            .pop()
-            .unwrap_or_default();
+        let rows = self.rows(update).await?;
         if rows.is_empty() {
             return Err(Error::NotFound("no such schema job running"));
         }
@@ -246,12 +236,7 @@ impl<D: SqlDatabase> Registry<D> {
             "SELECT id FROM edge_tenancy_schema_jobs WHERE active = 1 ORDER BY id",
             vec![],
         );
-        let rows = self
-            .db()
-            .batch(vec![select])
-            .await?
-            .pop()
-            .unwrap_or_default();
+        let rows = self.rows(select).await?;
         Ok(rows
             .iter()
             .filter_map(|row| row.get("id").and_then(serde_json::Value::as_i64))

@@ -640,7 +640,7 @@ impl<D: SqlDatabase> Registry<D> {
         }
     }
 
-    async fn rows(&self, statement: Statement) -> Result<Vec<Row>, Error> {
+    pub(super) async fn rows(&self, statement: Statement) -> Result<Vec<Row>, Error> {
         let mut results = self.db.batch(vec![statement]).await?;
         Ok(results.pop().unwrap_or_default())
     }

@@ -312,16 +312,10 @@ fn statements(body: &str) -> Result<Vec<Statement>, Error> {
             let params = one
                 .params
                 .into_iter()
-                .map(|p| match p {
-                    serde_json::Value::Null => Ok(Value::Null),
-                    serde_json::Value::String(s) => Ok(Value::Text(s)),
-                    serde_json::Value::Number(n) => Ok(match n.as_i64() {
-                        Some(i) => Value::Integer(i),
-                        None => Value::Real(n.as_f64().unwrap_or(f64::NAN)),
-                    }),
-                    _ => Err(Error::InvalidBody(
-                        "a query parameter is a string, a number or null",
-                    )),
+                .map(|p| {
+                    Value::try_from(p).map_err(|_| {
+                        Error::InvalidBody("a query parameter is a string, a number or null")
+                    })
                 })
                 .collect::<Result<_, _>>()?;
             Ok(Statement::new(one.sql, params))
