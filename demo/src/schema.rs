@@ -6,6 +6,8 @@
 //!   all or none (`on_error: "continue"` lets the rest go on past a failing tenant). 202 with
 //!   the job; 409 `schema_job_active` while another is not over. The lint's warnings (drops,
 //!   renames) come back with it; what D1 would refuse is 500 `migration_failed`, nothing submitted.
+//! - `GET /schema/drift?after=&limit=`: a page of the group's tenants (50, at most 100), each
+//!   with the version its ledger shows, the migrations it lacks and its drift, with hashes.
 //! - `GET /schema/jobs/{id}` (`?tasks=1` for every tenant): its phase, counts by state, each
 //!   failing tenant with its error, how far it is, elapsed and estimated time.
 //! - `POST /schema/jobs/{id}/drive` (`?steps=&secs=`): drives it now, for at most that long; the
@@ -23,6 +25,7 @@ use worker::Request;
 /// Adds the routes.
 pub fn routes(router: TenancyRouter<'_>) -> TenancyRouter<'_> {
     router
+        .get_async("/schema/drift", admin(drift))
         .post_async("/schema/jobs", admin(submit))
         .get_async("/schema/jobs/:id", admin(get))
         .post_async("/schema/jobs/:id/:action", admin(act))
@@ -95,6 +98,32 @@ async fn submit(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> {
     let mut report = submitted.job.report(now(), false);
     report["warnings"] = serde_json::json!(submitted.warnings);
     Ok(Reply::json(&report).with_status(202))
+}
+
+async fn drift(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
+    let url = req.url().map_err(|_| Error::InvalidBody("a bad URL"))?;
+    let mut after = None;
+    let mut limit = 50;
+    for (name, value) in url.query_pairs() {
+        match &*name {
+            "after" => after = Some(TenantId::parse(&value)?),
+            "limit" => {
+                limit = value
+                    .parse()
+                    .map_err(|_| Error::InvalidBody("limit is a number from 1 to 100"))?
+            }
+            _ => {}
+        }
+    }
+    let factory = admin.factory(()).await?;
+    let tenants = factory.drift(after.as_ref(), limit).await?;
+    let next = tenants
+        .last()
+        .filter(|_| tenants.len() == limit.clamp(1, 100))
+        .and_then(|t| t["tenant"].as_str().map(str::to_owned));
+    Ok(Reply::json(
+        &serde_json::json!({ "tenants": tenants, "next": next }),
+    ))
 }
 
 async fn get(admin: AdminRequest, req: Request) -> Result<Reply, Error> {

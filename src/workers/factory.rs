@@ -278,8 +278,8 @@ pub(super) fn now() -> UnixTime {
 /// `group`'s migrations) before its first request in this isolate is served: a tenant restored
 /// from an older backup, say, catches up here. Only a migration job moves a tenant past the
 /// version the registry records, so a deploy with a new migration changes no database by
-/// itself. One ledger read when it is up to date; afterwards nothing, for as long as the isolate
-/// lives. Concurrent first requests each read the ledger, which keeps anything from applying
+/// itself. One ledger read when it is up to date; afterwards nothing until the registry records
+/// another version for the tenant. Concurrent first requests each read the ledger, which keeps anything from applying
 /// twice. A database whose ledger has drifted is served as it is, the drift logged.
 async fn catch_up(
     tenant: &TenantId,
@@ -287,9 +287,10 @@ async fn catch_up(
     group: &SchemaGroup,
     version: i64,
 ) -> Result<(), Error> {
-    if CAUGHT_UP.with_borrow(|done| done.contains(tenant)) {
+    if CAUGHT_UP.with_borrow(|done| done.get(tenant) == Some(&version)) {
         return Ok(());
     }
+    let recorded = version;
     let version = usize::try_from(version).unwrap_or(0);
     let status = schema::status(db, group.migrations()).await?;
     if !status.drift.is_empty() {
@@ -310,7 +311,7 @@ async fn catch_up(
         if done.len() >= MAX_TENANTS_REMEMBERED {
             done.clear();
         }
-        done.insert(tenant.clone());
+        done.insert(tenant.clone(), recorded);
     });
     Ok(())
 }
@@ -319,8 +320,10 @@ async fn catch_up(
 const MAX_TENANTS_REMEMBERED: usize = 10_000;
 
 thread_local! {
-    /// The tenants whose database this isolate has brought to the schema group's migrations.
-    static CAUGHT_UP: std::cell::RefCell<std::collections::HashSet<TenantId>> = Default::default();
+    /// The tenants whose database this isolate has brought to the schema group's migrations,
+    /// and the version the registry recorded then: a job that moves it has it checked again.
+    static CAUGHT_UP: std::cell::RefCell<std::collections::HashMap<TenantId, i64>> =
+        Default::default();
 
     /// The tenants whose path this isolate has logged, and which path: a tenant whose binding
     /// arrives (a deploy) is logged again.

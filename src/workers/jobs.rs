@@ -20,7 +20,7 @@ use crate::control::jobs::{JobControl, JobRecord};
 use crate::database::d1::D1Rest;
 use crate::database::Hooks;
 use crate::schema::job::{Answer, Job, Settings};
-use crate::schema::{dry_run, lint, migrate_to, Lint, SchemaGroup};
+use crate::schema::{dry_run, lint, migrate_to, status, Drift, Lint, SchemaGroup};
 use crate::{Error, TenantId};
 use std::time::Duration;
 
@@ -132,6 +132,50 @@ impl<H: Hooks> D1Factory<'_, H> {
         Ok(driven)
     }
 
+    /// Where each of up to `limit` tenants of the schema group after `after` (in id order)
+    /// stands against the group's migrations, read from its database's ledger: its version, the
+    /// migrations it lacks, and its drift (a migration changed after it was applied, one it has
+    /// that the list lacks, one skipped), with the hashes. A database that cannot be read is
+    /// reported with the error. Reads every database: one query each on the REST path.
+    pub async fn drift(
+        &self,
+        after: Option<&TenantId>,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, Error> {
+        let group = self.group()?;
+        let tenants = self.registry.group_tenants(group.name()).await?;
+        let mut report = Vec::new();
+        for tenant in tenants
+            .iter()
+            .filter(|t| after.is_none_or(|after| *t > after))
+            .take(limit.clamp(1, 100))
+        {
+            let status = match self.child(tenant).await {
+                Ok((db, _)) => status(&db, group.migrations()).await.map_err(Error::from),
+                Err(e) => Err(e),
+            };
+            let registry = self.registry.get(tenant).await?.schema_version;
+            report.push(match status {
+                Ok(status) => {
+                    let name = |at: &usize| group.migrations().get(*at).map(|m| m.name());
+                    serde_json::json!({
+                        "tenant": tenant,
+                        "registry_version": registry,
+                        "version": status.version,
+                        "pending": status.pending.iter().filter_map(name).collect::<Vec<_>>(),
+                        "drift": status.drift.iter().map(drift_json).collect::<Vec<_>>(),
+                    })
+                }
+                Err(error) => serde_json::json!({
+                    "tenant": tenant,
+                    "registry_version": registry,
+                    "error": error.to_response().message,
+                }),
+            });
+        }
+        Ok(report)
+    }
+
     /// `tenant`'s database for a job: its binding when it reaches it, else the REST API, with
     /// no lock (the job is what changes its schema). Also its D1 id, for time travel.
     async fn child(&self, tenant: &TenantId) -> Result<(TenantDb, DatabaseId), Error> {
@@ -151,6 +195,20 @@ impl<H: Hooks> D1Factory<'_, H> {
             None => TenantDb::rest(D1Rest::new(self.client.clone(), &id)?),
         };
         Ok((db, database))
+    }
+}
+
+fn drift_json(drift: &Drift) -> serde_json::Value {
+    match drift {
+        Drift::Changed {
+            name,
+            applied,
+            listed,
+        } => {
+            serde_json::json!({ "migration": name, "kind": "changed", "applied_hash": applied, "listed_hash": listed })
+        }
+        Drift::Unlisted { name } => serde_json::json!({ "migration": name, "kind": "unlisted" }),
+        Drift::Skipped { name } => serde_json::json!({ "migration": name, "kind": "skipped" }),
     }
 }
 
