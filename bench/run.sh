@@ -7,7 +7,9 @@
 # inside workerd, for what each adds to bare Hono in µs (see bench/in-process.mjs); `bash
 # bench/run.sh first-sight` the parts of a first sight of a public-key token, edge-tenancy's and
 # jose's (see bench/first-sight.mjs); `bash bench/run.sh sizes` a Rust worker's wasm with each
-# signature backend, beside a bare workers-rs worker (see bench/sizes.mjs).
+# signature backend, beside a bare workers-rs worker (see bench/sizes.mjs); `bash bench/run.sh
+# schema-jobs [tenants]` a migration job over that many tenant databases under the API's real rate
+# limit, over the REST and the binding paths (see bench/schema/jobs.mjs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 bash "$ROOT/scripts/setup.sh"
@@ -21,5 +23,6 @@ case "${1:-run}" in
   first-sight) exec node "$ROOT/bench/first-sight.mjs" ;;
   sizes) exec node "$ROOT/bench/sizes.mjs" ;;
   middleware) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/middleware/run.mjs" ;;
-  *) echo "usage: bench/run.sh [run|profile|in-process|first-sight|middleware|sizes]" >&2; exit 2 ;;
+  schema-jobs) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/schema/jobs.mjs" "${@:2}" ;;
+  *) echo "usage: bench/run.sh [run|profile|in-process|first-sight|middleware|sizes|schema-jobs [tenants]]" >&2; exit 2 ;;
 esac

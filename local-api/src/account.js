@@ -86,6 +86,8 @@ export class LocalAccount extends DurableObject {
     );
     const now = Date.now();
     const retryAfter = this.window.take(now);
+    // The calls the rate limit refused, apart from the operations' counts (which include them).
+    if (retryAfter > 0) this.rateLimited = (this.rateLimited ?? 0) + 1;
     const limitHeaders = this.window.headers(now);
     const answer = await this.answer(request, url, { operation, account, id, script, retryAfter });
     for (const [name, value] of Object.entries(limitHeaders)) answer.headers.set(name, value);
@@ -521,11 +523,12 @@ export class LocalAccount extends DurableObject {
         }
         case "GET /__local/calls": {
           const calls = Object.fromEntries(this.sql.exec("SELECT operation, n FROM calls ORDER BY operation").toArray().map((r) => [r.operation, r.n]));
-          return reply({ total: Object.values(calls).reduce((a, b) => a + b, 0), calls });
+          return reply({ total: Object.values(calls).reduce((a, b) => a + b, 0), calls, rateLimited: this.rateLimited ?? 0 });
         }
         case "DELETE /__local/calls":
           this.sql.exec("DELETE FROM calls");
-          return reply({ total: 0, calls: {} });
+          this.rateLimited = 0;
+          return reply({ total: 0, calls: {}, rateLimited: 0 });
         case "POST /__local/seed": {
           const { prefix, count } = await body();
           if (typeof prefix !== "string" || !Number.isInteger(count) || count < 0) throw new Error("expected { prefix, count }");

@@ -149,6 +149,22 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         &self.options
     }
 
+    /// How long until `calls` more requests fit the budget (zero: they fit now). A caller with
+    /// work that can wait (a migration job) asks before it starts, rather than have its calls
+    /// refused halfway.
+    pub fn room_for(&self, calls: u32) -> Duration {
+        let now = self.runtime.now();
+        let mut budget = self.budget.borrow_mut();
+        if budget.remaining(now) >= calls {
+            return Duration::ZERO;
+        }
+        match budget.admit(now) {
+            super::budget::Admission::At(at) => at.since(now).max(Duration::from_millis(1)),
+            // Room for one, not for all of them: try again in a second.
+            super::budget::Admission::Now => Duration::from_secs(1),
+        }
+    }
+
     /// Requests sent in the current budget window, and how many are left.
     pub fn budget_status(&self) -> (u32, u32) {
         let now = self.runtime.now();

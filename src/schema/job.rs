@@ -128,6 +128,9 @@ pub struct Task {
     pub failed_here: bool,
     /// The latest start of a step: its number, and when (milliseconds).
     pub started: Option<(u64, i64)>,
+    /// Not started again before this time (milliseconds): the API asked it to wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
 }
 
 /// Where a job stands.
@@ -196,6 +199,13 @@ pub enum Answer {
     Bookmark(String),
     /// Done (a migration, a restore, the hold, the finish).
     Done,
+    /// Not performed: the API's request budget is spent for now. Started again after the wait,
+    /// and not counted as a try: a job over many databases waits for the budget rather than
+    /// failing on it.
+    Throttled {
+        /// How long to wait, in milliseconds.
+        retry_after_ms: i64,
+    },
     /// It failed; `passing` when another try may succeed (unavailable, rate limited).
     Failed {
         /// Whether to try again.
@@ -287,6 +297,7 @@ impl Job {
                 error: None,
                 failed_here: false,
                 started: None,
+                not_before: None,
             });
         }
         Self {
@@ -327,6 +338,7 @@ impl Job {
     fn start_tasks(&mut self, now: i64) -> Vec<Step> {
         let timeout = self.settings.step_timeout_ms;
         let busy = |t: &Task| t.started.is_some_and(|(_, at)| now < at + timeout);
+        let waiting = |t: &Task| t.not_before.is_some_and(|at| now < at);
         let mut in_flight = self.tasks.iter().filter(|t| busy(t)).count();
         let stage = self.running_stage();
         let mut steps = Vec::new();
@@ -335,7 +347,7 @@ impl Job {
                 break;
             }
             let task = &self.tasks[at];
-            if busy(task) {
+            if busy(task) || waiting(task) {
                 continue;
             }
             let kind = match (self.phase, &task.state) {
@@ -351,6 +363,7 @@ impl Job {
             let number = self.starts;
             let task = &mut self.tasks[at];
             task.started = Some((number, now));
+            task.not_before = None;
             let tenant = task.tenant.clone();
             steps.push(match kind {
                 0 => Step::DryRun(tenant, number),
@@ -404,17 +417,21 @@ impl Job {
                     &t.tenant == tenant && t.started.is_some_and(|(number, _)| number == *n)
                 });
                 if let Some(at) = latest {
-                    self.record_task(at, step, answer);
+                    self.record_task(at, step, answer, now);
                 }
             }
         }
         self.advance(now);
     }
 
-    fn record_task(&mut self, at: usize, step: &Step, answer: Answer) {
+    fn record_task(&mut self, at: usize, step: &Step, answer: Answer, now: i64) {
         let max_attempts = self.settings.max_attempts;
         let task = &mut self.tasks[at];
         task.started = None;
+        if let Answer::Throttled { retry_after_ms } = answer {
+            task.not_before = Some(now + retry_after_ms.max(1));
+            return;
+        }
         if let Answer::Failed { passing, message } = &answer {
             // A restore is tried until it succeeds: giving up would leave a child migrated in a
             // job that rolled back. Other steps, while their failure may pass, a few times.
@@ -561,7 +578,8 @@ impl Job {
             .filter_map(|t| t.started)
             .chain(self.started)
             .map(|(_, at)| at + timeout);
-        hold.into_iter().chain(steps).min()
+        let throttled = self.tasks.iter().filter_map(|t| t.not_before);
+        hold.into_iter().chain(steps).chain(throttled).min()
     }
 
     /// Counts of its children by state, each failing child with its error, and its progress.

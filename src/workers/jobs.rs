@@ -14,7 +14,7 @@ use super::factory::now;
 use super::tenant_db::TenantDb;
 use super::D1Factory;
 use crate::cloudflare::d1::RestoreTarget;
-use crate::cloudflare::DatabaseId;
+use crate::cloudflare::{ApiError, DatabaseId};
 use crate::control::fanout::{drive, JobEdges, Limits};
 use crate::control::jobs::{JobControl, JobRecord};
 use crate::database::d1::D1Rest;
@@ -212,61 +212,120 @@ fn drift_json(drift: &Drift) -> serde_json::Value {
     }
 }
 
-/// An error reaching a child as a step's answer: the API's or the database's trouble may pass.
+/// An error reaching a child as a step's answer: the API's or the database's trouble may pass,
+/// and a spent request budget only asks for a wait.
 fn unreachable(error: Error) -> Answer {
-    Answer::Failed {
-        passing: error.to_response().status >= 500,
-        message: error.to_string(),
+    match error {
+        Error::Upstream(ApiError::RateLimited { retry_after }) => Answer::Throttled {
+            retry_after_ms: retry_after.unwrap_or(1) as i64 * 1_000,
+        },
+        Error::Upstream(ApiError::BudgetExhausted { retry_after_ms }) => Answer::Throttled {
+            retry_after_ms: retry_after_ms as i64,
+        },
+        error => Answer::Failed {
+            passing: error.to_response().status >= 500,
+            message: error.to_string(),
+        },
+    }
+}
+
+impl<H: Hooks> D1Factory<'_, H> {
+    /// Performs a step that makes `calls` API calls, or answers how long to wait when the
+    /// budget has no room for them: a job waits for the budget instead of failing on it. A step
+    /// that failed for a passing reason while the budget is spent counts as throttled too (the
+    /// REST path's query errors come as the database's words).
+    async fn within_budget(
+        &self,
+        calls: u32,
+        step: impl std::future::Future<Output = Answer>,
+    ) -> Answer {
+        let wait = self.client.room_for(calls);
+        if !wait.is_zero() {
+            return Answer::Throttled {
+                retry_after_ms: wait.as_millis() as i64,
+            };
+        }
+        match step.await {
+            Answer::Failed { passing: true, .. } if !self.client.room_for(1).is_zero() => {
+                Answer::Throttled {
+                    retry_after_ms: self.client.room_for(1).as_millis() as i64,
+                }
+            }
+            answer => answer,
+        }
+    }
+
+    /// API calls a dry run or a migration makes on `tenant`'s path: none through a binding, the
+    /// ledger read and the batch over REST.
+    async fn query_calls(&self, tenant: &TenantId) -> u32 {
+        match self.child(tenant).await {
+            Ok((db, _)) if db.path() == "binding" => 0,
+            _ => 2,
+        }
     }
 }
 
 impl<H: Hooks> JobEdges for D1Factory<'_, H> {
     async fn dry_run(&self, tenant: &TenantId) -> Answer {
-        let (Ok(group), Ok((db, _))) = (self.group(), self.child(tenant).await) else {
-            return unreachable(Error::LookupUnavailable);
-        };
-        match dry_run(&db, group.migrations(), now()).await {
-            Ok(status) => Answer::DryRun {
-                at_version: status.pending.is_empty(),
-            },
-            Err(e) => Answer::failed(&e),
-        }
+        let calls = self.query_calls(tenant).await;
+        self.within_budget(calls, async {
+            let (Ok(group), Ok((db, _))) = (self.group(), self.child(tenant).await) else {
+                return unreachable(Error::LookupUnavailable);
+            };
+            match dry_run(&db, group.migrations(), now()).await {
+                Ok(status) => Answer::DryRun {
+                    at_version: status.pending.is_empty(),
+                },
+                Err(e) => Answer::failed(&e),
+            }
+        })
+        .await
     }
 
     async fn bookmark(&self, tenant: &TenantId) -> Answer {
-        let database = match self.child(tenant).await {
-            Ok((_, database)) => database,
-            Err(e) => return unreachable(e),
-        };
-        match self.client.bookmark(&database, None).await {
-            Ok(bookmark) => Answer::Bookmark(bookmark),
-            Err(e) => unreachable(Error::Upstream(e)),
-        }
+        self.within_budget(1, async {
+            let database = match self.child(tenant).await {
+                Ok((_, database)) => database,
+                Err(e) => return unreachable(e),
+            };
+            match self.client.bookmark(&database, None).await {
+                Ok(bookmark) => Answer::Bookmark(bookmark),
+                Err(e) => unreachable(Error::Upstream(e)),
+            }
+        })
+        .await
     }
 
     async fn migrate(&self, tenant: &TenantId) -> Answer {
-        let (Ok(group), Ok((db, _))) = (self.group(), self.child(tenant).await) else {
-            return unreachable(Error::LookupUnavailable);
-        };
-        let version = group.migrations().len();
-        match migrate_to(&db, group.migrations(), version, now()).await {
-            Ok(_) => Answer::Done,
-            Err(e) => Answer::failed(&e),
-        }
+        let calls = self.query_calls(tenant).await;
+        self.within_budget(calls, async {
+            let (Ok(group), Ok((db, _))) = (self.group(), self.child(tenant).await) else {
+                return unreachable(Error::LookupUnavailable);
+            };
+            let version = group.migrations().len();
+            match migrate_to(&db, group.migrations(), version, now()).await {
+                Ok(_) => Answer::Done,
+                Err(e) => Answer::failed(&e),
+            }
+        })
+        .await
     }
 
     async fn restore(&self, tenant: &TenantId, bookmark: &str) -> Answer {
-        let database = match self.child(tenant).await {
-            Ok((_, database)) => database,
-            Err(e) => return unreachable(e),
-        };
-        match self
-            .client
-            .restore(&database, RestoreTarget::Bookmark(bookmark))
-            .await
-        {
-            Ok(_) => Answer::Done,
-            Err(e) => unreachable(Error::Upstream(e)),
-        }
+        self.within_budget(1, async {
+            let database = match self.child(tenant).await {
+                Ok((_, database)) => database,
+                Err(e) => return unreachable(e),
+            };
+            match self
+                .client
+                .restore(&database, RestoreTarget::Bookmark(bookmark))
+                .await
+            {
+                Ok(_) => Answer::Done,
+                Err(e) => unreachable(Error::Upstream(e)),
+            }
+        })
+        .await
     }
 }

@@ -58,6 +58,10 @@ impl World {
                 Answer::Done
             }
             _ if faulty && rng.chance(10) => passing("fault"),
+            // Not performed: the API's budget is spent for a while.
+            _ if faulty && rng.chance(5) => Answer::Throttled {
+                retry_after_ms: 1 + (rng.next() % 3_000) as i64,
+            },
             Step::DryRun(t, _) => {
                 let c = child(t);
                 if self.bad_dry_run == Some(c) {
@@ -317,6 +321,7 @@ fn random_histories_of_a_migration_job_end_all_or_none_and_lose_no_write() {
         "pause",
         "Restore",
         "fault",
+        "Throttled",
     ];
     run_histories(history, &kinds);
 }
