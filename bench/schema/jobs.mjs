@@ -22,8 +22,8 @@ async function world(bindTo) {
   const D1_FACTORY = JSON.stringify({ databasePrefix: "tenant_", ...(bindTo ? { bindTo: "edge-tenancy-demo" } : {}) });
   const demo = demoWorker({}, { D1_FACTORY });
   const mf = new Miniflare({ workers: [demoWorker(RAISED, { D1_FACTORY }), localApiWorker(), localD1Worker()] });
-  const api = await mf.getWorker("edge-tenancy-local-api");
-  const local = control((u, init) => api.fetch(new URL(u, "http://local-api"), init));
+  // The stub is asked for each time: setOptions (a new isolate for the job) poisons old ones.
+  const local = control(async (u, init) => (await mf.getWorker("edge-tenancy-local-api")).fetch(new URL(u, "http://local-api"), init));
   const admin = await adminToken();
   const call = async (method, path, body) => {
     const res = await fetch(new URL(path, await mf.ready), {
