@@ -96,6 +96,8 @@ test("a dry run that fails on one tenant changes none", async () => {
   const job = await submit({ hold_secs: 1 });
   assert.equal(job.phase, "dry_run");
   assert.deepEqual(job.counts, { pending: TENANTS });
+  const unknown = await w.call("POST", "/schema/jobs", { canary: ["nobody"] });
+  assert.equal(unknown.status, 400);
   const again = await w.call("POST", "/schema/jobs", {});
   assert.equal(again.status, 409);
   assert.equal((await json(again)).error.code, "schema_job_active");

@@ -62,6 +62,11 @@ impl<H: Hooks> D1Factory<'_, H> {
             return Err(Error::Migration(lint_line(error)));
         }
         let mut tenants = self.registry.group_tenants(group.name()).await?;
+        if first.iter().any(|t| !tenants.contains(t)) {
+            return Err(Error::InvalidBody(
+                "every canary tenant is a ready tenant of the schema group",
+            ));
+        }
         // The canaries in the order given, then the rest in id order.
         tenants.sort_by_key(|t| first.iter().position(|f| f == t).unwrap_or(usize::MAX));
         let version = group.migrations().len() as i64;
