@@ -491,6 +491,7 @@ test("the global rate limit locks every call out until the window has passed, wi
   await failsWith(limited, 429, 971);
   // Other operations are locked out too, and the lockout does not end early.
   await failsWith(await api("POST", D1, { name: "x" }), 429, 971);
+  assert.equal((await local.calls()).rateLimited, 2, "the refused calls are counted apart");
   await new Promise((r) => setTimeout(r, 2100));
   assert.equal((await api("GET", D1)).status, 200);
 });
@@ -503,9 +504,9 @@ test("counters count every call per operation, faulted and refused ones included
   await api("GET", D1, undefined, { token: "wrong" });
   await api("POST", D1, { name: "counted" });
   await api("GET", `/client/v4/nowhere`);
-  assert.deepEqual(await local.calls(), { total: 5, calls: { "d1.create": 1, "d1.list": 3, unknown: 1 } });
+  assert.deepEqual(await local.calls(), { total: 5, calls: { "d1.create": 1, "d1.list": 3, unknown: 1 }, rateLimited: 0 });
   await local.resetCalls();
-  assert.deepEqual(await local.calls(), { total: 0, calls: {} });
+  assert.deepEqual(await local.calls(), { total: 0, calls: {}, rateLimited: 0 });
 });
 
 test("local-api/wrangler.toml is a valid wrangler configuration", () => {

@@ -546,6 +546,7 @@ export class LocalAccount extends DurableObject {
             "DELETE FROM databases; DELETE FROM calls; DELETE FROM settings; DELETE FROM exports; DELETE FROM export_parts; DELETE FROM uploads; DELETE FROM upload_parts; DELETE FROM imports; DELETE FROM state;",
           );
           this.rules = [];
+          this.rateLimited = 0;
           this.limits = structuredClone(DEFAULT_LIMITS);
           this.window.configure(this.limits.rateLimit.limit, this.limits.rateLimit.windowSeconds);
           return reply({ reset: true });
