@@ -1,5 +1,5 @@
 // The migration job's benchmark (not a test): `bash bench/run.sh schema-jobs [tenants]` provisions
-// that many tenants (default 300) of the demo's schema group at version 1 through the local
+// that many tenants (default 1,000) of the demo's schema group at version 1 through the local
 // Cloudflare API, then runs one job bringing them to version 2, over the REST path and then,
 // with every tenant's binding applied as a deploy would, over the binding path. The account's
 // real rate limit (1,200 calls per 5 minutes) and the demo's own client budget (1,000) stay as
@@ -11,7 +11,7 @@ import { Miniflare } from "miniflare";
 import { adminToken, demoWorker } from "../../tests/demo-admin.mjs";
 import { localApiWorker, localD1Worker, localD1Binding, control } from "../../local-api/testing.mjs";
 
-const TENANTS = Number(process.argv[2] ?? 300);
+const TENANTS = Number(process.argv[2] ?? 1000);
 const ids = Array.from({ length: TENANTS }, (_, i) => `b${String(i).padStart(4, "0")}`);
 
 // Provisioning is not what is measured: the account's limit and the client's budget are raised

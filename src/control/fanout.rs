@@ -21,11 +21,12 @@ use std::time::Duration;
 pub trait JobEdges {
     /// Dry-runs the job's migrations on `tenant`'s database ([`crate::schema::dry_run`]).
     async fn dry_run(&self, tenant: &TenantId) -> Answer;
-    /// Takes the bookmark of `tenant`'s database's current state.
+    /// Takes a restore point of `tenant`'s database's current state: a bookmark, or anything
+    /// else [`JobEdges::restore`] reads back (D1's edge takes the time, which costs no call).
     async fn bookmark(&self, tenant: &TenantId) -> Answer;
     /// Applies the job's migrations to `tenant`'s database ([`crate::schema::migrate_to`]).
     async fn migrate(&self, tenant: &TenantId) -> Answer;
-    /// Restores `tenant`'s database to `bookmark`.
+    /// Restores `tenant`'s database to the restore point `bookmark`.
     async fn restore(&self, tenant: &TenantId, bookmark: &str) -> Answer;
 }
 

@@ -1,6 +1,6 @@
 //! Schema groups: a name and the migrations every database in the group follows.
 
-use super::ledger::{migrate_to, MigrateError};
+use super::ledger::{migrate_from, MigrateError};
 use super::migration::{MigrationError, Migrations};
 use crate::sql::SqlDatabase;
 use crate::{Error, UnixTime};
@@ -38,14 +38,17 @@ impl SchemaGroup {
     }
 
     /// Brings `db` to this group's migrations: what it lacks is applied, in one batch when it
-    /// all goes (two database calls for a new database: the ledger read and the batch), else
-    /// one migration at a time, which names the one that failed.
+    /// all goes, else one migration at a time, which names the one that failed. `believed` is
+    /// where the caller thinks `db` stands (0 for a new database, the registry's version for
+    /// a tenant): when right, one database call in all; when wrong, the ledger is read first.
     pub async fn bring_up(
         &self,
         db: &impl SqlDatabase,
+        believed: usize,
         now: UnixTime,
     ) -> Result<SchemaVersion, Error> {
-        self.bring_up_to(db, self.migrations.len(), now).await
+        self.bring_up_to(db, believed, self.migrations.len(), now)
+            .await
     }
 
     /// [`SchemaGroup::bring_up`], to the first `version` migrations only: where the registry
@@ -53,10 +56,11 @@ impl SchemaGroup {
     pub async fn bring_up_to(
         &self,
         db: &impl SqlDatabase,
+        believed: usize,
         version: usize,
         now: UnixTime,
     ) -> Result<SchemaVersion, Error> {
-        let version = migrate_to(db, &self.migrations, version, now)
+        let version = migrate_from(db, &self.migrations, believed, version, now)
             .await
             .map_err(|e| match e {
                 MigrateError::Database(e) => Error::Storage(e),

@@ -27,6 +27,17 @@ const RECORD: &str =
     "INSERT INTO edge_tenancy_migrations (name, hash, version, applied_at) VALUES (?, ?, ?, ?)";
 const DRY_RUN_SENTINEL: &str = "edge_tenancy_dry_run";
 
+/// Fails unless the ledger holds exactly the `?1` migrations listed in `?2` (`[[name, hash],
+/// …]`): a row with no `applied_at`, which no real row lacks, so the error names that column.
+/// It lets a caller that knows where a database should stand (the registry does) send its batch
+/// without reading the ledger first, the guess checked inside the batch's own transaction.
+const GUARD: &str = "INSERT INTO edge_tenancy_migrations (name, hash, version, applied_at) \
+    SELECT 'edge_tenancy_guard', '', 0, NULL \
+    WHERE (SELECT count(*) FROM edge_tenancy_migrations) <> ?1 \
+    OR (SELECT count(*) FROM edge_tenancy_migrations AS m, json_each(?2) AS j \
+        WHERE m.name = json_extract(j.value, '$[0]') AND m.hash = json_extract(j.value, '$[1]')) <> ?1";
+const GUARD_FAILED: &str = "edge_tenancy_migrations.applied_at";
+
 /// A migration whose ledger row does not match the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Drift {
@@ -195,6 +206,58 @@ fn batch_for(migration: &Migration, version: usize, now: UnixTime) -> Vec<Statem
     batch
 }
 
+/// The ledger created if missing and checked to hold exactly the first `believed` migrations,
+/// then the migrations from `believed` to `to` with their ledger rows: one transaction.
+fn guarded_batch(
+    migrations: &Migrations,
+    believed: usize,
+    to: usize,
+    now: UnixTime,
+) -> Vec<Statement> {
+    let applied: Vec<[&str; 2]> = migrations
+        .iter()
+        .take(believed)
+        .map(|m| [m.name(), m.hash()])
+        .collect();
+    let guard = Statement::new(
+        GUARD,
+        vec![
+            Value::Integer(applied.len() as i64),
+            Value::Text(serde_json::to_string(&applied).unwrap_or_default()),
+        ],
+    );
+    let mut batch = vec![Statement::new(LEDGER, vec![]), guard];
+    for at in believed..to.min(migrations.len()) {
+        if let Some(migration) = migrations.get(at) {
+            batch.extend(batch_for(migration, at + 1, now));
+        }
+    }
+    batch
+}
+
+/// [`migrate_to`] for a database believed to hold the first `believed` migrations (the
+/// registry's record of it; 0 for a new one): one database call when the belief holds, the
+/// ledger checked inside the batch; when it does not, or the batch fails, [`migrate_to`]'s way
+/// (the ledger read, then what it lacks).
+pub async fn migrate_from(
+    db: &impl SqlDatabase,
+    migrations: &Migrations,
+    believed: usize,
+    version: usize,
+    now: UnixTime,
+) -> Result<usize, MigrateError> {
+    let version = version.min(migrations.len());
+    if believed <= version
+        && db
+            .batch(guarded_batch(migrations, believed, version, now))
+            .await
+            .is_ok()
+    {
+        return Ok(version);
+    }
+    migrate_to(db, migrations, version, now).await
+}
+
 /// Applies the migrations `db` lacks, in order, each in one transaction with its ledger row;
 /// returns the version `db` is at. Refuses to apply anything when the ledger has drifted. A
 /// runner that loses a race for a migration (the other one's row came first) reads the ledger
@@ -280,6 +343,58 @@ async fn pending_to(
     Ok(status)
 }
 
+/// [`dry_run`] for a database believed to hold the first `believed` migrations: one database call
+/// when the belief holds (checked in the batch), [`dry_run`]'s two when it does not.
+pub async fn dry_run_from(
+    db: &impl SqlDatabase,
+    migrations: &Migrations,
+    believed: usize,
+    now: UnixTime,
+) -> Result<Status, MigrateError> {
+    if believed > migrations.len() {
+        return dry_run(db, migrations, now).await;
+    }
+    let mut batch = guarded_batch(migrations, believed, migrations.len(), now);
+    batch.push(sentinel());
+    let pending: Vec<usize> = (believed..migrations.len()).collect();
+    let first = pending.first().and_then(|&at| migrations.get(at));
+    match db.batch(batch).await {
+        Err(error) if error.0.contains(DRY_RUN_SENTINEL) => Ok(Status {
+            version: believed,
+            pending,
+            drift: Vec::new(),
+        }),
+        Err(error) if error.0.contains(GUARD_FAILED) => dry_run(db, migrations, now).await,
+        Err(error) => Err(rolled_back(error, first)),
+        Ok(_) => Err(not_rolled_back()),
+    }
+}
+
+/// The last statement of a dry run: a ledger row that breaks the ledger's check.
+fn sentinel() -> Statement {
+    Statement::new(
+        RECORD,
+        vec!["".into(), "".into(), Value::Integer(0), Value::Integer(0)],
+    )
+}
+
+/// A dry run's batch failed before its sentinel: on `first` pending migration's SQL, or in the
+/// database.
+fn rolled_back(error: SqlError, first: Option<&Migration>) -> MigrateError {
+    match first {
+        Some(first) if error.is_statement_error() => MigrateError::Failed {
+            migration: first.name().to_owned(),
+            error,
+        },
+        _ => MigrateError::Database(error),
+    }
+}
+
+/// The sentinel cannot pass its check: a database that took it is not SQLite as known.
+fn not_rolled_back() -> MigrateError {
+    MigrateError::Database(SqlError("the dry run's rollback did not happen".into()))
+}
+
 /// Runs the migrations `db` lacks and rolls them back: one batch of all of them and their ledger
 /// rows, ended by a row that breaks the ledger's check, so the database undoes the batch. Ok
 /// when only that last row failed, that is when every migration ran; the database's own error
@@ -304,20 +419,10 @@ pub async fn dry_run(
             batch.extend(batch_for(migration, at + 1, now));
         }
     }
-    batch.push(Statement::new(
-        RECORD,
-        vec!["".into(), "".into(), Value::Integer(0), Value::Integer(0)],
-    ));
+    batch.push(sentinel());
     match db.batch(batch).await {
         Err(error) if error.0.contains(DRY_RUN_SENTINEL) => Ok(status),
-        Err(error) if error.is_statement_error() => Err(MigrateError::Failed {
-            migration: first.name().to_owned(),
-            error,
-        }),
-        Err(error) => Err(MigrateError::Database(error)),
-        // The sentinel cannot pass its check: a database that took it is not SQLite as known.
-        Ok(_) => Err(MigrateError::Database(SqlError(
-            "the dry run's rollback did not happen".into(),
-        ))),
+        Err(error) => Err(rolled_back(error, Some(first))),
+        Ok(_) => Err(not_rolled_back()),
     }
 }

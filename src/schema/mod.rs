@@ -10,7 +10,9 @@
 //!   [`Status`] of a database against the list (its version, what is pending, drift: a migration
 //!   changed after it was applied is reported and never run again), [`migrate`] to apply what
 //!   is pending (each migration with its ledger row in one transaction, so nothing is applied
-//!   twice), and [`dry_run`] to run it all and roll it back.
+//!   twice), and [`dry_run`] to run it all and roll it back; [`migrate_from`] and
+//!   [`dry_run_from`] do each in one database call for a caller that knows where the database
+//!   stands (the registry does), the guess checked inside the batch.
 //! - [`SchemaGroup`]: a name and its migrations; a tenant provisioned into it is brought to
 //!   them before it is ready, and the registry records its [`SchemaVersion`].
 //! - [`lint()`]: what D1 would refuse partway through a fleet, and drops and renames, with the
@@ -31,7 +33,9 @@ pub mod sql_text;
 pub mod statement;
 
 pub use group::{SchemaGroup, SchemaVersion};
-pub use ledger::{dry_run, migrate, migrate_to, status, Drift, MigrateError, Status};
+pub use ledger::{
+    dry_run, dry_run_from, migrate, migrate_from, migrate_to, status, Drift, MigrateError, Status,
+};
 pub use lint::{lint, Finding, Lint};
 pub use lock::Lock;
 pub use migration::{Migration, MigrationError, Migrations};

@@ -210,3 +210,122 @@ fn two_runners_racing_apply_each_migration_once() {
         3
     );
 }
+
+/// A database that counts the calls made to it.
+struct Counting {
+    db: SqliteDatabase,
+    calls: Cell<usize>,
+}
+
+impl Counting {
+    fn new() -> Self {
+        Self {
+            db: SqliteDatabase::in_memory(),
+            calls: Cell::new(0),
+        }
+    }
+
+    fn take_calls(&self) -> usize {
+        self.calls.replace(0)
+    }
+}
+
+impl SqlDatabase for Counting {
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
+        self.calls.set(self.calls.get() + 1);
+        self.db.batch(statements).await
+    }
+}
+
+#[test]
+fn from_where_the_registry_says_a_database_stands_each_step_is_one_call() {
+    let db = Counting::new();
+    let first = Migrations::new([("0001_notes.sql", three().get(0).unwrap().sql())]).unwrap();
+    assert_eq!(block_on(migrate_from(&db, &first, 0, 1, NOW)), Ok(1));
+    assert_eq!(db.take_calls(), 1, "a new database: the batch alone");
+
+    let status = block_on(dry_run_from(&db, &three(), 1, NOW)).unwrap();
+    assert_eq!((status.version, status.pending), (1, vec![1, 2]));
+    assert_eq!(db.take_calls(), 1, "the dry run: one batch, rolled back");
+    assert_eq!(query(&db.db, "SELECT count(*) AS n FROM notes")[0]["n"], 0);
+
+    assert_eq!(block_on(migrate_from(&db, &three(), 1, 3, NOW)), Ok(3));
+    assert_eq!(db.take_calls(), 1);
+    let at_version = block_on(dry_run_from(&db, &three(), 3, NOW)).unwrap();
+    assert!(at_version.pending.is_empty());
+    assert_eq!(db.take_calls(), 1);
+    assert_eq!(query(&db.db, "SELECT count(*) AS n FROM notes")[0]["n"], 1);
+}
+
+#[test]
+fn a_wrong_guess_is_caught_in_the_batch_and_the_ledger_decides() {
+    let db = Counting::new();
+    block_on(migrate(&db, &three(), NOW)).unwrap();
+    db.take_calls();
+    // Believed behind (a registry row not yet updated): nothing is applied twice.
+    assert_eq!(block_on(migrate_from(&db, &three(), 1, 3, NOW)), Ok(3));
+    assert_eq!(
+        db.take_calls(),
+        2,
+        "the refused batch, then the ledger read"
+    );
+    assert_eq!(query(&db.db, "SELECT count(*) AS n FROM notes")[0]["n"], 1);
+    assert!(block_on(dry_run_from(&db, &three(), 0, NOW))
+        .unwrap()
+        .pending
+        .is_empty());
+    // Believed ahead (a database restored from an older backup): what it lacks is applied.
+    let behind = Counting::new();
+    block_on(migrate_to(&behind, &three(), 1, NOW)).unwrap();
+    assert_eq!(block_on(migrate_from(&behind, &three(), 3, 3, NOW)), Ok(3));
+    assert_eq!(
+        query(
+            &behind.db,
+            "SELECT count(*) AS n FROM edge_tenancy_migrations"
+        )[0]["n"],
+        3
+    );
+    // A changed migration is drift whatever the guess: the guard compares hashes too.
+    let listed = three();
+    let changed = Migrations::from_files(listed.iter().enumerate().map(|(at, m)| {
+        let sql = if at == 1 {
+            "INSERT INTO notes (body) VALUES ('changed');"
+        } else {
+            m.sql()
+        };
+        (m.name().to_owned(), sql.to_owned())
+    }))
+    .unwrap();
+    assert!(matches!(
+        block_on(dry_run_from(&db, &changed, 3, NOW)),
+        Err(MigrateError::Drift(_))
+    ));
+    assert!(matches!(
+        block_on(migrate_from(&db, &changed, 3, 3, NOW)),
+        Err(MigrateError::Drift(_))
+    ));
+}
+
+#[test]
+fn a_migration_that_fails_from_a_right_guess_is_named_and_leaves_nothing() {
+    let db = Counting::new();
+    let bad = Migrations::new([("a", "CREATE TABLE a (x)"), ("b", "CREATE TABLE a (y)")]).unwrap();
+    let Err(MigrateError::Failed { migration, error }) = block_on(dry_run_from(&db, &bad, 0, NOW))
+    else {
+        panic!("the dry run should fail");
+    };
+    assert_eq!(
+        migration, "a",
+        "the first pending migration names a batch's failure"
+    );
+    assert!(error.0.contains("table a already exists"), "{error}");
+    assert!(tables(&db.db).is_empty());
+    let Err(MigrateError::Failed { migration, .. }) = block_on(migrate_from(&db, &bad, 0, 2, NOW))
+    else {
+        panic!("the migration should fail");
+    };
+    assert_eq!(
+        migration, "b",
+        "applied one at a time after the batch failed"
+    );
+}

@@ -147,7 +147,8 @@ impl<H: Hooks> Hooks for Migrating<'_, H> {
         let latest = group.migrations().len() as i64;
         let version = self.registry.group_version(group.name(), latest).await?;
         let version = usize::try_from(version).unwrap_or(0);
-        group.bring_up_to(&db, version, now()).await.map(Some)
+        // A new database is empty (a restored one may not be: the guess is checked).
+        group.bring_up_to(&db, 0, version, now()).await.map(Some)
     }
 
     async fn after_provision(&self, record: &TenantRecord) -> Result<(), String> {
@@ -278,9 +279,10 @@ pub(super) fn now() -> UnixTime {
 /// `group`'s migrations) before its first request in this isolate is served: a tenant restored
 /// from an older backup, say, catches up here. Only a migration job moves a tenant past the
 /// version the registry records, so a deploy with a new migration changes no database by
-/// itself. One ledger read when it is up to date; afterwards nothing until the registry records
-/// another version for the tenant. Concurrent first requests each read the ledger, which keeps anything from applying
-/// twice. A database whose ledger has drifted is served as it is, the drift logged.
+/// itself. One ledger read when it is up to date (and one batch when it is not); afterwards
+/// nothing until the registry records another version for the tenant. Concurrent first requests
+/// each read the ledger, which keeps anything from applying twice. A database whose ledger has
+/// drifted is served as it is, the drift logged.
 async fn catch_up(
     tenant: &TenantId,
     db: &TenantDb,
@@ -301,7 +303,9 @@ async fn catch_up(
             drift.join("; ")
         );
     } else if status.pending.iter().any(|&at| at < version) {
-        group.bring_up_to(db, version, now()).await?;
+        group
+            .bring_up_to(db, status.version, version, now())
+            .await?;
         worker::console_log!(
             "edge-tenancy: tenant {tenant}'s database caught up with schema group {} (version {version})",
             group.name()

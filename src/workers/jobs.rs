@@ -1,7 +1,8 @@
 //! Migration jobs for Rust workers: the D1 factory submits, drives and controls a job over its
 //! schema group's tenant databases ([`crate::control::fanout`]), each child reached as requests
-//! reach it (its binding when this Worker has one that reaches it, else the REST API), its
-//! bookmark taken and restored through D1's time travel.
+//! reach it (its binding when this Worker has one that reaches it, else the REST API), each
+//! dry run and migration one query (the registry's version of the child, checked in the batch,
+//! spares the ledger read), its restore point a time D1's time travel restores to.
 //!
 //! Jobs outlive a request: a driver stops at its limits and the next one resumes. Drive them
 //! from a Cron Trigger (`[triggers] crons = ["* * * * *"]` and [`D1Factory::drive_jobs`] in the
@@ -20,7 +21,7 @@ use crate::control::jobs::{JobControl, JobRecord};
 use crate::database::d1::D1Rest;
 use crate::database::Hooks;
 use crate::schema::job::{Answer, Job, Settings};
-use crate::schema::{dry_run, lint, migrate_to, status, Drift, Lint, SchemaGroup};
+use crate::schema::{dry_run_from, lint, migrate_from, status, Drift, Lint, SchemaGroup};
 use crate::{Error, TenantId};
 use std::time::Duration;
 
@@ -155,11 +156,15 @@ impl<H: Hooks> D1Factory<'_, H> {
             .filter(|t| after.is_none_or(|after| *t > after))
             .take(limit.clamp(1, 100))
         {
-            let status = match self.child(tenant).await {
-                Ok((db, _)) => status(&db, group.migrations()).await.map_err(Error::from),
-                Err(e) => Err(e),
+            let (status, registry) = match self.child(tenant).await {
+                Ok(child) => (
+                    status(&child.db, group.migrations())
+                        .await
+                        .map_err(Error::from),
+                    child.version,
+                ),
+                Err(e) => (Err(e), self.registry.get(tenant).await?.schema_version),
             };
-            let registry = self.registry.get(tenant).await?.schema_version;
             report.push(match status {
                 Ok(status) => {
                     let name = |at: &usize| group.migrations().get(*at).map(|m| m.name());
@@ -182,8 +187,8 @@ impl<H: Hooks> D1Factory<'_, H> {
     }
 
     /// `tenant`'s database for a job: its binding when it reaches it, else the REST API, with
-    /// no lock (the job is what changes its schema). Also its D1 id, for time travel.
-    async fn child(&self, tenant: &TenantId) -> Result<(TenantDb, DatabaseId), Error> {
+    /// no lock (the job is what changes its schema).
+    async fn child(&self, tenant: &TenantId) -> Result<Child, Error> {
         let record = self.registry.get(tenant).await?;
         let id = record
             .database_id
@@ -199,7 +204,32 @@ impl<H: Hooks> D1Factory<'_, H> {
             Some(db) => TenantDb::binding(db, None)?,
             None => TenantDb::rest(D1Rest::new(self.client.clone(), &id)?),
         };
-        Ok((db, database))
+        Ok(Child {
+            db,
+            database,
+            version: record.schema_version,
+        })
+    }
+}
+
+/// A job's tenant database: the handle, its D1 id (for time travel) and the version the
+/// registry records for it.
+struct Child {
+    db: TenantDb,
+    database: DatabaseId,
+    version: i64,
+}
+
+impl Child {
+    /// API calls one query makes: none through a binding, one over REST.
+    fn calls(&self) -> u32 {
+        u32::from(self.db.path() != "binding")
+    }
+
+    /// Where the registry says the database stands: what a step sends its batch for, checked
+    /// in the batch.
+    fn believed(&self) -> usize {
+        usize::try_from(self.version).unwrap_or(0)
     }
 }
 
@@ -259,25 +289,20 @@ impl<H: Hooks> D1Factory<'_, H> {
             answer => answer,
         }
     }
-
-    /// API calls a dry run or a migration makes on `tenant`'s path: none through a binding, the
-    /// ledger read and the batch over REST.
-    async fn query_calls(&self, tenant: &TenantId) -> u32 {
-        match self.child(tenant).await {
-            Ok((db, _)) if db.path() == "binding" => 0,
-            _ => 2,
-        }
-    }
 }
 
 impl<H: Hooks> JobEdges for D1Factory<'_, H> {
     async fn dry_run(&self, tenant: &TenantId) -> Answer {
-        let calls = self.query_calls(tenant).await;
-        self.within_budget(calls, async {
-            let (Ok(group), Ok((db, _))) = (self.group(), self.child(tenant).await) else {
-                return unreachable(Error::LookupUnavailable);
-            };
-            match dry_run(&db, group.migrations(), now()).await {
+        let group = match self.group() {
+            Ok(group) => group,
+            Err(e) => return unreachable(e),
+        };
+        let child = match self.child(tenant).await {
+            Ok(child) => child,
+            Err(e) => return unreachable(e),
+        };
+        self.within_budget(child.calls(), async {
+            match dry_run_from(&child.db, group.migrations(), child.believed(), now()).await {
                 Ok(status) => Answer::DryRun {
                     at_version: status.pending.is_empty(),
                 },
@@ -287,28 +312,32 @@ impl<H: Hooks> JobEdges for D1Factory<'_, H> {
         .await
     }
 
-    async fn bookmark(&self, tenant: &TenantId) -> Answer {
-        self.within_budget(1, async {
-            let database = match self.child(tenant).await {
-                Ok((_, database)) => database,
-                Err(e) => return unreachable(e),
-            };
-            match self.client.bookmark(&database, None).await {
-                Ok(bookmark) => Answer::Bookmark(bookmark),
-                Err(e) => unreachable(Error::Upstream(e)),
-            }
-        })
-        .await
+    /// The time a moment before now, when writes are already held (the job has waited
+    /// `hold_ms` since the hold began): D1 restores to a time as to a bookmark, so taking one
+    /// costs no API call. The moment's margin covers clocks apart by up to a second.
+    async fn bookmark(&self, _tenant: &TenantId) -> Answer {
+        let at = now().millis() - RESTORE_POINT_MARGIN_MS;
+        match chrono::DateTime::from_timestamp_millis(at) {
+            Some(at) => Answer::Bookmark(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            None => Answer::Failed {
+                passing: false,
+                message: "the clock is out of range".into(),
+            },
+        }
     }
 
     async fn migrate(&self, tenant: &TenantId) -> Answer {
-        let calls = self.query_calls(tenant).await;
-        self.within_budget(calls, async {
-            let (Ok(group), Ok((db, _))) = (self.group(), self.child(tenant).await) else {
-                return unreachable(Error::LookupUnavailable);
-            };
-            let version = group.migrations().len();
-            match migrate_to(&db, group.migrations(), version, now()).await {
+        let group = match self.group() {
+            Ok(group) => group,
+            Err(e) => return unreachable(e),
+        };
+        let child = match self.child(tenant).await {
+            Ok(child) => child,
+            Err(e) => return unreachable(e),
+        };
+        self.within_budget(child.calls(), async {
+            let (migrations, version) = (group.migrations(), group.migrations().len());
+            match migrate_from(&child.db, migrations, child.believed(), version, now()).await {
                 Ok(_) => Answer::Done,
                 Err(e) => Answer::failed(&e),
             }
@@ -317,16 +346,13 @@ impl<H: Hooks> JobEdges for D1Factory<'_, H> {
     }
 
     async fn restore(&self, tenant: &TenantId, bookmark: &str) -> Answer {
+        let child = match self.child(tenant).await {
+            Ok(child) => child,
+            Err(e) => return unreachable(e),
+        };
         self.within_budget(1, async {
-            let database = match self.child(tenant).await {
-                Ok((_, database)) => database,
-                Err(e) => return unreachable(e),
-            };
-            match self
-                .client
-                .restore(&database, RestoreTarget::Bookmark(bookmark))
-                .await
-            {
+            let target = RestoreTarget::Timestamp(bookmark);
+            match self.client.restore(&child.database, target).await {
                 Ok(_) => Answer::Done,
                 Err(e) => unreachable(Error::Upstream(e)),
             }
@@ -334,3 +360,6 @@ impl<H: Hooks> JobEdges for D1Factory<'_, H> {
         .await
     }
 }
+
+/// How long before a child's bookmark step its restore point is.
+const RESTORE_POINT_MARGIN_MS: i64 = 1_000;
