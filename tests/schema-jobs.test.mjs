@@ -165,6 +165,10 @@ test("a good job reaches all 200 tenants exactly once, writes wait and reads go 
       held = await w.call("POST", "/t/t005/notes", { body: "during the job" }, member);
       const read = await w.call("GET", "/t/t005/notes", undefined, member);
       assert.equal(read.status, 200, "reads go on");
+      // A tenant signing up meanwhile starts at the group's version, not part of the job.
+      const late = await w.call("POST", "/tenants", { id: "late" });
+      assert.equal(late.status, 201);
+      assert.equal((await json(late)).schema_version, 1);
     }
     assert.ok(round < 500);
   }
@@ -180,7 +184,9 @@ test("a good job reaches all 200 tenants exactly once, writes wait and reads go 
   const byTenant = await ledgers();
   assert.ok(Object.values(byTenant).every((names) => names === "0001_notes.sql,0002_round_trip.sql"), JSON.stringify(byTenant));
   const tenants = (await json(await w.call("GET", "/tenants?limit=1000"))).tenants;
-  assert.ok(tenants.every((t) => t.schema_version === 2 && !t.schema_held));
+  const [late] = tenants.filter((t) => t.id === "late");
+  assert.ok(tenants.every((t) => t === late || (t.schema_version === 2 && !t.schema_held)));
+  assert.equal(late.schema_version, 1, "not part of the job: left at the version it started at");
   // Writes succeed again, into the new table too.
   const write = await w.call("POST", "/t/t005/notes", { body: "after the job" }, member);
   assert.equal(write.status, 201, await write.text());
@@ -193,12 +199,23 @@ test("a good job reaches all 200 tenants exactly once, writes wait and reads go 
   );
   // Per tenant one query for its dry run and one for its migration (each a batch that checks the
   // ledger is where the registry says), no bookmark call (the restore point is a time); and the
-  // read made during the job.
-  assert.equal(calls["d1.query"], 2 * TENANTS + 1, JSON.stringify(calls));
+  // read made during the job, and the late tenant's provisioning (its migrations in one batch).
+  assert.equal(calls["d1.query"], 2 * TENANTS + 2, JSON.stringify(calls));
   assert.equal(calls["d1.time_travel.bookmark"], undefined);
   // A new tenant now starts at the group's new version.
   const fresh = await json(await w.call("POST", "/tenants", { id: "fresh" }));
   assert.equal(fresh.schema_version, 2);
+  // The tenant provisioned during the job catches up on its first request, before the handler
+  // runs, and the registry records it.
+  const caughtUp = await w.call("GET", "/t/late/notes", undefined, await sign({ tenant: "late", sub: "u" }));
+  assert.equal(caughtUp.status, 200, await caughtUp.text());
+  assert.equal(caughtUp.headers.get("x-edge-tenancy-schema"), "demo@2");
+  const record = await json(await w.call("GET", "/tenants/late"));
+  assert.equal(record.schema_version, 2);
+  const ledger = await w.call("POST", `/admin/databases/${record.database_id}/query`, { sql: "SELECT count(*) AS n FROM edge_tenancy_migrations" });
+  assert.deepEqual((await json(ledger)).results[0].results, [{ n: 2 }]);
+  const fresher = await w.call("GET", "/t/fresh/notes", undefined, await sign({ tenant: "fresh", sub: "u" }));
+  assert.equal(fresher.headers.get("x-edge-tenancy-schema"), "demo@2");
 });
 
 test("the drift report reads every ledger, and a tenant behind its recorded version catches up on its next request", async () => {

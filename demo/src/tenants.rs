@@ -228,9 +228,14 @@ fn in_session(tenant: TenantRequest, req: &Request) -> TenantRequest {
     tenant.with_session(bookmark.unwrap_or_else(|| "first-unconstrained".into()))
 }
 
-/// `value` as the answer, saying which path reached the database and the bookmark to send back.
+/// `value` as the answer, saying which path reached the database, the schema version it is at,
+/// and the bookmark to send back.
 fn from_db(db: &TenantDb, value: serde_json::Value) -> Reply {
-    let reply = Reply::json(&value).with_header("x-edge-tenancy-database-path", db.path());
+    let mut reply = Reply::json(&value).with_header("x-edge-tenancy-database-path", db.path());
+    if let Some(schema) = db.schema() {
+        let version = format!("{}@{}", schema.group, schema.version);
+        reply = reply.with_header("x-edge-tenancy-schema", &version);
+    }
     match db.bookmark() {
         Some(bookmark) => reply.with_header(BOOKMARK, &bookmark),
         None => reply,

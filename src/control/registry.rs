@@ -117,6 +117,7 @@ impl TenantRecord {
                 binding: self.binding.clone(),
                 schema_group: self.schema_group.clone(),
                 schema_version: self.schema_version,
+                group_version: 0,
                 schema_held: self.schema_held,
             }),
             _ => None,
@@ -201,13 +202,51 @@ impl<D: SqlDatabase> Registry<D> {
         Ok(self.leased(id).await?.ok_or(Error::TenantNotFound)?.record)
     }
 
-    /// What a request for `id` gets, and where its database is ([`TenantRecord::lookup`]); an
-    /// unregistered tenant is [`Lookup::NOT_FOUND`], not an error. What a tenant cache loads.
+    /// What a request for `id` gets, and where its database is ([`TenantRecord::lookup`]), with
+    /// the version its schema group stands at; an unregistered tenant is [`Lookup::NOT_FOUND`],
+    /// not an error. What a tenant cache loads: one query.
     pub async fn lookup(&self, id: &TenantId) -> Result<Lookup, Error> {
-        Ok(self
-            .leased(id)
-            .await?
-            .map_or(Lookup::NOT_FOUND, |leased| leased.record.lookup()))
+        let select = Statement::new(
+            format!(
+                "SELECT {COLUMNS}, (SELECT version FROM edge_tenancy_schema_groups \
+                 WHERE name = schema_group) AS group_version \
+                 FROM edge_tenancy_tenants WHERE id = ?"
+            ),
+            vec![id.as_str().into()],
+        );
+        let Some(mut row) = self.rows(select).await?.into_iter().next() else {
+            return Ok(Lookup::NOT_FOUND);
+        };
+        let group_version = row.remove("group_version").and_then(|v| v.as_i64());
+        let mut lookup = decode(row)?.record.lookup();
+        if let Some(location) = &mut lookup.location {
+            location.group_version = group_version.unwrap_or(0);
+        }
+        Ok(lookup)
+    }
+
+    /// Records that `id`'s database caught up with its group `group` at `version` on a
+    /// request: only forward, only while no job holds it (a job records its own tenants).
+    pub async fn record_caught_up(
+        &self,
+        id: &TenantId,
+        group: &str,
+        version: i64,
+        now: UnixTime,
+    ) -> Result<(), Error> {
+        self.rows(Statement::new(
+            "UPDATE edge_tenancy_tenants SET schema_version = ?1, updated_at = ?2 \
+             WHERE id = ?3 AND schema_group = ?4 AND schema_version < ?1 AND schema_held = 0 \
+             AND state = 'ready'",
+            vec![
+                Value::Integer(version),
+                Value::Integer(now.millis()),
+                id.as_str().into(),
+                group.into(),
+            ],
+        ))
+        .await
+        .map(drop)
     }
 
     /// The record of `id` with its lease start, if it is registered.
@@ -844,10 +883,42 @@ mod tests {
                     binding: Some("TENANT_ACME".into()),
                     schema_group: None,
                     schema_version: 0,
+                    group_version: 0,
                     schema_held: false,
                 }),
             }
         );
+    }
+
+    #[test]
+    fn a_tenant_behind_its_group_is_looked_up_with_the_groups_version_and_recorded_forward_only() {
+        let db = SqliteDatabase::in_memory();
+        let r = registry(&db);
+        let acme = id("acme");
+        let (_, a) =
+            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", None, "a", at(0), LEASE))
+                .unwrap()
+                .unwrap();
+        block_on(r.record_database(&acme, &a, "uuid-1", at(1))).unwrap();
+        let schema = SchemaVersion {
+            group: "app".into(),
+            version: 1,
+        };
+        block_on(r.record_schema(&acme, &a, &schema, at(2))).unwrap();
+        block_on(r.finish(&acme, &a, TenantState::Ready, None, at(3))).unwrap();
+        let location = |r: &Registry<_>| block_on(r.lookup(&acme)).unwrap().location.unwrap();
+        assert_eq!(location(&r).group_version, 0, "a group the registry has not seen");
+        block_on(r.group_version("app", 3)).unwrap();
+        let found = location(&r);
+        assert_eq!((found.schema_version, found.group_version), (1, 3));
+
+        block_on(r.record_caught_up(&acme, "app", 3, at(4))).unwrap();
+        block_on(r.record_caught_up(&acme, "app", 2, at(5))).unwrap();
+        block_on(r.record_caught_up(&acme, "other", 9, at(6))).unwrap();
+        assert_eq!(location(&r).schema_version, 3, "forward only, in its own group");
+        block_on(r.hold_group("app", 7, at(7))).unwrap();
+        block_on(r.record_caught_up(&acme, "app", 4, at(8))).unwrap();
+        assert_eq!(location(&r).schema_version, 3, "a job holding it records it itself");
     }
 
     #[test]

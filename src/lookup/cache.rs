@@ -363,6 +363,7 @@ mod tests {
                 binding: binding.map(str::to_owned),
                 schema_group: None,
                 schema_version: 0,
+                group_version: 0,
                 schema_held: false,
             }),
         }
@@ -411,6 +412,7 @@ mod tests {
                 binding: Some("B".repeat(n)),
                 schema_group: None,
                 schema_version: 0,
+                group_version: 0,
                 schema_held: false,
             }),
         };

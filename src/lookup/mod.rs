@@ -42,9 +42,12 @@ pub struct Location {
     /// The schema group it follows: its handle then refuses schema changes
     /// ([`schema::Lock`](crate::schema::Lock)).
     pub schema_group: Option<String>,
-    /// The version the registry records for it: a database behind it catches up on its first
-    /// request in an isolate.
+    /// The version the registry records for it.
     pub schema_version: i64,
+    /// The version its schema group stands at (0 without one): a database behind it (restored
+    /// from an older backup, or provisioned while a job moved the group) catches up on its first
+    /// request in an isolate.
+    pub group_version: i64,
     /// Whether its group's migration job holds its writes (its handle then refuses them too).
     pub schema_held: bool,
 }

@@ -43,6 +43,7 @@ fn row(version: u32) -> Lookup {
             binding: None,
             schema_group: None,
             schema_version: 0,
+            group_version: 0,
             schema_held: false,
         }),
     }

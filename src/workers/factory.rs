@@ -10,7 +10,7 @@ use crate::cloudflare::Client;
 use crate::control::{Deprovisioned, Provisioned, Provisioner, Registry, TenantPage, TenantRecord};
 use crate::database::d1::{D1Backend, D1Options, D1Rest};
 use crate::database::{may_open, DatabaseFactory, Hooks};
-use crate::lookup::{TenantCache, TenantStatus};
+use crate::lookup::{Location, TenantCache, TenantStatus};
 use crate::pipeline::TenantContext;
 use crate::schema::{self, Lock, SchemaGroup, SchemaVersion};
 use crate::{Error, TenantId, UnixTime};
@@ -231,13 +231,17 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
             Some((_, db)) => TenantDb::binding(db, self.session.as_deref())?,
             None => TenantDb::rest(D1Rest::new(self.client.clone(), &location.database_id)?),
         };
-        if let Some(group) = &self.schema {
+        let mut schema = location.schema_group.clone().map(|group| SchemaVersion {
+            group,
+            version: location.schema_version,
+        });
+        if let (Some(group), Some(schema)) = (&self.schema, &mut schema) {
             // Not while a job holds it: the job is migrating it.
-            if location.schema_group.as_deref() == Some(group.name()) && !location.schema_held {
-                catch_up(tenant, &db, group, location.schema_version).await?;
+            if schema.group == group.name() && !location.schema_held {
+                schema.version = catch_up(&self.registry, tenant, &db, group, &location).await?;
             }
         }
-        Ok(db.locked(lock))
+        Ok(db.locked(lock, schema))
     }
 
     async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {
@@ -275,26 +279,30 @@ pub(super) fn now() -> UnixTime {
     UnixTime::from_js_millis(js_sys::Date::now())
 }
 
-/// Brings `tenant`'s database to the version the registry records for it (`version` of
-/// `group`'s migrations) before its first request in this isolate is served: a tenant restored
-/// from an older backup, say, catches up here. Only a migration job moves a tenant past the
-/// version the registry records, so a deploy with a new migration changes no database by
-/// itself. One ledger read when it is up to date (and one batch when it is not); afterwards
-/// nothing until the registry records another version for the tenant. Concurrent first requests
-/// each read the ledger, which keeps anything from applying twice. A database whose ledger has
-/// drifted is served as it is, the drift logged.
+/// Brings `tenant`'s database to where `location` says it belongs, the greater of the version
+/// the registry records for it and its group's, before its first request in this isolate is
+/// served: a tenant restored from an older backup, or provisioned while a job moved its group,
+/// catches up here, and the registry records it. Only a migration job moves a group, so a deploy
+/// with a new migration changes no database by itself. One ledger read when it is up to date
+/// (and one batch when it is not); afterwards nothing until the registry records another
+/// version. Concurrent first requests each read the ledger, which keeps anything from applying
+/// twice. A database whose ledger has drifted is served as it is, the drift logged. Answers the
+/// version the database is at.
 async fn catch_up(
+    registry: &Registry<D1>,
     tenant: &TenantId,
     db: &TenantDb,
     group: &SchemaGroup,
-    version: i64,
-) -> Result<(), Error> {
-    if CAUGHT_UP.with_borrow(|done| done.get(tenant) == Some(&version)) {
-        return Ok(());
+    location: &Location,
+) -> Result<i64, Error> {
+    let target = location.schema_version.max(location.group_version);
+    if let Some(version) = CAUGHT_UP.with_borrow(|done| done.get(tenant).copied()) {
+        if version >= target {
+            return Ok(version);
+        }
     }
-    let recorded = version;
-    let version = usize::try_from(version).unwrap_or(0);
     let status = schema::status(db, group.migrations()).await?;
+    let mut version = status.version as i64;
     if !status.drift.is_empty() {
         let drift: Vec<String> = status.drift.iter().map(ToString::to_string).collect();
         worker::console_error!(
@@ -302,22 +310,29 @@ async fn catch_up(
             group.name(),
             drift.join("; ")
         );
-    } else if status.pending.iter().any(|&at| at < version) {
-        group
-            .bring_up_to(db, status.version, version, now())
-            .await?;
+    } else if version < target {
+        let to = usize::try_from(target).unwrap_or(0);
+        version = group
+            .bring_up_to(db, status.version, to, now())
+            .await?
+            .version;
         worker::console_log!(
             "edge-tenancy: tenant {tenant}'s database caught up with schema group {} (version {version})",
             group.name()
         );
     }
+    if status.drift.is_empty() && version > location.schema_version {
+        registry
+            .record_caught_up(tenant, group.name(), version, now())
+            .await?;
+    }
     CAUGHT_UP.with_borrow_mut(|done| {
         if done.len() >= MAX_TENANTS_REMEMBERED {
             done.clear();
         }
-        done.insert(tenant.clone(), recorded);
+        done.insert(tenant.clone(), version);
     });
-    Ok(())
+    Ok(version)
 }
 
 /// A bound on the memory the per-isolate tenant sets below take: past it, they start over.
@@ -325,7 +340,7 @@ const MAX_TENANTS_REMEMBERED: usize = 10_000;
 
 thread_local! {
     /// The tenants whose database this isolate has brought to the schema group's migrations,
-    /// and the version the registry recorded then: a job that moves it has it checked again.
+    /// and the version it is at: a job that moves the group has it checked again.
     static CAUGHT_UP: std::cell::RefCell<std::collections::HashMap<TenantId, i64>> =
         Default::default();
 

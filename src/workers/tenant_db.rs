@@ -25,7 +25,7 @@ use super::cloudflare::{ApiTransport, WorkerRuntime};
 use super::d1::to_js;
 use crate::cloudflare::d1::{QueryMeta, QueryResult, RawRows};
 use crate::database::d1::D1Rest;
-use crate::schema::Lock;
+use crate::schema::{Lock, SchemaVersion};
 use crate::sql::{Row, SqlDatabase, SqlError, Statement, Value};
 use crate::Error;
 use worker::wasm_bindgen::JsValue;
@@ -37,6 +37,7 @@ use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result};
 pub struct TenantDb {
     path: Path,
     lock: Lock,
+    schema: Option<SchemaVersion>,
 }
 
 /// Which path a [`TenantDb`] takes.
@@ -73,6 +74,7 @@ impl TenantDb {
         Ok(Self {
             path: Path::Binding { db, session },
             lock: Lock::Open,
+            schema: None,
         })
     }
 
@@ -81,12 +83,23 @@ impl TenantDb {
         Self {
             path: Path::Rest(rest),
             lock: Lock::Open,
+            schema: None,
         }
     }
 
-    /// The same database under `lock`.
-    pub fn locked(self, lock: Lock) -> Self {
-        Self { lock, ..self }
+    /// The same database under `lock`, at `schema`.
+    pub fn locked(self, lock: Lock, schema: Option<SchemaVersion>) -> Self {
+        Self {
+            lock,
+            schema,
+            ..self
+        }
+    }
+
+    /// The schema group this tenant's database follows and the version it is at, as of this
+    /// request (after any catch-up); `None` outside a group.
+    pub fn schema(&self) -> Option<&SchemaVersion> {
+        self.schema.as_ref()
     }
 
     /// Which path this is (`binding` or `rest`), for a response header or a log line.
