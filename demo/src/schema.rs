@@ -101,25 +101,12 @@ async fn submit(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> {
 }
 
 async fn drift(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
-    let url = req.url().map_err(|_| Error::InvalidBody("a bad URL"))?;
-    let mut after = None;
-    let mut limit = 50;
-    for (name, value) in url.query_pairs() {
-        match &*name {
-            "after" => after = Some(TenantId::parse(&value)?),
-            "limit" => {
-                limit = value
-                    .parse()
-                    .map_err(|_| Error::InvalidBody("limit is a number from 1 to 100"))?
-            }
-            _ => {}
-        }
-    }
+    let (after, limit) = super::tenants::page(&req, 50, 100)?;
     let factory = admin.factory(()).await?;
-    let tenants = factory.drift(after.as_ref(), limit).await?;
+    let tenants = factory.drift(after.as_ref(), limit as usize).await?;
     let next = tenants
         .last()
-        .filter(|_| tenants.len() == limit.clamp(1, 100))
+        .filter(|_| tenants.len() == limit as usize)
         .and_then(|t| t["tenant"].as_str().map(str::to_owned));
     Ok(Reply::json(
         &serde_json::json!({ "tenants": tenants, "next": next }),

@@ -142,22 +142,33 @@ fn tenant_param(admin: &AdminRequest) -> Result<TenantId, Error> {
     Ok(TenantId::parse(admin.param("id").unwrap_or_default())?)
 }
 
-async fn list(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
-    let factory = admin.factory(()).await?;
+/// A page's `?after=&limit=`: the tenant it starts after, and how many it takes (`default` when
+/// not given, held to 1 to `max`).
+pub(crate) fn page(
+    req: &Request,
+    default: u32,
+    max: u32,
+) -> Result<(Option<TenantId>, u32), Error> {
     let url = req.url().map_err(|_| Error::InvalidBody("a bad URL"))?;
-    let mut after = None;
-    let mut limit = 100;
+    let (mut after, mut limit) = (None, default);
     for (name, value) in url.query_pairs() {
         match &*name {
             "after" => after = Some(TenantId::parse(&value)?),
             "limit" => {
                 limit = value
-                    .parse()
-                    .map_err(|_| Error::InvalidBody("limit is a number from 1 to 1000"))?
+                    .parse::<u32>()
+                    .map_err(|_| Error::InvalidBody("limit is a whole number"))?
+                    .clamp(1, max)
             }
             _ => {}
         }
     }
+    Ok((after, limit))
+}
+
+async fn list(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
+    let factory = admin.factory(()).await?;
+    let (after, limit) = page(&req, 100, 1000)?;
     Ok(Reply::json(&factory.list(after.as_ref(), limit).await?))
 }
 

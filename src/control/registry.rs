@@ -907,7 +907,11 @@ mod tests {
         block_on(r.record_schema(&acme, &a, &schema, at(2))).unwrap();
         block_on(r.finish(&acme, &a, TenantState::Ready, None, at(3))).unwrap();
         let location = |r: &Registry<_>| block_on(r.lookup(&acme)).unwrap().location.unwrap();
-        assert_eq!(location(&r).group_version, 0, "a group the registry has not seen");
+        assert_eq!(
+            location(&r).group_version,
+            0,
+            "a group the registry has not seen"
+        );
         block_on(r.group_version("app", 3)).unwrap();
         let found = location(&r);
         assert_eq!((found.schema_version, found.group_version), (1, 3));
@@ -915,10 +919,18 @@ mod tests {
         block_on(r.record_caught_up(&acme, "app", 3, at(4))).unwrap();
         block_on(r.record_caught_up(&acme, "app", 2, at(5))).unwrap();
         block_on(r.record_caught_up(&acme, "other", 9, at(6))).unwrap();
-        assert_eq!(location(&r).schema_version, 3, "forward only, in its own group");
+        assert_eq!(
+            location(&r).schema_version,
+            3,
+            "forward only, in its own group"
+        );
         block_on(r.hold_group("app", 7, at(7))).unwrap();
         block_on(r.record_caught_up(&acme, "app", 4, at(8))).unwrap();
-        assert_eq!(location(&r).schema_version, 3, "a job holding it records it itself");
+        assert_eq!(
+            location(&r).schema_version,
+            3,
+            "a job holding it records it itself"
+        );
     }
 
     #[test]

@@ -108,6 +108,23 @@ pub enum TaskState {
     Untouched,
 }
 
+impl TaskState {
+    /// Its name, as the job's JSON writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::DryRunPassed => "dry_run_passed",
+            Self::Skipped => "skipped",
+            Self::DryRunFailed => "dry_run_failed",
+            Self::Bookmarked => "bookmarked",
+            Self::Migrated => "migrated",
+            Self::Failed => "failed",
+            Self::Restored => "restored",
+            Self::Untouched => "untouched",
+        }
+    }
+}
+
 /// One child of a job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
@@ -586,11 +603,7 @@ impl Job {
     pub fn summary(&self) -> Summary {
         let mut counts = std::collections::BTreeMap::new();
         for task in &self.tasks {
-            let state = serde_json::to_value(&task.state)
-                .ok()
-                .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_owned))
-                .unwrap_or_default();
-            *counts.entry(state).or_insert(0) += 1;
+            *counts.entry(task.state.name().to_owned()).or_insert(0) += 1;
         }
         let failing = self
             .tasks
@@ -630,3 +643,24 @@ impl Job {
 
 #[cfg(test)]
 mod model;
+
+#[cfg(test)]
+#[test]
+fn a_task_states_name_is_the_one_its_json_carries() {
+    use TaskState::*;
+    let states = [
+        Pending,
+        DryRunPassed,
+        Skipped,
+        DryRunFailed,
+        Bookmarked,
+        Migrated,
+        Failed,
+        Restored,
+        Untouched,
+    ];
+    for state in states {
+        let json = serde_json::to_value(&state).unwrap();
+        assert_eq!(json["state"], state.name());
+    }
+}
