@@ -66,5 +66,6 @@ while (!job.outcome) {
 }
 process.stdout.write("\n");
 console.log(`job ${job.id}: ${job.outcome}`);
+if (job.schema_error) console.log(`  the group's schema database: ${job.schema_error}`);
 for (const { tenant, error } of job.failing) console.log(`  ${tenant}: ${error}`);
-process.exit(["committed", "dry_run_passed"].includes(job.outcome) && job.failing.length === 0 ? 0 : 1);
+process.exit(["committed", "dry_run_passed"].includes(job.outcome) && job.failing.length === 0 && !job.schema_error ? 0 : 1);

@@ -37,6 +37,7 @@ before(async () => {
   assert.equal((await call("GET", "/tenants")).status, 200);
   const registry = await mf.getD1Database("CONTROL_PLANE", "edge-tenancy-demo");
   await registry.prepare("INSERT INTO edge_tenancy_schema_groups (name, version) VALUES ('demo', 1)").run();
+  w.registry = registry;
   for (let i = 0; i < TENANTS; i += 20) {
     const made = await Promise.all(ids.slice(i, i + 20).map((id) => call("POST", "/tenants", { id })));
     for (const res of made) {
@@ -94,7 +95,7 @@ test("a dry run that fails on one tenant changes none", async () => {
   // An index named as the table 0002 makes: its CREATE TABLE fails there.
   await sql("t077", "CREATE INDEX round_trip ON notes (body)");
   const job = await submit({ hold_secs: 1 });
-  assert.equal(job.phase, "dry_run");
+  assert.equal(job.phase, "validate", "the group's schema database first");
   assert.deepEqual(job.counts, { pending: TENANTS });
   const unknown = await w.call("POST", "/schema/jobs", { canary: ["nobody"] });
   assert.equal(unknown.status, 400);
@@ -111,11 +112,34 @@ test("a dry run that fails on one tenant changes none", async () => {
   await sql("t077", "DROP INDEX round_trip");
 });
 
+test("a migration the group's schema database refuses ends the job before any tenant is read", async () => {
+  const { results } = await w.registry.prepare("SELECT database_id FROM edge_tenancy_schema_groups WHERE name = 'demo'").all();
+  const parent = results[0].database_id;
+  assert.match(parent, /^[0-9a-f-]{36}$/, "made by the first job");
+  const schema = async (statement) => {
+    const res = await w.call("POST", `/admin/databases/${parent}/query`, { sql: statement });
+    const body = await json(res);
+    assert.equal(res.status, 200, JSON.stringify(body));
+    return body.results[0].results;
+  };
+  // It holds the canonical schema at the group's version, and no tenant's rows.
+  assert.deepEqual(await schema("SELECT count(*) AS n FROM notes"), [{ n: 0 }]);
+  assert.deepEqual(await schema("SELECT name FROM edge_tenancy_migrations"), [{ name: "0001_notes.sql" }]);
+  await schema("CREATE INDEX round_trip ON notes (body)");
+  await w.local.resetCalls();
+  const done = await driveToEnd((await submit({ hold_secs: 1 })).id);
+  assert.equal(done.outcome, "dry_run_failed");
+  assert.match(done.schema_error, /there is already an index named round_trip/);
+  assert.deepEqual(done.counts, { pending: TENANTS }, "no tenant's database was read");
+  assert.deepEqual((await w.local.calls()).calls, { "d1.query": 1 });
+  await schema("DROP INDEX round_trip");
+});
+
 test("a failure in one tenant's run, after every dry run passed, restores every migrated tenant to its bookmark", async () => {
   const job = await submit({ hold_secs: 1, canary: ["t199", "t198"], concurrency: 10 });
   // Through the dry runs and into the hold.
   let state = job;
-  while (state.phase === "dry_run") state = await json(await w.call("POST", `/schema/jobs/${job.id}/drive?steps=100`));
+  while (["validate", "dry_run"].includes(state.phase)) state = await json(await w.call("POST", `/schema/jobs/${job.id}/drive?steps=100`));
   assert.equal(state.counts.dry_run_passed, TENANTS, JSON.stringify(state.counts));
   // Now, after its dry run passed, one tenant's database changes so that its migration fails.
   await sql("t150", "CREATE INDEX round_trip ON notes (body)");
@@ -199,8 +223,9 @@ test("a good job reaches all 200 tenants exactly once, writes wait and reads go 
   );
   // Per tenant one query for its dry run and one for its migration (each a batch that checks the
   // ledger is where the registry says), no bookmark call (the restore point is a time); and the
-  // read made during the job, and the late tenant's provisioning (its migrations in one batch).
-  assert.equal(calls["d1.query"], 2 * TENANTS + 2, JSON.stringify(calls));
+  // read made during the job, the late tenant's provisioning (its migrations in one batch), and
+  // the group's schema database's dry run first and migration last.
+  assert.equal(calls["d1.query"], 2 * TENANTS + 4, JSON.stringify(calls));
   assert.equal(calls["d1.time_travel.bookmark"], undefined);
   // A new tenant now starts at the group's new version.
   const fresh = await json(await w.call("POST", "/tenants", { id: "fresh" }));

@@ -8,7 +8,7 @@
 use super::jobs::JobRecord;
 use super::registry::Registry;
 use crate::cloudflare::Runtime;
-use crate::schema::job::{Answer, Step, TaskState};
+use crate::schema::job::{Answer, Outcome, Step, TaskState};
 use crate::sql::SqlDatabase;
 use crate::{Error, TenantId, UnixTime};
 use std::future::Future;
@@ -19,6 +19,11 @@ use std::time::Duration;
 /// What a driver asks of the backend for one tenant's database.
 #[allow(async_fn_in_trait)]
 pub trait JobEdges {
+    /// Dry-runs the job's migrations on the group's schema database (the parent holding the
+    /// canonical schema at the group's version), made first if the group has none yet.
+    async fn validate(&self) -> Answer;
+    /// Migrates the group's schema database to the job's migrations: the job commits.
+    async fn commit(&self) -> Answer;
     /// Dry-runs the job's migrations on `tenant`'s database ([`crate::schema::dry_run`]).
     async fn dry_run(&self, tenant: &TenantId) -> Answer;
     /// Takes a restore point of `tenant`'s database's current state: a bookmark, or anything
@@ -141,12 +146,21 @@ async fn perform<D: SqlDatabase, E: JobEdges>(
         },
     };
     match step {
+        Step::Validate(_) => edges.validate().await,
         Step::DryRun(tenant, _) => edges.dry_run(tenant).await,
         Step::Bookmark(tenant, _) => edges.bookmark(tenant).await,
         Step::Migrate(tenant, _) => edges.migrate(tenant).await,
         Step::Restore(tenant, _, bookmark) => edges.restore(tenant, bookmark).await,
         Step::Hold(_) => registry_answer(registry.hold_group(&job.group, record.id, now).await),
         Step::Finish(outcome, _) => {
+            // The parent first: a finish that failed after it is performed again, and migrating
+            // the parent twice applies nothing twice.
+            if *outcome == Outcome::Committed {
+                let parent = edges.commit().await;
+                if parent != Answer::Done {
+                    return parent;
+                }
+            }
             let migrated: Vec<TenantId> = job
                 .tasks
                 .iter()

@@ -63,6 +63,7 @@ impl JobRecord {
             "settings": self.job.settings,
             "counts": summary.counts,
             "failing": summary.failing,
+            "schema_error": summary.schema_error,
             "done": summary.done,
             "elapsed_ms": elapsed,
             "estimate_ms": estimate,
@@ -99,6 +100,39 @@ impl<D: SqlDatabase> Registry<D> {
             .and_then(|rows| rows.into_iter().next())
             .and_then(|row| row.get("version").and_then(serde_json::Value::as_i64))
             .ok_or_else(|| bad("a group without a version"))
+    }
+
+    /// The id of `group`'s schema database, once one was made.
+    pub async fn group_database(&self, group: &str) -> Result<Option<String>, Error> {
+        let select = Statement::new(
+            "SELECT database_id FROM edge_tenancy_schema_groups WHERE name = ?",
+            vec![group.into()],
+        );
+        Ok(self
+            .rows(select)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|row| row.get("database_id")?.as_str().map(str::to_owned)))
+    }
+
+    /// Records `id` as `group`'s schema database, unless one is recorded already; answers the
+    /// one recorded.
+    pub async fn record_group_database(
+        &self,
+        group: &str,
+        id: &str,
+        first: i64,
+    ) -> Result<String, Error> {
+        let record = Statement::new(
+            "INSERT INTO edge_tenancy_schema_groups (name, version, database_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET database_id = coalesce(database_id, ?3)",
+            vec![group.into(), Value::Integer(first), id.into()],
+        );
+        self.rows(record).await?;
+        self.group_database(group)
+            .await?
+            .ok_or_else(|| bad("a schema database that was not recorded"))
     }
 
     /// The ready tenants of `group`, in id order.

@@ -97,6 +97,9 @@ const MIGRATIONS: &[&[&str]] = &[
             PRIMARY KEY (job_id, position)
         ) STRICT",
     ],
+    // 6: each schema group's schema database (the parent holding the canonical schema), made
+    // when its first job validates.
+    &["ALTER TABLE edge_tenancy_schema_groups ADD COLUMN database_id TEXT"],
 ];
 
 /// The version the code expects.

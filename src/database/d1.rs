@@ -172,6 +172,20 @@ pub(crate) fn database_id(id: &str) -> Result<DatabaseId, Error> {
     })
 }
 
+impl<T: Transport, R: Runtime> D1Backend<'_, T, R> {
+    /// The name of schema group `group`'s schema database, with the registry's identity: the
+    /// `schema_` it carries is in no tenant's name (tenant ids hold no `_`).
+    pub fn schema_database_name(&self, group: &str, registry: &str) -> Result<String, Error> {
+        let name = format!("{}schema_{group}-{registry}", self.prefix);
+        if name.len() > MAX_NAME_LEN {
+            return Err(Error::NotConfigured(
+                "the schema group's name is too long for a D1 database name",
+            ));
+        }
+        Ok(name)
+    }
+}
+
 impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
     fn name(&self) -> &'static str {
         "d1"

@@ -4,6 +4,10 @@
 //!
 //! The phases, in order:
 //!
+//! 0. **Validate** on the group's schema database, the parent that holds the canonical schema at
+//!    the group's version and no tenant's data: the migrations are dry-run there first, so a
+//!    migration that cannot apply to the schema itself ends the job `dry_run_failed` before any
+//!    child is read. The parent is migrated for real when the job commits.
 //! 1. **Dry run** on every child: its pending migrations run and are rolled back
 //!    ([`dry_run`](super::dry_run)). One that fails ends the job `dry_run_failed`: nothing was
 //!    changed anywhere. A child already at the version is skipped from here on.
@@ -154,6 +158,8 @@ pub struct Task {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
+    /// The dry run on the group's schema database.
+    Validate,
     /// Dry runs.
     DryRun,
     /// Holding writes; `since`, once the hold is in place.
@@ -190,6 +196,8 @@ pub enum Outcome {
 /// A step for the driver to perform. Tasks' steps carry the start they answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
+    /// Dry-run the migrations on the group's schema database.
+    Validate(u64),
     /// Dry-run the child's pending migrations.
     DryRun(TenantId, u64),
     /// Take and answer the child's bookmark (its database's current point in time).
@@ -200,7 +208,8 @@ pub enum Step {
     Restore(TenantId, u64, String),
     /// Put the hold on the group's writes.
     Hold(u64),
-    /// Release the hold and, when committed, record the migrated children's version.
+    /// Release the hold and, when committed, migrate the group's schema database and record the
+    /// migrated children's version.
     Finish(Outcome, u64),
 }
 
@@ -252,6 +261,8 @@ pub struct Summary {
     pub failing: Vec<Failing>,
     /// How far it is, from 0 to 1.
     pub done: f64,
+    /// Why the group's schema database refused the migrations, when it did.
+    pub schema_error: Option<String>,
 }
 
 /// A child that failed.
@@ -286,8 +297,12 @@ pub struct Job {
     pub tasks: Vec<Task>,
     /// Starts so far: each step's number.
     pub starts: u64,
-    /// The latest start of a step of the job's own (the hold, the finish): its number, and when.
+    /// The latest start of a step of the job's own (the validation, the hold, the finish): its
+    /// number, and when.
     pub started: Option<(u64, i64)>,
+    /// Why the group's schema database refused the migrations, when it did.
+    #[serde(default)]
+    pub schema_error: Option<String>,
 }
 
 impl Job {
@@ -321,12 +336,13 @@ impl Job {
             group: group.to_owned(),
             version,
             settings,
-            phase: Phase::DryRun,
+            phase: Phase::Validate,
             paused: false,
             cancelled: false,
             tasks,
             starts: 0,
             started: None,
+            schema_error: None,
         }
     }
 
@@ -342,6 +358,7 @@ impl Job {
             .started
             .is_some_and(|(_, at)| now < at + self.settings.step_timeout_ms);
         let step = match self.phase {
+            Phase::Validate if !busy => Step::Validate(self.starts + 1),
             Phase::Hold { since: None } if !busy => Step::Hold(self.starts + 1),
             Phase::Finish(outcome) if !busy => Step::Finish(outcome, self.starts + 1),
             Phase::DryRun | Phase::Run | Phase::RollBack => return self.start_tasks(now),
@@ -409,12 +426,27 @@ impl Job {
     /// one) is dropped.
     pub fn record(&mut self, step: &Step, answer: Answer, now: i64) {
         match step {
-            Step::Hold(n) | Step::Finish(_, n) => {
+            Step::Validate(n) | Step::Hold(n) | Step::Finish(_, n) => {
                 if self.started.is_none_or(|(number, _)| number != *n) {
                     return;
                 }
                 self.started = None;
                 match (step, self.phase, answer) {
+                    (Step::Validate(_), Phase::Validate, Answer::DryRun { .. }) => {
+                        self.phase = Phase::DryRun;
+                    }
+                    // A refusal that will not pass ends the job; one that may is tried again.
+                    (
+                        Step::Validate(_),
+                        Phase::Validate,
+                        Answer::Failed {
+                            passing: false,
+                            message,
+                        },
+                    ) => {
+                        self.schema_error = Some(message);
+                        self.phase = Phase::Finish(Outcome::DryRunFailed);
+                    }
                     (Step::Hold(_), Phase::Hold { since: None }, Answer::Done) => {
                         self.phase = Phase::Hold { since: Some(now) };
                     }
@@ -506,7 +538,7 @@ impl Job {
             job.settings.stages.get(task.stage).map(|s| s.on_error) != Some(OnError::Continue)
         };
         self.phase = match self.phase {
-            Phase::DryRun | Phase::Hold { .. } if self.cancelled => {
+            Phase::Validate | Phase::DryRun | Phase::Hold { .. } if self.cancelled => {
                 Phase::Finish(Outcome::Cancelled)
             }
             Phase::DryRun if self.tasks.iter().any(|t| t.state == TaskState::Pending) => return,
@@ -629,6 +661,7 @@ impl Job {
             counts,
             failing,
             done: done as f64 / (2 * self.tasks.len().max(1)) as f64,
+            schema_error: self.schema_error.clone(),
         }
     }
 

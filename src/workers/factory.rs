@@ -86,7 +86,7 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
         }
     }
 
-    fn backend(&self) -> Result<D1Backend<'_, ApiTransport, WorkerRuntime>, Error> {
+    pub(super) fn backend(&self) -> Result<D1Backend<'_, ApiTransport, WorkerRuntime>, Error> {
         D1Backend::new(&self.client, self.options.clone())
             .map_err(|_| Error::NotConfigured("the D1 factory's options are invalid"))
     }

@@ -19,7 +19,7 @@ use crate::cloudflare::{ApiError, DatabaseId};
 use crate::control::fanout::{drive, JobEdges, Limits};
 use crate::control::jobs::{JobControl, JobRecord};
 use crate::database::d1::D1Rest;
-use crate::database::Hooks;
+use crate::database::{Backend, Hooks};
 use crate::schema::job::{Answer, Job, Settings};
 use crate::schema::{dry_run_from, lint, migrate_from, status, Drift, Lint, SchemaGroup};
 use crate::{Error, TenantId};
@@ -212,6 +212,40 @@ impl<H: Hooks> D1Factory<'_, H> {
     }
 }
 
+impl<H: Hooks> D1Factory<'_, H> {
+    /// The group's schema database (over REST: no Worker binds it), and the version it is at
+    /// (the group's). Made the first time: found by its name or created, brought to the group's
+    /// version, then recorded; a crash between those steps finds it by name the next time.
+    async fn schema_database(&self, group: &SchemaGroup) -> Result<(TenantDb, usize), Error> {
+        let latest = group.migrations().len() as i64;
+        let version = self.registry.group_version(group.name(), latest).await?;
+        let version = usize::try_from(version).unwrap_or(0);
+        if let Some(id) = self.registry.group_database(group.name()).await? {
+            return Ok((
+                TenantDb::rest(D1Rest::new(self.client.clone(), &id)?),
+                version,
+            ));
+        }
+        let backend = self.backend()?;
+        let identity = self.registry.identity().await?;
+        let name = backend.schema_database_name(group.name(), &identity)?;
+        let made = match backend.find(&name).await? {
+            Some(made) => made,
+            None => backend.create(&name).await?,
+        };
+        let db = TenantDb::rest(D1Rest::new(self.client.clone(), &made.id)?);
+        group.bring_up_to(&db, 0, version, now()).await?;
+        let id = self
+            .registry
+            .record_group_database(group.name(), &made.id, latest)
+            .await?;
+        Ok((
+            TenantDb::rest(D1Rest::new(self.client.clone(), &id)?),
+            version,
+        ))
+    }
+}
+
 /// A job's tenant database: the handle, its D1 id (for time travel) and the version the
 /// registry records for it.
 struct Child {
@@ -292,6 +326,45 @@ impl<H: Hooks> D1Factory<'_, H> {
 }
 
 impl<H: Hooks> JobEdges for D1Factory<'_, H> {
+    async fn validate(&self) -> Answer {
+        let group = match self.group() {
+            Ok(group) => group,
+            Err(e) => return unreachable(e),
+        };
+        self.within_budget(1, async {
+            let (db, version) = match self.schema_database(group).await {
+                Ok(parent) => parent,
+                Err(e) => return unreachable(e),
+            };
+            match dry_run_from(&db, group.migrations(), version, now()).await {
+                Ok(status) => Answer::DryRun {
+                    at_version: status.pending.is_empty(),
+                },
+                Err(e) => Answer::failed(&e),
+            }
+        })
+        .await
+    }
+
+    async fn commit(&self) -> Answer {
+        let group = match self.group() {
+            Ok(group) => group,
+            Err(e) => return unreachable(e),
+        };
+        self.within_budget(1, async {
+            let (db, version) = match self.schema_database(group).await {
+                Ok(parent) => parent,
+                Err(e) => return unreachable(e),
+            };
+            let (migrations, to) = (group.migrations(), group.migrations().len());
+            match migrate_from(&db, migrations, version, to, now()).await {
+                Ok(_) => Answer::Done,
+                Err(e) => Answer::failed(&e),
+            }
+        })
+        .await
+    }
+
     async fn dry_run(&self, tenant: &TenantId) -> Answer {
         let group = match self.group() {
             Ok(group) => group,

@@ -1,7 +1,8 @@
 //! A migration job driven over twenty tenant databases of real SQLite, with the registry on real
 //! SQLite too: committed, rolled back after one child's run fails (every child back at its
 //! bookmark, the rows written before the job intact), refused by one child's dry run (nothing
-//! changed), and driven by several drivers in turn, each stopping at its step limit.
+//! changed), refused by the group's schema database before any child is read, and driven by
+//! several drivers in turn, each stopping at its step limit.
 
 use super::*;
 use crate::schema::job::{Job, OnError, Outcome, Settings, Stage, TaskState};
@@ -41,8 +42,10 @@ fn migrations(extra: &str) -> Migrations {
     .unwrap()
 }
 
-/// The tenants' databases, bookmarks as snapshots, and a child whose migration fails.
+/// The group's schema database, the tenants' databases, bookmarks as snapshots, and a child
+/// whose migration fails.
 struct Children {
+    parent: SqliteDatabase,
     dbs: BTreeMap<TenantId, SqliteDatabase>,
     snapshots: RefCell<HashMap<String, rusqlite::Connection>>,
     migrations: Migrations,
@@ -51,6 +54,23 @@ struct Children {
 }
 
 impl JobEdges for Children {
+    async fn validate(&self) -> Answer {
+        match dry_run(&self.parent, &self.migrations, UnixTime::EPOCH).await {
+            Ok(status) => Answer::DryRun {
+                at_version: status.pending.is_empty(),
+            },
+            Err(e) => Answer::failed(&e),
+        }
+    }
+
+    async fn commit(&self) -> Answer {
+        let version = self.migrations.len();
+        match migrate_to(&self.parent, &self.migrations, version, UnixTime::EPOCH).await {
+            Ok(_) => Answer::Done,
+            Err(e) => Answer::failed(&e),
+        }
+    }
+
     async fn dry_run(&self, tenant: &TenantId) -> Answer {
         self.calls.set(self.calls.get() + 1);
         match dry_run(&self.dbs[tenant], &self.migrations, UnixTime::EPOCH).await {
@@ -133,9 +153,12 @@ fn world(extra: &str) -> World {
         .unwrap();
         dbs.insert(tenant, db);
     }
+    let parent = SqliteDatabase::in_memory();
+    block_on(migrate_to(&parent, &first, 1, UnixTime::EPOCH)).unwrap();
     World {
         registry,
         children: Children {
+            parent,
             dbs,
             snapshots: RefCell::default(),
             migrations: first,
@@ -241,6 +264,11 @@ fn a_good_migration_reaches_every_child_once_and_the_registry_records_it() {
         .iter()
         .all(|t| t.state == TaskState::Migrated));
     assert_eq!(versions(&w), vec![2; TENANTS]);
+    let parent = block_on(status(&w.children.parent, &w.children.migrations)).unwrap();
+    assert_eq!(
+        parent.version, 2,
+        "the schema database moves with the group"
+    );
     assert_eq!(notes(&w), TENANTS);
     // A dry run and a migration per child: nothing applied twice.
     assert_eq!(w.children.calls.get(), 2 * TENANTS);
@@ -371,4 +399,23 @@ fn while_the_job_runs_the_group_is_held_and_a_second_driver_waits() {
     ))
     .unwrap();
     assert_eq!(other.job, record.job);
+}
+
+#[test]
+fn a_migration_the_schema_database_refuses_ends_the_job_before_any_child_is_read() {
+    let w = world("ALTER TABLE notes ADD COLUMN tag TEXT");
+    // The parent holds the canonical schema: a column made there by hand makes 0002 fail.
+    block_on(w.children.parent.batch(vec![Statement::new(
+        "ALTER TABLE notes ADD COLUMN tag TEXT",
+        vec![],
+    )]))
+    .unwrap();
+    let id = submit(&w);
+    let record = run(&w, id, 100);
+    assert_eq!(record.job.outcome(), Some(Outcome::DryRunFailed));
+    assert_eq!(w.children.calls.get(), 0, "no child was read");
+    let error = record.job.summary().schema_error.unwrap();
+    assert!(error.contains("duplicate column name: tag"), "{error}");
+    assert_eq!(versions(&w), vec![1; TENANTS]);
+    assert_eq!(record.report(w.clock.now(), false)["schema_error"], error);
 }

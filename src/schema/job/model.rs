@@ -5,6 +5,8 @@
 //! job is driven to its end, and the invariants are checked:
 //!
 //! - the job ended, and the hold on writes is released;
+//! - the group's schema database is at the version exactly when the job committed, and a
+//!   migration it refuses ends the job `dry_run_failed` with no child touched;
 //! - committed: every child that migrated is at the version, migrated once; every child a
 //!   `continue` stage reported as failed is as it was; rolled back, dry-run failed or
 //!   cancelled: every child is as it was;
@@ -39,6 +41,9 @@ struct World {
     next_row: u64,
     bad_dry_run: Option<usize>,
     bad_run: Option<usize>,
+    /// The group's schema database: its version, and whether it refuses the migrations.
+    parent: i64,
+    bad_parent: bool,
 }
 
 impl World {
@@ -53,7 +58,10 @@ impl World {
                 self.held_since = Some(now);
                 Answer::Done
             }
-            Step::Finish(..) => {
+            Step::Finish(outcome, _) => {
+                if *outcome == Outcome::Committed {
+                    self.parent = TARGET;
+                }
                 self.held_since = None;
                 Answer::Done
             }
@@ -61,6 +69,13 @@ impl World {
             // Not performed: the API's budget is spent for a while.
             _ if faulty && rng.chance(5) => Answer::Throttled {
                 retry_after_ms: 1 + (rng.next() % 3_000) as i64,
+            },
+            Step::Validate(_) if self.bad_parent => Answer::Failed {
+                passing: false,
+                message: "duplicate column name: x".into(),
+            },
+            Step::Validate(_) => Answer::DryRun {
+                at_version: self.parent >= TARGET,
             },
             Step::DryRun(t, _) => {
                 let c = child(t);
@@ -153,6 +168,8 @@ fn history(seed: u64) -> Result<Vec<String>, String> {
         next_row: 0,
         bad_dry_run: rng.chance(15).then(|| rng.below(CHILDREN)),
         bad_run: rng.chance(30).then(|| rng.below(CHILDREN)),
+        parent: 1,
+        bad_parent: rng.chance(8),
     };
     let continue_rest = rng.chance(40);
     let settings = Settings {
@@ -181,8 +198,8 @@ fn history(seed: u64) -> Result<Vec<String>, String> {
         .collect();
     let mut job = Job::new("g", TARGET, tenants, settings);
     events.push(format!(
-        "bad dry run {:?}, bad run {:?}, continue {continue_rest}, concurrency {}",
-        world.bad_dry_run, world.bad_run, job.settings.concurrency
+        "bad parent {}, bad dry run {:?}, bad run {:?}, continue {continue_rest}, concurrency {}",
+        world.bad_parent, world.bad_dry_run, world.bad_run, job.settings.concurrency
     ));
     let mut now = 0;
     let mut slow: Vec<Slow> = Vec::new();
@@ -273,6 +290,18 @@ fn check(
     if world.held_since.is_some() {
         return Err("the hold was not released".into());
     }
+    if (world.parent == TARGET) != (outcome == Outcome::Committed) {
+        return Err(format!(
+            "{outcome:?} with the schema database at {}",
+            world.parent
+        ));
+    }
+    if world.bad_parent && !matches!(outcome, Outcome::DryRunFailed | Outcome::Cancelled) {
+        return Err(format!("{outcome:?} though the schema database refused"));
+    }
+    if world.bad_parent && job.tasks.iter().any(|t| t.state != TaskState::Pending) {
+        return Err("a child was read after the schema database refused".into());
+    }
     for (c, child) in world.children.iter().enumerate() {
         let task = &job.tasks[c];
         if outcome == Outcome::Committed && task.state == TaskState::Migrated {
@@ -307,6 +336,7 @@ fn check(
 #[test]
 fn random_histories_of_a_migration_job_end_all_or_none_and_lose_no_write() {
     let kinds = [
+        "bad parent true",
         "outcome Committed",
         "outcome RolledBack",
         "outcome DryRunFailed",
