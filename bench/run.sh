@@ -8,8 +8,9 @@
 # bench/run.sh first-sight` the parts of a first sight of a public-key token, edge-tenancy's and
 # jose's (see bench/first-sight.mjs); `bash bench/run.sh sizes` a Rust worker's wasm with each
 # signature backend, beside a bare workers-rs worker (see bench/sizes.mjs); `bash bench/run.sh
-# schema-jobs [tenants]` a migration job over that many tenant databases under the API's real rate
-# limit, over the REST and the binding paths (see bench/schema/jobs.mjs).
+# schema-jobs [tenants] [rest|binding]` a migration job over that many tenant databases (1,000)
+# under the API's real rate limit, over the REST and the binding paths (see
+# bench/schema/jobs.mjs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 bash "$ROOT/scripts/setup.sh"
@@ -24,5 +25,5 @@ case "${1:-run}" in
   sizes) exec node "$ROOT/bench/sizes.mjs" ;;
   middleware) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/middleware/run.mjs" ;;
   schema-jobs) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/schema/jobs.mjs" "${@:2}" ;;
-  *) echo "usage: bench/run.sh [run|profile|in-process|first-sight|middleware|sizes|schema-jobs [tenants]]" >&2; exit 2 ;;
+  *) echo "usage: bench/run.sh [run|profile|in-process|first-sight|middleware|sizes|schema-jobs [tenants] [rest|binding]]" >&2; exit 2 ;;
 esac

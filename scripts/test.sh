@@ -6,7 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 bash "$ROOT/scripts/setup.sh"
 source "$ROOT/scripts/env.sh" # picks up a Node 22 that setup may just have installed
 cd "$ROOT"
-step() { printf '\n== %s\n' "$*"; }
+# Each step says when it starts (seconds since the command began), to see where a run's time goes.
+step() { printf '\n== %s (at %ds)\n' "$*" "$SECONDS"; }
 
 step "rustfmt, clippy and rustdoc"
 cargo fmt --all --check
@@ -46,3 +47,4 @@ step "TypeScript declarations"
 
 step "JS specs in workerd"
 node --test --test-concurrency=1 "tests/*.test.mjs"
+step "done"

@@ -67,10 +67,10 @@ async function sql(id, statement) {
   return body.results[0].results;
 }
 
-/** Drives job `id` to its end, `steps` at a time, each time a new driver. */
-async function driveToEnd(id, steps = 150) {
+/** Drives job `id` to its end, `calls` (database calls and subrequests) at a time, each time a new driver. */
+async function driveToEnd(id, calls = 200) {
   for (let round = 0; round < 200; round++) {
-    const res = await w.call("POST", `/schema/jobs/${id}/drive?steps=${steps}&secs=20`);
+    const res = await w.call("POST", `/schema/jobs/${id}/drive?calls=${calls}&secs=20`);
     const job = await json(res);
     assert.equal(res.status, 200, JSON.stringify(job));
     if (job.outcome) return job;
@@ -139,7 +139,7 @@ test("a failure in one tenant's run, after every dry run passed, restores every 
   const job = await submit({ hold_secs: 1, canary: ["t199", "t198"], concurrency: 10 });
   // Through the dry runs and into the hold.
   let state = job;
-  while (["validate", "dry_run"].includes(state.phase)) state = await json(await w.call("POST", `/schema/jobs/${job.id}/drive?steps=100`));
+  while (["validate", "dry_run"].includes(state.phase)) state = await json(await w.call("POST", `/schema/jobs/${job.id}/drive?calls=100&secs=1`));
   assert.equal(state.counts.dry_run_passed, TENANTS, JSON.stringify(state.counts));
   // Now, after its dry run passed, one tenant's database changes so that its migration fails.
   await sql("t150", "CREATE INDEX round_trip ON notes (body)");
@@ -162,7 +162,7 @@ test("a failure in one tenant's run, after every dry run passed, restores every 
 test("a job cancelled while it holds the writes releases them and changes nothing", async () => {
   const job = await submit({ hold_secs: 600 });
   let state = job;
-  while (!state.phase.hold?.since) state = await json(await w.call("POST", `/schema/jobs/${job.id}/drive?steps=200`));
+  while (!state.phase.hold?.since) state = await json(await w.call("POST", `/schema/jobs/${job.id}/drive?calls=200`));
   const member = await sign({ tenant: "t010", sub: "u" });
   const held = await w.call("POST", "/t/t010/notes", { body: "during the hold" }, member);
   assert.equal(held.status, 503);
@@ -184,7 +184,7 @@ test("a good job reaches all 200 tenants exactly once, writes wait and reads go 
   let held;
   const started = Date.now();
   for (let round = 0; !state.outcome; round++) {
-    state = await json(await w.call("POST", `/schema/jobs/${job.id}/drive?steps=37`));
+    state = await json(await w.call("POST", `/schema/jobs/${job.id}/drive?calls=60`));
     if (!held && state.phase === "run") {
       held = await w.call("POST", "/t/t005/notes", { body: "during the job" }, member);
       const read = await w.call("GET", "/t/t005/notes", undefined, member);

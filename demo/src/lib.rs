@@ -50,8 +50,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .await
 }
 
-/// The Cron Trigger: drives every migration job not over, within one invocation's budget (its
-/// subrequests, and well under a minute so the next trigger finds the job free).
+/// The Cron Trigger: drives every migration job not over, within one invocation's budget (900
+/// of its 1,000 D1 queries and subrequests, and well under a minute so the next trigger finds
+/// the job free).
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let tenancy = TENANCY.with(Rc::clone);

@@ -10,7 +10,7 @@
 //!   with the version its ledger shows, the migrations it lacks and its drift, with hashes.
 //! - `GET /schema/jobs/{id}` (`?tasks=1` for every tenant): its phase, counts by state, each
 //!   failing tenant with its error, how far it is, elapsed and estimated time.
-//! - `POST /schema/jobs/{id}/drive` (`?steps=&secs=`): drives it now, for at most that long; the
+//! - `POST /schema/jobs/{id}/drive` (`?calls=&secs=`): drives it now, for at most that long; the
 //!   Cron Trigger drives every job each minute anyway.
 //! - `POST /schema/jobs/{id}/pause`, `/resume`, `/cancel`.
 
@@ -132,12 +132,12 @@ async fn act(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
                 url.query_pairs()
                     .find(|(k, _)| k == key)
                     .map_or(Ok(default), |(_, v)| v.parse::<u64>())
-                    .map_err(|_| Error::InvalidBody("steps and secs are numbers"))
+                    .map_err(|_| Error::InvalidBody("calls and secs are numbers"))
             };
-            let steps = number("steps", 400)?.clamp(1, 900) as usize;
+            let calls = number("calls", 400)?.clamp(1, 900) as usize;
             let secs = number("secs", 20)?.clamp(1, 25);
             factory
-                .drive_job(id, steps, Duration::from_secs(secs))
+                .drive_job(id, calls, Duration::from_secs(secs))
                 .await?
         }
         "pause" => factory.control_job(id, JobControl::Pause).await?,

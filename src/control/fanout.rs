@@ -1,7 +1,7 @@
 //! Driving a migration job ([`crate::schema::job`]) over a schema group's tenant databases:
 //! the job's steps performed on the tenants' databases through [`JobEdges`] and on the registry
 //! (the hold, the finish), the job kept in the registry before each step is performed and after
-//! each answer, under the driver's lease. A driver works until its limits (steps, time), so a
+//! each answer, under the driver's lease. A driver works until its limits (calls, time), so a
 //! job longer than one invocation is driven by several, one after another; any driver resumes
 //! where the last one stopped.
 
@@ -38,13 +38,27 @@ pub trait JobEdges {
 /// How much one driver does before it stops.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Steps performed at most (each is a database call or two: within the invocation's
-    /// subrequests).
-    pub steps: usize,
+    /// Database calls and subrequests made at most: each step is one (its database's query,
+    /// or its API call), each round of steps [`ROUND_CALLS`] more on the registry. A Worker
+    /// invocation may make 1,000 D1 queries and 1,000 subrequests (50 each on the Free plan).
+    pub calls: usize,
     /// The time it stops at.
     pub until: UnixTime,
     /// Its lease: longer than any one round of steps.
     pub lease: Duration,
+}
+
+/// The registry calls a round of steps makes besides its steps: the lease renewed, the
+/// administrator's controls read, and the job kept before and after the steps.
+pub const ROUND_CALLS: usize = 4;
+
+/// A driver's run: where the job stands, and the calls it made (within its limit).
+#[derive(Debug, Clone)]
+pub struct Driven {
+    /// The job as the driver left it.
+    pub record: JobRecord,
+    /// The database calls and subrequests of its rounds.
+    pub calls: usize,
 }
 
 /// Drives job `id` within `limits` and answers where it stands. A job another driver holds is
@@ -56,17 +70,22 @@ pub async fn drive<D: SqlDatabase, E: JobEdges, R: Runtime>(
     id: i64,
     owner: &str,
     limits: Limits,
-) -> Result<JobRecord, Error> {
+) -> Result<Driven, Error> {
     if !registry
         .claim_job(id, owner, runtime.now(), limits.lease)
         .await?
     {
-        return registry.job(id).await;
+        let record = registry.job(id).await?;
+        return Ok(Driven { record, calls: 2 });
     }
+    let mut calls = 2;
     let outcome = async {
         let mut record = registry.job(id).await?;
-        let mut performed = 0;
-        while record.job.outcome().is_none() && performed < limits.steps {
+        // A round is started only with room for all it may make.
+        let room = |calls: usize, job: &crate::schema::job::Job| {
+            calls + ROUND_CALLS + job.settings.concurrency <= limits.calls
+        };
+        while record.job.outcome().is_none() && room(calls, &record.job) {
             let now = runtime.now();
             if now >= limits.until || !registry.claim_job(id, owner, now, limits.lease).await? {
                 break;
@@ -76,6 +95,7 @@ pub async fn drive<D: SqlDatabase, E: JobEdges, R: Runtime>(
             if cancelled && !record.job.cancelled {
                 record.job.cancel(now.millis());
             }
+            calls += 2;
             let before = record.job.clone();
             let steps = record.job.start(now.millis());
             if steps.is_empty() {
@@ -103,7 +123,7 @@ pub async fn drive<D: SqlDatabase, E: JobEdges, R: Runtime>(
                 record.job.record(step, answer, now.millis());
             }
             save(registry, id, &before, &record.job, owner, now).await?;
-            performed += steps.len();
+            calls += ROUND_CALLS - 2 + steps.len();
         }
         Ok::<_, Error>(record)
     }
@@ -112,7 +132,10 @@ pub async fn drive<D: SqlDatabase, E: JobEdges, R: Runtime>(
     let released = registry.release_job(id, owner).await;
     let record = outcome?;
     released?;
-    Ok(record)
+    Ok(Driven {
+        record,
+        calls: calls + 1,
+    })
 }
 
 /// Keeps the job and the tasks that changed since `before`.

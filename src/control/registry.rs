@@ -258,6 +258,25 @@ impl<D: SqlDatabase> Registry<D> {
         self.one(select).await
     }
 
+    /// The records of those of `ids` the registry holds, in id order: one query per 500 ids.
+    pub async fn records(&self, ids: &[TenantId]) -> Result<Vec<TenantRecord>, Error> {
+        let mut records = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let ids: Vec<&str> = chunk.iter().map(TenantId::as_str).collect();
+            let select = Statement::new(
+                format!(
+                    "SELECT {COLUMNS} FROM edge_tenancy_tenants \
+                     WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"
+                ),
+                vec![Value::Text(serde_json::to_string(&ids).unwrap_or_default())],
+            );
+            for row in self.rows(select).await? {
+                records.push(decode(row)?.record);
+            }
+        }
+        Ok(records)
+    }
+
     /// Up to `limit` tenants (1 to 1,000) after `after`, in id order.
     pub async fn list(&self, after: Option<&TenantId>, limit: u32) -> Result<TenantPage, Error> {
         let limit = limit.clamp(1, 1000);

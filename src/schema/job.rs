@@ -127,6 +127,15 @@ impl TaskState {
             Self::Untouched => "untouched",
         }
     }
+
+    /// Whether a child in this state may still get a step: a dry run, its bookmark, its
+    /// migration, or a restore.
+    pub fn may_step(&self) -> bool {
+        matches!(
+            self,
+            Self::Pending | Self::DryRunPassed | Self::Bookmarked | Self::Migrated | Self::Failed
+        )
+    }
 }
 
 /// One child of a job.

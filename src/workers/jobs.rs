@@ -16,13 +16,15 @@ use super::tenant_db::TenantDb;
 use super::D1Factory;
 use crate::cloudflare::d1::RestoreTarget;
 use crate::cloudflare::{ApiError, DatabaseId};
-use crate::control::fanout::{drive, JobEdges, Limits};
+use crate::control::fanout::{drive, Driven, JobEdges, Limits};
 use crate::control::jobs::{JobControl, JobRecord};
+use crate::control::TenantRecord;
 use crate::database::d1::D1Rest;
 use crate::database::{Backend, Hooks};
 use crate::schema::job::{Answer, Job, Settings};
 use crate::schema::{dry_run_from, lint, migrate_from, status, Drift, Lint, SchemaGroup};
 use crate::{Error, TenantId};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// A job submitted: its record, and the lint's warnings (drops, renames) to show.
@@ -90,16 +92,40 @@ impl<H: Hooks> D1Factory<'_, H> {
         self.registry.job(id).await
     }
 
-    /// Drives job `id` for at most `steps` steps and `time`; answers where it stands.
+    /// Drives job `id` for at most `calls` database calls and subrequests (a step is one, a
+    /// round of steps four more: [`crate::control::fanout::ROUND_CALLS`]) and `time`; answers
+    /// where it stands. An invocation may make 1,000 of each (50 on the Free plan): leave room
+    /// for the rest of the request, and for the schema database's steps, which cost a few.
     pub async fn drive_job(
         &self,
         id: i64,
-        steps: usize,
+        calls: usize,
         time: Duration,
     ) -> Result<JobRecord, Error> {
+        Ok(self.drive_one(id, calls, time).await?.record)
+    }
+
+    async fn drive_one(&self, id: i64, calls: usize, time: Duration) -> Result<Driven, Error> {
         self.group()?;
+        // The rows of the tenants that may still get a step, read once (one query per 500): a
+        // step then costs its one database call and no registry read.
+        let job = self.registry.job(id).await?.job;
+        let live: Vec<TenantId> = job
+            .tasks
+            .iter()
+            .filter(|t| job.outcome().is_none() && t.state.may_step())
+            .map(|t| t.tenant.clone())
+            .collect();
+        let read = 1 + live.len().div_ceil(500);
+        let run = Run {
+            factory: self,
+            records: (self.registry.records(&live).await?)
+                .into_iter()
+                .map(|r| (r.id.clone(), r))
+                .collect(),
+        };
         let limits = Limits {
-            steps,
+            calls: calls.saturating_sub(read),
             until: now() + time,
             lease: time + Duration::from_secs(60),
         };
@@ -107,33 +133,30 @@ impl<H: Hooks> D1Factory<'_, H> {
             "{:016x}",
             (worker::js_sys::Math::random() * 2f64.powi(53)) as u64
         );
-        let record = drive(
-            &self.registry,
-            self,
-            &super::cloudflare::WorkerRuntime,
-            id,
-            &owner,
-            limits,
-        )
-        .await?;
+        let runtime = &super::cloudflare::WorkerRuntime;
+        let mut driven = drive(&self.registry, &run, runtime, id, &owner, limits).await?;
         // This isolate sees the hold (or its end) at once; others once their answers expire.
-        for task in &record.job.tasks {
+        for task in &driven.record.job.tasks {
             self.cache.invalidate(&task.tenant);
         }
-        Ok(record)
+        driven.calls += read;
+        Ok(driven)
     }
 
-    /// Drives every job not over, oldest first, within `steps` and `time` in all: what a
+    /// Drives every job not over, oldest first, within `calls` and `time` in all: what a
     /// scheduled handler calls.
-    pub async fn drive_jobs(&self, steps: usize, time: Duration) -> Result<Vec<JobRecord>, Error> {
+    pub async fn drive_jobs(&self, calls: usize, time: Duration) -> Result<Vec<JobRecord>, Error> {
         let until = now() + time;
+        let mut left = calls.saturating_sub(1);
         let mut driven = Vec::new();
         for id in self.registry.active_jobs().await? {
-            let left = until.since(now());
-            if left.is_zero() {
+            let time = until.since(now());
+            if time.is_zero() || left == 0 {
                 break;
             }
-            driven.push(self.drive_job(id, steps, left).await?);
+            let run = self.drive_one(id, left, time).await?;
+            left = left.saturating_sub(run.calls);
+            driven.push(run.record);
         }
         Ok(driven)
     }
@@ -150,21 +173,21 @@ impl<H: Hooks> D1Factory<'_, H> {
     ) -> Result<Vec<serde_json::Value>, Error> {
         let group = self.group()?;
         let tenants = self.registry.group_tenants(group.name()).await?;
-        let mut report = Vec::new();
-        for tenant in tenants
-            .iter()
-            .filter(|t| after.is_none_or(|after| *t > after))
+        let page: Vec<TenantId> = tenants
+            .into_iter()
+            .filter(|t| after.is_none_or(|after| t > after))
             .take(limit.clamp(1, 100))
-        {
-            let (status, registry) = match self.child(tenant).await {
-                Ok(child) => (
-                    status(&child.db, group.migrations())
-                        .await
-                        .map_err(Error::from),
-                    child.version,
-                ),
-                Err(e) => (Err(e), self.registry.get(tenant).await?.schema_version),
+            .collect();
+        let mut report = Vec::new();
+        for record in self.registry.records(&page).await? {
+            let tenant = &record.id;
+            let status = match self.child(&record) {
+                Ok(child) => status(&child.db, group.migrations())
+                    .await
+                    .map_err(Error::from),
+                Err(e) => Err(e),
             };
+            let registry = record.schema_version;
             report.push(match status {
                 Ok(status) => {
                     let name = |at: &usize| group.migrations().get(*at).map(|m| m.name());
@@ -186,12 +209,12 @@ impl<H: Hooks> D1Factory<'_, H> {
         Ok(report)
     }
 
-    /// `tenant`'s database for a job: its binding when it reaches it, else the REST API, with
-    /// no lock (the job is what changes its schema).
-    async fn child(&self, tenant: &TenantId) -> Result<Child, Error> {
-        let record = self.registry.get(tenant).await?;
+    /// The database of the tenant `record` holds, for a job: its binding when it reaches it,
+    /// else the REST API, with no lock (the job is what changes its schema).
+    fn child(&self, record: &TenantRecord) -> Result<Child, Error> {
         let id = record
             .database_id
+            .clone()
             .ok_or(Error::NotConfigured("the tenant has no database"))?;
         let database = DatabaseId::parse(&id)
             .map_err(|_| Error::NotConfigured("the tenant's database id is not a D1 id"))?;
@@ -325,48 +348,70 @@ impl<H: Hooks> D1Factory<'_, H> {
     }
 }
 
-impl<H: Hooks> JobEdges for D1Factory<'_, H> {
+/// One driver's run of a job: the factory, and the registry rows of the job's tenants that may
+/// still get a step, read once when the run began.
+struct Run<'f, 'e, H> {
+    factory: &'f D1Factory<'e, H>,
+    records: HashMap<TenantId, TenantRecord>,
+}
+
+impl<H: Hooks> Run<'_, '_, H> {
+    /// `tenant`'s database, from the row read when the run began (the registry's, for a tenant
+    /// the run did not expect).
+    async fn child(&self, tenant: &TenantId) -> Result<Child, Error> {
+        match self.records.get(tenant) {
+            Some(record) => self.factory.child(record),
+            None => self
+                .factory
+                .child(&self.factory.registry.get(tenant).await?),
+        }
+    }
+}
+
+impl<H: Hooks> JobEdges for Run<'_, '_, H> {
     async fn validate(&self) -> Answer {
-        let group = match self.group() {
+        let group = match self.factory.group() {
             Ok(group) => group,
             Err(e) => return unreachable(e),
         };
-        self.within_budget(1, async {
-            let (db, version) = match self.schema_database(group).await {
-                Ok(parent) => parent,
-                Err(e) => return unreachable(e),
-            };
-            match dry_run_from(&db, group.migrations(), version, now()).await {
-                Ok(status) => Answer::DryRun {
-                    at_version: status.pending.is_empty(),
-                },
-                Err(e) => Answer::failed(&e),
-            }
-        })
-        .await
+        self.factory
+            .within_budget(1, async {
+                let (db, version) = match self.factory.schema_database(group).await {
+                    Ok(parent) => parent,
+                    Err(e) => return unreachable(e),
+                };
+                match dry_run_from(&db, group.migrations(), version, now()).await {
+                    Ok(status) => Answer::DryRun {
+                        at_version: status.pending.is_empty(),
+                    },
+                    Err(e) => Answer::failed(&e),
+                }
+            })
+            .await
     }
 
     async fn commit(&self) -> Answer {
-        let group = match self.group() {
+        let group = match self.factory.group() {
             Ok(group) => group,
             Err(e) => return unreachable(e),
         };
-        self.within_budget(1, async {
-            let (db, version) = match self.schema_database(group).await {
-                Ok(parent) => parent,
-                Err(e) => return unreachable(e),
-            };
-            let (migrations, to) = (group.migrations(), group.migrations().len());
-            match migrate_from(&db, migrations, version, to, now()).await {
-                Ok(_) => Answer::Done,
-                Err(e) => Answer::failed(&e),
-            }
-        })
-        .await
+        self.factory
+            .within_budget(1, async {
+                let (db, version) = match self.factory.schema_database(group).await {
+                    Ok(parent) => parent,
+                    Err(e) => return unreachable(e),
+                };
+                let (migrations, to) = (group.migrations(), group.migrations().len());
+                match migrate_from(&db, migrations, version, to, now()).await {
+                    Ok(_) => Answer::Done,
+                    Err(e) => Answer::failed(&e),
+                }
+            })
+            .await
     }
 
     async fn dry_run(&self, tenant: &TenantId) -> Answer {
-        let group = match self.group() {
+        let group = match self.factory.group() {
             Ok(group) => group,
             Err(e) => return unreachable(e),
         };
@@ -374,15 +419,16 @@ impl<H: Hooks> JobEdges for D1Factory<'_, H> {
             Ok(child) => child,
             Err(e) => return unreachable(e),
         };
-        self.within_budget(child.calls(), async {
-            match dry_run_from(&child.db, group.migrations(), child.believed(), now()).await {
-                Ok(status) => Answer::DryRun {
-                    at_version: status.pending.is_empty(),
-                },
-                Err(e) => Answer::failed(&e),
-            }
-        })
-        .await
+        self.factory
+            .within_budget(child.calls(), async {
+                match dry_run_from(&child.db, group.migrations(), child.believed(), now()).await {
+                    Ok(status) => Answer::DryRun {
+                        at_version: status.pending.is_empty(),
+                    },
+                    Err(e) => Answer::failed(&e),
+                }
+            })
+            .await
     }
 
     /// The time a moment before now, when writes are already held (the job has waited
@@ -400,7 +446,7 @@ impl<H: Hooks> JobEdges for D1Factory<'_, H> {
     }
 
     async fn migrate(&self, tenant: &TenantId) -> Answer {
-        let group = match self.group() {
+        let group = match self.factory.group() {
             Ok(group) => group,
             Err(e) => return unreachable(e),
         };
@@ -408,14 +454,15 @@ impl<H: Hooks> JobEdges for D1Factory<'_, H> {
             Ok(child) => child,
             Err(e) => return unreachable(e),
         };
-        self.within_budget(child.calls(), async {
-            let (migrations, version) = (group.migrations(), group.migrations().len());
-            match migrate_from(&child.db, migrations, child.believed(), version, now()).await {
-                Ok(_) => Answer::Done,
-                Err(e) => Answer::failed(&e),
-            }
-        })
-        .await
+        self.factory
+            .within_budget(child.calls(), async {
+                let (migrations, version) = (group.migrations(), group.migrations().len());
+                match migrate_from(&child.db, migrations, child.believed(), version, now()).await {
+                    Ok(_) => Answer::Done,
+                    Err(e) => Answer::failed(&e),
+                }
+            })
+            .await
     }
 
     async fn restore(&self, tenant: &TenantId, bookmark: &str) -> Answer {
@@ -423,14 +470,15 @@ impl<H: Hooks> JobEdges for D1Factory<'_, H> {
             Ok(child) => child,
             Err(e) => return unreachable(e),
         };
-        self.within_budget(1, async {
-            let target = RestoreTarget::Timestamp(bookmark);
-            match self.client.restore(&child.database, target).await {
-                Ok(_) => Answer::Done,
-                Err(e) => unreachable(Error::Upstream(e)),
-            }
-        })
-        .await
+        self.factory
+            .within_budget(1, async {
+                let target = RestoreTarget::Timestamp(bookmark);
+                match self.factory.client.restore(&child.database, target).await {
+                    Ok(_) => Answer::Done,
+                    Err(e) => unreachable(Error::Upstream(e)),
+                }
+            })
+            .await
     }
 }
 

@@ -193,13 +193,13 @@ fn submit(w: &World) -> i64 {
     block_on(w.registry.submit_job(&job, w.clock.now())).unwrap()
 }
 
-fn run(w: &World, id: i64, steps: usize) -> JobRecord {
+fn run(w: &World, id: i64, calls: usize) -> JobRecord {
     let limits = Limits {
-        steps,
+        calls,
         until: w.clock.now() + Duration::from_secs(600),
         lease: Duration::from_secs(30),
     };
-    block_on(drive(
+    let driven = block_on(drive(
         &w.registry,
         &w.children,
         &w.clock,
@@ -207,7 +207,9 @@ fn run(w: &World, id: i64, steps: usize) -> JobRecord {
         "driver",
         limits,
     ))
-    .unwrap()
+    .unwrap();
+    assert!(driven.calls <= calls, "{} calls of {calls}", driven.calls);
+    driven.record
 }
 
 fn versions(w: &World) -> Vec<usize> {
@@ -248,11 +250,12 @@ fn a_good_migration_reaches_every_child_once_and_the_registry_records_it() {
         ),
         Err(Error::JobActive)
     );
-    // Several drivers in turn, each stopping after 7 steps: the job resumes where it stopped.
-    let mut record = run(&w, id, 7);
+    // Several drivers in turn, each stopping after 25 calls (two rounds of at most 4 steps):
+    // the job resumes where it stopped.
+    let mut record = run(&w, id, 25);
     let mut drivers = 1;
     while record.job.outcome().is_none() {
-        record = run(&w, id, 7);
+        record = run(&w, id, 25);
         drivers += 1;
         assert!(drivers < 100);
     }
@@ -360,7 +363,7 @@ fn while_the_job_runs_the_group_is_held_and_a_second_driver_waits() {
     let id = submit(&w);
     // Through the dry runs and the hold step, but not past the hold's wait.
     let limits = Limits {
-        steps: 1_000,
+        calls: 1_000,
         until: w.clock.now() + Duration::from_millis(500),
         lease: Duration::from_secs(30),
     };
@@ -372,7 +375,8 @@ fn while_the_job_runs_the_group_is_held_and_a_second_driver_waits() {
         "first",
         limits,
     ))
-    .unwrap();
+    .unwrap()
+    .record;
     assert!(
         matches!(
             record.job.phase,
@@ -397,7 +401,8 @@ fn while_the_job_runs_the_group_is_held_and_a_second_driver_waits() {
         "second",
         limits,
     ))
-    .unwrap();
+    .unwrap()
+    .record;
     assert_eq!(other.job, record.job);
 }
 
