@@ -131,7 +131,8 @@ test("a migration the group's schema database refuses ends the job before any te
   assert.equal(done.outcome, "dry_run_failed");
   assert.match(done.schema_error, /there is already an index named round_trip/);
   assert.deepEqual(done.counts, { pending: TENANTS }, "no tenant's database was read");
-  assert.deepEqual((await w.local.calls()).calls, { "d1.query": 1 });
+  // Two queries: the schema database confirmed at the group's version, then the dry run.
+  assert.deepEqual((await w.local.calls()).calls, { "d1.query": 2 });
   await schema("DROP INDEX round_trip");
 });
 
@@ -224,8 +225,9 @@ test("a good job reaches all 200 tenants exactly once, writes wait and reads go 
   // Per tenant one query for its dry run and one for its migration (each a batch that checks the
   // ledger is where the registry says), no bookmark call (the restore point is a time); and the
   // read made during the job, the late tenant's provisioning (its migrations in one batch), and
-  // the group's schema database's dry run first and migration last.
-  assert.equal(calls["d1.query"], 2 * TENANTS + 4, JSON.stringify(calls));
+  // the group's schema database's validation first (confirmed at the group's version, then the
+  // dry run) and its migration last.
+  assert.equal(calls["d1.query"], 2 * TENANTS + 5, JSON.stringify(calls));
   assert.equal(calls["d1.time_travel.bookmark"], undefined);
   // A new tenant now starts at the group's new version.
   const fresh = await json(await w.call("POST", "/tenants", { id: "fresh" }));

@@ -8,7 +8,7 @@
 use super::jobs::JobRecord;
 use super::registry::Registry;
 use crate::cloudflare::Runtime;
-use crate::schema::job::{Answer, Outcome, Step, TaskState};
+use crate::schema::job::{Answer, Outcome, Step};
 use crate::sql::SqlDatabase;
 use crate::{Error, TenantId, UnixTime};
 use std::future::Future;
@@ -22,14 +22,16 @@ pub trait JobEdges {
     /// Dry-runs the job's migrations on the group's schema database (the parent holding the
     /// canonical schema at the group's version), made first if the group has none yet.
     async fn validate(&self) -> Answer;
-    /// Migrates the group's schema database to the job's migrations: the job commits.
+    /// Migrates the group's schema database to the job's migrations: the job commits. Its
+    /// failure holds nothing up (the parent has no tenant's data, and the next job's
+    /// validation brings it up to the group's version first); the edge reports it.
     async fn commit(&self) -> Answer;
-    /// Dry-runs the job's migrations on `tenant`'s database ([`crate::schema::dry_run`]).
+    /// Dry-runs the job's migrations on `tenant`'s database ([`crate::schema::dry_run_from`]).
     async fn dry_run(&self, tenant: &TenantId) -> Answer;
     /// Takes a restore point of `tenant`'s database's current state: a bookmark, or anything
     /// else [`JobEdges::restore`] reads back (D1's edge takes the time, which costs no call).
     async fn bookmark(&self, tenant: &TenantId) -> Answer;
-    /// Applies the job's migrations to `tenant`'s database ([`crate::schema::migrate_to`]).
+    /// Applies the job's migrations to `tenant`'s database ([`crate::schema::migrate_from`]).
     async fn migrate(&self, tenant: &TenantId) -> Answer;
     /// Restores `tenant`'s database to the restore point `bookmark`.
     async fn restore(&self, tenant: &TenantId, bookmark: &str) -> Answer;
@@ -176,23 +178,13 @@ async fn perform<D: SqlDatabase, E: JobEdges>(
         Step::Restore(tenant, _, bookmark) => edges.restore(tenant, bookmark).await,
         Step::Hold(_) => registry_answer(registry.hold_group(&job.group, record.id, now).await),
         Step::Finish(outcome, _) => {
-            // The parent first: a finish that failed after it is performed again, and migrating
-            // the parent twice applies nothing twice.
+            // The parent first, its answer aside: a parent that cannot be migrated must not keep
+            // the group's writes held (a finish performed again migrates it again: the ledger
+            // applies nothing twice).
             if *outcome == Outcome::Committed {
-                let parent = edges.commit().await;
-                if parent != Answer::Done {
-                    return parent;
-                }
+                edges.commit().await;
             }
-            let migrated: Vec<TenantId> = job
-                .tasks
-                .iter()
-                .filter(|t| matches!(t.state, TaskState::Migrated | TaskState::Skipped))
-                .map(|t| t.tenant.clone())
-                .collect();
-            let done = registry
-                .finish_group(&job.group, record.id, *outcome, &migrated, job.version, now)
-                .await;
+            let done = registry.finish_group(record.id, job, *outcome, now).await;
             registry_answer(done)
         }
     }

@@ -4,7 +4,7 @@
 //! writes nothing once another took over.
 
 use super::registry::Registry;
-use crate::schema::job::{Job, Outcome, Task};
+use crate::schema::job::{Job, Outcome, Task, TaskState};
 use crate::sql::{Row, SqlDatabase, Statement, Value};
 use crate::{Error, TenantId, UnixTime};
 use std::time::Duration;
@@ -82,11 +82,14 @@ fn bad(what: impl std::fmt::Display) -> Error {
 }
 
 impl<D: SqlDatabase> Registry<D> {
-    /// The version of `group` new tenants start at: the one its last committed job reached, or
-    /// `first` (recorded now) for a group the registry has not seen.
+    /// The version of `group` new tenants start at: the one its last committed job reached, or,
+    /// for a group the registry has not seen (recorded now), the lowest its ready tenants are at,
+    /// `first` when it has none.
     pub async fn group_version(&self, group: &str, first: i64) -> Result<i64, Error> {
         let insert = Statement::new(
-            "INSERT OR IGNORE INTO edge_tenancy_schema_groups (name, version) VALUES (?, ?)",
+            "INSERT OR IGNORE INTO edge_tenancy_schema_groups (name, version) VALUES (?1, \
+             coalesce((SELECT min(schema_version) FROM edge_tenancy_tenants \
+             WHERE schema_group = ?1 AND state = 'ready'), ?2))",
             vec![group.into(), Value::Integer(first)],
         );
         let select = Statement::new(
@@ -116,18 +119,13 @@ impl<D: SqlDatabase> Registry<D> {
             .and_then(|row| row.get("database_id")?.as_str().map(str::to_owned)))
     }
 
-    /// Records `id` as `group`'s schema database, unless one is recorded already; answers the
-    /// one recorded.
-    pub async fn record_group_database(
-        &self,
-        group: &str,
-        id: &str,
-        first: i64,
-    ) -> Result<String, Error> {
+    /// Records `id` as `group`'s schema database (a group [`Registry::group_version`] has
+    /// recorded), unless one is recorded already; answers the one recorded.
+    pub async fn record_group_database(&self, group: &str, id: &str) -> Result<String, Error> {
         let record = Statement::new(
-            "INSERT INTO edge_tenancy_schema_groups (name, version, database_id) VALUES (?1, ?2, ?3)
-             ON CONFLICT (name) DO UPDATE SET database_id = coalesce(database_id, ?3)",
-            vec![group.into(), Value::Integer(first), id.into()],
+            "UPDATE edge_tenancy_schema_groups SET database_id = coalesce(database_id, ?2) \
+             WHERE name = ?1",
+            vec![group.into(), id.into()],
         );
         self.rows(record).await?;
         self.group_database(group)
@@ -359,37 +357,51 @@ impl<D: SqlDatabase> Registry<D> {
         Ok(())
     }
 
-    /// Ends job `id`'s hold on `group` and, when it committed, records `version` for
-    /// `migrated`, in one transaction.
+    /// Ends job `id`'s hold on its group and, when it committed, records its version for the
+    /// tenants it migrated (or found there) and pins those a `continue` stage restored where they
+    /// are, so that no request brings them to the group's version outside a job; one transaction.
     pub async fn finish_group(
         &self,
-        group: &str,
         id: i64,
+        job: &Job,
         outcome: Outcome,
-        migrated: &[TenantId],
-        version: i64,
         now: UnixTime,
     ) -> Result<(), Error> {
+        let group = job.group.as_str();
+        let ids = |keep: &dyn Fn(&Task) -> bool| {
+            let ids: Vec<&str> = job
+                .tasks
+                .iter()
+                .filter(|t| keep(t))
+                .map(|t| t.tenant.as_str())
+                .collect();
+            serde_json::to_string(&ids).map_err(bad)
+        };
         let mut batch = Vec::new();
         if outcome == Outcome::Committed {
             batch.push(Statement::new(
                 "INSERT INTO edge_tenancy_schema_groups (name, version) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET version = max(version, ?2)",
-                vec![group.into(), Value::Integer(version)],
+                vec![group.into(), Value::Integer(job.version)],
             ));
-        }
-        if outcome == Outcome::Committed && !migrated.is_empty() {
-            let ids =
-                serde_json::to_string(&migrated.iter().map(TenantId::as_str).collect::<Vec<_>>())
-                    .map_err(bad)?;
+            let migrated = ids(&|t| matches!(t.state, TaskState::Migrated | TaskState::Skipped))?;
             batch.push(Statement::new(
-                "UPDATE edge_tenancy_tenants SET schema_version = ?, updated_at = ?
-                 WHERE schema_group = ? AND id IN (SELECT value FROM json_each(?))",
+                "UPDATE edge_tenancy_tenants SET schema_version = ?, schema_pinned = 0,
+                 updated_at = ? WHERE schema_group = ? AND id IN (SELECT value FROM json_each(?))",
                 vec![
-                    Value::Integer(version),
+                    Value::Integer(job.version),
                     Value::Integer(now.millis()),
                     group.into(),
-                    Value::Text(ids),
+                    Value::Text(migrated),
+                ],
+            ));
+            batch.push(Statement::new(
+                "UPDATE edge_tenancy_tenants SET schema_pinned = 1, updated_at = ?
+                 WHERE schema_group = ? AND id IN (SELECT value FROM json_each(?))",
+                vec![
+                    Value::Integer(now.millis()),
+                    group.into(),
+                    Value::Text(ids(&|t| t.failed_here)?),
                 ],
             ));
         }

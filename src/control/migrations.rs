@@ -98,8 +98,12 @@ const MIGRATIONS: &[&[&str]] = &[
         ) STRICT",
     ],
     // 6: each schema group's schema database (the parent holding the canonical schema), made
-    // when its first job validates.
-    &["ALTER TABLE edge_tenancy_schema_groups ADD COLUMN database_id TEXT"],
+    // when its first job validates; and a tenant a committed job left behind on purpose (it
+    // failed in a `continue` stage), which its requests must not bring to the group's version.
+    &[
+        "ALTER TABLE edge_tenancy_schema_groups ADD COLUMN database_id TEXT",
+        "ALTER TABLE edge_tenancy_tenants ADD COLUMN schema_pinned INTEGER NOT NULL DEFAULT 0",
+    ],
 ];
 
 /// The version the code expects.

@@ -203,14 +203,15 @@ impl<D: SqlDatabase> Registry<D> {
     }
 
     /// What a request for `id` gets, and where its database is ([`TenantRecord::lookup`]), with
-    /// the version its schema group stands at; an unregistered tenant is [`Lookup::NOT_FOUND`],
-    /// not an error. What a tenant cache loads: one query.
+    /// the version its schema group stands at (none for a tenant a job left behind on purpose);
+    /// an unregistered tenant is [`Lookup::NOT_FOUND`], not an error. What a tenant cache loads:
+    /// one query.
     pub async fn lookup(&self, id: &TenantId) -> Result<Lookup, Error> {
         let select = Statement::new(
             format!(
-                "SELECT {COLUMNS}, (SELECT version FROM edge_tenancy_schema_groups \
-                 WHERE name = schema_group) AS group_version \
-                 FROM edge_tenancy_tenants WHERE id = ?"
+                "SELECT {COLUMNS}, CASE WHEN schema_pinned = 0 THEN \
+                 (SELECT version FROM edge_tenancy_schema_groups WHERE name = schema_group) \
+                 END AS group_version FROM edge_tenancy_tenants WHERE id = ?"
             ),
             vec![id.as_str().into()],
         );
@@ -931,7 +932,13 @@ mod tests {
             0,
             "a group the registry has not seen"
         );
-        block_on(r.group_version("app", 3)).unwrap();
+        // Seen first now: at its tenants' lowest version, not the code's latest.
+        assert_eq!(block_on(r.group_version("app", 3)).unwrap(), 1);
+        block_on(db.batch(vec![Statement::new(
+            "UPDATE edge_tenancy_schema_groups SET version = 3",
+            vec![],
+        )]))
+        .unwrap();
         let found = location(&r);
         assert_eq!((found.schema_version, found.group_version), (1, 3));
 

@@ -592,3 +592,24 @@ fn past_the_binding_limit_a_tenant_is_ready_unbound_and_says_why() {
     );
     assert_eq!(world.record("acme").unwrap().error_code, None);
 }
+
+#[test]
+fn a_schema_database_is_named_apart_from_every_tenant_and_fits_d1s_limit() {
+    let world = World::new();
+    let client = client(&world.sim);
+    let backend = D1Backend::new(&client, options()).unwrap();
+    let registry = "0123456789abcdef";
+    assert_eq!(
+        backend.schema_database_name("app", registry).unwrap(),
+        "tenant_schema_app-0123456789abcdef"
+    );
+    let long = |end: &str| format!("{}{end}", "g".repeat(60));
+    let (a, b) = (long("a"), long("b"));
+    let (a, b) = (
+        backend.schema_database_name(&a, registry).unwrap(),
+        backend.schema_database_name(&b, registry).unwrap(),
+    );
+    assert!(a.len() <= 64 && b.len() <= 64, "{a} {b}");
+    assert_ne!(a, b, "names that differ only past the cut stay apart");
+    assert!(a.ends_with("-0123456789abcdef") && a.starts_with("tenant_schema_ggg"));
+}

@@ -25,6 +25,7 @@ use crate::config::ConfigError;
 use crate::sql::{Row, SqlDatabase, SqlError, Statement};
 use crate::{Error, TenantId};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::rc::Rc;
 
 /// D1 factory settings, as users give them (`createD1Factory({ databasePrefix, … })`).
@@ -174,15 +175,24 @@ pub(crate) fn database_id(id: &str) -> Result<DatabaseId, Error> {
 
 impl<T: Transport, R: Runtime> D1Backend<'_, T, R> {
     /// The name of schema group `group`'s schema database, with the registry's identity: the
-    /// `schema_` it carries is in no tenant's name (tenant ids hold no `_`).
+    /// `schema_` it carries is in no tenant's name (tenant ids hold no `_`). A group name too
+    /// long for D1's 64 characters is cut, and a hash of the whole name keeps it apart.
     pub fn schema_database_name(&self, group: &str, registry: &str) -> Result<String, Error> {
         let name = format!("{}schema_{group}-{registry}", self.prefix);
-        if name.len() > MAX_NAME_LEN {
-            return Err(Error::NotConfigured(
-                "the schema group's name is too long for a D1 database name",
-            ));
+        if name.len() <= MAX_NAME_LEN {
+            return Ok(name);
         }
-        Ok(name)
+        let hash: String = Sha256::digest(group.as_bytes())
+            .iter()
+            .take(4)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let fixed = self.prefix.len() + "schema_".len() + 1 + hash.len() + 1 + registry.len();
+        let kept = MAX_NAME_LEN.checked_sub(fixed).ok_or(Error::NotConfigured(
+            "the database prefix and the registry's identity leave no room for a schema database's name",
+        ))?;
+        let group = &group[..kept.min(group.len())];
+        Ok(format!("{}schema_{group}_{hash}-{registry}", self.prefix))
     }
 }
 

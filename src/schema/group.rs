@@ -37,22 +37,12 @@ impl SchemaGroup {
         &self.migrations
     }
 
-    /// Brings `db` to this group's migrations: what it lacks is applied, in one batch when it
+    /// Brings `db` to the first `version` of this group's migrations (where the registry says
+    /// a tenant is, which only a job moves past): what it lacks is applied, in one batch when it
     /// all goes, else one migration at a time, which names the one that failed. `believed` is
-    /// where the caller thinks `db` stands (0 for a new database, the registry's version for
-    /// a tenant): when right, one database call in all; when wrong, the ledger is read first.
-    pub async fn bring_up(
-        &self,
-        db: &impl SqlDatabase,
-        believed: usize,
-        now: UnixTime,
-    ) -> Result<SchemaVersion, Error> {
-        self.bring_up_to(db, believed, self.migrations.len(), now)
-            .await
-    }
-
-    /// [`SchemaGroup::bring_up`], to the first `version` migrations only: where the registry
-    /// says a tenant is, which only a job moves past.
+    /// where the caller thinks `db` stands (0 for a new database, the registry's version for a
+    /// tenant): when right, one database call in all; when wrong, the refused batch, then the
+    /// ledger read and what it lacks.
     pub async fn bring_up_to(
         &self,
         db: &impl SqlDatabase,

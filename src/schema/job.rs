@@ -9,17 +9,20 @@
 //!    migration that cannot apply to the schema itself ends the job `dry_run_failed` before any
 //!    child is read. The parent is migrated for real when the job commits.
 //! 1. **Dry run** on every child: its pending migrations run and are rolled back
-//!    ([`dry_run`](super::dry_run)). One that fails ends the job `dry_run_failed`: nothing was
+//!    ([`dry_run_from`](super::dry_run_from)). One that fails ends the job `dry_run_failed`: nothing was
 //!    changed anywhere. A child already at the version is skipped from here on.
 //! 2. **Hold**: the group's writes are held (the tenants' handles answer 503
-//!    `schema_migrating`), and the job waits `hold_ms` — as long as a request may still act on
+//!    `schema_migrating`), and the job waits `hold_ms` — longer than a request may still act on
 //!    an answer cached before the hold — so no write lands on a child after its bookmark.
 //! 3. **Run**, stage by stage, at most `concurrency` children at once: each child's bookmark is
-//!    recorded, then its migrations applied. A child that fails (after `max_attempts` tries of a
+//!    recorded (a restore point the backend reads back: D1's edge takes a time a second before
+//!    the step, so `hold_ms` must outlast the cache by more than that), then its migrations
+//!    applied. A child that fails (after `max_attempts` tries of a
 //!    step that failed for a passing reason) fails its stage: with [`OnError::Fail`] every child
 //!    that has a bookmark is restored to it and the job ends `rolled_back`; with
 //!    [`OnError::Continue`] that child alone is restored and reported, and the job goes on.
-//! 4. **Finish**: writes are released and the registry records the versions; `committed`.
+//! 4. **Finish**: the group's schema database is migrated (its failure holds nothing up), writes
+//!    are released and the registry records the versions; `committed`.
 //!
 //! Each step is started ([`Job::start`]) before it is performed, and the driver keeps the job
 //! (and so the step's start) before it performs it; a step's result is recorded
@@ -62,7 +65,7 @@ pub struct Settings {
     pub concurrency: usize,
     /// Tries of a step that failed for a passing reason, before it counts as failed (default 3).
     pub max_attempts: u32,
-    /// How long writes are held before the first bookmark, in milliseconds.
+    /// How long writes are held before the first bookmark is taken, in milliseconds.
     pub hold_ms: i64,
     /// How long a started step may take; past it, it is started again (milliseconds).
     pub step_timeout_ms: i64,
@@ -209,7 +212,8 @@ pub enum Step {
     Validate(u64),
     /// Dry-run the child's pending migrations.
     DryRun(TenantId, u64),
-    /// Take and answer the child's bookmark (its database's current point in time).
+    /// Take and answer the child's bookmark: a restore point of its database as it is now (no
+    /// write lands on it meanwhile).
     Bookmark(TenantId, u64),
     /// Apply the child's pending migrations.
     Migrate(TenantId, u64),
@@ -312,6 +316,13 @@ pub struct Job {
     /// Why the group's schema database refused the migrations, when it did.
     #[serde(default)]
     pub schema_error: Option<String>,
+    /// Tries of the validation that failed for a passing reason (it fails the job at
+    /// `max_attempts`, as a child's step does).
+    #[serde(default)]
+    pub attempts: u32,
+    /// A step of the job's own that was throttled starts again no sooner (milliseconds).
+    #[serde(default)]
+    pub not_before: Option<i64>,
 }
 
 impl Job {
@@ -352,6 +363,8 @@ impl Job {
             starts: 0,
             started: None,
             schema_error: None,
+            attempts: 0,
+            not_before: None,
         }
     }
 
@@ -365,7 +378,8 @@ impl Job {
         // so a late hold never lands after the finish that released it.
         let busy = self
             .started
-            .is_some_and(|(_, at)| now < at + self.settings.step_timeout_ms);
+            .is_some_and(|(_, at)| now < at + self.settings.step_timeout_ms)
+            || self.not_before.is_some_and(|at| now < at);
         let step = match self.phase {
             Phase::Validate if !busy => Step::Validate(self.starts + 1),
             Phase::Hold { since: None } if !busy => Step::Hold(self.starts + 1),
@@ -440,21 +454,22 @@ impl Job {
                     return;
                 }
                 self.started = None;
+                self.not_before = None;
                 match (step, self.phase, answer) {
+                    (_, _, Answer::Throttled { retry_after_ms }) => {
+                        self.not_before = Some(now + retry_after_ms.max(1));
+                    }
                     (Step::Validate(_), Phase::Validate, Answer::DryRun { .. }) => {
                         self.phase = Phase::DryRun;
                     }
-                    // A refusal that will not pass ends the job; one that may is tried again.
-                    (
-                        Step::Validate(_),
-                        Phase::Validate,
-                        Answer::Failed {
-                            passing: false,
-                            message,
-                        },
-                    ) => {
-                        self.schema_error = Some(message);
-                        self.phase = Phase::Finish(Outcome::DryRunFailed);
+                    // A refusal that will not pass ends the job, as does one that may after
+                    // `max_attempts` tries.
+                    (Step::Validate(_), Phase::Validate, Answer::Failed { passing, message }) => {
+                        self.attempts += 1;
+                        if !passing || self.attempts >= self.settings.max_attempts {
+                            self.schema_error = Some(message);
+                            self.phase = Phase::Finish(Outcome::DryRunFailed);
+                        }
                     }
                     (Step::Hold(_), Phase::Hold { since: None }, Answer::Done) => {
                         self.phase = Phase::Hold { since: Some(now) };
@@ -636,7 +651,11 @@ impl Job {
             .filter_map(|t| t.started)
             .chain(self.started)
             .map(|(_, at)| at + timeout);
-        let throttled = self.tasks.iter().filter_map(|t| t.not_before);
+        let throttled = self
+            .tasks
+            .iter()
+            .filter_map(|t| t.not_before)
+            .chain(self.not_before);
         hold.into_iter().chain(steps).chain(throttled).min()
     }
 

@@ -344,7 +344,8 @@ async fn pending_to(
 }
 
 /// [`dry_run`] for a database believed to hold the first `believed` migrations: one database call
-/// when the belief holds (checked in the batch), [`dry_run`]'s two when it does not.
+/// when the belief holds (checked in the batch); when it does not, that refused batch and then
+/// [`dry_run`]'s two.
 pub async fn dry_run_from(
     db: &impl SqlDatabase,
     migrations: &Migrations,

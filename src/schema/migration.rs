@@ -156,6 +156,12 @@ impl Migrations {
     pub fn get(&self, index: usize) -> Option<&Migration> {
         self.0.get(index)
     }
+
+    /// The first `version` of them (all, when there are fewer): what a job to that version
+    /// applies, whatever a later deployment added.
+    pub fn up_to(&self, version: usize) -> Self {
+        Self(self.0.iter().take(version).cloned().collect())
+    }
 }
 
 fn migration(name: String, sql: String) -> Result<Migration, MigrationError> {

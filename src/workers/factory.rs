@@ -280,13 +280,14 @@ pub(super) fn now() -> UnixTime {
 }
 
 /// Brings `tenant`'s database to where `location` says it belongs, the greater of the version
-/// the registry records for it and its group's, before its first request in this isolate is
-/// served: a tenant restored from an older backup, or provisioned while a job moved its group,
-/// catches up here, and the registry records it. Only a migration job moves a group, so a deploy
-/// with a new migration changes no database by itself. One ledger read when it is up to date
-/// (and one batch when it is not); afterwards nothing until the registry records another
-/// version. Concurrent first requests each read the ledger, which keeps anything from applying
-/// twice. A database whose ledger has drifted is served as it is, the drift logged. Answers the
+/// the registry records for it and its group's (as far as this deployment's migrations go),
+/// before its first request in this isolate is served: a tenant restored from an older backup,
+/// or provisioned while a job moved its group, catches up here, and the registry records it.
+/// Only a migration job moves a group, so a deploy with a new migration changes no database by
+/// itself, and a tenant a job left behind on purpose has no group version to catch up to. One
+/// ledger read per isolate and target (and one batch when behind). Concurrent first requests
+/// each read the ledger, which keeps anything from applying twice. A database whose ledger has
+/// drifted, or whose catch-up failed, is served as it is, the reason logged. Answers the
 /// version the database is at.
 async fn catch_up(
     registry: &Registry<D1>,
@@ -295,42 +296,52 @@ async fn catch_up(
     group: &SchemaGroup,
     location: &Location,
 ) -> Result<i64, Error> {
-    let target = location.schema_version.max(location.group_version);
-    if let Some(version) = CAUGHT_UP.with_borrow(|done| done.get(tenant).copied()) {
-        if version >= target {
+    let latest = group.migrations().len() as i64;
+    let target = location
+        .schema_version
+        .max(location.group_version)
+        .min(latest);
+    if let Some((handled, version)) = CAUGHT_UP.with_borrow(|done| done.get(tenant).copied()) {
+        if handled >= target {
             return Ok(version);
         }
     }
     let status = schema::status(db, group.migrations()).await?;
     let mut version = status.version as i64;
+    let name = group.name();
     if !status.drift.is_empty() {
         let drift: Vec<String> = status.drift.iter().map(ToString::to_string).collect();
         worker::console_error!(
-            "edge-tenancy: tenant {tenant}'s database has drifted from schema group {}: {}",
-            group.name(),
+            "edge-tenancy: tenant {tenant}'s database has drifted from schema group {name}: {}",
             drift.join("; ")
         );
     } else if version < target {
         let to = usize::try_from(target).unwrap_or(0);
-        version = group
-            .bring_up_to(db, status.version, to, now())
-            .await?
-            .version;
-        worker::console_log!(
-            "edge-tenancy: tenant {tenant}'s database caught up with schema group {} (version {version})",
-            group.name()
-        );
+        match group.bring_up_to(db, status.version, to, now()).await {
+            Ok(reached) => {
+                version = reached.version;
+                worker::console_log!(
+                    "edge-tenancy: tenant {tenant}'s database caught up with schema group {name} (version {version})"
+                );
+            }
+            Err(error) => worker::console_error!(
+                "edge-tenancy: tenant {tenant}'s database did not catch up with schema group {name}: {error}"
+            ),
+        }
     }
-    if status.drift.is_empty() && version > location.schema_version {
-        registry
-            .record_caught_up(tenant, group.name(), version, now())
-            .await?;
+    if version > location.schema_version {
+        let recorded = registry
+            .record_caught_up(tenant, name, version, now())
+            .await;
+        if let Err(error) = recorded {
+            worker::console_error!("edge-tenancy: recording tenant {tenant}'s version: {error}");
+        }
     }
     CAUGHT_UP.with_borrow_mut(|done| {
         if done.len() >= MAX_TENANTS_REMEMBERED {
             done.clear();
         }
-        done.insert(tenant.clone(), version);
+        done.insert(tenant.clone(), (target, version));
     });
     Ok(version)
 }
@@ -339,9 +350,10 @@ async fn catch_up(
 const MAX_TENANTS_REMEMBERED: usize = 10_000;
 
 thread_local! {
-    /// The tenants whose database this isolate has brought to the schema group's migrations,
-    /// and the version it is at: a job that moves the group has it checked again.
-    static CAUGHT_UP: std::cell::RefCell<std::collections::HashMap<TenantId, i64>> =
+    /// The tenants whose database this isolate has checked against the version it belongs at,
+    /// that version, and the one the database is at: a job that moves the group has it checked
+    /// again.
+    static CAUGHT_UP: std::cell::RefCell<std::collections::HashMap<TenantId, (i64, i64)>> =
         Default::default();
 
     /// The tenants whose path this isolate has logged, and which path: a tenant whose binding

@@ -22,7 +22,9 @@ use crate::control::TenantRecord;
 use crate::database::d1::D1Rest;
 use crate::database::{Backend, Hooks};
 use crate::schema::job::{Answer, Job, Settings};
-use crate::schema::{dry_run_from, lint, migrate_from, status, Drift, Lint, SchemaGroup};
+use crate::schema::{
+    dry_run_from, lint, migrate_from, status, Drift, Lint, Migrations, SchemaGroup,
+};
 use crate::{Error, TenantId};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -117,12 +119,16 @@ impl<H: Hooks> D1Factory<'_, H> {
             .map(|t| t.tenant.clone())
             .collect();
         let read = 1 + live.len().div_ceil(500);
+        let version = usize::try_from(job.version).unwrap_or(0);
+        let migrations = self.group()?.migrations().up_to(version);
         let run = Run {
             factory: self,
             records: (self.registry.records(&live).await?)
                 .into_iter()
                 .map(|r| (r.id.clone(), r))
                 .collect(),
+            lacking: migrations.len() < version,
+            migrations,
         };
         let limits = Limits {
             calls: calls.saturating_sub(read),
@@ -236,10 +242,11 @@ impl<H: Hooks> D1Factory<'_, H> {
 }
 
 impl<H: Hooks> D1Factory<'_, H> {
-    /// The group's schema database (over REST: no Worker binds it), and the version it is at
-    /// (the group's). Made the first time: found by its name or created, brought to the group's
-    /// version, then recorded; a crash between those steps finds it by name the next time.
-    async fn schema_database(&self, group: &SchemaGroup) -> Result<(TenantDb, usize), Error> {
+    /// The group's schema database (over REST: no Worker binds it), and the group's version,
+    /// where it should stand (a validation brings it there). Made the first time: found by its
+    /// name or created, then recorded; a crash between the two finds it by name the next time.
+    async fn parent(&self) -> Result<(TenantDb, usize), Error> {
+        let group = self.group()?;
         let latest = group.migrations().len() as i64;
         let version = self.registry.group_version(group.name(), latest).await?;
         let version = usize::try_from(version).unwrap_or(0);
@@ -256,11 +263,9 @@ impl<H: Hooks> D1Factory<'_, H> {
             Some(made) => made,
             None => backend.create(&name).await?,
         };
-        let db = TenantDb::rest(D1Rest::new(self.client.clone(), &made.id)?);
-        group.bring_up_to(&db, 0, version, now()).await?;
         let id = self
             .registry
-            .record_group_database(group.name(), &made.id, latest)
+            .record_group_database(group.name(), &made.id)
             .await?;
         Ok((
             TenantDb::rest(D1Rest::new(self.client.clone(), &id)?),
@@ -275,19 +280,6 @@ struct Child {
     db: TenantDb,
     database: DatabaseId,
     version: i64,
-}
-
-impl Child {
-    /// API calls one query makes: none through a binding, one over REST.
-    fn calls(&self) -> u32 {
-        u32::from(self.db.path() != "binding")
-    }
-
-    /// Where the registry says the database stands: what a step sends its batch for, checked
-    /// in the batch.
-    fn believed(&self) -> usize {
-        usize::try_from(self.version).unwrap_or(0)
-    }
 }
 
 fn drift_json(drift: &Drift) -> serde_json::Value {
@@ -305,9 +297,13 @@ fn drift_json(drift: &Drift) -> serde_json::Value {
 }
 
 /// An error reaching a child as a step's answer: the API's or the database's trouble may pass,
-/// and a spent request budget only asks for a wait.
+/// and a spent request budget only asks for a wait; a setting that is wrong will not pass.
 fn unreachable(error: Error) -> Answer {
     match error {
+        Error::NotConfigured(why) => Answer::Failed {
+            passing: false,
+            message: why.into(),
+        },
         Error::Upstream(ApiError::RateLimited { retry_after }) => Answer::Throttled {
             retry_after_ms: retry_after.unwrap_or(1) as i64 * 1_000,
         },
@@ -353,6 +349,12 @@ impl<H: Hooks> D1Factory<'_, H> {
 struct Run<'f, 'e, H> {
     factory: &'f D1Factory<'e, H>,
     records: HashMap<TenantId, TenantRecord>,
+    /// The job's migrations: the group's, up to the job's version (a deployment since may
+    /// have added more, which no dry run has seen).
+    migrations: Migrations,
+    /// Whether this deployment lacks some of them (an older one, during a rollout): its steps
+    /// wait for a newer one.
+    lacking: bool,
 }
 
 impl<H: Hooks> Run<'_, '_, H> {
@@ -366,69 +368,86 @@ impl<H: Hooks> Run<'_, '_, H> {
                 .child(&self.factory.registry.get(tenant).await?),
         }
     }
+
+    /// `migrations` dry-run (`apply` false) or applied on `db`, believed to stand at
+    /// `believed`: one query, an API call on the REST path, within the budget.
+    async fn step(
+        &self,
+        db: &TenantDb,
+        migrations: &Migrations,
+        believed: usize,
+        apply: bool,
+    ) -> Answer {
+        if self.lacking {
+            return Answer::Throttled {
+                retry_after_ms: LACKING_WAIT_MS,
+            };
+        }
+        let calls = u32::from(db.path() != "binding");
+        let step = async {
+            let done = if apply {
+                let to = migrations.len();
+                let migrated = migrate_from(db, migrations, believed, to, now()).await;
+                migrated.map(|_| Answer::Done)
+            } else {
+                let status = dry_run_from(db, migrations, believed, now()).await;
+                status.map(|status| Answer::DryRun {
+                    at_version: status.pending.is_empty(),
+                })
+            };
+            done.unwrap_or_else(|e| Answer::failed(&e))
+        };
+        self.factory.within_budget(calls, step).await
+    }
+
+    /// A step on `tenant`'s database.
+    async fn child_step(&self, tenant: &TenantId, apply: bool) -> Answer {
+        match self.child(tenant).await {
+            // The registry's version for it: what the batch is sent for, checked in it.
+            Ok(child) => {
+                let believed = usize::try_from(child.version).unwrap_or(0);
+                self.step(&child.db, &self.migrations, believed, apply)
+                    .await
+            }
+            Err(e) => unreachable(e),
+        }
+    }
 }
 
 impl<H: Hooks> JobEdges for Run<'_, '_, H> {
+    /// Brings the group's schema database to the group's version first (a commit that failed
+    /// left it behind), then dry-runs the job's migrations there.
     async fn validate(&self) -> Answer {
-        let group = match self.factory.group() {
-            Ok(group) => group,
-            Err(e) => return unreachable(e),
+        let (group, (db, version)) = match (self.factory.group(), self.factory.parent().await) {
+            (Ok(group), Ok(parent)) => (group, parent),
+            (Err(e), _) | (_, Err(e)) => return unreachable(e),
         };
-        self.factory
-            .within_budget(1, async {
-                let (db, version) = match self.factory.schema_database(group).await {
-                    Ok(parent) => parent,
-                    Err(e) => return unreachable(e),
-                };
-                match dry_run_from(&db, group.migrations(), version, now()).await {
-                    Ok(status) => Answer::DryRun {
-                        at_version: status.pending.is_empty(),
-                    },
-                    Err(e) => Answer::failed(&e),
-                }
-            })
-            .await
+        let current = group.migrations().up_to(version);
+        match self.step(&db, &current, version, true).await {
+            Answer::Done => self.step(&db, &self.migrations, version, false).await,
+            other => other,
+        }
     }
 
     async fn commit(&self) -> Answer {
-        let group = match self.factory.group() {
-            Ok(group) => group,
-            Err(e) => return unreachable(e),
+        let answer = match self.factory.parent().await {
+            Ok((db, version)) => self.step(&db, &self.migrations, version, true).await,
+            Err(e) => unreachable(e),
         };
-        self.factory
-            .within_budget(1, async {
-                let (db, version) = match self.factory.schema_database(group).await {
-                    Ok(parent) => parent,
-                    Err(e) => return unreachable(e),
-                };
-                let (migrations, to) = (group.migrations(), group.migrations().len());
-                match migrate_from(&db, migrations, version, to, now()).await {
-                    Ok(_) => Answer::Done,
-                    Err(e) => Answer::failed(&e),
-                }
-            })
-            .await
+        if let Answer::Failed { message, .. } = &answer {
+            worker::console_error!(
+                "edge-tenancy: the schema group's schema database was not migrated (the next job brings it up): {message}"
+            );
+        }
+        answer
     }
 
     async fn dry_run(&self, tenant: &TenantId) -> Answer {
-        let group = match self.factory.group() {
-            Ok(group) => group,
-            Err(e) => return unreachable(e),
-        };
-        let child = match self.child(tenant).await {
-            Ok(child) => child,
-            Err(e) => return unreachable(e),
-        };
-        self.factory
-            .within_budget(child.calls(), async {
-                match dry_run_from(&child.db, group.migrations(), child.believed(), now()).await {
-                    Ok(status) => Answer::DryRun {
-                        at_version: status.pending.is_empty(),
-                    },
-                    Err(e) => Answer::failed(&e),
-                }
-            })
-            .await
+        self.child_step(tenant, false).await
+    }
+
+    async fn migrate(&self, tenant: &TenantId) -> Answer {
+        self.child_step(tenant, true).await
     }
 
     /// The time a moment before now, when writes are already held (the job has waited
@@ -445,34 +464,18 @@ impl<H: Hooks> JobEdges for Run<'_, '_, H> {
         }
     }
 
-    async fn migrate(&self, tenant: &TenantId) -> Answer {
-        let group = match self.factory.group() {
-            Ok(group) => group,
-            Err(e) => return unreachable(e),
-        };
-        let child = match self.child(tenant).await {
-            Ok(child) => child,
-            Err(e) => return unreachable(e),
-        };
-        self.factory
-            .within_budget(child.calls(), async {
-                let (migrations, version) = (group.migrations(), group.migrations().len());
-                match migrate_from(&child.db, migrations, child.believed(), version, now()).await {
-                    Ok(_) => Answer::Done,
-                    Err(e) => Answer::failed(&e),
-                }
-            })
-            .await
-    }
-
     async fn restore(&self, tenant: &TenantId, bookmark: &str) -> Answer {
         let child = match self.child(tenant).await {
             Ok(child) => child,
             Err(e) => return unreachable(e),
         };
+        // A restore point this code took is a time; one an older deployment took, a bookmark.
+        let target = match chrono::DateTime::parse_from_rfc3339(bookmark) {
+            Ok(_) => RestoreTarget::Timestamp(bookmark),
+            Err(_) => RestoreTarget::Bookmark(bookmark),
+        };
         self.factory
             .within_budget(1, async {
-                let target = RestoreTarget::Timestamp(bookmark);
                 match self.factory.client.restore(&child.database, target).await {
                     Ok(_) => Answer::Done,
                     Err(e) => unreachable(Error::Upstream(e)),
@@ -484,3 +487,6 @@ impl<H: Hooks> JobEdges for Run<'_, '_, H> {
 
 /// How long before a child's bookmark step its restore point is.
 const RESTORE_POINT_MARGIN_MS: i64 = 1_000;
+
+/// How long a deployment that lacks some of a job's migrations waits before its next try.
+const LACKING_WAIT_MS: i64 = 60_000;

@@ -322,6 +322,35 @@ fn a_failure_in_the_run_restores_every_migrated_child_to_its_bookmark() {
 }
 
 #[test]
+fn a_tenant_a_continue_stage_left_behind_is_pinned_where_it_is_until_a_job_migrates_it() {
+    let mut w = world("ALTER TABLE notes ADD COLUMN tag TEXT");
+    w.children.failing = Some("t13".parse().unwrap());
+    let tenants = block_on(w.registry.group_tenants(GROUP)).unwrap();
+    let mut settings = settings();
+    settings.stages[1].on_error = OnError::Continue;
+    let job = Job::new(GROUP, 2, tenants, settings);
+    let id = block_on(w.registry.submit_job(&job, w.clock.now())).unwrap();
+    let record = run(&w, id, 1_000);
+    assert_eq!(record.job.outcome(), Some(Outcome::Committed));
+    let location = |t: &str| {
+        block_on(w.registry.lookup(&t.parse().unwrap()))
+            .unwrap()
+            .location
+            .unwrap()
+    };
+    let left = location("t13");
+    assert_eq!((left.schema_version, left.group_version), (1, 0), "pinned");
+    let moved = location("t12");
+    assert_eq!((moved.schema_version, moved.group_version), (2, 2));
+    // The next job takes it along, and unpins it.
+    w.children.failing = None;
+    let record = run(&w, submit(&w), 1_000);
+    assert_eq!(record.job.outcome(), Some(Outcome::Committed));
+    let caught = location("t13");
+    assert_eq!((caught.schema_version, caught.group_version), (2, 2));
+}
+
+#[test]
 fn a_dry_run_that_fails_on_one_child_changes_none() {
     let w = world("ALTER TABLE notes ADD COLUMN tag TEXT");
     // One child already has the column: the migration cannot apply there.

@@ -12,18 +12,22 @@
 //!   cancelled: every child is as it was;
 //! - no write a writer was told succeeded is lost, whatever was restored.
 //!
-//! Writers learn of the hold late (a cached answer, up to the hold's length), as requests do.
+//! Writers learn of the hold late (a cached answer, up to `STALE_MS`), as requests do, and a
+//! bookmark is a restore point a margin before its step, as D1's edge takes it (a time), with
+//! each child's history kept so that a restore finds its state at that time.
 //! `EDGE_TENANCY_HISTORIES` and `EDGE_TENANCY_SEED` as in the control plane's model test.
 
 use super::*;
 use crate::testing::{run_histories, Rng};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 const CHILDREN: usize = 12;
 const TARGET: i64 = 3;
 /// How long a writer may act on an answer cached before the hold (milliseconds).
 const STALE_MS: i64 = 5_000;
 const STEP_TIMEOUT_MS: i64 = 4_000;
+/// How long before its step a bookmark's restore point is.
+const MARGIN_MS: i64 = 1_000;
 
 #[derive(Clone)]
 struct Child {
@@ -34,7 +38,8 @@ struct Child {
 
 struct World {
     children: Vec<Child>,
-    snapshots: HashMap<String, Child>,
+    /// Each child's states, oldest first, with when each began.
+    history: Vec<Vec<(i64, Child)>>,
     held_since: Option<i64>,
     /// Writes answered as done: (child, row).
     accepted: Vec<(usize, u64)>,
@@ -89,12 +94,7 @@ impl World {
                     at_version: self.children[c].version >= TARGET,
                 }
             }
-            Step::Bookmark(t, n) => {
-                let name = format!("bookmark-{n}");
-                self.snapshots
-                    .insert(name.clone(), self.children[child(t)].clone());
-                Answer::Bookmark(name)
-            }
+            Step::Bookmark(..) => Answer::Bookmark((now - MARGIN_MS).to_string()),
             Step::Migrate(t, _) => {
                 let c = child(t);
                 if self.bad_run == Some(c) {
@@ -109,23 +109,36 @@ impl World {
                     child.version = TARGET;
                     child.migrations_applied += 1;
                 }
+                self.changed(c, now);
                 Answer::Done
             }
             Step::Restore(t, _, bookmark) => {
-                let Some(snapshot) = self.snapshots.get(bookmark) else {
+                let c = child(t);
+                let Ok(at) = bookmark.parse::<i64>() else {
                     return Answer::Failed {
                         passing: false,
                         message: format!("no bookmark {bookmark:?}"),
                     };
                 };
-                let applied = self.children[child(t)].migrations_applied;
-                self.children[child(t)] = Child {
-                    migrations_applied: applied,
-                    ..snapshot.clone()
+                let history = &self.history[c];
+                let then = history
+                    .iter()
+                    .rev()
+                    .find(|(since, _)| *since <= at)
+                    .unwrap_or(&history[0]);
+                self.children[c] = Child {
+                    migrations_applied: self.children[c].migrations_applied,
+                    ..then.1.clone()
                 };
+                self.changed(c, now);
                 Answer::Done
             }
         }
+    }
+
+    /// Keeps child `c`'s state as of `now` in its history.
+    fn changed(&mut self, c: usize, now: i64) {
+        self.history[c].push((now, self.children[c].clone()));
     }
 
     /// A writer writes unless it sees the hold: it sees it `lag` late.
@@ -138,6 +151,7 @@ impl World {
         }
         self.next_row += 1;
         self.children[c].rows.insert(self.next_row);
+        self.changed(c, now);
         self.accepted.push((c, self.next_row));
     }
 }
@@ -161,8 +175,11 @@ fn history(seed: u64) -> Result<Vec<String>, String> {
         .collect();
     let initial = children.clone();
     let mut world = World {
+        history: children
+            .iter()
+            .map(|c| vec![(i64::MIN, c.clone())])
+            .collect(),
         children,
-        snapshots: HashMap::new(),
         held_since: None,
         accepted: Vec::new(),
         next_row: 0,
@@ -175,7 +192,8 @@ fn history(seed: u64) -> Result<Vec<String>, String> {
     let settings = Settings {
         concurrency: 1 + rng.below(4),
         max_attempts: 3,
-        hold_ms: STALE_MS,
+        // Longer than a writer may act on an answer cached before the hold, by the margin.
+        hold_ms: STALE_MS + MARGIN_MS + 1,
         step_timeout_ms: STEP_TIMEOUT_MS,
         dry_run_only: rng.chance(5),
         stages: vec![
