@@ -25,7 +25,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p edge-tenancy --feature
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p edge-tenancy-demo -p edge-tenancy-js -p edge-tenancy-control-js
 
 step "Rust unit tests"
-cargo test -p edge-tenancy
+# The model tests' random histories: 400 here (a longer run: EDGE_TENANCY_HISTORIES=20000 cargo
+# test --release -p edge-tenancy model).
+EDGE_TENANCY_HISTORIES="${EDGE_TENANCY_HISTORIES:-400}" cargo test -p edge-tenancy
 
 step "the published crate: packaged and verified, its minimum Rust version"
 cargo package --quiet -p edge-tenancy --allow-dirty

@@ -869,16 +869,24 @@ mod tests {
         );
     }
 
+    /// `tenant` claimed for provisioning at 0 and its database `uuid-1` recorded at 1: the
+    /// lease.
+    fn with_database<D: SqlDatabase>(r: &Registry<D>, tenant: &TenantId) -> Lease {
+        let name = format!("tenant_{tenant}");
+        let (_, lease) =
+            block_on(r.claim_provisioning(tenant, "d1", &name, None, "a", at(0), LEASE))
+                .unwrap()
+                .unwrap();
+        block_on(r.record_database(tenant, &lease, "uuid-1", at(1))).unwrap();
+        lease
+    }
+
     #[test]
     fn a_ready_tenant_is_looked_up_with_where_its_database_is() {
         let db = SqliteDatabase::in_memory();
         let r = registry(&db);
         let acme = id("acme");
-        let (_, a) =
-            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", None, "a", at(0), LEASE))
-                .unwrap()
-                .unwrap();
-        block_on(r.record_database(&acme, &a, "uuid-1", at(1))).unwrap();
+        let a = with_database(&r, &acme);
         let bound =
             block_on(r.record_binding(&acme, &a, Some(("TENANT_ACME", "demo")), at(2))).unwrap();
         // Not ready yet: where the database is stays unsaid.
@@ -915,11 +923,7 @@ mod tests {
         let db = SqliteDatabase::in_memory();
         let r = registry(&db);
         let acme = id("acme");
-        let (_, a) =
-            block_on(r.claim_provisioning(&acme, "d1", "tenant_acme", None, "a", at(0), LEASE))
-                .unwrap()
-                .unwrap();
-        block_on(r.record_database(&acme, &a, "uuid-1", at(1))).unwrap();
+        let a = with_database(&r, &acme);
         let schema = SchemaVersion {
             group: "app".into(),
             version: 1,
