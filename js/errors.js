@@ -12,6 +12,12 @@ export class EdgeTenancyError extends Error {
     this.retryAfter = retry_after ?? (status === 503 ? 1 : null);
   }
 
+  // Hono's default error handler answers an error that has getResponse() (its HTTPException's
+  // shape) with that response: a refused statement in a route answers 403, not 500.
+  getResponse() {
+    return this.toResponse();
+  }
+
   toResponse() {
     const headers = { "content-type": "application/json" };
     if (this.wwwAuthenticate) headers["www-authenticate"] = this.wwwAuthenticate;

@@ -3,8 +3,9 @@
 // this file hands Rust the runtime's I/O (the registry binding, fetch, timers, the user's
 // callbacks) and turns where a tenant's database is into a D1Database and adapters.
 import * as wasm from "./dist/edge_tenancy_control.js";
-import { EdgeTenancyError, settle } from "./errors.js";
+import { EdgeTenancyError, call, settle } from "./errors.js";
 import { RestD1Database } from "./d1/rest.js";
+import { LockedD1Database, SchemaGuard } from "./d1/locked.js";
 
 // Marks the functions of a factory made here, so setupMultiTenancy finds its registry.
 export const FACTORY = Symbol("edge-tenancy factory");
@@ -15,14 +16,16 @@ const failed = (error) => JSON.stringify({ error: String(error?.stack ?? error) 
 
 // The edges Rust's control plane calls (ControlEdges in js/binding/src/edges.rs). None rejects:
 // a failure travels as {"error": why}.
-function controlEdges({ registry, api, hooks = {}, factory, open, bucket }) {
+function controlEdges({ registry, api, hooks = {}, factory, open, bound, bucket }) {
   return {
-    async batch(json) {
+    // On the registry, or (a schema group's job) on a tenant's binding.
+    async batch(json, binding) {
       try {
+        const db = binding == null ? registry : bound(binding);
         const statements = JSON.parse(json).map(({ sql, params }) =>
-          registry.prepare(sql).bind(...params.map((p) => (p?.blob ? new Uint8Array(p.blob) : p))),
+          db.prepare(sql).bind(...params.map((p) => (p?.blob ? new Uint8Array(p.blob) : p))),
         );
-        const results = await registry.batch(statements);
+        const results = await db.batch(statements);
         return JSON.stringify({ rows: results.map((r) => r.results) });
       } catch (error) {
         return failed(error?.message ?? error);
@@ -86,9 +89,14 @@ function controlEdges({ registry, api, hooks = {}, factory, open, bucket }) {
         return failed(error);
       }
     },
+    bound: (binding, databaseId) => bound?.(binding, databaseId) !== undefined,
     log: (message) => console.error(message),
+    info: (message) => console.log(message),
   };
 }
+
+// A whole number for Rust's u32, or undefined (Rust's default) for anything else.
+const whole = (n) => (Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? n : undefined);
 
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -157,14 +165,21 @@ function tenantsOf(control, make) {
     // A tenant that is not there or not ready throws its 404 or 503 here.
     const location = await answer(control.locate(tenantId));
     const previous = kept.get(tenantId);
-    const { database, adapters } =
-      previous?.databaseId === location.databaseId && previous.binding === location.binding ? previous : await make(location, tenantId);
-    const fresh = { ...location, database, adapters };
+    const reuse = previous?.databaseId === location.databaseId && previous.binding === location.binding && previous.schemaGroup === location.schemaGroup;
+    const { database, adapters, guard } = reuse ? previous : await make(location, tenantId);
+    if (guard !== undefined) guard.lock = location.schemaHeld ? "migrating" : "schema";
+    const fresh = { ...location, database, adapters, guard };
     if (generation !== began) return fresh;
     kept.delete(tenantId);
     if (kept.size >= MAX_KEPT) kept.delete(kept.keys().next().value);
     kept.set(tenantId, fresh);
     return fresh;
+  }
+  // A migration job driven here may have held or released any tenant of its group: nothing kept
+  // holds, and opens begun before keep nothing.
+  function forget() {
+    generation++;
+    kept.clear();
   }
   // A provisioning call: what was kept of the tenant goes before it and again after it (a request
   // may have kept the old state meanwhile), and opens begun before either keep nothing.
@@ -182,6 +197,7 @@ function tenantsOf(control, make) {
     known,
     open,
     change,
+    forget,
     getAdapters: async (tenantId) => (await open(tenantId)).adapters,
     provision: (tenantId) => change(tenantId, (id) => control.provision(id)),
     deprovision: async (tenantId) => (await change(tenantId, (id) => control.deprovision(id))).backup ?? null,
@@ -204,12 +220,17 @@ export function createD1Factory(options) {
   const { registry, env = {}, api, createAdapters, afterProvision, beforeDeprovision, backupBucket, apiToken } = options;
 
   const warned = new Set();
+  // The Worker's D1 binding `binding` when it reaches database `databaseId`. Under the local API
+  // (`api`, development), a binding declared in wrangler.toml is a separate local D1 that
+  // wrangler makes: only one that names the local API's database reaches it.
+  function bound(binding, databaseId) {
+    const db = binding ? env[binding] : undefined;
+    const reaches = api === undefined || db?.localApiDatabase === databaseId;
+    return typeof db?.prepare === "function" && reaches ? db : undefined;
+  }
   function openDatabase({ id, databaseId, binding }) {
-    const bound = binding ? env[binding] : undefined;
-    // Under the local API (`api`, development), a binding declared in wrangler.toml is a separate
-    // local D1 that wrangler makes: only one that names the local API's database reaches it.
-    const reaches = api === undefined || bound?.localApiDatabase === databaseId;
-    if (typeof bound?.prepare === "function" && reaches) return bound;
+    const db = bound(binding, databaseId);
+    if (db !== undefined) return db;
     if (!warned.has(id)) {
       if (warned.size >= 10_000) warned.clear(); // bounded, as the Rust factory's
       warned.add(id);
@@ -244,6 +265,7 @@ export function createD1Factory(options) {
     api,
     hooks: { afterProvision, beforeDeprovision: backupBucket === undefined ? beforeDeprovision : backUpThenHook },
     open: (record) => openDatabase({ id: record.id, databaseId: record.database_id, binding: record.binding }),
+    bound: (binding, databaseId) => bound(binding, databaseId),
     bucket: backupBucket,
   });
   // Every setting's name first (and the values Rust reads), then what JS keeps.
@@ -267,17 +289,38 @@ export function createD1Factory(options) {
     throw error;
   }
 
+  // A schema group's database refuses schema changes of its own, and writes while its group
+  // migrates (the lock Rust decides, set again each time the tenant's location is read).
   const tenants = tenantsOf(control, async (location, tenantId) => {
-    const database = openDatabase({ id: tenantId, ...location });
-    return { database, adapters: await createAdapters(database, tenantId) };
+    const opened = openDatabase({ id: tenantId, ...location });
+    if (location.schemaGroup === null) return { database: opened, adapters: await createAdapters(opened, tenantId) };
+    const guard = new SchemaGuard((sql, lock) => call(wasm.checkSql, sql, lock));
+    const database = new LockedD1Database(opened, guard);
+    return { database, guard, adapters: await createAdapters(database, tenantId) };
   });
-  const { open, known, change, ...factory } = tenants;
+  const { open, known, change, forget, ...factory } = tenants;
   factory.database = async (tenantId) => (await open(tenantId)).database;
   // The tenant's database as SQL, on demand: a Response streaming the dump (never held here).
   factory.exportDatabase = async (tenantId) => {
     const record = await answer(control.get(tenantId));
     if (!record?.database_id) throw new TypeError(`edge-tenancy: tenant ${tenantId} has no database`);
     return exportOf(record.database_id);
+  };
+  // The schema group's migration jobs and drift report (Rust's, as the Rust workers' routes
+  // have them); without a `schema` setting each answers 503 `not_configured`.
+  const driven = async (promise) => {
+    try {
+      return await answer(promise);
+    } finally {
+      forget();
+    }
+  };
+  factory.jobs = tenants.jobs = {
+    submit: async (settings = {}) => answer(control.submitJob(JSON.stringify(settings))),
+    get: async (id, { tasks = false } = {}) => answer(control.job(String(id), tasks === true)),
+    act: async (id, action, { calls, secs } = {}) => driven(control.actOnJob(String(id), String(action), whole(calls), whole(secs))),
+    driveAll: async ({ calls = 900, secs = 50 } = {}) => driven(control.driveJobs(whole(calls) ?? 900, whole(secs) ?? 50)),
+    drift: async ({ after, limit = 50 } = {}) => answer(control.drift(after, whole(limit) ?? 50)),
   };
   // With a backupBucket: a new database for the tenant, filled from the backup at `backupKey`
   // (what deprovision answered), streamed from the bucket to the import's upload URL; then

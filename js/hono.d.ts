@@ -8,7 +8,7 @@ import type { Principal, Tenancy, TenancyConfig, TenancyOptions, TenantContext, 
 import type { D1Database } from "./d1/index.js";
 
 export { createD1Factory } from "./d1/index.js";
-export type { D1Factory, D1FactoryOptions, TenantEvent, TenantPage, TenantRecord } from "./d1/index.js";
+export type { D1Factory, D1FactoryOptions, JobReport, JobSettings, SchemaJobs, TenantEvent, TenantPage, TenantRecord } from "./d1/index.js";
 
 /** A tenant's context as Rust decided it, with whether the caller administers every tenant. */
 export type MultiTenancyContext = TenantContext & { readonly administrator: boolean };
@@ -78,6 +78,9 @@ export interface MultiTenancy<Adapters> {
    * `POST /tenants` `{id}`, `GET /tenants?after&limit`, `GET /tenants/:id`, `DELETE /tenants/:id`,
    * for control-plane administrators. `POST /tenants` answers 400 `invalid_body` for any other
    * field and for the control-plane tenant (`mainTenantId`), which has no tenant database.
+   * With a D1 factory's `schema`: `POST /schema/jobs` (a job's settings), `GET
+   * /schema/jobs/:id?tasks=1`, `POST /schema/jobs/:id/:action` (`drive?calls&secs`, `pause`,
+   * `resume`, `cancel`) and `GET /schema/drift?after&limit`.
    */
   app: Hono;
   /** The pipeline underneath. */

@@ -148,7 +148,8 @@ function newTenant(body, controlPlaneTenant, restores) {
  * and `principal` (and `database` with a D1 factory), and injects the tenant's adapters at
  * `c.env.data` (not for the control-plane tenant, which has no tenant database). `app` serves
  * `POST /tenants`, `GET /tenants`, `GET /tenants/:id` and `DELETE /tenants/:id` to
- * control-plane administrators.
+ * control-plane administrators, and with a schema group the migration jobs' `POST /schema/jobs`,
+ * `GET /schema/jobs/:id`, `POST /schema/jobs/:id/:action` and `GET /schema/drift`.
  */
 export function setupMultiTenancy(options) {
   checkKeys(options, ["accessControl", "databaseIsolation", "resolve", "authenticate", "access", "clock", "lookUpDomain"], "setupMultiTenancy");
@@ -181,7 +182,7 @@ export function setupMultiTenancy(options) {
   const app = new Hono();
   // Only its own routes ("/tenants/*" takes "/tenants" too): mounted at "/", the app must not
   // stand in front of the tenants' routes.
-  app.use("/tenants/*", async (c, next) => {
+  const administrators = async (c, next) => {
     const result = await tenancy.resolve(c.req.raw);
     if (!result.ok) {
       // An administrator's token is bound to the control-plane tenant, which is never looked
@@ -196,7 +197,9 @@ export function setupMultiTenancy(options) {
     }
     c.set("tenancy", result);
     await next();
-  });
+  };
+  app.use("/tenants/*", administrators);
+  app.use("/schema/*", administrators);
   app.post("/tenants", async (c) => {
     const body = await c.req.json().catch(() => null);
     const refused = newTenant(body, resolve.controlPlaneTenant, iso.restore !== undefined);
@@ -215,6 +218,34 @@ export function setupMultiTenancy(options) {
     const backup = await iso.deprovision(c.req.param("id"));
     return c.json({ deleted: c.req.param("id"), backup: typeof backup === "string" ? backup : null });
   });
+  // The schema group's migration jobs (createD1Factory's `schema`), as the Rust workers' routes.
+  const jobs = () => {
+    if (iso.jobs !== undefined) return iso.jobs;
+    throw new EdgeTenancyError({ status: 503, code: "not_configured", message: "no schema group is configured (createD1Factory's schema)" });
+  };
+  // A query's whole number, its default when absent; anything else is refused.
+  const number = (c, name, fallback) => {
+    const value = c.req.query(name);
+    if (value === undefined) return fallback;
+    if (!/^\d{1,9}$/.test(value)) throw new EdgeTenancyError({ status: 400, code: "invalid_body", message: `${name} is a whole number` });
+    return Number(value);
+  };
+  app.get("/schema/drift", async (c) => c.json(await jobs().drift({ after: c.req.query("after"), limit: number(c, "limit", 50) })));
+  app.post("/schema/jobs", async (c) => {
+    const text = await c.req.text();
+    let settings = {};
+    try {
+      if (text.trim() !== "") settings = JSON.parse(text);
+    } catch {
+      // Rust names what it expects: an unparsable body goes as a value it refuses.
+      settings = null;
+    }
+    return c.json(await jobs().submit(settings), 202);
+  });
+  app.get("/schema/jobs/:id", async (c) => c.json(await jobs().get(c.req.param("id"), { tasks: c.req.query("tasks") === "1" })));
+  app.post("/schema/jobs/:id/:action", async (c) =>
+    c.json(await jobs().act(c.req.param("id"), c.req.param("action"), { calls: number(c, "calls", undefined), secs: number(c, "secs", undefined) })),
+  );
   app.onError((error) => {
     if (error instanceof EdgeTenancyError) return error.toResponse();
     console.error("edge-tenancy: a control-plane route failed:", error);

@@ -56,3 +56,28 @@ void records;
 createD1Factory({ registry, accountId: "a", apiToken: "t" });
 // @ts-expect-error: an unknown setting
 setupMultiTenancy({ resolve: { strategies: [] }, accessControll: {} });
+
+// A schema group, its jobs and its drift report.
+const grouped = createD1Factory({
+  registry,
+  accountId: "0000000000000000000000000000000a",
+  apiToken: "token",
+  schema: { group: "app", migrations: { "0001_notes.sql": "CREATE TABLE notes (id INTEGER PRIMARY KEY)" } },
+  createAdapters: (db) => ({ db }),
+});
+async function migrate(): Promise<string | null> {
+  const job = await grouped.jobs.submit({ canary: ["acme"], on_error: "continue", hold_secs: 65 });
+  const warnings: string[] = job.warnings;
+  void warnings;
+  const driven = await grouped.jobs.act(job.id, "drive", { calls: 400, secs: 20 });
+  const { jobs } = await grouped.jobs.driveAll();
+  void jobs;
+  const { next } = await grouped.jobs.drift({ limit: 10 });
+  void next;
+  // @ts-expect-error: no such action
+  await grouped.jobs.act(job.id, "explode");
+  return driven.outcome;
+}
+void migrate;
+// @ts-expect-error: migrations are files or a list
+createD1Factory({ registry, accountId: "a", apiToken: "t", createAdapters: (db) => db, schema: { group: "app", migrations: 3 } });

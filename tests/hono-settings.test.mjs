@@ -14,7 +14,7 @@ const d1 = { registry, accountId: "0000000000000000000000000000000a", apiToken: 
 const resolve = { strategies: [{ type: "header" }] };
 const hook = async () => {};
 
-const D1_SETTINGS = ["registry", "env", "api", "createAdapters", "afterProvision", "beforeDeprovision", "backupBucket", "accountId", "apiToken", "apiBase", "client", "databasePrefix", "locationHint", "jurisdiction", "bindTo", "maxBindings"];
+const D1_SETTINGS = ["registry", "env", "api", "createAdapters", "afterProvision", "beforeDeprovision", "backupBucket", "accountId", "apiToken", "apiBase", "client", "databasePrefix", "locationHint", "jurisdiction", "bindTo", "maxBindings", "schema"];
 const SETUP = ["accessControl", "databaseIsolation", "resolve", "authenticate", "access", "clock", "lookUpDomain"];
 const ISOLATION = ["getAdapters", "onProvision", "onDeprovision", "registry", "allowAnonymous"];
 
@@ -85,8 +85,16 @@ test("createD1Factory's values are checked too, and the token never shows", () =
   assert.match(refusal(() => createD1Factory({ ...d1, locationHint: TOKEN })), /^edge-tenancy: createD1Factory: locationHint: unknown value "<apiToken>"/);
   assert.match(refusal(() => createD1Factory({ ...d1, client: TOKEN })), /^edge-tenancy: createD1Factory: client: /);
   assert.match(refusal(() => createD1Factory({ ...d1, databasePrefix: TOKEN })), /^edge-tenancy: createD1Factory: databasePrefix: /);
+  // A schema group: its name, its migrations and their keys, each named.
+  const schema = (value) => refusal(() => createD1Factory({ ...d1, schema: value }));
+  assert.match(schema({ group: "Bad Name", migrations: [] }), /^edge-tenancy: createD1Factory: schema\.group: /);
+  assert.match(schema({ group: "app", migrations: { "notes.sql": "CREATE TABLE n (a)" } }), /^edge-tenancy: createD1Factory: schema\.migrations: .*notes\.sql/);
+  assert.match(schema({ group: "app", migrations: [{ name: "1", sql: "BEGIN; CREATE TABLE n (a); COMMIT;" }] }), /^edge-tenancy: createD1Factory: schema\.migrations: /);
+  assert.match(schema({ group: "app", migrations: [{ name: "1", sql: "CREATE TABLE n (a)" }, { name: "1", sql: "SELECT 1" }] }), /^edge-tenancy: createD1Factory: schema\.migrations: .*1/);
+  refuses(schema({ group: "app", migration: [] }), "edge-tenancy: createD1Factory: schema.", "migration", "migrations", ["group", "migrations"]);
+  assert.match(schema({ group: "app", migrations: 3 }), /^edge-tenancy: createD1Factory: schema\.migrations: /);
   // Every setting at once is accepted.
-  const factory = createD1Factory({ ...d1, env: {}, api: { fetch() {} }, apiBase: "http://127.0.0.1:1/client/v4", client: { timeoutMs: 5 }, databasePrefix: "t_", locationHint: "weur", jurisdiction: "eu", bindTo: "my-worker", afterProvision: hook, beforeDeprovision: hook });
+  const factory = createD1Factory({ ...d1, env: {}, api: { fetch() {} }, apiBase: "http://127.0.0.1:1/client/v4", client: { timeoutMs: 5 }, databasePrefix: "t_", locationHint: "weur", jurisdiction: "eu", bindTo: "my-worker", afterProvision: hook, beforeDeprovision: hook, schema: { group: "app", migrations: [{ name: "0001", sql: "CREATE TABLE notes (id)" }] } });
   assert.equal(typeof factory.getAdapters, "function");
 });
 

@@ -62,6 +62,7 @@ test("the tarball holds the package, its README and LICENSE, at the crate's vers
     "LICENSE-APACHE",
     "README.md",
     "d1/index.d.ts",
+    "d1/locked.js",
     "d1/portable.js",
     "d1/rest.d.ts",
     "d1/rest.js",

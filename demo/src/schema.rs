@@ -15,11 +15,9 @@
 //! - `POST /schema/jobs/{id}/pause`, `/resume`, `/cancel`.
 
 use edge_tenancy::control::jobs::JobControl;
-use edge_tenancy::schema::job::{OnError, Settings, Stage};
+use edge_tenancy::database::d1::schema_group::{drive_limits, job_request};
 use edge_tenancy::workers::{admin, AdminRequest, Reply, TenancyRouter};
-use edge_tenancy::{Error, TenantId, UnixTime};
-use serde::Deserialize;
-use std::time::Duration;
+use edge_tenancy::{Error, UnixTime};
 use worker::Request;
 
 /// Adds the routes.
@@ -43,56 +41,11 @@ fn job_id(admin: &AdminRequest) -> Result<i64, Error> {
 }
 
 async fn submit(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> {
-    #[derive(Deserialize, Default)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        dry_run_only: Option<bool>,
-        concurrency: Option<usize>,
-        hold_secs: Option<u64>,
-        #[serde(default)]
-        canary: Vec<String>,
-        canary_on_error: Option<OnError>,
-        on_error: Option<OnError>,
-    }
-    let expected = r#"expected {"dry_run_only", "concurrency", "hold_secs", "canary": [ids], "canary_on_error", "on_error"}, each optional"#;
-    let text = req.text().await.map_err(|_| Error::InvalidBody(expected))?;
-    let body: Body = if text.trim().is_empty() {
-        Body::default()
-    } else {
-        serde_json::from_str(&text).map_err(|_| Error::InvalidBody(expected))?
-    };
-    let canary = body
-        .canary
-        .iter()
-        .map(|id| TenantId::parse(id))
-        .collect::<Result<Vec<_>, _>>()?;
-    let defaults = Settings::default();
-    let concurrency = body.concurrency.unwrap_or(defaults.concurrency);
-    if !(1..=50).contains(&concurrency) {
-        return Err(Error::InvalidBody("concurrency is 1 to 50"));
-    }
-    let rest = Stage {
-        size: None,
-        on_error: body.on_error.unwrap_or(OnError::Fail),
-    };
-    let stages = if canary.is_empty() {
-        vec![rest]
-    } else {
-        let canaries = Stage {
-            size: Some(canary.len()),
-            on_error: body.canary_on_error.unwrap_or(OnError::Fail),
-        };
-        vec![canaries, rest]
-    };
-    let settings = Settings {
-        concurrency,
-        hold_ms: body
-            .hold_secs
-            .map_or(defaults.hold_ms, |s| s.min(3_600) as i64 * 1_000),
-        stages,
-        dry_run_only: body.dry_run_only.unwrap_or(false),
-        ..defaults
-    };
+    let text = req
+        .text()
+        .await
+        .map_err(|_| Error::InvalidBody("the body is not text"))?;
+    let (settings, canary) = job_request(&text)?;
     let factory = admin.factory(()).await?;
     let submitted = factory.submit_job(settings, &canary).await?;
     let mut report = submitted.job.report(now(), false);
@@ -103,13 +56,8 @@ async fn submit(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> {
 async fn drift(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
     let (after, limit) = super::tenants::page(&req, 50, 100)?;
     let factory = admin.factory(()).await?;
-    let tenants = factory.drift(after.as_ref(), limit as usize).await?;
-    let next = tenants
-        .last()
-        .filter(|_| tenants.len() == limit as usize)
-        .and_then(|t| t["tenant"].as_str().map(str::to_owned));
     Ok(Reply::json(
-        &serde_json::json!({ "tenants": tenants, "next": next }),
+        &factory.drift(after.as_ref(), limit as usize).await?,
     ))
 }
 
@@ -128,17 +76,15 @@ async fn act(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
     let record = match admin.param("action").unwrap_or_default() {
         "drive" => {
             let url = req.url().map_err(|_| Error::InvalidBody("a bad URL"))?;
-            let number = |key: &str, default: u64| {
+            let number = |key: &str| {
                 url.query_pairs()
                     .find(|(k, _)| k == key)
-                    .map_or(Ok(default), |(_, v)| v.parse::<u64>())
+                    .map(|(_, v)| v.parse::<u64>())
+                    .transpose()
                     .map_err(|_| Error::InvalidBody("calls and secs are numbers"))
             };
-            let calls = number("calls", 400)?.clamp(1, 900) as usize;
-            let secs = number("secs", 20)?.clamp(1, 25);
-            factory
-                .drive_job(id, calls, Duration::from_secs(secs))
-                .await?
+            let (calls, time) = drive_limits(number("calls")?, number("secs")?);
+            factory.drive_job(id, calls, time).await?
         }
         "pause" => factory.control_job(id, JobControl::Pause).await?,
         "resume" => factory.control_job(id, JobControl::Resume).await?,

@@ -79,6 +79,19 @@ export interface D1FactoryOptions<Adapters> {
     exportPollMs?: number;
     exportMaxMs?: number;
   };
+  /**
+   * The schema group every tenant is provisioned into: each new database gets its migrations up
+   * to the group's version before it is ready, refuses schema changes of its own (403 `blocked`;
+   * writes 503 `schema_migrating` while a job holds the group), and catches up on its first
+   * request in an isolate when it is behind its group. Migration jobs move the whole group
+   * (`jobs`). Migrations are a wrangler `migrations/` folder's files (`{"0001_init.sql": sql}`,
+   * applied by their numbers) or a list applied in order.
+   */
+  schema?: {
+    /** 1 to 64 of `a-z`, `0-9`, `-`, `_`. */
+    group: string;
+    migrations: Record<string, string> | { name: string; sql: string }[];
+  };
   /** The tenant's adapters over its database; made once per database per isolate and kept. */
   createAdapters: (database: D1Database, tenantId: TenantId) => Adapters | Promise<Adapters>;
   /** After the database is made and bound, before the tenant is ready (migrations, seed data). A throw marks the tenant failed. */
@@ -95,6 +108,67 @@ export interface D1FactoryOptions<Adapters> {
     head(key: string): Promise<{ size: number; etag: string } | null>;
     get(key: string): Promise<{ size: number; etag: string; body: ReadableStream } | null>;
   };
+}
+
+/** What to do when a tenant's migration fails: roll every tenant back, or that one alone and go on. */
+export type OnError = "fail" | "continue";
+
+/** A migration job's settings, each optional (the body of `POST /schema/jobs`). */
+export interface JobSettings {
+  /** Only dry-run every tenant: the job ends `dry_run_passed` or `dry_run_failed`. */
+  dry_run_only?: boolean;
+  /** Tenants migrated at once, 1 to 50. @default 10 */
+  concurrency?: number;
+  /** How long writes are held before the first restore point, in seconds (at most 3600). @default 65 */
+  hold_secs?: number;
+  /** Tenants migrated first, as a stage of their own. */
+  canary?: string[];
+  /** @default "fail" */
+  canary_on_error?: OnError;
+  /** @default "fail" */
+  on_error?: OnError;
+}
+
+/** A migration job as it stands (phase, counts by state, failing tenants, progress, times). */
+export interface JobReport {
+  id: number;
+  group: string;
+  /** How many of the group's migrations the job brings every tenant to. */
+  version: number;
+  phase: string;
+  /** `committed`, `rolled_back`, `dry_run_passed`, `dry_run_failed` or `cancelled`; null while it runs. */
+  outcome: string | null;
+  paused: boolean;
+  cancelled: boolean;
+  settings: object;
+  /** Tenants by state (`pending`, `dry_run_passed`, `migrated`, `restored`, …). */
+  counts: Record<string, number>;
+  /** Each failing tenant with its error. */
+  failing: object[];
+  /** Why the group's schema database refused the migrations, when it did. */
+  schema_error: string | null;
+  /** How far it is, 0 to 1. */
+  done: number;
+  elapsed_ms: number;
+  estimate_ms: number | null;
+  created_at: number;
+  updated_at: number;
+  /** Every tenant's task, when asked for. */
+  tasks?: object[];
+}
+
+/** The schema group's migration jobs: dry runs, writes held, all or none, resumable. */
+export interface SchemaJobs {
+  /** Submits a job bringing every ready tenant of the group to its migrations: its report, with the lint's `warnings`. */
+  submit(settings?: JobSettings): Promise<JobReport & { warnings: string[] }>;
+  /** Job `id`, each tenant's task with `tasks`. */
+  get(id: number | string, options?: { tasks?: boolean }): Promise<JobReport>;
+  /** Drives (within `calls` database calls and subrequests, at most 900, and `secs`, at most 25), pauses, resumes or cancels job `id`. */
+  act(id: number | string, action: "drive" | "pause" | "resume" | "cancel", limits?: { calls?: number; secs?: number }): Promise<JobReport>;
+  /** Drives every job not over, oldest first, within `calls` and `secs` in all: for a Cron Trigger's `scheduled` handler. */
+  driveAll(limits?: { calls?: number; secs?: number }): Promise<{ jobs: JobReport[] }>;
+  /** A page of the group's tenants, each with the version its ledger shows, what it lacks and its drift. */
+  drift(page?: { after?: string; limit?: number }): Promise<{ tenants: object[]; next: TenantId | null }>;
 }
 
 /** A page of tenants in id order; `next` is the id to ask for the next page after. */
@@ -129,6 +203,8 @@ export interface D1Factory<Adapters> {
   lookUpTenant(tenantId: string): Promise<TenantStatus>;
   /** The tenant's database as SQL (D1's export): a `Response` streaming the dump. */
   exportDatabase(tenantId: string): Promise<Response>;
+  /** The schema group's migration jobs; without `schema`, each throws 503 `not_configured`. */
+  jobs: SchemaJobs;
 }
 
 /**

@@ -12,6 +12,10 @@
 //! one, the database is reached through the REST query API, which shares the account's 1,200
 //! requests per 5 minutes. A restore fills a new database from a dump with [`restore_dump`].
 
+pub mod schema_group;
+
+pub use schema_group::{Bindings, CaughtUp, D1Group, Level, Log, Migrating, Submitted};
+
 use super::{binding_name, Backend, Bound, Made};
 use crate::cloudflare::d1::{
     CreateDatabase, Database, Jurisdiction, LocationHint, QueryResult, RawResult, Upload,

@@ -6,6 +6,10 @@
 use super::statement::{classify, Kind};
 use crate::Error;
 
+/// When a write held by a migrating schema group is told to come back (`Retry-After`): a job
+/// holds writes for about a minute plus its run.
+pub const MIGRATING_RETRY_SECS: u32 = 10;
+
 /// What a handle lets through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lock {

@@ -37,7 +37,7 @@ pub use ledger::{
     dry_run, dry_run_from, migrate, migrate_from, migrate_to, status, Drift, MigrateError, Status,
 };
 pub use lint::{lint, Finding, Lint};
-pub use lock::Lock;
+pub use lock::{Lock, MIGRATING_RETRY_SECS};
 pub use migration::{Migration, MigrationError, Migrations};
 pub use statement::{classify, Kind, SchemaChange};
 

@@ -8,18 +8,14 @@ use super::tenant_db::TenantDb;
 use super::D1;
 use crate::cloudflare::Client;
 use crate::control::{Deprovisioned, Provisioned, Provisioner, Registry, TenantPage, TenantRecord};
-use crate::database::d1::{D1Backend, D1Options, D1Rest};
+use crate::database::d1::{CaughtUp, D1Backend, D1Group, D1Options, D1Rest, Migrating};
 use crate::database::{may_open, DatabaseFactory, Hooks};
-use crate::lookup::{Location, TenantCache, TenantStatus};
+use crate::lookup::{TenantCache, TenantStatus};
 use crate::pipeline::TenantContext;
-use crate::schema::{self, Lock, SchemaGroup, SchemaVersion};
+use crate::schema::{Lock, SchemaGroup, SchemaVersion, MIGRATING_RETRY_SECS};
 use crate::{Error, TenantId, UnixTime};
 use std::rc::Rc;
 use worker::{js_sys, Env};
-
-/// When a write held by a migrating schema group is told to come back: a job holds writes for
-/// about a minute plus its run.
-const SCHEMA_RETRY_SECS: u32 = 10;
 
 /// The API client the factory provisions with.
 pub type ApiClient = Client<ApiTransport, WorkerRuntime>;
@@ -29,7 +25,7 @@ pub struct D1Factory<'e, H> {
     pub(super) env: &'e Env,
     pub(super) client: Rc<ApiClient>,
     pub(super) registry: Registry<D1>,
-    options: D1Options,
+    pub(super) options: D1Options,
     pub(super) cache: Rc<TenantCache>,
     hooks: H,
     session: Option<String>,
@@ -91,7 +87,8 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
             .map_err(|_| Error::NotConfigured("the D1 factory's options are invalid"))
     }
 
-    /// Runs `f` with a provisioner over this factory's registry, backend and hooks.
+    /// Runs `f` with a provisioner over this factory's registry, backend and hooks, a new
+    /// database brought to the schema group's version first.
     async fn provisioner<T>(
         &self,
         f: impl AsyncFnOnce(
@@ -99,7 +96,7 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
                 '_,
                 D1,
                 D1Backend<'_, ApiTransport, WorkerRuntime>,
-                Migrating<'_, H>,
+                Migrating<'_, H, Group<'_, Self>>,
                 WorkerRuntime,
             >,
         ) -> Result<T, Error>,
@@ -108,9 +105,7 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
         let owner = Self::owner();
         let hooks = Migrating {
             hooks: &self.hooks,
-            schema: self.schema.as_deref(),
-            client: &self.client,
-            registry: &self.registry,
+            group: self.group().ok(),
         };
         let provisioner = Provisioner::new(&self.registry, &backend, &hooks, &WorkerRuntime, owner);
         f(&provisioner).await
@@ -122,47 +117,8 @@ impl<'e, H: Hooks> D1Factory<'e, H> {
     }
 }
 
-/// The user's hooks, with the schema group's migrations applied to each new database, up to the
-/// group's version (through the REST API: a binding made a moment ago reaches this isolate only
-/// after the Worker's next deploy).
-struct Migrating<'f, H> {
-    hooks: &'f H,
-    schema: Option<&'f SchemaGroup>,
-    client: &'f Rc<ApiClient>,
-    registry: &'f Registry<D1>,
-}
-
-impl<H: Hooks> Hooks for Migrating<'_, H> {
-    async fn migrate(&self, record: &TenantRecord) -> Result<Option<SchemaVersion>, Error> {
-        let Some(group) = self.schema else {
-            return self.hooks.migrate(record).await;
-        };
-        let id = record
-            .database_id
-            .as_deref()
-            .ok_or_else(|| Error::Migration("the tenant has no database yet".into()))?;
-        let db = D1Rest::new(self.client.clone(), id)?;
-        // The group's version, not the code's: a deploy that adds a migration changes no
-        // tenant, new ones included, until a job moves the whole group.
-        let latest = group.migrations().len() as i64;
-        let version = self.registry.group_version(group.name(), latest).await?;
-        let version = usize::try_from(version).unwrap_or(0);
-        // A new database is empty (a restored one may not be: the guess is checked).
-        group.bring_up_to(&db, 0, version, now()).await.map(Some)
-    }
-
-    async fn after_provision(&self, record: &TenantRecord) -> Result<(), String> {
-        self.hooks.after_provision(record).await
-    }
-
-    async fn before_deprovision(&self, record: &TenantRecord) -> Result<Option<String>, String> {
-        self.hooks.before_deprovision(record).await
-    }
-
-    async fn restore(&self, record: &TenantRecord, backup: &str) -> Result<(), String> {
-        self.hooks.restore(record, backup).await
-    }
-}
+/// The schema group's databases as this factory reaches them.
+type Group<'f, F> = D1Group<'f, D1, ApiTransport, WorkerRuntime, F>;
 
 impl<H> D1Factory<'_, H> {
     /// Whether binding `db` reaches database `id`. On the real API a binding named in the
@@ -216,7 +172,7 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
         let may_change_schema = context.principal().is_some_and(|p| p.has_scope("ddl"));
         let lock = match location.schema_group {
             Some(_) if location.schema_held => Lock::Migrating {
-                retry_after_secs: SCHEMA_RETRY_SECS,
+                retry_after_secs: MIGRATING_RETRY_SECS,
             },
             Some(_) if !may_change_schema => Lock::Schema,
             _ => Lock::Open,
@@ -235,10 +191,11 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
             group,
             version: location.schema_version,
         });
-        if let (Some(group), Some(schema)) = (&self.schema, &mut schema) {
+        if let (Ok(group), Some(schema)) = (self.group(), &mut schema) {
             // Not while a job holds it: the job is migrating it.
-            if schema.group == group.name() && !location.schema_held {
-                schema.version = catch_up(&self.registry, tenant, &db, group, &location).await?;
+            if schema.group == group.group.name() && !location.schema_held {
+                let caught_up = CAUGHT_UP.with(Rc::clone);
+                schema.version = group.catch_up(tenant, &db, &location, &caught_up).await?;
             }
         }
         Ok(db.locked(lock, schema))
@@ -279,82 +236,12 @@ pub(super) fn now() -> UnixTime {
     UnixTime::from_js_millis(js_sys::Date::now())
 }
 
-/// Brings `tenant`'s database to where `location` says it belongs, the greater of the version
-/// the registry records for it and its group's (as far as this deployment's migrations go),
-/// before its first request in this isolate is served: a tenant restored from an older backup,
-/// or provisioned while a job moved its group, catches up here, and the registry records it.
-/// Only a migration job moves a group, so a deploy with a new migration changes no database by
-/// itself, and a tenant a job left behind on purpose has no group version to catch up to. One
-/// ledger read per isolate and target (and one batch when behind). Concurrent first requests
-/// each read the ledger, which keeps anything from applying twice. A database whose ledger has
-/// drifted, or whose catch-up failed, is served as it is, the reason logged. Answers the
-/// version the database is at.
-async fn catch_up(
-    registry: &Registry<D1>,
-    tenant: &TenantId,
-    db: &TenantDb,
-    group: &SchemaGroup,
-    location: &Location,
-) -> Result<i64, Error> {
-    let latest = group.migrations().len() as i64;
-    let target = location
-        .schema_version
-        .max(location.group_version)
-        .min(latest);
-    if let Some((handled, version)) = CAUGHT_UP.with_borrow(|done| done.get(tenant).copied()) {
-        if handled >= target {
-            return Ok(version);
-        }
-    }
-    let status = schema::status(db, group.migrations()).await?;
-    let mut version = status.version as i64;
-    let name = group.name();
-    if !status.drift.is_empty() {
-        let drift: Vec<String> = status.drift.iter().map(ToString::to_string).collect();
-        worker::console_error!(
-            "edge-tenancy: tenant {tenant}'s database has drifted from schema group {name}: {}",
-            drift.join("; ")
-        );
-    } else if version < target {
-        let to = usize::try_from(target).unwrap_or(0);
-        match group.bring_up_to(db, status.version, to, now()).await {
-            Ok(reached) => {
-                version = reached.version;
-                worker::console_log!(
-                    "edge-tenancy: tenant {tenant}'s database caught up with schema group {name} (version {version})"
-                );
-            }
-            Err(error) => worker::console_error!(
-                "edge-tenancy: tenant {tenant}'s database did not catch up with schema group {name}: {error}"
-            ),
-        }
-    }
-    if version > location.schema_version {
-        let recorded = registry
-            .record_caught_up(tenant, name, version, now())
-            .await;
-        if let Err(error) = recorded {
-            worker::console_error!("edge-tenancy: recording tenant {tenant}'s version: {error}");
-        }
-    }
-    CAUGHT_UP.with_borrow_mut(|done| {
-        if done.len() >= MAX_TENANTS_REMEMBERED {
-            done.clear();
-        }
-        done.insert(tenant.clone(), (target, version));
-    });
-    Ok(version)
-}
-
-/// A bound on the memory the per-isolate tenant sets below take: past it, they start over.
+/// A bound on the memory the per-isolate tenant set below takes: past it, it starts over.
 const MAX_TENANTS_REMEMBERED: usize = 10_000;
 
 thread_local! {
-    /// The tenants whose database this isolate has checked against the version it belongs at,
-    /// that version, and the one the database is at: a job that moves the group has it checked
-    /// again.
-    static CAUGHT_UP: std::cell::RefCell<std::collections::HashMap<TenantId, (i64, i64)>> =
-        Default::default();
+    /// The tenants whose database this isolate has checked against their group's version.
+    static CAUGHT_UP: Rc<CaughtUp> = Rc::default();
 
     /// The tenants whose path this isolate has logged, and which path: a tenant whose binding
     /// arrives (a deploy) is logged again.

@@ -6,14 +6,19 @@
 //! Every method answers a Promise of JSON text, or rejects with an error's JSON (as the sync
 //! exports throw), which `js/index.js` turns into an `EdgeTenancyError`.
 
-use crate::edges::{ControlEdges, CustomBackend, JsHooks, JsRuntime, JsSql, JsTransport};
+use crate::edges::{
+    ControlEdges, CustomBackend, JsBindings, JsHooks, JsRuntime, JsSql, JsTransport,
+};
 use crate::error_json;
 use edge_tenancy::cloudflare::d1::{Jurisdiction, LocationHint};
 use edge_tenancy::cloudflare::{AccountId, ApiToken, Client, ClientOptions, DatabaseId};
+use edge_tenancy::control::jobs::JobControl;
 use edge_tenancy::control::{Provisioner, Registry};
-use edge_tenancy::database::d1::{query_error, D1Backend, D1Options};
-use edge_tenancy::database::Backend;
-use edge_tenancy::lookup::{CachePolicy, Location, Lookup, TenantCache, TenantStatus};
+use edge_tenancy::database::d1::schema_group::{drive_limits, job_request};
+use edge_tenancy::database::d1::{query_error, CaughtUp, D1Backend, D1Group, D1Options, Migrating};
+use edge_tenancy::database::{Backend, Hooks};
+use edge_tenancy::lookup::{CachePolicy, Lookup, TenantCache, TenantStatus};
+use edge_tenancy::schema::{Migrations, SchemaGroup};
 use edge_tenancy::sql::{Statement, Value};
 use edge_tenancy::{config, Error, TenantId, UnixTime};
 use js_sys::Promise;
@@ -71,6 +76,45 @@ struct D1Settings {
     bind_to: Option<String>,
     #[serde(default = "default_max_bindings")]
     max_bindings: usize,
+    #[serde(default)]
+    schema: Option<SchemaSettings>,
+}
+
+/// `createD1Factory`'s `schema`: the group its tenants are provisioned into, and its migrations,
+/// as a wrangler `migrations/` folder's files (`{"0001_init.sql": sql}`, applied by their
+/// numbers) or a list (`[{name, sql}]`, applied in its order).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaSettings {
+    group: String,
+    migrations: MigrationSettings,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MigrationSettings {
+    Files(std::collections::BTreeMap<String, String>),
+    List(Vec<NamedMigration>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamedMigration {
+    name: String,
+    sql: String,
+}
+
+impl SchemaSettings {
+    fn group(self) -> Result<SchemaGroup, JsError> {
+        let migrations = match self.migrations {
+            MigrationSettings::Files(files) => Migrations::from_files(files),
+            MigrationSettings::List(list) => {
+                Migrations::new(list.into_iter().map(|m| (m.name, m.sql)))
+            }
+        };
+        let migrations = migrations.map_err(|e| refused(&format!("schema.migrations: {e}")))?;
+        SchemaGroup::new(self.group, migrations).map_err(|e| refused(&format!("schema.group: {e}")))
+    }
 }
 
 /// A setting of `createD1Factory` refused, in the words of the package's other settings checks
@@ -91,8 +135,9 @@ fn default_max_bindings() -> usize {
 /// plane), or the JS factory's own calls.
 enum Maker {
     D1 {
-        client: Box<Client<JsTransport, JsRuntime>>,
+        client: Rc<Client<JsTransport, JsRuntime>>,
         options: D1Options,
+        schema: Option<SchemaGroup>,
     },
     Custom,
 }
@@ -104,7 +149,12 @@ struct Inner {
     cache: TenantCache,
     migrated: Cell<bool>,
     runtime: JsRuntime,
+    bindings: JsBindings,
+    caught_up: CaughtUp,
 }
+
+/// The D1 factory's schema group, its databases reached from here.
+type Group<'a> = D1Group<'a, JsSql, JsTransport, JsRuntime, JsBindings>;
 
 /// A tenant registry with the databases it provisions.
 #[wasm_bindgen]
@@ -179,6 +229,11 @@ fn tenant(id: &str) -> Result<TenantId, Error> {
     Ok(TenantId::parse(id)?)
 }
 
+fn job_id(id: &str) -> Result<i64, Error> {
+    id.parse()
+        .map_err(|_| Error::NotFound("no such schema job"))
+}
+
 impl Inner {
     async fn registry(&self) -> Result<&Registry<JsSql>, Error> {
         if !self.migrated.get() {
@@ -207,14 +262,43 @@ impl Inner {
         Ok((answer.lookup, answer.kept_until.unwrap_or(now)))
     }
 
+    /// The D1 factory's schema group as its databases are reached from here, or
+    /// [`Error::NotConfigured`] without one.
+    fn group(&self) -> Result<Group<'_>, Error> {
+        let Maker::D1 {
+            client,
+            options,
+            schema: Some(group),
+        } = &self.maker
+        else {
+            return Err(Error::NotConfigured(
+                "no schema group is configured (createD1Factory's schema)",
+            ));
+        };
+        Ok(D1Group {
+            group,
+            registry: &self.registry,
+            client,
+            options,
+            bindings: &self.bindings,
+            cache: &self.cache,
+            log: &self.edges,
+        })
+    }
+
     /// Provisions or deprovisions `tenant` with the configured backend; the cache forgets what
     /// it knew of it either way.
     async fn change(&self, tenant: &TenantId, change: Change) -> Result<String, Error> {
         let registry = self.registry().await?;
         let outcome = match &self.maker {
-            Maker::D1 { client, options } => {
+            Maker::D1 {
+                client, options, ..
+            } => {
                 let backend = d1_backend(client, options)?;
-                let hooks = JsHooks::new(self.edges.clone(), Some(client));
+                let hooks = Migrating {
+                    hooks: &JsHooks::new(self.edges.clone(), Some(client)),
+                    group: self.group().ok(),
+                };
                 self.run(registry, &backend, &hooks, tenant, change).await
             }
             Maker::Custom => {
@@ -227,11 +311,11 @@ impl Inner {
         outcome
     }
 
-    async fn run<B: Backend>(
+    async fn run<B: Backend, H: Hooks>(
         &self,
         registry: &Registry<JsSql>,
         backend: &B,
-        hooks: &JsHooks<'_>,
+        hooks: &H,
         tenant: &TenantId,
         change: Change,
     ) -> Result<String, Error> {
@@ -358,8 +442,9 @@ impl Control {
                 D1Backend::new(&client, options.clone())
                     .map_err(|e| refused(e.0.strip_prefix("d1.").unwrap_or(&e.0)))?;
                 Maker::D1 {
-                    client: Box::new(client),
+                    client: Rc::new(client),
                     options,
+                    schema: settings.schema.map(SchemaSettings::group).transpose()?,
                 }
             }
         };
@@ -367,10 +452,12 @@ impl Control {
             inner: Rc::new(Inner {
                 registry: Registry::new(JsSql(edges.clone())),
                 runtime: JsRuntime(edges.clone()),
+                bindings: JsBindings(edges.clone()),
                 edges,
                 maker,
                 cache: TenantCache::new(CachePolicy::default()),
                 migrated: Cell::new(false),
+                caught_up: CaughtUp::default(),
             }),
         })
     }
@@ -385,39 +472,48 @@ impl Control {
     }
 
     /// Where a ready tenant's database is, and until when JS may keep that answer:
-    /// `{"databaseId", "binding", "schemaGroup", "schemaHeld", "until"}` (`binding` and
-    /// `schemaGroup` null when it has none, `until` in milliseconds); 404/503 errors as the
-    /// pipeline gives them.
+    /// `{"databaseId", "binding", "schemaGroup", "schemaVersion", "schemaHeld", "until"}`
+    /// (`binding` and `schemaGroup` null when it has none, `until` in milliseconds); 404/503
+    /// errors as the pipeline gives them. A database of the factory's schema group is first
+    /// brought to where its group stands, once per isolate and version.
     pub fn locate(&self, tenant: String) -> Promise {
         promise(self.inner.clone(), move |inner| async move {
-            let (lookup, until) = inner.lookup(&self::tenant(&tenant)?).await?;
-            match (lookup.status, lookup.location) {
-                (
-                    TenantStatus::Ready,
-                    Some(Location {
-                        database_id,
-                        binding,
-                        schema_group,
-                        schema_held,
-                        ..
-                    }),
-                ) => Ok(serde_json::json!({
-                    "databaseId": database_id,
-                    "binding": binding,
-                    "schemaGroup": schema_group,
-                    "schemaHeld": schema_held,
-                    "until": until.millis(),
-                })
-                .to_string()),
-                (TenantStatus::NotFound, _) => Err(Error::TenantNotFound),
+            let tenant = self::tenant(&tenant)?;
+            let (lookup, until) = inner.lookup(&tenant).await?;
+            let location = match (lookup.status, lookup.location) {
+                (TenantStatus::Ready, Some(location)) => location,
+                (TenantStatus::NotFound, _) => return Err(Error::TenantNotFound),
                 (TenantStatus::Unavailable { retry_after_secs }, _) => {
-                    Err(Error::TenantUnavailable { retry_after_secs })
+                    return Err(Error::TenantUnavailable { retry_after_secs })
                 }
                 // Ready without a database: a row the registry should not hold.
-                (TenantStatus::Ready, None) => Err(Error::Storage(edge_tenancy::sql::SqlError(
-                    format!("the registry holds tenant {tenant} ready without a database"),
-                ))),
+                (TenantStatus::Ready, None) => {
+                    return Err(Error::Storage(edge_tenancy::sql::SqlError(format!(
+                        "the registry holds tenant {tenant} ready without a database"
+                    ))))
+                }
+            };
+            let mut version = location.schema_version;
+            if let Ok(group) = inner.group() {
+                // Not while a job holds it: the job is migrating it.
+                if location.schema_group.as_deref() == Some(group.group.name())
+                    && !location.schema_held
+                {
+                    let db = group.database(&location.database_id, location.binding.as_deref())?;
+                    version = group
+                        .catch_up(&tenant, &db, &location, &inner.caught_up)
+                        .await?;
+                }
             }
+            Ok(serde_json::json!({
+                "databaseId": location.database_id,
+                "binding": location.binding,
+                "schemaGroup": location.schema_group,
+                "schemaVersion": version,
+                "schemaHeld": location.schema_held,
+                "until": until.millis(),
+            })
+            .to_string())
         })
     }
 
@@ -481,6 +577,83 @@ impl Control {
             }
             let page = inner.registry().await?.list(after.as_ref(), limit).await?;
             Ok(to_json(&page))
+        })
+    }
+
+    /// Submits a migration job over the schema group, `body` as `POST /schema/jobs` takes it
+    /// ([`job_request`]): the job's report, with the lint's `warnings`.
+    #[wasm_bindgen(js_name = submitJob)]
+    pub fn submit_job(&self, body: String) -> Promise {
+        promise(self.inner.clone(), move |inner| async move {
+            inner.registry().await?;
+            let (settings, canary) = job_request(&body)?;
+            let submitted = inner.group()?.submit_job(settings, &canary).await?;
+            let mut report = submitted.job.report(now(), false);
+            report["warnings"] = serde_json::json!(submitted.warnings);
+            Ok(report.to_string())
+        })
+    }
+
+    /// Job `id`'s report, with each tenant's task when `tasks`.
+    pub fn job(&self, id: String, tasks: bool) -> Promise {
+        promise(self.inner.clone(), move |inner| async move {
+            inner.registry().await?;
+            let record = inner.group()?.job(job_id(&id)?).await?;
+            Ok(record.report(now(), tasks).to_string())
+        })
+    }
+
+    /// `action` on job `id`: `drive` (within `calls` database calls and subrequests and `secs`
+    /// seconds, [`drive_limits`]), `pause`, `resume` or `cancel`. The job's report.
+    #[wasm_bindgen(js_name = actOnJob)]
+    pub fn act_on_job(
+        &self,
+        id: String,
+        action: String,
+        calls: Option<u32>,
+        secs: Option<u32>,
+    ) -> Promise {
+        promise(self.inner.clone(), move |inner| async move {
+            inner.registry().await?;
+            let (group, id) = (inner.group()?, job_id(&id)?);
+            let record = match action.as_str() {
+                "drive" => {
+                    let (calls, time) = drive_limits(calls.map(u64::from), secs.map(u64::from));
+                    group.drive_job(id, calls, time).await?
+                }
+                "pause" => group.control_job(id, JobControl::Pause).await?,
+                "resume" => group.control_job(id, JobControl::Resume).await?,
+                "cancel" => group.control_job(id, JobControl::Cancel).await?,
+                _ => {
+                    return Err(Error::NotFound(
+                        "no such action: drive, pause, resume or cancel",
+                    ))
+                }
+            };
+            Ok(record.report(now(), false).to_string())
+        })
+    }
+
+    /// Drives every job not over, oldest first, within `calls` database calls and subrequests
+    /// and `secs` seconds in all (a scheduled handler's): `{"jobs": [report…]}`.
+    #[wasm_bindgen(js_name = driveJobs)]
+    pub fn drive_jobs(&self, calls: u32, secs: u32) -> Promise {
+        promise(self.inner.clone(), move |inner| async move {
+            inner.registry().await?;
+            let time = std::time::Duration::from_secs(u64::from(secs));
+            let driven = inner.group()?.drive_jobs(calls as usize, time).await?;
+            let reports: Vec<_> = driven.iter().map(|r| r.report(now(), false)).collect();
+            Ok(serde_json::json!({ "jobs": reports }).to_string())
+        })
+    }
+
+    /// A page of the schema group's drift report: `{"tenants", "next"}` ([`D1Group::drift`]).
+    pub fn drift(&self, after: Option<String>, limit: u32) -> Promise {
+        promise(self.inner.clone(), move |inner| async move {
+            let after = after.as_deref().map(self::tenant).transpose()?;
+            inner.registry().await?;
+            let page = inner.group()?.drift(after.as_ref(), limit as usize).await?;
+            Ok(page.to_string())
         })
     }
 

@@ -10,7 +10,7 @@ use edge_tenancy::cloudflare::{
     ApiError, Client, DatabaseId, HttpRequest, HttpResponse, Runtime, Transport, TransportError,
 };
 use edge_tenancy::control::TenantRecord;
-use edge_tenancy::database::d1::restore_dump;
+use edge_tenancy::database::d1::{restore_dump, Bindings, Level, Log};
 use edge_tenancy::database::{Backend, Bound, Hooks, Made};
 use edge_tenancy::sql::{Row, SqlDatabase, SqlError, Statement, Value};
 use edge_tenancy::{Error, TenantId, UnixTime};
@@ -28,10 +28,14 @@ extern "C" {
     #[derive(Clone)]
     pub type ControlEdges;
 
-    /// Runs `[{sql, params}]` as one D1 batch on the registry: `{"rows": [[row…]…]}` or
-    /// `{"error": why}`.
+    /// Runs `[{sql, params}]` as one D1 batch on the registry, or on the D1 binding `binding`
+    /// names: `{"rows": [[row…]…]}` or `{"error": why}`.
     #[wasm_bindgen(method)]
-    fn batch(this: &ControlEdges, statements: String) -> Promise;
+    fn batch(this: &ControlEdges, statements: String, binding: Option<String>) -> Promise;
+
+    /// Whether the Worker has the D1 binding `binding` and it reaches database `id`.
+    #[wasm_bindgen(method)]
+    fn bound(this: &ControlEdges, binding: &str, id: &str) -> bool;
 
     /// Sends `{method, url, headers}` with `body`, giving up after `timeout_ms`:
     /// `{"status", "headers", "body"}`, `{"timeout": true}` or `{"error": why}`.
@@ -70,6 +74,10 @@ extern "C" {
     /// Logs a line for the operator (never sent to a client).
     #[wasm_bindgen(method)]
     pub fn log(this: &ControlEdges, message: &str);
+
+    /// `console.log(message)`: what went as planned.
+    #[wasm_bindgen(method)]
+    pub fn info(this: &ControlEdges, message: &str);
 }
 
 /// What JS's text answers carry when something failed.
@@ -110,8 +118,38 @@ async fn outcome(promise: Promise) -> Result<(), String> {
     }
 }
 
+impl Log for ControlEdges {
+    fn log(&self, level: Level, message: &str) {
+        match level {
+            Level::Info => self.info(message),
+            Level::Error => ControlEdges::log(self, message),
+        }
+    }
+}
+
 /// The registry's D1 binding.
 pub struct JsSql(pub ControlEdges);
+
+/// A tenant's database through the Worker's D1 binding, for the schema group's jobs and
+/// catch-ups.
+pub struct JsBound {
+    edges: ControlEdges,
+    binding: String,
+}
+
+/// The Worker's D1 bindings, as JS finds them in the factory's `env`.
+pub struct JsBindings(pub ControlEdges);
+
+impl Bindings for JsBindings {
+    type Db = JsBound;
+
+    fn bound(&self, binding: &str, id: &str) -> Option<JsBound> {
+        self.0.bound(binding, id).then(|| JsBound {
+            edges: self.0.clone(),
+            binding: binding.to_owned(),
+        })
+    }
+}
 
 fn param(value: &Value) -> serde_json::Value {
     match value {
@@ -126,29 +164,46 @@ fn param(value: &Value) -> serde_json::Value {
     }
 }
 
+/// `statements` as one batch on the registry (`binding` none) or a tenant's binding.
+async fn batch(
+    edges: &ControlEdges,
+    binding: Option<&str>,
+    statements: Vec<Statement>,
+) -> Result<Vec<Vec<Row>>, SqlError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        rows: Option<Vec<Vec<Row>>>,
+        error: Option<String>,
+    }
+    let body: Vec<_> = statements
+        .iter()
+        .map(|s| json!({ "sql": s.sql, "params": s.params.iter().map(param).collect::<Vec<_>>() }))
+        .collect();
+    let sent = edges.batch(
+        serde_json::Value::from(body).to_string(),
+        binding.map(str::to_owned),
+    );
+    let answer = text(sent).await.map_err(SqlError)?;
+    match serde_json::from_str::<Answer>(&answer) {
+        Ok(Answer {
+            rows: Some(rows), ..
+        }) => Ok(rows),
+        Ok(Answer {
+            error: Some(why), ..
+        }) => Err(SqlError(why)),
+        _ => Err(SqlError("the D1 binding answered no rows".into())),
+    }
+}
+
 impl SqlDatabase for JsSql {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
-        #[derive(Deserialize)]
-        struct Answer {
-            rows: Option<Vec<Vec<Row>>>,
-            error: Option<String>,
-        }
-        let body: Vec<_> = statements
-            .iter()
-            .map(|s| json!({ "sql": s.sql, "params": s.params.iter().map(param).collect::<Vec<_>>() }))
-            .collect();
-        let answer = text(self.0.batch(serde_json::Value::from(body).to_string()))
-            .await
-            .map_err(SqlError)?;
-        match serde_json::from_str::<Answer>(&answer) {
-            Ok(Answer {
-                rows: Some(rows), ..
-            }) => Ok(rows),
-            Ok(Answer {
-                error: Some(why), ..
-            }) => Err(SqlError(why)),
-            _ => Err(SqlError("the registry binding answered no rows".into())),
-        }
+        batch(&self.0, None, statements).await
+    }
+}
+
+impl SqlDatabase for JsBound {
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
+        batch(&self.edges, Some(&self.binding), statements).await
     }
 }
 

@@ -1,0 +1,183 @@
+// Multi-database schema in the npm package, in workerd: createD1Factory's `schema` setting over
+// the local Cloudflare API, as three deployments of one Worker share a registry (each with one
+// more migration). Tenants are provisioned at the group's version; their handles refuse schema
+// changes by every path (403 `blocked`); a migration job submitted, driven and committed through
+// the control-plane routes holds writes while it runs (503 `schema_migrating`, reads go on); a
+// tenant provisioned meanwhile catches up on its first request; a migration one tenant's data
+// refuses ends the job `dry_run_failed` with nothing changed; bad requests get clear errors.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { Miniflare } from "miniflare";
+import * as jose from "jose";
+import { ROOT, COMPATIBILITY_DATE, bundleWithWrangler, json } from "./helpers.mjs";
+import { localApiWorker, localD1Worker } from "../local-api/testing.mjs";
+
+const API = localApiWorker();
+const { LOCAL_ACCOUNT_ID, LOCAL_API_TOKEN } = API.bindings;
+const SECRET = new TextEncoder().encode("hono-schema-secret-0123456789abcdef0123456789");
+const sign = (claims) => new jose.SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(SECRET);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let mf;
+const deployments = {};
+before(async () => {
+  const scriptPath = bundleWithWrangler(join(ROOT, "tests/workers/hono-schema"));
+  // The same Worker deployed three times, each with one more migration, on one registry.
+  const deployment = (migrations) => ({
+    name: `schema-v${migrations}`,
+    modules: true,
+    scriptPath,
+    modulesRoot: dirname(scriptPath),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: COMPATIBILITY_DATE,
+    d1Databases: { CONTROL_PLANE: "control-plane" },
+    serviceBindings: { CLOUDFLARE_API: API.name },
+    bindings: { ACCOUNT_ID: LOCAL_ACCOUNT_ID, API_TOKEN: LOCAL_API_TOKEN, MIGRATIONS: String(migrations) },
+  });
+  mf = new Miniflare({ workers: [deployment(1), deployment(2), deployment(3), API, localD1Worker()] });
+  for (const v of [1, 2, 3]) deployments[v] = await mf.getWorker(`schema-v${v}`);
+});
+after(() => mf?.dispose());
+
+/** `method path` on deployment `v`, as `token` (an administrator by default). */
+async function call(v, method, path, { token, body, text } = {}) {
+  token ??= await sign({ tenant: "main", sub: "ops", scope: "tenants:admin" });
+  const res = await deployments[v].fetch(`http://spec${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: text ?? (body === undefined ? undefined : JSON.stringify(body)),
+  });
+  return { status: res.status, headers: res.headers, body: await json(res) };
+}
+const member = (tenant) => sign({ tenant, sub: `${tenant}-user` });
+
+/** Drives job `id` on deployment `v`, `secs` at a time, until it is over or `until(report)` holds. */
+async function drive(v, id, { secs = 10, until = (report) => report.outcome !== null } = {}) {
+  for (let round = 0; round < 40; round++) {
+    const driven = await call(v, "POST", `/schema/jobs/${id}/drive?calls=200&secs=${secs}`);
+    assert.equal(driven.status, 200, JSON.stringify(driven.body));
+    if (until(driven.body)) return driven.body;
+    await sleep(250);
+  }
+  assert.fail(`job ${id} did not get there`);
+}
+
+test("tenants get the group's schema, refuse their own changes, and move together in a job that holds their writes", async () => {
+  for (const id of ["acme", "globex"]) {
+    const made = await call(1, "POST", "/tenants", { body: { id } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.deepEqual([made.body.state, made.body.schema_group, made.body.schema_version], ["ready", "app", 1]);
+  }
+  const acme = await member("acme");
+  assert.equal((await call(1, "POST", "/t/acme/notes", { token: acme, body: { body: "first" } })).status, 201);
+  assert.deepEqual((await call(1, "GET", "/t/acme/notes", { token: acme })).body, { notes: [{ id: 1, body: "first" }] });
+
+  // Schema changes are refused whichever way they are sent, before they reach D1.
+  for (const how of ["prepare", "exec", "batch", "session"]) {
+    for (const sql of ["CREATE TABLE extra (a)", "DROP TABLE notes", "/* x */ alter table notes add column y", "PRAGMA writable_schema = 1"]) {
+      const refused = await call(1, "POST", `/t/acme/ddl/${how}`, { token: acme, text: sql });
+      assert.equal(refused.status, 403, `${how} ${sql}: ${JSON.stringify(refused.body)}`);
+      assert.equal(refused.body.error.code, "blocked");
+    }
+  }
+  assert.deepEqual((await call(1, "GET", "/t/acme/notes", { token: acme })).body.notes.length, 1);
+
+  // The second deployment's migration, submitted as a job: dry runs, then writes held.
+  const submitted = await call(2, "POST", "/schema/jobs", { body: { hold_secs: 3, concurrency: 2 } });
+  assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+  assert.deepEqual([submitted.body.group, submitted.body.version, submitted.body.warnings], ["app", 2, []]);
+  const id = submitted.body.id;
+  const again = await call(2, "POST", "/schema/jobs", { body: {} });
+  assert.equal(again.status, 409, JSON.stringify(again.body));
+  // A second at a time: the hold outlasts it, so the driver leaves the job holding.
+  const holding = await drive(2, id, { secs: 1, until: (r) => r.outcome !== null || r.phase.hold?.since != null });
+  assert.equal(holding.outcome, null, JSON.stringify(holding));
+  // Held: writes wait, reads go on.
+  const held = await call(2, "POST", "/t/acme/notes", { token: acme, body: { body: "during" } });
+  assert.equal(held.status, 503, JSON.stringify(held.body));
+  assert.equal(held.body.error.code, "schema_migrating");
+  assert.equal(held.headers.get("retry-after"), "10");
+  assert.equal((await call(2, "GET", "/t/acme/notes", { token: acme })).status, 200);
+  // A tenant provisioned now is not in the job: it starts at the group's version so far.
+  const late = await call(1, "POST", "/tenants", { body: { id: "newco" } });
+  assert.deepEqual([late.status, late.body.schema_version], [201, 1]);
+
+  await sleep(3_000);
+  const done = await drive(2, id);
+  assert.equal(done.outcome, "committed", JSON.stringify(done));
+  assert.equal(done.counts.migrated, 2, JSON.stringify(done.counts));
+  const report = await call(2, "GET", `/schema/jobs/${id}?tasks=1`);
+  assert.deepEqual(report.body.tasks.map((t) => t.tenant).sort(), ["acme", "globex"]);
+
+  // Writes are back, on the new schema.
+  assert.equal((await call(2, "POST", "/t/acme/notes", { token: acme, body: { body: "after" } })).status, 201);
+  assert.deepEqual((await call(2, "GET", "/t/acme/notes", { token: acme })).body.notes, [
+    { id: 1, body: "first", done: 0 },
+    { id: 2, body: "after", done: 0 },
+  ]);
+  // The tenant provisioned during the job catches up on its first request, and the registry
+  // records it.
+  const newco = await member("newco");
+  assert.equal((await call(2, "POST", "/t/newco/notes", { token: newco, body: { body: "n" } })).status, 201);
+  assert.deepEqual((await call(2, "GET", "/t/newco/notes", { token: newco })).body.notes, [{ id: 1, body: "n", done: 0 }]);
+  assert.equal((await call(2, "GET", "/tenants/newco")).body.schema_version, 2);
+
+  const drift = await call(2, "GET", "/schema/drift?limit=2");
+  assert.equal(drift.status, 200, JSON.stringify(drift.body));
+  assert.deepEqual(drift.body.tenants.map((t) => [t.tenant, t.version, t.pending, t.drift]), [
+    ["acme", 2, [], []],
+    ["globex", 2, [], []],
+  ]);
+  assert.equal(drift.body.next, "globex");
+  const rest = await call(2, "GET", "/schema/drift?after=globex");
+  assert.deepEqual(rest.body.tenants.map((t) => [t.tenant, t.version]), [["newco", 2]]);
+  assert.equal(rest.body.next, null);
+});
+
+test("a migration one tenant's data refuses ends the job dry_run_failed, nothing changed; the cron drives it", async () => {
+  const acme = await member("acme");
+  // Two notes alike: the third migration's unique index cannot be made on acme.
+  for (const body of ["same", "same"]) assert.equal((await call(2, "POST", "/t/acme/notes", { token: acme, body: { body } })).status, 201);
+  const submitted = await call(3, "POST", "/schema/jobs", {});
+  assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+  let report;
+  for (let round = 0; round < 40 && !report?.outcome; round++) {
+    const cron = await call(3, "POST", "/cron");
+    assert.equal(cron.status, 200, JSON.stringify(cron.body));
+    report = cron.body.jobs.find((j) => j.id === submitted.body.id) ?? (await call(3, "GET", `/schema/jobs/${submitted.body.id}`)).body;
+  }
+  assert.equal(report.outcome, "dry_run_failed", JSON.stringify(report));
+  assert.deepEqual(report.failing.map((f) => f.tenant), ["acme"]);
+  assert.match(JSON.stringify(report.failing), /UNIQUE/);
+  const drift = await call(3, "GET", "/schema/drift");
+  assert.deepEqual(drift.body.tenants.map((t) => [t.tenant, t.version, t.pending]), [
+    ["acme", 2, ["0003_unique.sql"]],
+    ["globex", 2, ["0003_unique.sql"]],
+    ["newco", 2, ["0003_unique.sql"]],
+  ]);
+  // Writes were never held: a dry run changes nothing.
+  assert.equal((await call(3, "POST", "/t/acme/notes", { token: acme, body: { body: "still" } })).status, 201);
+});
+
+test("bad job requests are refused with clear errors", async () => {
+  const cases = [
+    ["POST", "/schema/jobs", { text: '{"concurrency": 0}' }, 400, /concurrency is 1 to 50/],
+    ["POST", "/schema/jobs", { text: '{"holdSecs": 5}' }, 400, /expected \{"dry_run_only"/],
+    ["POST", "/schema/jobs", { text: "not json" }, 400, /expected/],
+    ["POST", "/schema/jobs", { text: '{"canary": ["nobody"]}' }, 400, /canary/],
+    ["GET", "/schema/jobs/abc", {}, 404, /no such schema job/],
+    ["GET", "/schema/jobs/999", {}, 404, /.+/],
+    ["POST", "/schema/jobs/1/explode", {}, 404, /no such action/],
+    ["POST", "/schema/jobs/1/drive?calls=lots", {}, 400, /calls is a whole number/],
+    ["GET", "/schema/drift?after=Not%20An%20Id", {}, 400, /.+/],
+  ];
+  for (const [method, path, options, status, message] of cases) {
+    const res = await call(2, method, path, options);
+    assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.body)}`);
+    assert.match(res.body.error.message, message, `${method} ${path}`);
+  }
+  // A tenant's member is no administrator.
+  const refused = await call(2, "GET", "/schema/drift", { token: await member("acme") });
+  assert.equal(refused.status, 403);
+});
