@@ -49,6 +49,8 @@ export type MultiTenancyVariables = {
   principal: Principal | null;
   /** The tenant's database, with a D1 factory (its binding, or the REST API). */
   database: D1Database;
+  /** Where the tenant's database stands in its schema group (after any catch-up), when it is in one. */
+  schema?: { group: string; version: number };
 };
 
 /**

@@ -88,13 +88,14 @@ async function adaptersFor(iso, tenantId) {
 
 // Hands the handler the adapters at `c.env.data` on a copy of env: the runtime's env object is
 // shared by every request of the isolate and is never written.
-function put(c, { adapters, database }) {
+function put(c, { adapters, database, schemaGroup, schemaVersion }) {
   const env = Object.create(c.env ?? null);
   // Assigned, the fast way, unless env has a `data` of its own that assignment would not shadow.
   if (c.env != null && "data" in c.env) Object.defineProperty(env, "data", { value: adapters, enumerable: true });
   else env.data = adapters;
   c.env = env;
   if (database !== undefined) c.set("database", database);
+  if (schemaGroup != null) c.set("schema", { group: schemaGroup, version: schemaVersion });
 }
 
 // Puts the tenant's adapters on the context: at once (undefined) when what is kept of the tenant

@@ -71,7 +71,7 @@ test("tenants get the group's schema, refuse their own changes, and move togethe
   }
   const acme = await member("acme");
   assert.equal((await call(1, "POST", "/t/acme/notes", { token: acme, body: { body: "first" } })).status, 201);
-  assert.deepEqual((await call(1, "GET", "/t/acme/notes", { token: acme })).body, { notes: [{ id: 1, body: "first" }] });
+  assert.deepEqual((await call(1, "GET", "/t/acme/notes", { token: acme })).body, { notes: [{ id: 1, body: "first" }], schema: { group: "app", version: 1 } });
 
   // Schema changes are refused whichever way they are sent, before they reach D1.
   for (const how of ["prepare", "exec", "batch", "session"]) {
@@ -86,7 +86,10 @@ test("tenants get the group's schema, refuse their own changes, and move togethe
   // The second deployment's migration, submitted as a job: dry runs, then writes held.
   const submitted = await call(2, "POST", "/schema/jobs", { body: { hold_secs: 3, concurrency: 2 } });
   assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
-  assert.deepEqual([submitted.body.group, submitted.body.version, submitted.body.warnings], ["app", 2, []]);
+  assert.deepEqual([submitted.body.group, submitted.body.version], ["app", 2]);
+  // A hold this short is for a test: the answer says what it risks.
+  assert.equal(submitted.body.warnings.length, 1);
+  assert.match(submitted.body.warnings[0], /^hold_secs 3 is shorter than the 65 s the guarantee needs/);
   const id = submitted.body.id;
   const again = await call(2, "POST", "/schema/jobs", { body: {} });
   assert.equal(again.status, 409, JSON.stringify(again.body));
@@ -120,7 +123,7 @@ test("tenants get the group's schema, refuse their own changes, and move togethe
   // records it.
   const newco = await member("newco");
   assert.equal((await call(2, "POST", "/t/newco/notes", { token: newco, body: { body: "n" } })).status, 201);
-  assert.deepEqual((await call(2, "GET", "/t/newco/notes", { token: newco })).body.notes, [{ id: 1, body: "n", done: 0 }]);
+  assert.deepEqual((await call(2, "GET", "/t/newco/notes", { token: newco })).body, { notes: [{ id: 1, body: "n", done: 0 }], schema: { group: "app", version: 2 } });
   assert.equal((await call(2, "GET", "/tenants/newco")).body.schema_version, 2);
 
   const drift = await call(2, "GET", "/schema/drift?limit=2");

@@ -261,11 +261,20 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
         }
         // The canaries in the order given, then the rest in id order.
         tenants.sort_by_key(|t| first.iter().position(|f| f == t).unwrap_or(usize::MAX));
+        let mut warnings: Vec<String> = findings.iter().map(lint_line).collect();
+        let safe = Settings::default().hold_ms;
+        if settings.hold_ms < safe && !settings.dry_run_only {
+            warnings.push(format!(
+                "hold_secs {} is shorter than the {} s the guarantee needs (the tenant cache's 60 s, the restore point's second, and a request's own time): a write from an isolate that has not seen the hold may land after a restore point and be lost to a rollback",
+                settings.hold_ms / 1_000,
+                safe / 1_000
+            ));
+        }
         let job = Job::new(self.group.name(), self.latest(), tenants, settings);
         let id = self.registry.submit_job(&job, self.now()).await?;
         Ok(Submitted {
             job: self.registry.job(id).await?,
-            warnings: findings.iter().map(lint_line).collect(),
+            warnings,
         })
     }
 

@@ -37,7 +37,7 @@ function setup(env) {
   app.use("/t/*", tenancy.middleware);
   app.get("/t/:tenant/notes", async (c) => {
     const { results } = await c.env.data.db.prepare("SELECT * FROM notes ORDER BY id").all();
-    return c.json({ notes: results });
+    return c.json({ notes: results, schema: c.var.schema });
   });
   app.post("/t/:tenant/notes", async (c) => {
     const { body } = await c.req.json();
