@@ -10,11 +10,15 @@
 # signature backend, beside a bare workers-rs worker (see bench/sizes.mjs); `bash bench/run.sh
 # schema-jobs [tenants] [rest|binding]` a migration job over that many tenant databases (1,000)
 # under the API's real rate limit, over the REST and the binding paths (see
-# bench/schema/jobs.mjs).
+# bench/schema/jobs.mjs); `bash bench/run.sh registry` the tenant registry's reads at 1,000,
+# 10,000 and 100,000 tenants, natively on SQLite (see src/control/scale.rs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 bash "$ROOT/scripts/setup.sh"
 source "$ROOT/scripts/env.sh"
+if [ "${1:-}" = registry ]; then
+  exec cargo test --quiet --release -p edge-tenancy registry_at_scale -- --ignored --nocapture
+fi
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" js
 case "${1:-run}" in
@@ -25,5 +29,5 @@ case "${1:-run}" in
   sizes) exec node "$ROOT/bench/sizes.mjs" ;;
   middleware) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/middleware/run.mjs" ;;
   schema-jobs) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/schema/jobs.mjs" "${@:2}" ;;
-  *) echo "usage: bench/run.sh [run|profile|in-process|first-sight|middleware|sizes|schema-jobs [tenants] [rest|binding]]" >&2; exit 2 ;;
+  *) echo "usage: bench/run.sh [run|profile|in-process|first-sight|middleware|sizes|schema-jobs [tenants] [rest|binding]|registry]" >&2; exit 2 ;;
 esac

@@ -135,9 +135,25 @@ impl<D: SqlDatabase> Registry<D> {
 
     /// The ready tenants of `group`, in id order.
     pub async fn group_tenants(&self, group: &str) -> Result<Vec<TenantId>, Error> {
+        self.group_page(group, None, None).await
+    }
+
+    /// Up to `limit` (all, when none) of `group`'s ready tenants after `after`, in id order: a
+    /// page read through the group's index, whatever the registry's size.
+    pub async fn group_page(
+        &self,
+        group: &str,
+        after: Option<&TenantId>,
+        limit: Option<u32>,
+    ) -> Result<Vec<TenantId>, Error> {
         let select = Statement::new(
-            "SELECT id FROM edge_tenancy_tenants WHERE schema_group = ? AND state = 'ready' ORDER BY id",
-            vec![group.into()],
+            "SELECT id FROM edge_tenancy_tenants WHERE schema_group = ?1 AND state = 'ready' \
+             AND id > ?2 ORDER BY id LIMIT ?3",
+            vec![
+                group.into(),
+                after.map_or("", TenantId::as_str).into(),
+                Value::Integer(limit.map_or(-1, i64::from)),
+            ],
         );
         let rows = self.rows(select).await?;
         rows.iter()

@@ -104,6 +104,10 @@ const MIGRATIONS: &[&[&str]] = &[
         "ALTER TABLE edge_tenancy_schema_groups ADD COLUMN database_id TEXT",
         "ALTER TABLE edge_tenancy_tenants ADD COLUMN schema_pinned INTEGER NOT NULL DEFAULT 0",
     ],
+    // 7: the jobs not over, found without reading every job ever run (a scheduled driver asks
+    // each minute).
+    &["CREATE INDEX IF NOT EXISTS edge_tenancy_schema_jobs_live
+        ON edge_tenancy_schema_jobs (id) WHERE active = 1"],
 ];
 
 /// The version the code expects.

@@ -11,6 +11,8 @@ pub mod registry;
 #[cfg(test)]
 mod model;
 #[cfg(test)]
+mod scale;
+#[cfg(test)]
 mod tests;
 
 pub use provision::{Deprovisioned, Provisioned, Provisioner, DEFAULT_LEASE};

@@ -374,12 +374,9 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
     ) -> Result<serde_json::Value, Error> {
         let limit = limit.clamp(1, 100);
         let migrations = self.group.migrations();
-        let tenants = self.registry.group_tenants(self.group.name()).await?;
-        let page: Vec<TenantId> = tenants
-            .into_iter()
-            .filter(|t| after.is_none_or(|after| t > after))
-            .take(limit)
-            .collect();
+        let page = (self.registry)
+            .group_page(self.group.name(), after, Some(limit as u32))
+            .await?;
         let next = (page.len() == limit)
             .then(|| page.last().cloned())
             .flatten();
