@@ -29,12 +29,11 @@ struct Recording<'a> {
 
 impl SqlDatabase for Recording<'_> {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
-        let mut seen = self.seen.borrow_mut();
         for statement in &statements {
-            seen.entry(statement.sql.to_string())
+            (self.seen.borrow_mut())
+                .entry(statement.sql.to_string())
                 .or_insert_with(|| statement.clone());
         }
-        drop(seen);
         self.db.batch(statements).await
     }
 }
