@@ -3,9 +3,16 @@
 # the JS specs that run the built workers in workerd. Installs what it needs first.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-bash "$ROOT/scripts/setup.sh"
+bash "$ROOT/scripts/setup.sh" --without-tools
 source "$ROOT/scripts/env.sh" # picks up a Node 22 that setup may just have installed
 cd "$ROOT"
+# The two cargo tools (wasm-bindgen-cli, worker-build: minutes on a cold machine) build while the
+# lints and unit tests run, which mostly check one crate at a time and leave a core free; the
+# wasm builds wait for them.
+mkdir -p target
+bash "$ROOT/scripts/setup.sh" --tools-only > target/setup-tools.log 2>&1 &
+tools=$!
+trap 'kill "$tools" 2>/dev/null || true' EXIT
 # Each step says when it starts (seconds since the command began), to see where a run's time goes.
 step() { printf '\n== %s (at %ds)\n' "$*" "$SECONDS"; }
 
@@ -41,6 +48,8 @@ else
 fi
 
 step "wasm builds"
+wait "$tools" || { cat target/setup-tools.log; echo "the cargo tools did not build" >&2; exit 1; }
+cat target/setup-tools.log
 bash scripts/build.sh
 
 step "TypeScript declarations"
