@@ -16,12 +16,14 @@ const failed = (error) => JSON.stringify({ error: String(error?.stack ?? error) 
 
 // The edges Rust's control plane calls (ControlEdges in js/binding/src/edges.rs). None rejects:
 // a failure travels as {"error": why}.
-function controlEdges({ registry, api, hooks = {}, factory, open, bound, bucket }) {
+function controlEdges({ registry, api, hooks = {}, factory, open, tenantBinding, reaches, bucket }) {
   return {
-    // On the registry, or (a schema group's job) on a tenant's binding.
+    // On the registry, or (a schema group's job) on a tenant's binding, which Rust has checked
+    // with `bound` first.
     async batch(json, binding) {
       try {
-        const db = binding == null ? registry : bound(binding);
+        const db = binding == null ? registry : tenantBinding?.(binding);
+        if (typeof db?.prepare !== "function") return failed(`no D1 binding ${binding}`);
         const statements = JSON.parse(json).map(({ sql, params }) =>
           db.prepare(sql).bind(...params.map((p) => (p?.blob ? new Uint8Array(p.blob) : p))),
         );
@@ -89,7 +91,7 @@ function controlEdges({ registry, api, hooks = {}, factory, open, bound, bucket 
         return failed(error);
       }
     },
-    bound: (binding, databaseId) => bound?.(binding, databaseId) !== undefined,
+    bound: (binding, databaseId) => reaches?.(binding, databaseId) === true,
     log: (message) => console.error(message),
     info: (message) => console.log(message),
   };
@@ -265,7 +267,8 @@ export function createD1Factory(options) {
     api,
     hooks: { afterProvision, beforeDeprovision: backupBucket === undefined ? beforeDeprovision : backUpThenHook },
     open: (record) => openDatabase({ id: record.id, databaseId: record.database_id, binding: record.binding }),
-    bound: (binding, databaseId) => bound(binding, databaseId),
+    tenantBinding: (binding) => env[binding],
+    reaches: (binding, databaseId) => bound(binding, databaseId) !== undefined,
     bucket: backupBucket,
   });
   // Every setting's name first (and the values Rust reads), then what JS keeps.

@@ -4,14 +4,15 @@
 // changes by every path (403 `blocked`); a migration job submitted, driven and committed through
 // the control-plane routes holds writes while it runs (503 `schema_migrating`, reads go on); a
 // tenant provisioned meanwhile catches up on its first request; a migration one tenant's data
-// refuses ends the job `dry_run_failed` with nothing changed; bad requests get clear errors.
+// refuses ends the job `dry_run_failed` with nothing changed; bad requests get clear errors; and
+// once the tenants' bindings are deployed, jobs and the drift report reach them with no API call.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { Miniflare } from "miniflare";
 import * as jose from "jose";
 import { ROOT, COMPATIBILITY_DATE, bundleWithWrangler, json } from "./helpers.mjs";
-import { localApiWorker, localD1Worker } from "../local-api/testing.mjs";
+import { localApiWorker, localD1Worker, localD1Binding, control } from "../local-api/testing.mjs";
 
 const API = localApiWorker();
 const { LOCAL_ACCOUNT_ID, LOCAL_API_TOKEN } = API.bindings;
@@ -20,11 +21,15 @@ const sign = (claims) => new jose.SignJWT(claims).setProtectedHeader({ alg: "HS2
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let mf;
+let deployment;
 const deployments = {};
+async function connect() {
+  for (const v of [1, 2, 3]) deployments[v] = await mf.getWorker(`schema-v${v}`);
+}
 before(async () => {
   const scriptPath = bundleWithWrangler(join(ROOT, "tests/workers/hono-schema"));
   // The same Worker deployed three times, each with one more migration, on one registry.
-  const deployment = (migrations) => ({
+  deployment = (migrations, wrappedBindings = {}) => ({
     name: `schema-v${migrations}`,
     modules: true,
     scriptPath,
@@ -34,9 +39,10 @@ before(async () => {
     d1Databases: { CONTROL_PLANE: "control-plane" },
     serviceBindings: { CLOUDFLARE_API: API.name },
     bindings: { ACCOUNT_ID: LOCAL_ACCOUNT_ID, API_TOKEN: LOCAL_API_TOKEN, MIGRATIONS: String(migrations) },
+    wrappedBindings,
   });
   mf = new Miniflare({ workers: [deployment(1), deployment(2), deployment(3), API, localD1Worker()] });
-  for (const v of [1, 2, 3]) deployments[v] = await mf.getWorker(`schema-v${v}`);
+  await connect();
 });
 after(() => mf?.dispose());
 
@@ -183,4 +189,44 @@ test("bad job requests are refused with clear errors", async () => {
   // A tenant's member is no administrator.
   const refused = await call(2, "GET", "/schema/drift", { token: await member("acme") });
   assert.equal(refused.status, 403);
+});
+
+test("through the tenants' bindings, once deployed, a job's steps and the drift report make no API call", async () => {
+  // A deploy that applies the bindings the factory made (bindTo).
+  const bindings = {};
+  for (const id of ["acme", "globex", "newco"]) {
+    const { body } = await call(2, "GET", `/tenants/${id}`);
+    assert.equal(body.binding, `TENANT_${id.toUpperCase()}`);
+    bindings[body.binding] = localD1Binding(body.database_id);
+  }
+  await mf.setOptions({ workers: [deployment(1), deployment(2, bindings), deployment(3, bindings), API, localD1Worker()] });
+  await connect();
+  const api = await mf.getWorker(API.name);
+  const local = control((u, init) => api.fetch(new URL(u, "http://local-api"), init));
+  await local.resetCalls();
+  const queries = async () => {
+    const { calls } = await local.calls();
+    return (calls["d1.query"] ?? 0) + (calls["d1.raw"] ?? 0);
+  };
+
+  const drift = await call(3, "GET", "/schema/drift");
+  assert.deepEqual(drift.body.tenants.map((t) => [t.tenant, t.version]), [["acme", 2], ["globex", 2], ["newco", 2]]);
+  assert.equal(await queries(), 0, "the drift report reads every ledger through its binding");
+
+  const submitted = await call(3, "POST", "/schema/jobs", { body: { dry_run_only: true } });
+  assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+  const done = await drive(3, submitted.body.id);
+  // acme's two notes alike refuse the unique index, through the binding too.
+  assert.equal(done.outcome, "dry_run_failed", JSON.stringify(done));
+  assert.deepEqual(done.failing.map((f) => f.tenant), ["acme"]);
+  // Only the group's schema database (no Worker binds it) costs queries: brought to the group's
+  // version, then the dry run.
+  assert.equal(await queries(), 2);
+
+  // The handle over a binding is locked as the REST one is, and serves reads and writes.
+  const acme = await member("acme");
+  const refused = await call(3, "POST", "/t/acme/ddl/prepare", { token: acme, text: "DROP TABLE notes" });
+  assert.deepEqual([refused.status, refused.body.error.code], [403, "blocked"]);
+  assert.equal((await call(3, "POST", "/t/acme/notes", { token: acme, body: { body: "bound" } })).status, 201);
+  assert.equal(await queries(), 2);
 });

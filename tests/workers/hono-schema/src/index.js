@@ -23,6 +23,7 @@ function setup(env) {
     accountId: env.ACCOUNT_ID,
     apiToken: env.API_TOKEN,
     api: env.CLOUDFLARE_API,
+    bindTo: "edge-tenancy-hono-schema-spec",
     schema: { group: "app", migrations: Object.fromEntries(Object.entries(MIGRATIONS).slice(0, count)) },
     createAdapters: (db) => ({ db }),
   });
