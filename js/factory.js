@@ -168,9 +168,9 @@ function tenantsOf(control, make) {
     const location = await answer(control.locate(tenantId));
     const previous = kept.get(tenantId);
     const reuse = previous?.databaseId === location.databaseId && previous.binding === location.binding && previous.schemaGroup === location.schemaGroup;
-    const { database, adapters, guard } = reuse ? previous : await make(location, tenantId);
+    const { database, adapters, guard, opened } = reuse ? previous : await make(location, tenantId);
     if (guard !== undefined) guard.lock = location.schemaHeld ? "migrating" : "schema";
-    const fresh = { ...location, database, adapters, guard };
+    const fresh = { ...location, database, adapters, guard, opened };
     if (generation !== began) return fresh;
     kept.delete(tenantId);
     if (kept.size >= MAX_KEPT) kept.delete(kept.keys().next().value);
@@ -299,7 +299,7 @@ export function createD1Factory(options) {
     if (location.schemaGroup === null) return { database: opened, adapters: await createAdapters(opened, tenantId) };
     const guard = new SchemaGuard((sql, lock) => call(wasm.checkSql, sql, lock));
     const database = new LockedD1Database(opened, guard);
-    return { database, guard, adapters: await createAdapters(database, tenantId) };
+    return { database, guard, opened, adapters: await createAdapters(database, tenantId) };
   });
   const { open, known, change, forget, ...factory } = tenants;
   factory.database = async (tenantId) => (await open(tenantId)).database;

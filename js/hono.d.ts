@@ -47,7 +47,10 @@ export type MultiTenancyVariables = {
   tenantId: TenantId;
   /** The verified caller, a member of the tenant or an administrator; null for an anonymous one. */
   principal: Principal | null;
-  /** The tenant's database, with a D1 factory (its binding, or the REST API). */
+  /**
+   * The tenant's database, with a D1 factory (its binding, or the REST API). In a schema group it
+   * refuses schema changes (403 `blocked`) unless the caller's token holds the `ddl` scope.
+   */
   database: D1Database;
   /** Where the tenant's database stands in its schema group (after any catch-up), when it is in one. */
   schema?: { group: string; version: number };

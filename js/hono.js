@@ -6,6 +6,7 @@ import { createTenancy } from "./index.js";
 import { EdgeTenancyError } from "./errors.js";
 import { RESOLVE, checkKeys, unknownName } from "./internal.js";
 import { FACTORY, registryFor } from "./factory.js";
+import { LockedD1Database } from "./d1/locked.js";
 export { createD1Factory } from "./factory.js";
 
 const ADAPTERS_FAILED = { status: 500, code: "adapters_failed", message: "the tenant's data adapters could not be made" };
@@ -86,15 +87,22 @@ async function adaptersFor(iso, tenantId) {
   }
 }
 
+// A schema group's database for a caller whose token holds the `ddl` scope (Turso's `ddl`
+// permission): it may change the schema, and its writes still wait while a job holds the group.
+// Per request, since the tenant's shared handle (and the adapters made over it) stays locked.
+const forSchemaChanges = (opened, guard) =>
+  new LockedD1Database(opened, { check: (sql) => (guard.lock === "migrating" ? guard.check(sql) : undefined) });
+
 // Hands the handler the adapters at `c.env.data` on a copy of env: the runtime's env object is
 // shared by every request of the isolate and is never written.
-function put(c, { adapters, database, schemaGroup, schemaVersion }) {
+function put(c, { adapters, database, guard, opened, schemaGroup, schemaVersion }) {
   const env = Object.create(c.env ?? null);
   // Assigned, the fast way, unless env has a `data` of its own that assignment would not shadow.
   if (c.env != null && "data" in c.env) Object.defineProperty(env, "data", { value: adapters, enumerable: true });
   else env.data = adapters;
   c.env = env;
-  if (database !== undefined) c.set("database", database);
+  const ddl = guard !== undefined && c.get("principal")?.scopes.includes("ddl");
+  if (database !== undefined) c.set("database", ddl ? forSchemaChanges(opened, guard) : database);
   if (schemaGroup != null) c.set("schema", { group: schemaGroup, version: schemaVersion });
 }
 

@@ -229,4 +229,13 @@ test("through the tenants' bindings, once deployed, a job's steps and the drift 
   assert.deepEqual([refused.status, refused.body.error.code], [403, "blocked"]);
   assert.equal((await call(3, "POST", "/t/acme/notes", { token: acme, body: { body: "bound" } })).status, 201);
   assert.equal(await queries(), 2);
+
+  // A token with the `ddl` scope changes the schema through its request's handle; the shared
+  // adapters stay locked, and a token without it is refused on the request's handle too.
+  const ddl = await sign({ tenant: "acme", sub: "dba", scope: "ddl" });
+  const made = await call(3, "POST", "/t/acme/ddl/exec?via=var", { token: ddl, text: "CREATE TABLE scratch (a)" });
+  assert.equal(made.status, 200, JSON.stringify(made.body));
+  assert.equal((await call(3, "POST", "/t/acme/ddl/prepare", { token: ddl, text: "DROP TABLE scratch" })).status, 403);
+  assert.equal((await call(3, "POST", "/t/acme/ddl/prepare?via=var", { token: acme, text: "DROP TABLE scratch" })).status, 403);
+  assert.equal((await call(3, "POST", "/t/acme/ddl/prepare?via=var", { token: ddl, text: "DROP TABLE scratch" })).status, 200);
 });

@@ -46,8 +46,9 @@ function setup(env) {
     return c.json(row, 201);
   });
   // What the route's SQL may not do on a schema group's database: change its schema, by any path.
+  // `?via=var`: the request's own handle (c.var.database), unlocked for a token with `ddl`.
   app.post("/t/:tenant/ddl/:how", async (c) => {
-    const { db } = c.env.data;
+    const db = c.req.query("via") === "var" ? c.var.database : c.env.data.db;
     const sql = await c.req.text();
     const how = c.req.param("how");
     if (how === "exec") await db.exec(sql);
