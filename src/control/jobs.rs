@@ -86,6 +86,11 @@ impl<D: SqlDatabase> Registry<D> {
     /// for a group the registry has not seen (recorded now), the lowest its ready tenants are at,
     /// `first` when it has none.
     pub async fn group_version(&self, group: &str, first: i64) -> Result<i64, Error> {
+        Ok(self.group(group, first).await?.0)
+    }
+
+    /// The same, and the id of the group's schema database once one was made: one query.
+    pub async fn group(&self, group: &str, first: i64) -> Result<(i64, Option<String>), Error> {
         let insert = Statement::new(
             "INSERT OR IGNORE INTO edge_tenancy_schema_groups (name, version) VALUES (?1, \
              coalesce((SELECT min(schema_version) FROM edge_tenancy_tenants \
@@ -93,16 +98,21 @@ impl<D: SqlDatabase> Registry<D> {
             vec![group.into(), Value::Integer(first)],
         );
         let select = Statement::new(
-            "SELECT version FROM edge_tenancy_schema_groups WHERE name = ?",
+            "SELECT version, database_id FROM edge_tenancy_schema_groups WHERE name = ?",
             vec![group.into()],
         );
-        self.db()
-            .batch(vec![insert, select])
-            .await?
+        let row = (self.db().batch(vec![insert, select]).await?)
             .pop()
             .and_then(|rows| rows.into_iter().next())
-            .and_then(|row| row.get("version").and_then(serde_json::Value::as_i64))
-            .ok_or_else(|| bad("a group without a version"))
+            .ok_or_else(|| bad("a group without a version"))?;
+        let version = row.get("version").and_then(serde_json::Value::as_i64);
+        let database = row
+            .get("database_id")
+            .and_then(|id| id.as_str().map(str::to_owned));
+        Ok((
+            version.ok_or_else(|| bad("a group without a version"))?,
+            database,
+        ))
     }
 
     /// The id of `group`'s schema database, once one was made.

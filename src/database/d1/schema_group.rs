@@ -413,9 +413,9 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
     /// name or created, then recorded; a crash between the two finds it by name the next time.
     async fn parent(&self) -> Result<(D1Rest<T, R>, usize), Error> {
         let name = self.group.name();
-        let version = self.registry.group_version(name, self.latest()).await?;
+        let (version, database) = self.registry.group(name, self.latest()).await?;
         let version = usize::try_from(version).unwrap_or(0);
-        if let Some(id) = self.registry.group_database(name).await? {
+        if let Some(id) = database {
             return Ok((D1Rest::new(self.client.clone(), &id)?, version));
         }
         let backend = D1Backend::new(self.client, self.options.clone())
