@@ -320,7 +320,8 @@ export function createD1Factory(options) {
   };
   factory.jobs = tenants.jobs = {
     submit: async (settings = {}) => answer(control.submitJob(JSON.stringify(settings))),
-    get: async (id, { tasks = false } = {}) => answer(control.job(String(id), tasks === true)),
+    get: async (id, { tasks = false, from, limit } = {}) =>
+      answer(control.job(String(id), tasks === true ? "1" : undefined, from === undefined ? undefined : String(from), limit === undefined ? undefined : String(limit))),
     act: async (id, action, { calls, secs } = {}) => driven(control.actOnJob(String(id), String(action), whole(calls), whole(secs))),
     driveAll: async ({ calls = 900, secs = 50 } = {}) => driven(control.driveJobs(whole(calls) ?? 900, whole(secs) ?? 50)),
     drift: async ({ after, limit = 50 } = {}) => answer(control.drift(after, whole(limit) ?? 50)),

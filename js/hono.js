@@ -251,7 +251,9 @@ export function setupMultiTenancy(options) {
     }
     return c.json(await jobs().submit(settings), 202);
   });
-  app.get("/schema/jobs/:id", async (c) => c.json(await jobs().get(c.req.param("id"), { tasks: c.req.query("tasks") === "1" })));
+  app.get("/schema/jobs/:id", async (c) =>
+    c.json(await jobs().get(c.req.param("id"), { tasks: c.req.query("tasks") === "1", from: c.req.query("from"), limit: c.req.query("limit") })),
+  );
   app.post("/schema/jobs/:id/:action", async (c) =>
     c.json(await jobs().act(c.req.param("id"), c.req.param("action"), { calls: number(c, "calls", undefined), secs: number(c, "secs", undefined) })),
   );

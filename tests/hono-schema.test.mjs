@@ -117,7 +117,13 @@ test("tenants get the group's schema, refuse their own changes, and move togethe
   assert.equal(done.outcome, "committed", JSON.stringify(done));
   assert.equal(done.counts.migrated, 2, JSON.stringify(done.counts));
   const report = await call(2, "GET", `/schema/jobs/${id}?tasks=1`);
-  assert.deepEqual(report.body.tasks.map((t) => t.tenant).sort(), ["acme", "globex"]);
+  assert.deepEqual([report.body.tasks.map((t) => t.tenant).sort(), report.body.tasks_next], [["acme", "globex"], null]);
+  // A page at a time.
+  const first = await call(2, "GET", `/schema/jobs/${id}?tasks=1&limit=1`);
+  const second = await call(2, "GET", `/schema/jobs/${id}?tasks=1&from=${first.body.tasks_next}&limit=1`);
+  assert.deepEqual([first.body.tasks.length, first.body.tasks_next, second.body.tasks.length, second.body.tasks_next], [1, 1, 1, null]);
+  assert.notEqual(first.body.tasks[0].tenant, second.body.tasks[0].tenant);
+  assert.equal((await call(2, "GET", `/schema/jobs/${id}?tasks=1&from=x`)).status, 400);
 
   // Writes are back, on the new schema.
   assert.equal((await call(2, "POST", "/t/acme/notes", { token: acme, body: { body: "after" } })).status, 201);

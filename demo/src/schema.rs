@@ -8,13 +8,13 @@
 //!   renames) come back with it; what D1 would refuse is 500 `migration_failed`, nothing submitted.
 //! - `GET /schema/drift?after=&limit=`: a page of the group's tenants (50, at most 100), each
 //!   with the version its ledger shows, the migrations it lacks and its drift, with hashes.
-//! - `GET /schema/jobs/{id}` (`?tasks=1` for every tenant): its phase, counts by state, each
+//! - `GET /schema/jobs/{id}` (`?tasks=1&from=&limit=` for a page of its tenants, 1,000 at most): its phase, counts by state, each
 //!   failing tenant with its error, how far it is, elapsed and estimated time.
 //! - `POST /schema/jobs/{id}/drive` (`?calls=&secs=`): drives it now, for at most that long; the
 //!   Cron Trigger drives every job each minute anyway.
 //! - `POST /schema/jobs/{id}/pause`, `/resume`, `/cancel`.
 
-use edge_tenancy::control::jobs::JobControl;
+use edge_tenancy::control::jobs::{JobControl, TaskPage};
 use edge_tenancy::database::d1::schema_group::{drive_limits, job_request};
 use edge_tenancy::workers::{admin, AdminRequest, Reply, TenancyRouter};
 use edge_tenancy::{Error, UnixTime};
@@ -48,7 +48,7 @@ async fn submit(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> {
     let (settings, canary) = job_request(&text)?;
     let factory = admin.factory(()).await?;
     let submitted = factory.submit_job(settings, &canary).await?;
-    let mut report = submitted.job.report(now(), false);
+    let mut report = submitted.job.report(now(), None);
     report["warnings"] = serde_json::json!(submitted.warnings);
     Ok(Reply::json(&report).with_status(202))
 }
@@ -62,9 +62,14 @@ async fn drift(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
 }
 
 async fn get(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
-    let tasks = req
-        .url()
-        .is_ok_and(|url| url.query_pairs().any(|(k, v)| k == "tasks" && v == "1"));
+    let url = req.url().map_err(|_| Error::InvalidBody("a bad URL"))?;
+    let query = |key: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
+    let (tasks, from, limit) = (query("tasks"), query("from"), query("limit"));
+    let tasks = TaskPage::from_query(tasks.as_deref(), from.as_deref(), limit.as_deref())?;
     let factory = admin.factory(()).await?;
     let record = factory.job(job_id(&admin)?).await?;
     Ok(Reply::json(&record.report(now(), tasks)))
@@ -95,5 +100,5 @@ async fn act(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
             ))
         }
     };
-    Ok(Reply::json(&record.report(now(), false)))
+    Ok(Reply::json(&record.report(now(), None)))
 }

@@ -153,16 +153,17 @@ export interface JobReport {
   estimate_ms: number | null;
   created_at: number;
   updated_at: number;
-  /** Every tenant's task, when asked for. */
+  /** A page of its tenants' tasks, when asked for, and where the next page starts (null: none). */
   tasks?: object[];
+  tasks_next?: number | null;
 }
 
 /** The schema group's migration jobs: dry runs, writes held, all or none, resumable. */
 export interface SchemaJobs {
   /** Submits a job bringing every ready tenant of the group to its migrations: its report, with the lint's `warnings`. */
   submit(settings?: JobSettings): Promise<JobReport & { warnings: string[] }>;
-  /** Job `id`, each tenant's task with `tasks`. */
-  get(id: number | string, options?: { tasks?: boolean }): Promise<JobReport>;
+  /** Job `id`; with `tasks`, a page of its tenants' tasks in the job's order (from place `from`, at most `limit`, 1,000). */
+  get(id: number | string, options?: { tasks?: boolean; from?: number; limit?: number }): Promise<JobReport>;
   /** Drives (within `calls` database calls and subrequests, at most 900, and `secs`, at most 25), pauses, resumes or cancels job `id`. */
   act(id: number | string, action: "drive" | "pause" | "resume" | "cancel", limits?: { calls?: number; secs?: number }): Promise<JobReport>;
   /** Drives every job not over, oldest first, within `calls` and `secs` in all: for a Cron Trigger's `scheduled` handler. */

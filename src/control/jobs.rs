@@ -38,11 +38,48 @@ pub struct JobRecord {
     pub updated_at: i64,
 }
 
+/// A page of a job's children, by their place in the job: at most [`TaskPage::MAX`] from `from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskPage {
+    /// The first child's place.
+    pub from: usize,
+    /// How many.
+    pub limit: usize,
+}
+
+impl TaskPage {
+    /// The most children a page holds: a job over 100,000 tenants is read a page at a time.
+    pub const MAX: usize = 1_000;
+
+    /// The page a route's query asks for (`?tasks=1&from=&limit=`, `limit` 1,000 unless said):
+    /// none without `tasks=1`; a `from` or `limit` that is not a whole number is refused.
+    pub fn from_query(
+        tasks: Option<&str>,
+        from: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<Option<Self>, Error> {
+        if tasks != Some("1") {
+            return Ok(None);
+        }
+        let number = |value: Option<&str>, default: usize| {
+            value.map_or(Ok(default), |v| {
+                v.parse::<usize>()
+                    .map_err(|_| Error::InvalidBody("from and limit are whole numbers"))
+            })
+        };
+        Ok(Some(Self {
+            from: number(from, 0)?,
+            limit: number(limit, Self::MAX)?,
+        }))
+    }
+}
+
 impl JobRecord {
     /// What an administrator reads at `now`: the job, its children by state, each failing one
     /// with its error, how far it is, how long it has run and (while it runs) about how long is
-    /// left; with `tasks`, every child.
-    pub fn report(&self, now: UnixTime, tasks: bool) -> serde_json::Value {
+    /// left; with `tasks`, a page of its children in the job's order (`tasks`, and `tasks_next`,
+    /// where the next page starts, or null).
+    pub fn report(&self, now: UnixTime, tasks: Option<TaskPage>) -> serde_json::Value {
         let summary = self.job.summary();
         let elapsed = (self.updated_at.min(now.millis()) - self.created_at).max(0);
         let elapsed = if self.job.outcome().is_none() {
@@ -70,8 +107,12 @@ impl JobRecord {
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         });
-        if tasks {
-            report["tasks"] = serde_json::json!(self.job.tasks);
+        if let Some(TaskPage { from, limit }) = tasks {
+            let limit = limit.clamp(1, TaskPage::MAX);
+            let page: Vec<_> = self.job.tasks.iter().skip(from).take(limit).collect();
+            let next = from.saturating_add(limit);
+            report["tasks"] = serde_json::json!(page);
+            report["tasks_next"] = serde_json::json!((next < self.job.tasks.len()).then_some(next));
         }
         report
     }

@@ -12,7 +12,7 @@ use crate::edges::{
 use crate::error_json;
 use edge_tenancy::cloudflare::d1::{Jurisdiction, LocationHint};
 use edge_tenancy::cloudflare::{AccountId, ApiToken, Client, ClientOptions, DatabaseId};
-use edge_tenancy::control::jobs::JobControl;
+use edge_tenancy::control::jobs::{JobControl, TaskPage};
 use edge_tenancy::control::{Provisioner, Registry};
 use edge_tenancy::database::d1::schema_group::{drive_limits, job_request};
 use edge_tenancy::database::d1::{query_error, CaughtUp, D1Backend, D1Group, D1Options, Migrating};
@@ -588,15 +588,23 @@ impl Control {
             inner.registry().await?;
             let (settings, canary) = job_request(&body)?;
             let submitted = inner.group()?.submit_job(settings, &canary).await?;
-            let mut report = submitted.job.report(now(), false);
+            let mut report = submitted.job.report(now(), None);
             report["warnings"] = serde_json::json!(submitted.warnings);
             Ok(report.to_string())
         })
     }
 
-    /// Job `id`'s report, with each tenant's task when `tasks`.
-    pub fn job(&self, id: String, tasks: bool) -> Promise {
+    /// Job `id`'s report, with a page of its tenants' tasks when `tasks` is `"1"` (from place
+    /// `from`, at most `limit`: [`TaskPage::from_query`]).
+    pub fn job(
+        &self,
+        id: String,
+        tasks: Option<String>,
+        from: Option<String>,
+        limit: Option<String>,
+    ) -> Promise {
         promise(self.inner.clone(), move |inner| async move {
+            let tasks = TaskPage::from_query(tasks.as_deref(), from.as_deref(), limit.as_deref())?;
             inner.registry().await?;
             let record = inner.group()?.job(job_id(&id)?).await?;
             Ok(record.report(now(), tasks).to_string())
@@ -630,7 +638,7 @@ impl Control {
                     ))
                 }
             };
-            Ok(record.report(now(), false).to_string())
+            Ok(record.report(now(), None).to_string())
         })
     }
 
@@ -642,7 +650,7 @@ impl Control {
             inner.registry().await?;
             let time = std::time::Duration::from_secs(u64::from(secs));
             let driven = inner.group()?.drive_jobs(calls as usize, time).await?;
-            let reports: Vec<_> = driven.iter().map(|r| r.report(now(), false)).collect();
+            let reports: Vec<_> = driven.iter().map(|r| r.report(now(), None)).collect();
             Ok(serde_json::json!({ "jobs": reports }).to_string())
         })
     }
