@@ -84,10 +84,61 @@ fn lint_line(lint: &Lint) -> String {
 const MAX_REMEMBERED: usize = 10_000;
 
 /// The tenants whose database an isolate has checked against the version it belongs at, with
-/// that version and the one the database is at: a job that moves the group has it checked
-/// again. One per isolate.
+/// that version and the one the database is at (a job that moves the group has it checked
+/// again), and those being checked now, so that concurrent first requests check once. One per
+/// isolate.
 #[derive(Default)]
-pub struct CaughtUp(RefCell<HashMap<TenantId, (i64, i64)>>);
+pub struct CaughtUp {
+    done: RefCell<HashMap<TenantId, (i64, i64)>>,
+    running: RefCell<std::collections::HashSet<TenantId>>,
+}
+
+/// How long a request waits for another's catch-up of the same tenant before it checks the
+/// database itself (the other's request may have gone away), and how often it looks.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(2);
+const CATCH_UP_POLL: Duration = Duration::from_millis(10);
+
+/// A tenant marked as being caught up here, unmarked when dropped (the catch-up done, failed or
+/// abandoned).
+struct Running<'c> {
+    caught_up: &'c CaughtUp,
+    tenant: TenantId,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.caught_up.running.borrow_mut().remove(&self.tenant);
+    }
+}
+
+impl CaughtUp {
+    /// What was found of `tenant` for `target` or past it, if anything.
+    fn known(&self, tenant: &TenantId, target: i64) -> Option<i64> {
+        let done = self.done.borrow();
+        done.get(tenant)
+            .filter(|(handled, _)| *handled >= target)
+            .map(|(_, version)| *version)
+    }
+
+    /// Marks `tenant` as being caught up, unless another request is at it.
+    fn start(&self, tenant: &TenantId) -> Option<Running<'_>> {
+        self.running
+            .borrow_mut()
+            .insert(tenant.clone())
+            .then(|| Running {
+                caught_up: self,
+                tenant: tenant.clone(),
+            })
+    }
+
+    fn finish(&self, tenant: &TenantId, target: i64, version: i64) {
+        let mut done = self.done.borrow_mut();
+        if done.len() >= MAX_REMEMBERED {
+            done.clear();
+        }
+        done.insert(tenant.clone(), (target, version));
+    }
+}
 
 /// A schema group's tenant databases on D1: the registry that lists them, the API client that
 /// reaches them, and the Worker's edges.
@@ -177,9 +228,10 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
     /// from an older backup, or provisioned while a job moved its group, catches up here, and
     /// the registry records it. Only a job moves a group, so a deploy with a new migration
     /// changes no database by itself. One ledger read per isolate and target (and one batch when
-    /// behind); concurrent first requests each read the ledger, which keeps anything from
-    /// applying twice. A database whose ledger has drifted, or whose catch-up failed, is served
-    /// as it is, the reason logged. Answers the version the database is at.
+    /// behind), single-flight: a request that finds another catching the tenant up waits for it
+    /// (2 s at most, then checks for itself; the ledger keeps anything from applying twice). A
+    /// database whose ledger has drifted, or whose catch-up failed, is served as it is, the
+    /// reason logged. Answers the version the database is at.
     pub async fn catch_up(
         &self,
         tenant: &TenantId,
@@ -191,11 +243,20 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
             .schema_version
             .max(location.group_version)
             .min(self.latest());
-        if let Some(&(handled, version)) = caught_up.0.borrow().get(tenant) {
-            if handled >= target {
+        let mut waited = Duration::ZERO;
+        let _running = loop {
+            if let Some(version) = caught_up.known(tenant, target) {
                 return Ok(version);
             }
-        }
+            match caught_up.start(tenant) {
+                Some(running) => break Some(running),
+                None if waited >= CATCH_UP_WAIT => break None,
+                None => {
+                    self.client.runtime().sleep(CATCH_UP_POLL).await;
+                    waited += CATCH_UP_POLL;
+                }
+            }
+        };
         let status = status(db, self.group.migrations()).await?;
         let mut version = status.version as i64;
         let name = self.group.name();
@@ -232,11 +293,7 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
                 );
             }
         }
-        let mut done = caught_up.0.borrow_mut();
-        if done.len() >= MAX_REMEMBERED {
-            done.clear();
-        }
-        done.insert(tenant.clone(), (target, version));
+        caught_up.finish(tenant, target, version);
         Ok(version)
     }
 

@@ -2,12 +2,14 @@
 //! recorded; one whose ledger drifted served as it is and logged; job submissions parsed.
 
 use super::*;
-use crate::cloudflare::sim::{client, Sim};
+use crate::cloudflare::sim::{client, yield_once, Sim, SimRef, SimTimers, ACCOUNT};
+use crate::cloudflare::{AccountId, ApiToken};
 use crate::control::TenantState;
 use crate::schema::job::{OnError, Stage};
 use crate::testing::SqliteDatabase;
 use pollster::block_on;
 use std::cell::Cell;
+use std::future::Future;
 
 fn id(s: &str) -> TenantId {
     TenantId::parse(s).unwrap()
@@ -28,6 +30,8 @@ struct Counted<'a>(&'a SqliteDatabase, &'a Cell<usize>);
 impl SqlDatabase for Counted<'_> {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>, SqlError> {
         self.1.set(self.1.get() + 1);
+        // A query takes a while: another request may run meanwhile.
+        yield_once().await;
         self.0.batch(statements).await
     }
 }
@@ -216,4 +220,88 @@ fn a_job_request_takes_defaults_canaries_first_and_refuses_what_it_does_not_know
         drive_limits(Some(5_000), Some(0)),
         (900, Duration::from_secs(1))
     );
+}
+
+#[test]
+fn concurrent_first_requests_catch_a_tenant_up_once() {
+    let (registry_db, acme_db) = (SqliteDatabase::in_memory(), SqliteDatabase::in_memory());
+    let registry = Registry::new(&registry_db);
+    block_on(registry.migrate(at(0))).unwrap();
+    let acme = id("acme");
+    let group = group();
+    ready(&registry, &acme, "TENANT_ACME", 1);
+    block_on(group.bring_up_to(&acme_db, 0, 1, at(0))).unwrap();
+    assert_eq!(block_on(registry.group_version("app", 3)).unwrap(), 1);
+    block_on(registry_db.batch(vec![Statement::new(
+        "UPDATE edge_tenancy_schema_groups SET version = 3",
+        vec![],
+    )]))
+    .unwrap();
+    let location = block_on(registry.lookup(&acme)).unwrap().location.unwrap();
+
+    let sim = Sim::new();
+    // Timers that wait for the clock, which the loop below moves.
+    let client = Rc::new(Client::new(
+        AccountId::parse(ACCOUNT).unwrap(),
+        ApiToken::new("t"),
+        SimRef(&sim),
+        SimTimers(&sim),
+    ));
+    let queries = Cell::new(0);
+    let bindings = Bound {
+        dbs: vec![("TENANT_ACME", &acme_db)],
+        queries: &queries,
+    };
+    let (logged, cache, options) = (
+        Logged::default(),
+        TenantCache::new(Default::default()),
+        D1Options::default(),
+    );
+    let d1 = D1Group {
+        group: &group,
+        registry: &registry,
+        client: &client,
+        options: &options,
+        bindings: &bindings,
+        cache: &cache,
+        log: &logged,
+    };
+    let caught_up = CaughtUp::default();
+    let db = d1
+        .database(&location.database_id, Some("TENANT_ACME"))
+        .unwrap();
+    let mut requests: Vec<_> = (0..5)
+        .map(|_| Box::pin(d1.catch_up(&acme, &db, &location, &caught_up)))
+        .collect();
+    let mut answers = vec![None; requests.len()];
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    while answers.iter().any(Option::is_none) {
+        sim.now.set(sim.now.get() + Duration::from_millis(10));
+        for (request, answer) in requests.iter_mut().zip(answers.iter_mut()) {
+            if answer.is_none() {
+                if let std::task::Poll::Ready(version) = request.as_mut().poll(&mut cx) {
+                    *answer = Some(version.unwrap());
+                }
+            }
+        }
+    }
+    assert_eq!(answers, vec![Some(3); 5]);
+    assert_eq!(
+        queries.get(),
+        2,
+        "one ledger read and one batch for all five requests"
+    );
+    assert_eq!(
+        block_on(status(&acme_db, group.migrations()))
+            .unwrap()
+            .version,
+        3
+    );
+    let caught_up_lines = logged
+        .0
+        .borrow()
+        .iter()
+        .filter(|(l, _)| *l == Level::Info)
+        .count();
+    assert_eq!(caught_up_lines, 1);
 }
