@@ -1,5 +1,5 @@
 // Database factories: createD1Factory, and the control plane a factory written in JS runs under.
-// Registry, leases, provisioning steps and the tenant cache are Rust's (js/binding/src/control.rs);
+// Registry, leases, provisioning steps and the tenant cache are Rust's (js/control/src/control.rs);
 // this file hands Rust the runtime's I/O (the registry binding, fetch, timers, the user's
 // callbacks) and turns where a tenant's database is into a D1Database and adapters.
 import * as wasm from "./dist/edge_tenancy_control.js";
@@ -14,7 +14,7 @@ const MAX_KEPT = 1000;
 
 const failed = (error) => JSON.stringify({ error: String(error?.stack ?? error) });
 
-// The edges Rust's control plane calls (ControlEdges in js/binding/src/edges.rs). None rejects:
+// The edges Rust's control plane calls (ControlEdges in js/control/src/edges.rs). None rejects:
 // a failure travels as {"error": why}.
 function controlEdges({ registry, api, hooks = {}, factory, open, tenantBinding, reaches, bucket }) {
   return {
@@ -97,8 +97,16 @@ function controlEdges({ registry, api, hooks = {}, factory, open, tenantBinding,
   };
 }
 
-// A whole number for Rust's u32, or undefined (Rust's default) for anything else.
-const whole = (n) => (Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? n : undefined);
+// A whole number for Rust's u32 (undefined: Rust's default); anything else is refused by name.
+function whole(n, name) {
+  if (n === undefined || (Number.isInteger(n) && n >= 0 && n <= 0xffffffff)) return n;
+  throw new EdgeTenancyError({ status: 400, code: "invalid_body", message: `${name} is a whole number` });
+}
+// A number or its text for Rust to read (undefined: Rust's default).
+const text = (n, name) => (n === undefined ? undefined : String(whole(typeof n === "string" && /^\d{1,9}$/.test(n) ? Number(n) : n, name)));
+
+// The lock on a schema group's tenant database, where its location says it stands.
+const lockOf = (location) => (location.schemaHeld ? "migrating" : "schema");
 
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -149,7 +157,9 @@ function settingsError(error, apiToken) {
 // for all of them, and stops waiting for a read whose request went away or that is 2 s old) and
 // its own adapters, so an open that never returns (its request gone) holds no other up.
 function tenantsOf(control, make) {
-  const kept = new Map(); // tenant → { databaseId, binding, until, database, adapters }
+  // tenant → { databaseId, binding, schemaGroup, schemaVersion, schemaHeld, until, database,
+  // adapters, and for a schema group's tenant its guard and the database under it (opened) }
+  const kept = new Map();
   // Moved by every provisioning call as it starts and as it ends: an open begun before a move may
   // have read the tenant as it was, and answers its own request without keeping it. One number
   // for all tenants, so nothing grows with the tenants changed: changes are rare, and an open they
@@ -169,7 +179,8 @@ function tenantsOf(control, make) {
     const previous = kept.get(tenantId);
     const reuse = previous?.databaseId === location.databaseId && previous.binding === location.binding && previous.schemaGroup === location.schemaGroup;
     const { database, adapters, guard, opened } = reuse ? previous : await make(location, tenantId);
-    if (guard !== undefined) guard.lock = location.schemaHeld ? "migrating" : "schema";
+    // A kept guard moves only with a read no change overtook (a stale read must not lift a hold).
+    if (reuse && guard !== undefined && generation === began) guard.lock = lockOf(location);
     const fresh = { ...location, database, adapters, guard, opened };
     if (generation !== began) return fresh;
     kept.delete(tenantId);
@@ -177,11 +188,12 @@ function tenantsOf(control, make) {
     kept.set(tenantId, fresh);
     return fresh;
   }
-  // A migration job driven here may have held or released any tenant of its group: nothing kept
-  // holds, and opens begun before keep nothing.
+  // A migration job driven here may have held or released any tenant of its group: every kept
+  // location falls due (its adapters and guard stay, the guard moved by the next read), and
+  // opens begun before keep nothing.
   function forget() {
     generation++;
-    kept.clear();
+    for (const entry of kept.values()) entry.until = 0;
   }
   // A provisioning call: what was kept of the tenant goes before it and again after it (a request
   // may have kept the old state meanwhile), and opens begun before either keep nothing.
@@ -298,6 +310,7 @@ export function createD1Factory(options) {
     const opened = openDatabase({ id: tenantId, ...location });
     if (location.schemaGroup === null) return { database: opened, adapters: await createAdapters(opened, tenantId) };
     const guard = new SchemaGuard((sql, lock) => call(wasm.checkSql, sql, lock));
+    guard.lock = lockOf(location);
     const database = new LockedD1Database(opened, guard);
     return { database, guard, opened, adapters: await createAdapters(database, tenantId) };
   });
@@ -309,23 +322,26 @@ export function createD1Factory(options) {
     if (!record?.database_id) throw new TypeError(`edge-tenancy: tenant ${tenantId} has no database`);
     return exportOf(record.database_id);
   };
-  // The schema group's migration jobs and drift report (Rust's, as the Rust workers' routes
-  // have them); without a `schema` setting each answers 503 `not_configured`.
-  const driven = async (promise) => {
-    try {
-      return await answer(promise);
-    } finally {
-      forget();
-    }
-  };
-  factory.jobs = tenants.jobs = {
-    submit: async (settings = {}) => answer(control.submitJob(JSON.stringify(settings))),
-    get: async (id, { tasks = false, from, limit } = {}) =>
-      answer(control.job(String(id), tasks === true ? "1" : undefined, from === undefined ? undefined : String(from), limit === undefined ? undefined : String(limit))),
-    act: async (id, action, { calls, secs } = {}) => driven(control.actOnJob(String(id), String(action), whole(calls), whole(secs))),
-    driveAll: async ({ calls = 900, secs = 50 } = {}) => driven(control.driveJobs(whole(calls) ?? 900, whole(secs) ?? 50)),
-    drift: async ({ after, limit = 50 } = {}) => answer(control.drift(after, whole(limit) ?? 50)),
-  };
+  // With a `schema` setting: the schema group's migration jobs and drift report (Rust's, as the
+  // Rust workers' routes have them). A job's settings go to Rust as they came (a route's body
+  // text as it is), and Rust names what it does not take.
+  if (options.schema !== undefined) {
+    const driven = async (promise) => {
+      try {
+        return await answer(promise);
+      } finally {
+        forget();
+      }
+    };
+    factory.jobs = tenants.jobs = {
+      submit: async (settings = {}) => answer(control.submitJob(typeof settings === "string" ? settings : JSON.stringify(settings))),
+      get: async (id, { tasks = false, from, limit } = {}) =>
+        answer(control.job(String(id), tasks === true ? "1" : undefined, text(from, "from"), text(limit, "limit"))),
+      act: async (id, action, { calls, secs } = {}) => driven(control.actOnJob(String(id), String(action), whole(calls, "calls"), whole(secs, "secs"))),
+      driveAll: async ({ calls = 900, secs = 50 } = {}) => driven(control.driveJobs(whole(calls, "calls"), whole(secs, "secs"))),
+      drift: async ({ after, limit = 50 } = {}) => answer(control.drift(after, whole(limit, "limit"))),
+    };
+  }
   // With a backupBucket: a new database for the tenant, filled from the backup at `backupKey`
   // (what deprovision answered), streamed from the bucket to the import's upload URL; then
   // bound, afterProvision, ready. A key with no backup is refused before anything is made.

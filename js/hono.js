@@ -91,7 +91,7 @@ async function adaptersFor(iso, tenantId) {
 // permission): it may change the schema, and its writes still wait while a job holds the group.
 // Per request, since the tenant's shared handle (and the adapters made over it) stays locked.
 const forSchemaChanges = (opened, guard) =>
-  new LockedD1Database(opened, { check: (sql) => (guard.lock === "migrating" ? guard.check(sql) : undefined) });
+  new LockedD1Database(opened, { check: (sql) => (guard.lock === "migrating" ? guard.check(sql, "held") : undefined) });
 
 // Hands the handler the adapters at `c.env.data` on a copy of env: the runtime's env object is
 // shared by every request of the isolate and is never written.
@@ -208,7 +208,8 @@ export function setupMultiTenancy(options) {
     await next();
   };
   app.use("/tenants/*", administrators);
-  app.use("/schema/*", administrators);
+  // Only with a schema group: otherwise `/schema/…` is the app's own.
+  if (iso?.jobs !== undefined) app.use("/schema/*", administrators);
   app.post("/tenants", async (c) => {
     const body = await c.req.json().catch(() => null);
     const refused = newTenant(body, resolve.controlPlaneTenant, iso.restore !== undefined);
@@ -228,35 +229,25 @@ export function setupMultiTenancy(options) {
     return c.json({ deleted: c.req.param("id"), backup: typeof backup === "string" ? backup : null });
   });
   // The schema group's migration jobs (createD1Factory's `schema`), as the Rust workers' routes.
-  const jobs = () => {
-    if (iso.jobs !== undefined) return iso.jobs;
-    throw new EdgeTenancyError({ status: 503, code: "not_configured", message: "no schema group is configured (createD1Factory's schema)" });
-  };
-  // A query's whole number, its default when absent; anything else is refused.
-  const number = (c, name, fallback) => {
-    const value = c.req.query(name);
-    if (value === undefined) return fallback;
-    if (!/^\d{1,9}$/.test(value)) throw new EdgeTenancyError({ status: 400, code: "invalid_body", message: `${name} is a whole number` });
-    return Number(value);
-  };
-  app.get("/schema/drift", async (c) => c.json(await jobs().drift({ after: c.req.query("after"), limit: number(c, "limit", 50) })));
-  app.post("/schema/jobs", async (c) => {
-    const text = await c.req.text();
-    let settings = {};
-    try {
-      if (text.trim() !== "") settings = JSON.parse(text);
-    } catch {
-      // Rust names what it expects: an unparsable body goes as a value it refuses.
-      settings = null;
-    }
-    return c.json(await jobs().submit(settings), 202);
-  });
-  app.get("/schema/jobs/:id", async (c) =>
-    c.json(await jobs().get(c.req.param("id"), { tasks: c.req.query("tasks") === "1", from: c.req.query("from"), limit: c.req.query("limit") })),
-  );
-  app.post("/schema/jobs/:id/:action", async (c) =>
-    c.json(await jobs().act(c.req.param("id"), c.req.param("action"), { calls: number(c, "calls", undefined), secs: number(c, "secs", undefined) })),
-  );
+  if (iso?.jobs !== undefined) {
+    const { jobs } = iso;
+    // A query's whole number, its default when absent; anything else is refused.
+    const number = (c, name, fallback) => {
+      const value = c.req.query(name);
+      if (value === undefined) return fallback;
+      if (!/^\d{1,9}$/.test(value)) throw new EdgeTenancyError({ status: 400, code: "invalid_body", message: `${name} is a whole number` });
+      return Number(value);
+    };
+    app.get("/schema/drift", async (c) => c.json(await jobs.drift({ after: c.req.query("after"), limit: number(c, "limit", 50) })));
+    // The body as it came: Rust reads it, and names what it does not take.
+    app.post("/schema/jobs", async (c) => c.json(await jobs.submit(await c.req.text()), 202));
+    app.get("/schema/jobs/:id", async (c) =>
+      c.json(await jobs.get(c.req.param("id"), { tasks: c.req.query("tasks") === "1", from: c.req.query("from"), limit: c.req.query("limit") })),
+    );
+    app.post("/schema/jobs/:id/:action", async (c) =>
+      c.json(await jobs.act(c.req.param("id"), c.req.param("action"), { calls: number(c, "calls", undefined), secs: number(c, "secs", undefined) })),
+    );
+  }
   app.onError((error) => {
     if (error instanceof EdgeTenancyError) return error.toResponse();
     console.error("edge-tenancy: a control-plane route failed:", error);

@@ -9,10 +9,11 @@ cd "$ROOT"
 # The two cargo tools (wasm-bindgen-cli, worker-build: minutes on a cold machine) build while the
 # lints and unit tests run, which mostly check one crate at a time and leave a core free; the
 # wasm builds wait for them.
+# In a process group of its own (setsid), so that a run stopped early stops the whole build.
 mkdir -p target
-bash "$ROOT/scripts/setup.sh" --tools-only > target/setup-tools.log 2>&1 &
+setsid -w bash "$ROOT/scripts/setup.sh" --tools-only > target/setup-tools.log 2>&1 &
 tools=$!
-trap 'kill "$tools" 2>/dev/null || true' EXIT
+trap 'kill -- -"$tools" 2>/dev/null || true' EXIT
 # Each step says when it starts (seconds since the command began), to see where a run's time goes.
 step() { printf '\n== %s (at %ds)\n' "$*" "$SECONDS"; }
 
@@ -49,6 +50,7 @@ fi
 
 step "wasm builds"
 wait "$tools" || { cat target/setup-tools.log; echo "the cargo tools did not build" >&2; exit 1; }
+trap - EXIT
 cat target/setup-tools.log
 bash scripts/build.sh
 

@@ -87,6 +87,9 @@ test("tenants get the group's schema, refuse their own changes, and move togethe
       assert.equal(refused.body.error.code, "blocked");
     }
   }
+  // exec runs each line as a query of its own: a line that changes the schema is found.
+  const lines = await call(1, "POST", "/t/acme/ddl/exec", { token: acme, text: "SELECT 1\nDROP TABLE notes" });
+  assert.deepEqual([lines.status, lines.body.error?.code], [403, "blocked"]);
   assert.deepEqual((await call(1, "GET", "/t/acme/notes", { token: acme })).body.notes.length, 1);
 
   // The second deployment's migration, submitted as a job: dry runs, then writes held.
@@ -108,6 +111,10 @@ test("tenants get the group's schema, refuse their own changes, and move togethe
   assert.equal(held.body.error.code, "schema_migrating");
   assert.equal(held.headers.get("retry-after"), "10");
   assert.equal((await call(2, "GET", "/t/acme/notes", { token: acme })).status, 200);
+  // A caller who may change the schema is told to wait too, not refused.
+  const dba = await sign({ tenant: "acme", sub: "dba", scope: "ddl" });
+  const waits = await call(2, "POST", "/t/acme/ddl/exec?via=var", { token: dba, text: "CREATE TABLE scratch (a)" });
+  assert.deepEqual([waits.status, waits.body.error?.code], [503, "schema_migrating"]);
   // A tenant provisioned now is not in the job: it starts at the group's version so far.
   const late = await call(1, "POST", "/tenants", { body: { id: "newco" } });
   assert.deepEqual([late.status, late.body.schema_version], [201, 1]);

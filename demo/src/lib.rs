@@ -12,7 +12,8 @@
 //!   changes are refused, since the schema comes from the `demo/migrations/` schema group).
 //! - For control-plane administrators (a token for the control-plane tenant with the admin
 //!   scope): the tenants and their databases (the `tenants` module), migration jobs over their
-//!   databases (`/schema/jobs`, the `schema` module, also driven by the Cron Trigger), and
+//!   databases (`/schema/jobs`, the `schema` module, also driven by the Cron Trigger), the
+//!   provisioning queue (`/queue`, the `queue` module, drained by the Cron Trigger too), and
 //!   `/admin/...`: D1 databases and Worker bindings through the Cloudflare API (the `admin`
 //!   module).
 
@@ -24,6 +25,7 @@ use std::time::Duration;
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 mod admin;
+mod queue;
 mod schema;
 mod tenants;
 
@@ -45,22 +47,25 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         })
         .get_async("/whoami", tenant(whoami))
         .get_async("/t/:tenant/whoami", tenant(whoami));
-    schema::routes(admin::routes(tenants::routes(router)))
+    queue::routes(schema::routes(admin::routes(tenants::routes(router))))
         .run(req, env)
         .await
 }
 
-/// The Cron Trigger: drives every migration job not over, within one invocation's budget (900
-/// of its 1,000 D1 queries and subrequests, and well under a minute so the next trigger finds
-/// the job free).
+/// The Cron Trigger: drains the provisioning queue (40 tenants at most, about 480 of the
+/// invocation's 1,000 D1 queries and subrequests, 20 s), then drives every migration job not
+/// over with what is left (400), well under a minute so the next trigger finds the job free.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let tenancy = TENANCY.with(Rc::clone);
-    let driven = match tenancy.factory(&env, ()).await {
-        Ok(factory) => factory.drive_jobs(900, Duration::from_secs(50)).await,
-        Err(error) => Err(error),
+    let factory = match tenancy.factory(&env, ()).await {
+        Ok(factory) => factory,
+        Err(error) => return worker::console_error!("edge-tenancy: the scheduled run: {error}"),
     };
-    if let Err(error) = driven {
+    if let Err(error) = factory.drain_queue(Duration::from_secs(20), 40).await {
+        worker::console_error!("edge-tenancy: draining the provisioning queue: {error}");
+    }
+    if let Err(error) = factory.drive_jobs(400, Duration::from_secs(25)).await {
         worker::console_error!("edge-tenancy: driving schema jobs: {error}");
     }
 }

@@ -8,8 +8,9 @@
 //!   renames) come back with it; what D1 would refuse is 500 `migration_failed`, nothing submitted.
 //! - `GET /schema/drift?after=&limit=`: a page of the group's tenants (50, at most 100), each
 //!   with the version its ledger shows, the migrations it lacks and its drift, with hashes.
-//! - `GET /schema/jobs/{id}` (`?tasks=1&from=&limit=` for a page of its tenants, 1,000 at most): its phase, counts by state, each
-//!   failing tenant with its error, how far it is, elapsed and estimated time.
+//! - `GET /schema/jobs/{id}` (`?tasks=1&from=&limit=`: a page of its tenants, 1,000 at most):
+//!   its phase, counts by state, each failing tenant with its error, how far it is, elapsed and
+//!   estimated time.
 //! - `POST /schema/jobs/{id}/drive` (`?calls=&secs=`): drives it now, for at most that long; the
 //!   Cron Trigger drives every job each minute anyway.
 //! - `POST /schema/jobs/{id}/pause`, `/resume`, `/cancel`.

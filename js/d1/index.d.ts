@@ -161,7 +161,7 @@ export interface JobReport {
 /** The schema group's migration jobs: dry runs, writes held, all or none, resumable. */
 export interface SchemaJobs {
   /** Submits a job bringing every ready tenant of the group to its migrations: its report, with the lint's `warnings`. */
-  submit(settings?: JobSettings): Promise<JobReport & { warnings: string[] }>;
+  submit(settings?: JobSettings | string): Promise<JobReport & { warnings: string[] }>;
   /** Job `id`; with `tasks`, a page of its tenants' tasks in the job's order (from place `from`, at most `limit`, 1,000). */
   get(id: number | string, options?: { tasks?: boolean; from?: number; limit?: number }): Promise<JobReport>;
   /** Drives (within `calls` database calls and subrequests, at most 900, and `secs`, at most 25), pauses, resumes or cancels job `id`. */
@@ -204,8 +204,8 @@ export interface D1Factory<Adapters> {
   lookUpTenant(tenantId: string): Promise<TenantStatus>;
   /** The tenant's database as SQL (D1's export): a `Response` streaming the dump. */
   exportDatabase(tenantId: string): Promise<Response>;
-  /** The schema group's migration jobs; without `schema`, each throws 503 `not_configured`. */
-  jobs: SchemaJobs;
+  /** The schema group's migration jobs, with a `schema` setting. */
+  jobs?: SchemaJobs;
 }
 
 /**
@@ -216,4 +216,7 @@ export interface D1Factory<Adapters> {
  * const factory = createD1Factory({ registry: env.CONTROL_PLANE, env, accountId: env.CF_ACCOUNT_ID,
  *   apiToken: env.CF_API_TOKEN, createAdapters: (db) => drizzle(db) });
  */
+export declare function createD1Factory<Adapters>(
+  options: D1FactoryOptions<Adapters> & { schema: NonNullable<D1FactoryOptions<Adapters>["schema"]> },
+): D1Factory<Adapters> & { jobs: SchemaJobs };
 export declare function createD1Factory<Adapters>(options: D1FactoryOptions<Adapters>): D1Factory<Adapters>;

@@ -2,50 +2,53 @@
 // tenant's binding or RestD1Database, with the schema lock Rust decides (src/schema/lock.rs)
 // checked before every statement runs. `lock` is where the tenant stands now, set by the factory
 // each time it reads the tenant's location: "schema" (no schema change: 403 `blocked`),
-// "migrating" (reads only while its group migrates: 503 `schema_migrating`) or "open".
+// "migrating" (reads only while its group migrates: 503 `schema_migrating`), "held" (the same for
+// a caller who may change the schema: its schema changes wait too) or "open".
 //
 // Checked when a statement runs, not when it is prepared: D1 reports a bad statement when it
-// runs, and a statement prepared before a migration began is held like one prepared after.
+// runs, and a statement prepared before a hold began is held like one prepared after, as long
+// as its guard is the one the factory keeps for the tenant.
 
-/** The statement under `statement`, and its SQL, for a batch. */
-const INNER = Symbol("edge-tenancy statement");
+/** Each statement made here, the statement under it and its SQL, for a batch: kept out of reach. */
+const INNER = new WeakMap();
 
-// Verdicts per lock and SQL text, so that a route's statements cross into wasm once: bounded,
+// Verdicts per lock and SQL text, for every tenant of the isolate (a verdict depends on neither
+// the tenant nor the database), so that a route's statements cross into wasm once: bounded,
 // started over when full.
 const MAX_VERDICTS = 1000;
+const verdicts = new Map();
 
 /** Where a tenant stands, shared by its database and that database's sessions. */
 export class SchemaGuard {
   #check;
-  #verdicts = new Map();
-  /** "open", "schema" or "migrating". */
-  lock = "open";
+  /** "open", "schema" (the default: a guard is closed until told otherwise), "migrating" or "held". */
+  lock = "schema";
 
   /** `check(sql, lock)` throws the error a statement gets. */
   constructor(check) {
     this.#check = check;
   }
 
-  /** Throws what `sql` may not do under the lock. */
-  check(sql) {
-    if (this.lock === "open") return;
-    const key = `${this.lock}\n${sql}`;
-    const known = this.#verdicts.get(key);
+  /** Throws what `sql` may not do under the lock (or under `lock`). */
+  check(sql, lock = this.lock) {
+    if (lock === "open") return;
+    const key = `${lock}\n${sql}`;
+    const known = verdicts.get(key);
     if (known === true) return;
     if (known !== undefined) throw known;
     try {
-      this.#check(sql, this.lock);
-      this.#remember(key, true);
+      this.#check(sql, lock);
+      remember(key, true);
     } catch (error) {
-      this.#remember(key, error);
+      remember(key, error);
       throw error;
     }
   }
+}
 
-  #remember(key, verdict) {
-    if (this.#verdicts.size >= MAX_VERDICTS) this.#verdicts.clear();
-    this.#verdicts.set(key, verdict);
-  }
+function remember(key, verdict) {
+  if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+  verdicts.set(key, verdict);
 }
 
 export class LockedD1Database {
@@ -63,7 +66,7 @@ export class LockedD1Database {
 
   async batch(statements) {
     const inner = statements.map((statement) => {
-      const held = statement?.[INNER];
+      const held = INNER.get(statement);
       if (held === undefined) throw new TypeError("batch() takes statements made by prepare() of this database");
       this.#guard.check(held.sql);
       return held.statement;
@@ -71,8 +74,10 @@ export class LockedD1Database {
     return this.#database.batch(inner);
   }
 
+  // D1 runs each line of exec's text as a query of its own: each line is checked, and the whole.
   async exec(sql) {
     this.#guard.check(sql);
+    for (const line of String(sql).split("\n")) if (line.trim() !== "") this.#guard.check(line);
     return this.#database.exec(sql);
   }
 
@@ -98,10 +103,7 @@ class LockedStatement {
     this.#guard = guard;
     this.#sql = sql;
     this.#statement = statement;
-  }
-
-  get [INNER]() {
-    return { sql: this.#sql, statement: this.#statement };
+    INNER.set(this, { sql, statement });
   }
 
   bind(...values) {

@@ -132,6 +132,39 @@ impl RequestBudget {
         Admission::At(at.max(now + Duration::from_millis(1)))
     }
 
+    /// When `calls` requests may go together (never sooner than `now`): when enough of this
+    /// window's requests have left it, or the server's window resets, or a lock ends. More
+    /// calls than the whole budget are asked for as the whole budget.
+    pub fn room_at(&mut self, now: UnixTime, calls: u32) -> UnixTime {
+        let calls = calls.min(self.config.limit).max(1);
+        if now < self.locked_until {
+            return self.locked_until;
+        }
+        if self.remaining(now) >= calls {
+            return now;
+        }
+        let own = self.config.limit.saturating_sub(self.sent.len() as u32);
+        let own_at = match (calls - own.min(calls)) as usize {
+            0 => now,
+            leaving => self
+                .sent
+                .get(leaving - 1)
+                .map_or(now, |&t| t + self.window()),
+        };
+        let at = match self.server {
+            Some(s) => {
+                let since = self.sent.iter().filter(|&&t| t >= s.seen).count() as u32;
+                if s.remaining.saturating_sub(since) < calls {
+                    own_at.max(s.reset_at)
+                } else {
+                    own_at
+                }
+            }
+            None => own_at,
+        };
+        at.max(now + Duration::from_millis(1))
+    }
+
     /// Counts a request sent at `now`.
     pub fn record_sent(&mut self, now: UnixTime) {
         self.forget_old(now);

@@ -154,15 +154,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
     /// refused halfway.
     pub fn room_for(&self, calls: u32) -> Duration {
         let now = self.runtime.now();
-        let mut budget = self.budget.borrow_mut();
-        if budget.remaining(now) >= calls {
-            return Duration::ZERO;
-        }
-        match budget.admit(now) {
-            super::budget::Admission::At(at) => at.since(now).max(Duration::from_millis(1)),
-            // Room for one, not for all of them: try again in a second.
-            super::budget::Admission::Now => Duration::from_secs(1),
-        }
+        self.budget.borrow_mut().room_at(now, calls).since(now)
     }
 
     /// Requests sent in the current budget window, and how many are left.

@@ -108,6 +108,9 @@ const MIGRATIONS: &[&[&str]] = &[
     // each minute).
     &["CREATE INDEX IF NOT EXISTS edge_tenancy_schema_jobs_live
         ON edge_tenancy_schema_jobs (id) WHERE active = 1"],
+    // 8: the provisioning queue, oldest first, without reading the ready tenants.
+    &["CREATE INDEX IF NOT EXISTS edge_tenancy_tenants_queue
+        ON edge_tenancy_tenants (created_at, id) WHERE state IN ('provisioning', 'failed')"],
 ];
 
 /// The version the code expects.

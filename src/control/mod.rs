@@ -6,6 +6,7 @@ pub mod fanout;
 pub mod jobs;
 pub mod migrations;
 mod provision;
+pub mod queue;
 pub mod registry;
 
 #[cfg(test)]

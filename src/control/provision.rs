@@ -80,8 +80,8 @@ struct Removed {
 /// Provisions and deprovisions tenants' databases with a backend, recording each step in the
 /// registry.
 pub struct Provisioner<'a, D, B, H, R> {
-    registry: &'a Registry<D>,
-    backend: &'a B,
+    pub(super) registry: &'a Registry<D>,
+    pub(super) backend: &'a B,
     hooks: &'a H,
     runtime: &'a R,
     /// Who holds the leases this provisioner takes (unique per call in practice: a random id).
@@ -113,12 +113,12 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         Self { lease, ..self }
     }
 
-    fn now(&self) -> UnixTime {
+    pub(super) fn now(&self) -> UnixTime {
         self.runtime.now()
     }
 
     /// The name of `tenant`'s database: the backend's, with this registry's identity.
-    async fn database_name(&self, tenant: &TenantId) -> Result<String, Error> {
+    pub(super) async fn database_name(&self, tenant: &TenantId) -> Result<String, Error> {
         let identity = self.registry.identity().await?;
         self.backend.database_name(tenant, &identity)
     }

@@ -21,8 +21,14 @@ pub enum Lock {
     /// ([`Error::Blocked`]).
     Schema,
     /// Reads only: the tenant's group is migrating and holds its writes
-    /// ([`Error::SchemaMigrating`], with the wait).
+    /// ([`Error::SchemaMigrating`], with the wait); its schema changes are refused as ever.
     Migrating {
+        /// When to try again, in seconds.
+        retry_after_secs: u32,
+    },
+    /// Reads only, for a caller who may change the schema: while the group migrates, its
+    /// schema changes wait as its writes do ([`Error::SchemaMigrating`]).
+    Held {
         /// When to try again, in seconds.
         retry_after_secs: u32,
     },
@@ -36,15 +42,19 @@ impl Lock {
             return Ok(());
         }
         let kinds = classify(sql);
-        if kinds.iter().any(|k| matches!(k, Kind::Schema(_))) {
-            return Err(Error::Blocked);
-        }
-        if let Lock::Migrating { retry_after_secs } = self {
-            if kinds.contains(&Kind::Write) {
-                return Err(Error::SchemaMigrating { retry_after_secs });
+        let changes_schema = kinds.iter().any(|k| matches!(k, Kind::Schema(_)));
+        let writes = kinds.contains(&Kind::Write);
+        match self {
+            Lock::Held { retry_after_secs } if changes_schema || writes => {
+                Err(Error::SchemaMigrating { retry_after_secs })
             }
+            Lock::Held { .. } => Ok(()),
+            _ if changes_schema => Err(Error::Blocked),
+            Lock::Migrating { retry_after_secs } if writes => {
+                Err(Error::SchemaMigrating { retry_after_secs })
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@ use super::edges::cached_lookup;
 use super::tenant_db::TenantDb;
 use super::D1;
 use crate::cloudflare::Client;
+use crate::control::queue::{queue_report, Drained};
 use crate::control::{Deprovisioned, Provisioned, Provisioner, Registry, TenantPage, TenantRecord};
 use crate::database::d1::{CaughtUp, D1Backend, D1Group, D1Options, D1Rest, Migrating};
 use crate::database::{may_open, DatabaseFactory, Hooks};
@@ -15,6 +16,7 @@ use crate::pipeline::TenantContext;
 use crate::schema::{Lock, SchemaGroup, SchemaVersion, MIGRATING_RETRY_SECS};
 use crate::{Error, TenantId, UnixTime};
 use std::rc::Rc;
+use std::time::Duration;
 use worker::{js_sys, Env};
 
 /// The API client the factory provisions with.
@@ -139,6 +141,45 @@ impl<H> D1Factory<'_, H> {
     }
 }
 
+impl<H: Hooks> D1Factory<'_, H> {
+    /// Queues `tenants` to be provisioned in the background ([`crate::control::queue`]): every
+    /// id is checked first, none queued when one does not fit a database name. Answers those
+    /// queued now; a tenant the registry holds is left as it is.
+    pub async fn enqueue(&self, tenants: &[TenantId]) -> Result<Vec<TenantId>, Error> {
+        self.provisioner(async |p| p.enqueue(tenants).await).await
+    }
+
+    /// Provisions the queue's due tenants, oldest first, for at most `time` and `tenants`
+    /// tenants, within the API client's request budget (a tenant's provisioning makes up to
+    /// [`crate::control::queue::CALLS_PER_TENANT`] calls: leave room within an invocation's
+    /// 1,000 subrequests).
+    pub async fn drain_queue(&self, time: Duration, tenants: usize) -> Result<Drained, Error> {
+        let until = now() + time;
+        let drained = self
+            .provisioner(async |p| {
+                p.drain(until, tenants, |calls| self.client.room_for(calls))
+                    .await
+            })
+            .await?;
+        for tenant in drained
+            .ready
+            .iter()
+            .chain(drained.failed.iter().map(|f| &f.tenant))
+        {
+            self.cache.invalidate(tenant);
+        }
+        Ok(drained)
+    }
+
+    /// Where the queue stands, and the API client's budget: `{"length", "retrying", "budget":
+    /// {"used", "left"}, "drain_secs"}`, `drain_secs` what the queue takes at the budget's pace.
+    pub async fn queue_status(&self) -> Result<serde_json::Value, Error> {
+        let status = self.registry.queue_status(now()).await?;
+        let (used, left) = self.client.budget_status();
+        Ok(queue_report(status, used, left, self.client.options()))
+    }
+}
+
 impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
     type Database = TenantDb;
 
@@ -171,6 +212,9 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
         // wait too, whoever the caller.
         let may_change_schema = context.principal().is_some_and(|p| p.has_scope("ddl"));
         let lock = match location.schema_group {
+            Some(_) if location.schema_held && may_change_schema => Lock::Held {
+                retry_after_secs: MIGRATING_RETRY_SECS,
+            },
             Some(_) if location.schema_held => Lock::Migrating {
                 retry_after_secs: MIGRATING_RETRY_SECS,
             },

@@ -129,7 +129,11 @@ impl TenantDb {
 
     /// Runs `sql`, which may hold several statements and no parameters; how many ran.
     pub async fn exec(&self, sql: &str) -> Result<usize, Error> {
+        // A binding's exec runs each line as a query of its own: each is checked, and the whole.
         self.lock.check(sql)?;
+        for line in sql.lines().filter(|line| !line.trim().is_empty()) {
+            self.lock.check(line)?;
+        }
         match &self.path {
             Path::Binding { db, .. } => {
                 let result = db.exec(sql).await.map_err(storage)?;

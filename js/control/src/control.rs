@@ -648,8 +648,12 @@ impl Control {
     pub fn drive_jobs(&self, calls: u32, secs: u32) -> Promise {
         promise(self.inner.clone(), move |inner| async move {
             inner.registry().await?;
-            let time = std::time::Duration::from_secs(u64::from(secs));
-            let driven = inner.group()?.drive_jobs(calls as usize, time).await?;
+            // At most an invocation's 1,000 calls and a scheduled run's 15 minutes.
+            let time = std::time::Duration::from_secs(u64::from(secs.min(900)));
+            let driven = inner
+                .group()?
+                .drive_jobs(calls.min(1_000) as usize, time)
+                .await?;
             let reports: Vec<_> = driven.iter().map(|r| r.report(now(), None)).collect();
             Ok(serde_json::json!({ "jobs": reports }).to_string())
         })

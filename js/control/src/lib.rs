@@ -16,7 +16,8 @@ fn error_json(error: &edge_tenancy::Error) -> String {
 }
 
 /// Whether `sql` may run on a handle locked as `lock` (`open`; `schema`: no schema change;
-/// `migrating`: reads only, the group is migrating). Throws the error's JSON (403 `blocked`,
+/// `migrating`: reads only, the group is migrating; `held`: the same for a caller who may change
+/// the schema, whose schema changes wait too). Throws the error's JSON (403 `blocked`,
 /// 503 `schema_migrating`); a lock it does not know refuses everything.
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = checkSql)]
 pub fn check_sql(sql: &str, lock: &str) -> Result<(), wasm_bindgen::JsValue> {
@@ -25,6 +26,9 @@ pub fn check_sql(sql: &str, lock: &str) -> Result<(), wasm_bindgen::JsValue> {
         "open" => Ok(Lock::Open),
         "schema" => Ok(Lock::Schema),
         "migrating" => Ok(Lock::Migrating {
+            retry_after_secs: MIGRATING_RETRY_SECS,
+        }),
+        "held" => Ok(Lock::Held {
             retry_after_secs: MIGRATING_RETRY_SECS,
         }),
         _ => Err(edge_tenancy::Error::NotConfigured("an unknown schema lock")),

@@ -89,14 +89,20 @@ const MAX_REMEMBERED: usize = 10_000;
 /// isolate.
 #[derive(Default)]
 pub struct CaughtUp {
-    done: RefCell<HashMap<TenantId, (i64, i64)>>,
+    done: RefCell<HashMap<TenantId, Checked>>,
     running: RefCell<std::collections::HashSet<TenantId>>,
 }
+
+/// A tenant's database checked: the version it was to reach, the one it is at, and when a
+/// catch-up that failed may be tried again.
+type Checked = (i64, i64, Option<UnixTime>);
 
 /// How long a request waits for another's catch-up of the same tenant before it checks the
 /// database itself (the other's request may have gone away), and how often it looks.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(2);
 const CATCH_UP_POLL: Duration = Duration::from_millis(10);
+/// How long after a failed catch-up an isolate tries again.
+const CATCH_UP_RETRY: Duration = Duration::from_secs(60);
 
 /// A tenant marked as being caught up here, unmarked when dropped (the catch-up done, failed or
 /// abandoned).
@@ -112,12 +118,13 @@ impl Drop for Running<'_> {
 }
 
 impl CaughtUp {
-    /// What was found of `tenant` for `target` or past it, if anything.
-    fn known(&self, tenant: &TenantId, target: i64) -> Option<i64> {
+    /// What was found of `tenant` for `target` or past it, if anything (a failed catch-up, until
+    /// it may be tried again).
+    fn known(&self, tenant: &TenantId, target: i64, now: UnixTime) -> Option<i64> {
         let done = self.done.borrow();
         done.get(tenant)
-            .filter(|(handled, _)| *handled >= target)
-            .map(|(_, version)| *version)
+            .filter(|(handled, _, retry)| *handled >= target && retry.is_none_or(|at| now < at))
+            .map(|(_, version, _)| *version)
     }
 
     /// Marks `tenant` as being caught up, unless another request is at it.
@@ -131,12 +138,12 @@ impl CaughtUp {
             })
     }
 
-    fn finish(&self, tenant: &TenantId, target: i64, version: i64) {
+    fn finish(&self, tenant: &TenantId, target: i64, version: i64, retry: Option<UnixTime>) {
         let mut done = self.done.borrow_mut();
         if done.len() >= MAX_REMEMBERED {
             done.clear();
         }
-        done.insert(tenant.clone(), (target, version));
+        done.insert(tenant.clone(), (target, version, retry));
     }
 }
 
@@ -231,7 +238,8 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
     /// behind), single-flight: a request that finds another catching the tenant up waits for it
     /// (2 s at most, then checks for itself; the ledger keeps anything from applying twice). A
     /// database whose ledger has drifted, or whose catch-up failed, is served as it is, the
-    /// reason logged. Answers the version the database is at.
+    /// reason logged (a failed catch-up is tried again a minute later). Answers the version the
+    /// database is at.
     pub async fn catch_up(
         &self,
         tenant: &TenantId,
@@ -245,7 +253,7 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
             .min(self.latest());
         let mut waited = Duration::ZERO;
         let _running = loop {
-            if let Some(version) = caught_up.known(tenant, target) {
+            if let Some(version) = caught_up.known(tenant, target, self.now()) {
                 return Ok(version);
             }
             match caught_up.start(tenant) {
@@ -259,6 +267,7 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
         };
         let status = status(db, self.group.migrations()).await?;
         let mut version = status.version as i64;
+        let mut retry = None;
         let name = self.group.name();
         if !status.drift.is_empty() {
             let drift: Vec<String> = status.drift.iter().map(ToString::to_string).collect();
@@ -271,16 +280,24 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
             );
         } else if version < target {
             let to = usize::try_from(target).unwrap_or(0);
-            match self.group.bring_up_to(db, status.version, to, self.now()).await {
+            match self
+                .group
+                .bring_up_to(db, status.version, to, self.now())
+                .await
+            {
                 Ok(reached) => {
                     version = reached.version;
                     self.log.log(Level::Info, &format!(
                         "edge-tenancy: tenant {tenant}'s database caught up with schema group {name} (version {version})"
                     ));
                 }
-                Err(error) => self.log.log(Level::Error, &format!(
-                    "edge-tenancy: tenant {tenant}'s database did not catch up with schema group {name}: {error}"
-                )),
+                Err(error) => {
+                    // Tried again a while later: the cause may pass (the API's 429, say).
+                    retry = Some(self.now() + CATCH_UP_RETRY);
+                    self.log.log(Level::Error, &format!(
+                        "edge-tenancy: tenant {tenant}'s database did not catch up with schema group {name}: {error}"
+                    ));
+                }
             }
         }
         if version > location.schema_version {
@@ -293,7 +310,7 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
                 );
             }
         }
-        caught_up.finish(tenant, target, version);
+        caught_up.finish(tenant, target, version, retry);
         Ok(version)
     }
 

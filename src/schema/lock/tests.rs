@@ -206,3 +206,18 @@ fn a_migrating_group_holds_writes_and_lets_reads_through() {
     }
     assert_eq!(lock.check("SELECT * FROM notes"), Ok(()));
 }
+
+#[test]
+fn a_caller_who_may_change_the_schema_waits_for_a_migrating_group_rather_than_being_refused() {
+    let held = Lock::Held {
+        retry_after_secs: 3,
+    };
+    let wait = Err(Error::SchemaMigrating {
+        retry_after_secs: 3,
+    });
+    for sql in BLOCKED {
+        assert_eq!(held.check(sql), wait, "{sql}");
+    }
+    assert_eq!(held.check("INSERT INTO notes (body) VALUES ('x')"), wait);
+    assert_eq!(held.check("SELECT * FROM notes"), Ok(()));
+}
