@@ -342,6 +342,19 @@ export function createD1Factory(options) {
       drift: async ({ after, limit = 50 } = {}) => answer(control.drift(after, whole(limit, "limit"))),
     };
   }
+  // The provisioning queue (Rust's): tenants taken at once, provisioned in the background within
+  // the API's budget. A drain may make any queued tenant ready: nothing kept of one holds.
+  factory.queue = tenants.queue = {
+    add: async (ids) => answer(control.enqueue(JSON.stringify(ids))),
+    status: async () => answer(control.queueStatus()),
+    drain: async ({ secs, tenants: count } = {}) => {
+      try {
+        return await answer(control.drainQueue(whole(secs, "secs"), whole(count, "tenants")));
+      } finally {
+        forget();
+      }
+    },
+  };
   // With a backupBucket: a new database for the tenant, filled from the backup at `backupKey`
   // (what deprovision answered), streamed from the bucket to the import's upload URL; then
   // bound, afterProvision, ready. A key with no backup is refused before anything is made.

@@ -8,7 +8,7 @@ import type { Principal, Tenancy, TenancyConfig, TenancyOptions, TenantContext, 
 import type { D1Database } from "./d1/index.js";
 
 export { createD1Factory } from "./d1/index.js";
-export type { D1Factory, D1FactoryOptions, JobReport, JobSettings, SchemaJobs, TenantEvent, TenantPage, TenantRecord } from "./d1/index.js";
+export type { D1Factory, D1FactoryOptions, JobReport, JobSettings, ProvisioningQueue, QueueStatus, SchemaJobs, TenantEvent, TenantPage, TenantRecord } from "./d1/index.js";
 
 /** A tenant's context as Rust decided it, with whether the caller administers every tenant. */
 export type MultiTenancyContext = TenantContext & { readonly administrator: boolean };
@@ -85,7 +85,8 @@ export interface MultiTenancy<Adapters> {
    * field and for the control-plane tenant (`mainTenantId`), which has no tenant database.
    * With a D1 factory's `schema`: `POST /schema/jobs` (a job's settings), `GET
    * /schema/jobs/:id?tasks=1`, `POST /schema/jobs/:id/:action` (`drive?calls&secs`, `pause`,
-   * `resume`, `cancel`) and `GET /schema/drift?after&limit`.
+   * `resume`, `cancel`) and `GET /schema/drift?after&limit`. With a D1 factory, the
+   * provisioning queue: `POST /queue` `{ids}` (202), `GET /queue`, `POST /queue/drain?secs&tenants`.
    */
   app: Hono;
   /** The pipeline underneath. */

@@ -17,6 +17,14 @@ const NOT_ADMIN = { status: 403, code: "forbidden", message: "this needs a contr
 
 const errorResponse = (fields) => new EdgeTenancyError(fields).toResponse();
 
+// A query's whole number (undefined when absent); anything else is refused.
+function queryNumber(c, name) {
+  const value = c.req.query(name);
+  if (value === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(value)) throw new EdgeTenancyError({ status: 400, code: "invalid_body", message: `${name} is a whole number` });
+  return Number(value);
+}
+
 // What databaseIsolation gives: adapters by tenant, and, with a registry (a factory made by
 // createD1Factory, or `registry` for a factory written in JS), lookups and the tenant list.
 // `allowAnonymous`: whether an anonymous caller on a public path gets the tenant's adapters too.
@@ -208,8 +216,12 @@ export function setupMultiTenancy(options) {
     await next();
   };
   app.use("/tenants/*", administrators);
-  // Only with a schema group: otherwise `/schema/…` is the app's own.
+  // Only with a schema group, or a queue: otherwise `/schema/…` and `/queue` are the app's own.
   if (iso?.jobs !== undefined) app.use("/schema/*", administrators);
+  if (iso?.queue !== undefined) {
+    app.use("/queue", administrators);
+    app.use("/queue/*", administrators);
+  }
   app.post("/tenants", async (c) => {
     const body = await c.req.json().catch(() => null);
     const refused = newTenant(body, resolve.controlPlaneTenant, iso.restore !== undefined);
@@ -231,22 +243,33 @@ export function setupMultiTenancy(options) {
   // The schema group's migration jobs (createD1Factory's `schema`), as the Rust workers' routes.
   if (iso?.jobs !== undefined) {
     const { jobs } = iso;
-    // A query's whole number, its default when absent; anything else is refused.
-    const number = (c, name, fallback) => {
-      const value = c.req.query(name);
-      if (value === undefined) return fallback;
-      if (!/^\d{1,9}$/.test(value)) throw new EdgeTenancyError({ status: 400, code: "invalid_body", message: `${name} is a whole number` });
-      return Number(value);
-    };
-    app.get("/schema/drift", async (c) => c.json(await jobs.drift({ after: c.req.query("after"), limit: number(c, "limit", 50) })));
+    app.get("/schema/drift", async (c) => c.json(await jobs.drift({ after: c.req.query("after"), limit: queryNumber(c, "limit") ?? 50 })));
     // The body as it came: Rust reads it, and names what it does not take.
     app.post("/schema/jobs", async (c) => c.json(await jobs.submit(await c.req.text()), 202));
     app.get("/schema/jobs/:id", async (c) =>
       c.json(await jobs.get(c.req.param("id"), { tasks: c.req.query("tasks") === "1", from: c.req.query("from"), limit: c.req.query("limit") })),
     );
     app.post("/schema/jobs/:id/:action", async (c) =>
-      c.json(await jobs.act(c.req.param("id"), c.req.param("action"), { calls: number(c, "calls", undefined), secs: number(c, "secs", undefined) })),
+      c.json(await jobs.act(c.req.param("id"), c.req.param("action"), { calls: queryNumber(c, "calls"), secs: queryNumber(c, "secs") })),
     );
+  }
+  // The D1 factory's provisioning queue, as the Rust demo's routes.
+  if (iso?.queue !== undefined) {
+    const { queue } = iso;
+    app.get("/queue", async (c) => c.json(await queue.status()));
+    app.post("/queue", async (c) => {
+      const body = await c.req.json().catch(() => null);
+      const ids = body?.ids;
+      const expected = 'expected {"ids": ["<tenant id>", …]}, 1 to 1,000 of them';
+      if (!Array.isArray(ids) || Object.keys(body).length !== 1 || !ids.every((id) => typeof id === "string")) {
+        return errorResponse({ status: 400, code: "invalid_body", message: expected });
+      }
+      if (ids.includes(resolve.controlPlaneTenant)) {
+        return errorResponse({ status: 400, code: "invalid_body", message: "the control-plane tenant has no tenant database" });
+      }
+      return c.json(await queue.add(ids), 202);
+    });
+    app.post("/queue/drain", async (c) => c.json(await queue.drain({ secs: queryNumber(c, "secs"), tenants: queryNumber(c, "tenants") })));
   }
   app.onError((error) => {
     if (error instanceof EdgeTenancyError) return error.toResponse();

@@ -81,3 +81,13 @@ async function migrate(): Promise<string | null> {
 void migrate;
 // @ts-expect-error: migrations are files or a list
 createD1Factory({ registry, accountId: "a", apiToken: "t", createAdapters: (db) => db, schema: { group: "app", migrations: 3 } });
+
+// The provisioning queue.
+async function onboard(): Promise<number> {
+  const { queued } = await factory.queue.add(["acme", "globex"]);
+  const { drained, queue } = await factory.queue.drain({ secs: 20 });
+  const stopped: "empty" | "budget" | "limit" = drained.stopped;
+  void stopped;
+  return queued.length + queue.length + drained.ready.length;
+}
+void onboard;

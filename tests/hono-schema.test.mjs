@@ -252,3 +252,26 @@ test("through the tenants' bindings, once deployed, a job's steps and the drift 
   assert.equal((await call(3, "POST", "/t/acme/ddl/prepare?via=var", { token: acme, text: "DROP TABLE scratch" })).status, 403);
   assert.equal((await call(3, "POST", "/t/acme/ddl/prepare?via=var", { token: ddl, text: "DROP TABLE scratch" })).status, 200);
 });
+
+test("the provisioning queue: tenants queued at once are drained to ready, at the group's version", async () => {
+  const ids = ["q1", "q2", "q3", "q4", "q5"];
+  const queued = await call(2, "POST", "/queue", { body: { ids } });
+  assert.equal(queued.status, 202, JSON.stringify(queued.body));
+  assert.deepEqual([queued.body.queued, queued.body.queue.length], [ids, 5]);
+  const waiting = await call(2, "GET", "/t/q1/notes", { token: await member("q1") });
+  assert.equal(waiting.status, 503);
+  const drained = await call(2, "POST", "/queue/drain?secs=20&tenants=10");
+  assert.equal(drained.status, 200, JSON.stringify(drained.body));
+  assert.deepEqual([drained.body.drained.ready, drained.body.drained.stopped, drained.body.queue.length], [ids, "empty", 0]);
+  // At the group's version (the job above moved it to 2), and served.
+  for (const id of ids) assert.deepEqual((await call(2, "GET", `/tenants/${id}`)).body.schema_version, 2);
+  const notes = await call(2, "GET", "/t/q1/notes", { token: await member("q1") });
+  assert.deepEqual([notes.status, notes.body.schema], [200, { group: "app", version: 2 }]);
+  // Bad requests, by name.
+  for (const body of [{ ids: [] }, { id: "x" }, { ids: ["main"] }, { ids: ["Not An Id"] }]) {
+    const res = await call(2, "POST", "/queue", { body });
+    assert.equal(res.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(res.body)}`);
+  }
+  assert.equal((await call(2, "POST", "/queue/drain?tenants=many")).status, 400);
+  assert.equal((await call(2, "GET", "/queue", { token: await member("q1") })).status, 403);
+});

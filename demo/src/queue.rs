@@ -11,11 +11,11 @@
 //!   and that many tenants (40, 60 at most: each provisioning makes a dozen database calls and
 //!   subrequests, within an invocation's 1,000).
 
+use edge_tenancy::control::queue::drain_limits;
 use edge_tenancy::workers::{admin, AdminRequest, Reply, TenancyRouter};
 use edge_tenancy::{Error, TenantId};
 use serde::Deserialize;
 use serde_json::json;
-use std::time::Duration;
 use worker::Request;
 
 /// Adds the routes.
@@ -62,19 +62,10 @@ async fn enqueue(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> 
 }
 
 async fn drain(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
-    let url = req.url().map_err(|_| Error::InvalidBody("a bad URL"))?;
-    let number = |key: &str, default: u64, max: u64| {
-        url.query_pairs()
-            .find(|(k, _)| k == key)
-            .map_or(Ok(default), |(_, v)| v.parse::<u64>())
-            .map(|n| n.clamp(1, max))
-            .map_err(|_| Error::InvalidBody("secs and tenants are whole numbers"))
-    };
-    let (secs, tenants) = (number("secs", 20, 25)?, number("tenants", 40, 60)?);
+    let number = |key| super::tenants::query_number(&req, key);
+    let (time, tenants) = drain_limits(number("secs")?, number("tenants")?);
     let factory = admin.factory(()).await?;
-    let drained = factory
-        .drain_queue(Duration::from_secs(secs), tenants as usize)
-        .await?;
+    let drained = factory.drain_queue(time, tenants).await?;
     let status = factory.queue_status().await?;
     Ok(Reply::json(&json!({ "drained": drained, "queue": status })))
 }

@@ -81,14 +81,7 @@ async fn act(admin: AdminRequest, req: Request) -> Result<Reply, Error> {
     let factory = admin.factory(()).await?;
     let record = match admin.param("action").unwrap_or_default() {
         "drive" => {
-            let url = req.url().map_err(|_| Error::InvalidBody("a bad URL"))?;
-            let number = |key: &str| {
-                url.query_pairs()
-                    .find(|(k, _)| k == key)
-                    .map(|(_, v)| v.parse::<u64>())
-                    .transpose()
-                    .map_err(|_| Error::InvalidBody("calls and secs are numbers"))
-            };
+            let number = |key| super::tenants::query_number(&req, key);
             let (calls, time) = drive_limits(number("calls")?, number("secs")?);
             factory.drive_job(id, calls, time).await?
         }

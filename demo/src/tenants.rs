@@ -142,6 +142,19 @@ fn tenant_param(admin: &AdminRequest) -> Result<TenantId, Error> {
     Ok(TenantId::parse(admin.param("id").unwrap_or_default())?)
 }
 
+/// The whole number `key` of the request's query, if given; anything else is 400.
+pub(crate) fn query_number(req: &Request, key: &str) -> Result<Option<u64>, Error> {
+    let url = req.url().map_err(|_| Error::InvalidBody("a bad URL"))?;
+    let value = url
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned());
+    value
+        .map(|v| v.parse::<u64>())
+        .transpose()
+        .map_err(|_| Error::InvalidBody("the query's numbers are whole numbers"))
+}
+
 /// A page's `?after=&limit=`: the tenant it starts after, and how many it takes (`default` when
 /// not given, held to 1 to `max`).
 pub(crate) fn page(

@@ -172,6 +172,32 @@ export interface SchemaJobs {
   drift(page?: { after?: string; limit?: number }): Promise<{ tenants: object[]; next: TenantId | null }>;
 }
 
+/** Where the provisioning queue stands, and this isolate's API budget. */
+export interface QueueStatus {
+  /** Tenants waiting, or waiting to be tried again. */
+  length: number;
+  /** Of them, those that failed for a passing reason and wait to be tried again (a minute). */
+  retrying: number;
+  budget: { used: number; left: number; limit: number; window_secs: number };
+  /** How long the queue takes at the budget's pace, in seconds. */
+  drain_secs: number;
+}
+
+/** Tenants taken at once and provisioned in the background, oldest first, within the API's budget. */
+export interface ProvisioningQueue {
+  /** Queues 1 to 1,000 tenants (each checked first; none queued when one does not fit): those queued now. */
+  add(ids: string[]): Promise<{ queued: TenantId[]; queue: QueueStatus }>;
+  status(): Promise<QueueStatus>;
+  /**
+   * Provisions due tenants for at most `secs` (20, at most 25) and `tenants` (40, at most 60),
+   * stopping where the budget has no room (`stopped: "budget"`, `wait_ms` until it has).
+   */
+  drain(limits?: { secs?: number; tenants?: number }): Promise<{
+    drained: { ready: TenantId[]; failed: { tenant: TenantId; code: string }[]; stopped: "empty" | "budget" | "limit"; wait_ms: number };
+    queue: QueueStatus;
+  }>;
+}
+
 /** A page of tenants in id order; `next` is the id to ask for the next page after. */
 export interface TenantPage {
   tenants: TenantRecord[];
@@ -206,6 +232,8 @@ export interface D1Factory<Adapters> {
   exportDatabase(tenantId: string): Promise<Response>;
   /** The schema group's migration jobs, with a `schema` setting. */
   jobs?: SchemaJobs;
+  /** The provisioning queue: for onboarding many tenants within the API's limit. */
+  queue: ProvisioningQueue;
 }
 
 /**

@@ -80,6 +80,26 @@ pub fn queue_report(
     })
 }
 
+impl Drained {
+    /// The tenants it changed (made ready or failed): what a cache of their lookups forgets.
+    pub fn changed(&self) -> impl Iterator<Item = &TenantId> {
+        self.ready
+            .iter()
+            .chain(self.failed.iter().map(|f| &f.tenant))
+    }
+}
+
+/// A drain's limits as a route takes them (`?secs=&tenants=`): 20 s (25 at most, within a
+/// request's time) and 40 tenants (60 at most: each provisioning makes about a dozen database
+/// calls and subrequests, within an invocation's 1,000).
+pub fn drain_limits(secs: Option<u64>, tenants: Option<u64>) -> (Duration, usize) {
+    let secs = secs.unwrap_or(20).clamp(1, 25);
+    (
+        Duration::from_secs(secs),
+        tenants.unwrap_or(40).clamp(1, 60) as usize,
+    )
+}
+
 /// A tenant a drain could not provision, and why (the error's code).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Failure {

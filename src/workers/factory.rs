@@ -161,11 +161,7 @@ impl<H: Hooks> D1Factory<'_, H> {
                     .await
             })
             .await?;
-        for tenant in drained
-            .ready
-            .iter()
-            .chain(drained.failed.iter().map(|f| &f.tenant))
-        {
+        for tenant in drained.changed() {
             self.cache.invalidate(tenant);
         }
         Ok(drained)

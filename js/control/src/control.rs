@@ -13,6 +13,7 @@ use crate::error_json;
 use edge_tenancy::cloudflare::d1::{Jurisdiction, LocationHint};
 use edge_tenancy::cloudflare::{AccountId, ApiToken, Client, ClientOptions, DatabaseId};
 use edge_tenancy::control::jobs::{JobControl, TaskPage};
+use edge_tenancy::control::queue::{drain_limits, queue_report};
 use edge_tenancy::control::{Provisioner, Registry};
 use edge_tenancy::database::d1::schema_group::{drive_limits, job_request};
 use edge_tenancy::database::d1::{query_error, CaughtUp, D1Backend, D1Group, D1Options, Migrating};
@@ -309,6 +310,49 @@ impl Inner {
         };
         self.cache.invalidate(tenant);
         outcome
+    }
+
+    /// The D1 factory's queue: `work` with a provisioner over its registry, backend and hooks
+    /// (a new database brought to the schema group's version), and the API client.
+    async fn queue<T>(
+        &self,
+        work: impl AsyncFnOnce(
+            &Provisioner<
+                '_,
+                JsSql,
+                D1Backend<'_, JsTransport, JsRuntime>,
+                Migrating<'_, JsHooks<'_>, Group<'_>>,
+                JsRuntime,
+            >,
+            &Client<JsTransport, JsRuntime>,
+        ) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let registry = self.registry().await?;
+        let Maker::D1 {
+            client, options, ..
+        } = &self.maker
+        else {
+            return Err(Error::NotConfigured(
+                "only a D1 factory has a provisioning queue",
+            ));
+        };
+        let backend = d1_backend(client, options)?;
+        let hooks = Migrating {
+            hooks: &JsHooks::new(self.edges.clone(), Some(client)),
+            group: self.group().ok(),
+        };
+        let provisioner = Provisioner::new(registry, &backend, &hooks, &self.runtime, owner());
+        work(&provisioner, client).await
+    }
+
+    /// Where the queue stands, with the API client's budget ([`queue_report`]).
+    async fn queue_status(&self) -> Result<serde_json::Value, Error> {
+        let status = self.registry().await?.queue_status(now()).await?;
+        self.queue(async |_, client| {
+            let (used, left) = client.budget_status();
+            Ok(queue_report(status, used, left, client.options()))
+        })
+        .await
     }
 
     async fn run<B: Backend, H: Hooks>(
@@ -666,6 +710,55 @@ impl Control {
             inner.registry().await?;
             let page = inner.group()?.drift(after.as_ref(), limit as usize).await?;
             Ok(page.to_string())
+        })
+    }
+
+    /// Queues tenants (a JSON array of ids, 1 to 1,000) to be provisioned in the background:
+    /// `{"queued": [ids queued now], "queue": status}`.
+    pub fn enqueue(&self, ids: String) -> Promise {
+        promise(self.inner.clone(), move |inner| async move {
+            let expected = "a queue takes 1 to 1,000 tenant ids";
+            let ids: Vec<String> =
+                serde_json::from_str(&ids).map_err(|_| Error::InvalidBody(expected))?;
+            if !(1..=1_000).contains(&ids.len()) {
+                return Err(Error::InvalidBody(expected));
+            }
+            let ids = ids
+                .iter()
+                .map(|id| tenant(id))
+                .collect::<Result<Vec<_>, _>>()?;
+            let queued = inner.queue(async |p, _| p.enqueue(&ids).await).await?;
+            let status = inner.queue_status().await?;
+            Ok(serde_json::json!({ "queued": queued, "queue": status }).to_string())
+        })
+    }
+
+    /// Where the provisioning queue stands.
+    #[wasm_bindgen(js_name = queueStatus)]
+    pub fn queue_status(&self) -> Promise {
+        promise(self.inner.clone(), move |inner| async move {
+            Ok(inner.queue_status().await?.to_string())
+        })
+    }
+
+    /// Provisions the queue's due tenants for at most `secs` seconds and `tenants` tenants
+    /// ([`drain_limits`]), within the API client's budget: `{"drained", "queue"}`.
+    #[wasm_bindgen(js_name = drainQueue)]
+    pub fn drain_queue(&self, secs: Option<u32>, tenants: Option<u32>) -> Promise {
+        promise(self.inner.clone(), move |inner| async move {
+            let (time, tenants) = drain_limits(secs.map(u64::from), tenants.map(u64::from));
+            let until = now() + time;
+            let drained = inner
+                .queue(async |p, client| {
+                    p.drain(until, tenants, |calls| client.room_for(calls))
+                        .await
+                })
+                .await?;
+            for tenant in drained.changed() {
+                inner.cache.invalidate(tenant);
+            }
+            let status = inner.queue_status().await?;
+            Ok(serde_json::json!({ "drained": drained, "queue": status }).to_string())
         })
     }
 
