@@ -211,3 +211,80 @@ fn an_id_too_long_queues_nothing_and_provision_takes_a_queued_tenant_at_once() {
         0
     );
 }
+
+#[test]
+fn a_drain_that_dies_midway_is_finished_by_the_next_once_the_lease_lapses() {
+    // The drain is stopped after 1, 2, … polls (each API call yields once), as if its isolate
+    // died there; the next drains finish the queue, each tenant with one database.
+    for polls in 1..6 {
+        let sim = Sim::new();
+        sim.now.set(UnixTime::from_secs(1_767_225_600));
+        sim.yielding.set(true);
+        let db = SqliteDatabase::in_memory();
+        let registry = Registry::new(&db);
+        block_on(registry.migrate(sim.now.get())).unwrap();
+        let api = client(&sim);
+        let d1 = D1Options {
+            bind_to: Some("demo".into()),
+            ..D1Options::default()
+        };
+        let backend = D1Backend::new(&api, d1).unwrap();
+        let timers = SimTimers(&sim);
+        let tenants = [id("acme"), id("globex"), id("initech")];
+        let first = Provisioner::new(&registry, &backend, &(), &timers, "dies".into());
+        block_on(first.enqueue(&tenants)).unwrap();
+        let room = |calls| api.room_for(calls);
+        {
+            let until = sim.now.get() + Duration::from_secs(60);
+            let mut drain = Box::pin(first.drain(until, 10, room));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            for _ in 0..polls {
+                if std::future::Future::poll(drain.as_mut(), &mut cx).is_ready() {
+                    break;
+                }
+            }
+        } // dropped: the crash
+        let next = Provisioner::new(&registry, &backend, &(), &timers, "next".into());
+        // A lock the dead drain held (the Worker's bindings) is waited for: the clock moves on
+        // while the next drain waits.
+        let run = |until: UnixTime| {
+            let mut drain = Box::pin(next.drain(until, 10, room));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            loop {
+                match std::future::Future::poll(drain.as_mut(), &mut cx) {
+                    std::task::Poll::Ready(drained) => break drained.unwrap(),
+                    std::task::Poll::Pending => {
+                        sim.now.set(sim.now.get() + Duration::from_millis(100));
+                    }
+                }
+            }
+        };
+        run(sim.now.get() + Duration::from_secs(600));
+        // The tenant it died on is held by its lease until it lapses, then finished.
+        sim.now
+            .set(sim.now.get() + crate::control::DEFAULT_LEASE + Duration::from_secs(1));
+        run(sim.now.get() + Duration::from_secs(600));
+        for tenant in &tenants {
+            let record = block_on(registry.get(tenant)).unwrap();
+            assert_eq!(
+                record.state,
+                TenantState::Ready,
+                "after {polls} polls: {tenant}"
+            );
+            let name = record.database_name.unwrap();
+            let made = sim
+                .databases
+                .borrow()
+                .iter()
+                .filter(|(_, n)| *n == name)
+                .count();
+            assert_eq!(made, 1, "after {polls} polls: {tenant} has one database");
+        }
+        assert_eq!(
+            block_on(registry.queue_status(sim.now.get()))
+                .unwrap()
+                .length,
+            0
+        );
+    }
+}
