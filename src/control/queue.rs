@@ -20,8 +20,10 @@ use std::time::Duration;
 /// The error codes of failures that may pass: a drain tries such a tenant again.
 pub const PASSING: &[&str] = &[
     "upstream_unavailable",
+    "upstream_rate_limited",
+    "upstream_timeout",
+    "upstream_outcome_unknown",
     "request_budget_exhausted",
-    "rate_limited",
     "storage_unavailable",
     "lookup_unavailable",
     "tenant_busy",
@@ -109,11 +111,15 @@ pub struct Failure {
     pub code: String,
 }
 
-/// The tenants a drain takes, oldest first: queued or interrupted rows (no live lease), and
-/// those that failed for a passing reason at least [`RETRY_AFTER`] ago.
-const DUE: &str = "state IN ('provisioning', 'failed') \
+/// The tenants waiting for a drain (`?1` now, `?2` [`PASSING`] as JSON): queued or interrupted
+/// rows (no live lease), and those that failed for a passing reason.
+const WAITING: &str = "state IN ('provisioning', 'failed') \
     AND (lease_until IS NULL OR lease_until <= ?1) \
-    AND (state = 'provisioning' OR (error_code IN (SELECT value FROM json_each(?2)) AND updated_at <= ?3))";
+    AND (state = 'provisioning' OR error_code IN (SELECT value FROM json_each(?2)))";
+
+/// Of those, the ones due now: a passing failure waits [`RETRY_AFTER`] (`?3`, the time before
+/// which it failed).
+const DUE: &str = "(state = 'provisioning' OR updated_at <= ?3)";
 
 impl<D: SqlDatabase> Registry<D> {
     /// Queues `tenants` (each with its database's name): rows `provisioning` with no lease, in
@@ -153,7 +159,8 @@ impl<D: SqlDatabase> Registry<D> {
     pub async fn due(&self, now: UnixTime, limit: u32) -> Result<Vec<TenantId>, Error> {
         let select = Statement::new(
             format!(
-                "SELECT id FROM edge_tenancy_tenants WHERE {DUE} ORDER BY created_at, id LIMIT ?4"
+                "SELECT id FROM edge_tenancy_tenants WHERE {WAITING} AND {DUE} \
+                 ORDER BY created_at, id LIMIT ?4"
             ),
             vec![
                 Value::Integer(now.millis()),
@@ -173,10 +180,10 @@ impl<D: SqlDatabase> Registry<D> {
     /// Where the queue stands at `now`.
     pub async fn queue_status(&self, now: UnixTime) -> Result<QueueStatus, Error> {
         let select = Statement::new(
-            "SELECT count(*) AS length, coalesce(sum(state = 'failed'), 0) AS retrying \
-             FROM edge_tenancy_tenants WHERE state IN ('provisioning', 'failed') \
-             AND (lease_until IS NULL OR lease_until <= ?1) \
-             AND (state = 'provisioning' OR error_code IN (SELECT value FROM json_each(?2)))",
+            format!(
+                "SELECT count(*) AS length, coalesce(sum(state = 'failed'), 0) AS retrying \
+                 FROM edge_tenancy_tenants WHERE {WAITING}"
+            ),
             vec![
                 Value::Integer(now.millis()),
                 Value::Text(serde_json::json!(PASSING).to_string()),

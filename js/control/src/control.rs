@@ -347,12 +347,14 @@ impl Inner {
 
     /// Where the queue stands, with the API client's budget ([`queue_report`]).
     async fn queue_status(&self) -> Result<serde_json::Value, Error> {
+        let Maker::D1 { client, .. } = &self.maker else {
+            return Err(Error::NotConfigured(
+                "only a D1 factory has a provisioning queue",
+            ));
+        };
         let status = self.registry().await?.queue_status(now()).await?;
-        self.queue(async |_, client| {
-            let (used, left) = client.budget_status();
-            Ok(queue_report(status, used, left, client.options()))
-        })
-        .await
+        let (used, left) = client.budget_status();
+        Ok(queue_report(status, used, left, client.options()))
     }
 
     async fn run<B: Backend, H: Hooks>(

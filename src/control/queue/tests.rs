@@ -288,3 +288,28 @@ fn a_drain_that_dies_midway_is_finished_by_the_next_once_the_lease_lapses() {
         );
     }
 }
+
+#[test]
+fn the_passing_codes_are_those_of_the_errors_that_may_pass() {
+    use crate::cloudflare::{ApiError, TransportError};
+    let passing = [
+        Error::Upstream(ApiError::Transport(TransportError::Connection(
+            "reset".into(),
+        ))),
+        Error::Upstream(ApiError::RateLimited { retry_after: None }),
+        Error::Upstream(ApiError::Transport(TransportError::Timeout)),
+        Error::Upstream(ApiError::OutcomeUnknown(TransportError::Timeout)),
+        Error::Upstream(ApiError::BudgetExhausted { retry_after_ms: 1 }),
+        Error::Storage(crate::sql::SqlError("busy".into())),
+        Error::LookupUnavailable,
+        Error::TenantBusy {
+            retry_after_secs: 1,
+        },
+        Error::LeaseLost,
+    ];
+    let mut codes: Vec<&str> = passing.iter().map(|e| e.to_response().code).collect();
+    let mut listed = PASSING.to_vec();
+    codes.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(codes, listed);
+}
