@@ -10,7 +10,9 @@
 # signature backend, beside a bare workers-rs worker (see bench/sizes.mjs); `bash bench/run.sh
 # schema-jobs [tenants] [rest|binding]` a migration job over that many tenant databases (1,000)
 # under the API's real rate limit, over the REST and the binding paths (see
-# bench/schema/jobs.mjs); `bash bench/run.sh registry` the tenant registry's reads at 1,000,
+# bench/schema/jobs.mjs); `bash bench/run.sh onboarding [tenants] [window secs]` tenants queued and
+# drained under the API's rate limit, per minute and in API calls a tenant (see
+# bench/onboarding/run.mjs); `bash bench/run.sh registry` the tenant registry's reads at 1,000,
 # 10,000 and 100,000 tenants, natively on SQLite (see src/control/scale.rs).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
@@ -29,5 +31,6 @@ case "${1:-run}" in
   sizes) exec node "$ROOT/bench/sizes.mjs" ;;
   middleware) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/middleware/run.mjs" ;;
   schema-jobs) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/schema/jobs.mjs" "${@:2}" ;;
-  *) echo "usage: bench/run.sh [run|profile|in-process|first-sight|middleware|sizes|schema-jobs [tenants] [rest|binding]|registry]" >&2; exit 2 ;;
+  onboarding) [ "${BENCH_BUILD:-1}" = 0 ] || bash "$ROOT/scripts/build.sh" demo; exec node "$ROOT/bench/onboarding/run.mjs" "${@:2}" ;;
+  *) echo "usage: bench/run.sh [run|profile|in-process|first-sight|middleware|sizes|schema-jobs [tenants] [rest|binding]|onboarding [tenants] [window secs]|registry]" >&2; exit 2 ;;
 esac

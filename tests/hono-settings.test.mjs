@@ -14,7 +14,7 @@ const d1 = { registry, accountId: "0000000000000000000000000000000a", apiToken: 
 const resolve = { strategies: [{ type: "header" }] };
 const hook = async () => {};
 
-const D1_SETTINGS = ["registry", "env", "api", "createAdapters", "afterProvision", "beforeDeprovision", "backupBucket", "accountId", "apiToken", "apiBase", "client", "databasePrefix", "locationHint", "jurisdiction", "bindTo", "maxBindings", "schema"];
+const D1_SETTINGS = ["registry", "env", "api", "createAdapters", "afterProvision", "beforeDeprovision", "backupBucket", "accountId", "apiToken", "apiBase", "client", "databasePrefix", "locationHint", "jurisdiction", "bindTo", "maxBindings", "bindingListSecs", "schema"];
 const SETUP = ["accessControl", "databaseIsolation", "resolve", "authenticate", "access", "clock", "lookUpDomain"];
 const ISOLATION = ["getAdapters", "onProvision", "onDeprovision", "registry", "allowAnonymous"];
 

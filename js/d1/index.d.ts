@@ -71,6 +71,14 @@ export interface D1FactoryOptions<Adapters> {
    * @default 5000
    */
   maxBindings?: number;
+  /**
+   * How long, in seconds, the binding list the last change of the `bindTo` Worker's bindings
+   * answered stands in for reading it before the next change (a burst of provisionings reads it
+   * once). A binding added to the Worker by hand within that time may be dropped by the next
+   * change; a deploy that removed one is noticed and the list read. 0 reads it every time.
+   * @default 60
+   */
+  bindingListSecs?: number;
   /** Timeouts, retries and the request budget of the API client. */
   client?: {
     timeoutMs?: number;

@@ -21,6 +21,9 @@ pub const CODE_DATABASE_LIMIT: u32 = 7406;
 pub const CODE_DATABASE_NOT_FOUND: u32 = 7404;
 /// Cloudflare's code for "that Worker does not exist".
 pub const CODE_SCRIPT_NOT_FOUND: u32 = 10007;
+/// Cloudflare's code for "a binding in the Worker's settings failed to generate" (one that
+/// keeps a binding the Worker does not have, or names a database that does not exist).
+pub const CODE_BINDING_FAILED: u32 = 10021;
 /// Cloudflare's code on a 429 from the global rate limit.
 pub const CODE_RATE_LIMITED: u32 = 971;
 

@@ -51,8 +51,8 @@ pub use budget::{Admission, BudgetConfig, RequestBudget};
 pub use client::{ApiToken, Client, ClientOptions, DEFAULT_BASE_URL};
 pub use envelope::ResultInfo;
 pub use error::{
-    ApiError, ApiMessage, CODE_DATABASE_LIMIT, CODE_DATABASE_NOT_FOUND, CODE_NAME_EXISTS,
-    CODE_RATE_LIMITED, CODE_SCRIPT_NOT_FOUND,
+    ApiError, ApiMessage, CODE_BINDING_FAILED, CODE_DATABASE_LIMIT, CODE_DATABASE_NOT_FOUND,
+    CODE_NAME_EXISTS, CODE_RATE_LIMITED, CODE_SCRIPT_NOT_FOUND,
 };
 pub use http::{HttpRequest, HttpResponse, Method, Runtime, Transport, TransportError};
 pub use ids::{AccountId, DatabaseId, DatabaseName, InvalidId, ScriptName};

@@ -70,11 +70,38 @@ pub struct WorkerSettings {
 }
 
 impl WorkerSettings {
-    /// The list to write to keep every other binding and set `name` to D1 database `id`.
-    pub fn with_d1(&self, name: &str, id: &DatabaseId) -> Vec<Binding> {
-        let mut bindings = self.without(|b| b.name == name);
-        bindings.push(Binding::d1(name, id));
+    /// The list to write to keep every other binding and set each `(name, id)` of `added` to
+    /// D1 database `id`.
+    pub fn with_d1(&self, added: &[(String, DatabaseId)]) -> Vec<Binding> {
+        let mut bindings = self.without(|b| added.iter().any(|(name, _)| b.name == *name));
+        bindings.extend(added.iter().map(|(name, id)| Binding::d1(name, id)));
         bindings
+    }
+
+    /// The bindings as a remembered list: each one's type and name, and a D1 binding's
+    /// database; no other field (a variable's value stays out of the registry).
+    pub fn remembered(&self) -> String {
+        let kept: Vec<Binding> = self
+            .bindings
+            .iter()
+            .map(|b| Binding {
+                kind: b.kind.clone(),
+                name: b.name.clone(),
+                fields: b
+                    .d1_database()
+                    .map(|id| Map::from_iter([("database_id".to_owned(), json!(id))]))
+                    .unwrap_or_default(),
+            })
+            .collect();
+        json!(kept).to_string()
+    }
+
+    /// The settings a remembered list holds (only their bindings); `None` when it is not one.
+    pub fn from_remembered(list: &str) -> Option<Self> {
+        Some(Self {
+            bindings: serde_json::from_str(list).ok()?,
+            other: Map::new(),
+        })
     }
 
     /// The list to write to keep every binding but those `drop` picks.
@@ -154,7 +181,7 @@ impl<T: Transport, R: Runtime> Client<T, R> {
         id: &DatabaseId,
     ) -> Result<WorkerSettings, ApiError> {
         let current = self.worker_settings(script).await?;
-        self.set_worker_bindings(script, &current.with_d1(name, id))
+        self.set_worker_bindings(script, &current.with_d1(&[(name.to_owned(), id.clone())]))
             .await
     }
 

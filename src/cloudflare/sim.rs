@@ -437,17 +437,19 @@ impl Sim {
                 let part = super::settings::settings_part(&text).unwrap();
                 let settings: Json = serde_json::from_str(part).unwrap();
                 let old = self.bindings_of(&parts[2]);
-                let new: Vec<Json> = settings["bindings"]
+                // As the API: inheriting a binding the Worker does not have fails it all.
+                let new: Option<Vec<Json>> = settings["bindings"]
                     .as_array()
                     .unwrap()
                     .iter()
                     .map(|b| match b["type"].as_str() {
-                        Some("inherit") => {
-                            old.iter().find(|o| o["name"] == b["name"]).unwrap().clone()
-                        }
-                        _ => b.clone(),
+                        Some("inherit") => old.iter().find(|o| o["name"] == b["name"]).cloned(),
+                        _ => Some(b.clone()),
                     })
                     .collect();
+                let Some(new) = new else {
+                    return answer(400, failure(10021, "binding failed to generate"));
+                };
                 self.set_bindings(&parts[2], new.clone());
                 answer(
                     200,

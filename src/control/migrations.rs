@@ -111,6 +111,13 @@ const MIGRATIONS: &[&[&str]] = &[
     // 8: the provisioning queue, oldest first, without reading the ready tenants.
     &["CREATE INDEX IF NOT EXISTS edge_tenancy_tenants_queue
         ON edge_tenancy_tenants (created_at, id) WHERE state IN ('provisioning', 'failed')"],
+    // 9: the binding list a locked change last answered (a Worker's bindings), kept under the
+    // lock's name, so the next change need not read it again.
+    &["CREATE TABLE IF NOT EXISTS edge_tenancy_lists (
+        name TEXT PRIMARY KEY NOT NULL,
+        list TEXT NOT NULL,
+        listed_at INTEGER NOT NULL
+    ) STRICT"],
 ];
 
 /// The version the code expects.

@@ -1,5 +1,5 @@
-//! A model-based fault test of the control plane: random histories of concurrent provisioners
-//! and deprovisioners, for a few tenants of two registries (staging and production) sharing one
+//! A model-based fault test of the control plane: random histories of concurrent provisioners,
+//! queue drains (several tenants provisioned together, bound in one change) and deprovisioners, for a few tenants of two registries (staging and production) sharing one
 //! simulated Cloudflare account and one database prefix, each registry a real SQLite database.
 //!
 //! A history starts actors at random times and runs them interleaved on a simulated clock (every
@@ -110,6 +110,9 @@ enum Op {
     Provision,
     Restore,
     Deprovision,
+    /// Queue every tenant, then drain the queue: the due tenants provisioned together, their
+    /// bindings in one change.
+    Queue,
 }
 
 type Actor<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>>;
@@ -173,7 +176,8 @@ fn history(seed: u64) -> Result<Vec<String>, String> {
             let side = next % sides.len();
             let tenant = &tenants[rng.below(tenants.len())];
             let op = match rng.below(100) {
-                0..50 => Op::Provision,
+                0..35 => Op::Provision,
+                35..50 => Op::Queue,
                 50..65 => Op::Restore,
                 _ => Op::Deprovision,
             };
@@ -186,6 +190,13 @@ fn history(seed: u64) -> Result<Vec<String>, String> {
                     p.restore(tenant, &backup).await.map(|_| ())
                 }),
                 Op::Deprovision => Box::pin(async { p.deprovision(tenant).await.map(|_| ()) }),
+                Op::Queue => Box::pin(async {
+                    p.enqueue(&tenants).await?;
+                    let until = p.now() + DEFAULT_LEASE;
+                    p.drain(until, TENANTS.len(), |_| Duration::ZERO)
+                        .await
+                        .map(|_| ())
+                }),
             };
             actors.push(Some((name, future)));
             next += 1;
@@ -415,6 +426,7 @@ fn random_histories_with_faults_and_crashes_keep_every_database_and_binding() {
         "TenantBusy",
         "TenantExists",
         "Restore",
+        "Queue",
         "HookFailed",
         "Upstream",
         "crash",

@@ -16,9 +16,16 @@
 //! - unbind names the database the binding must still reach, delete names the database id:
 //!   nothing is removed by name alone;
 //! - binding changes (a read-modify-write of the Worker's whole list) take a second lease, on
-//!   the Worker's name, so two provisions never lose each other's binding. Past the backend's
-//!   binding limit a tenant is made ready unbound, the reason recorded as its error code
-//!   (`binding_limit`): its queries use the REST API.
+//!   the Worker's name, so two provisions never lose each other's binding. The list a change
+//!   answers is kept in the registry under that lease's name, and the next change within the
+//!   backend's freshness ([`Backend::binding_list_fresh`]) writes from it instead of reading the
+//!   list again; a failed change forgets it. Past the backend's binding limit a tenant is made
+//!   ready unbound, the reason recorded as its error code (`binding_limit`): its queries use the
+//!   REST API.
+//!
+//! Many tenants at once ([`Provisioner::provision_many`], what a queue drain does): each is
+//! claimed and its database made, then all are bound in one change of the list, then each is
+//! brought to its schema and made ready; each tenant's failure is its own.
 //!
 //! Provisioning: claim the row (`provisioning`, database name recorded first) → make (or adopt)
 //! the database → record its id → when restoring, fill it from the backup (the `restore` hook)
@@ -37,7 +44,7 @@
 
 use super::registry::{Lease, Leased, Registry, TenantRecord, TenantState};
 use crate::cloudflare::{ApiError, Runtime};
-use crate::database::{Backend, Bound, Hooks};
+use crate::database::{Backend, Bound, Hooks, Listed};
 use crate::sql::SqlDatabase;
 use crate::{Error, TenantId, UnixTime};
 use std::future::Future;
@@ -59,6 +66,18 @@ pub struct Provisioned {
     pub record: TenantRecord,
     /// Whether it was ready before this call (nothing was done).
     pub already: bool,
+}
+
+/// A tenant this provisioner holds the row of, and what it has learnt on the way.
+struct Claimed {
+    tenant: TenantId,
+    lease: Lease,
+    /// The row as last recorded.
+    record: TenantRecord,
+    /// Its database's name.
+    name: String,
+    /// Why it is made ready unbound ([`Error::BindingLimit`]), recorded as its code.
+    note: Option<Error>,
 }
 
 /// What deprovisioning came to.
@@ -127,7 +146,14 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
     /// provisioner is working on is [`Error::TenantBusy`]. A tenant id too long for the backend's
     /// names is refused before anything is written.
     pub async fn provision(&self, tenant: &TenantId) -> Result<Provisioned, Error> {
-        self.make(tenant, None).await
+        self.make(&[(tenant.clone(), None)]).await.remove(0)
+    }
+
+    /// Provisions `tenants` as [`Provisioner::provision`] does each, with one change of the
+    /// backend's binding list for all of them: each one's outcome, in order.
+    pub async fn provision_many(&self, tenants: &[TenantId]) -> Vec<Result<Provisioned, Error>> {
+        let asked: Vec<_> = tenants.iter().map(|t| (t.clone(), None)).collect();
+        self.make(&asked).await
     }
 
     /// Provisions `tenant` with a new database filled from `backup` (an R2 key its
@@ -137,10 +163,84 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
     /// which this resumes; any other is [`Error::TenantExists`]. A restore that failed is
     /// resumed by provisioning the tenant again: its row remembers the backup.
     pub async fn restore(&self, tenant: &TenantId, backup: &str) -> Result<Provisioned, Error> {
-        self.make(tenant, Some(backup)).await
+        self.make(&[(tenant.clone(), Some(backup.to_owned()))])
+            .await
+            .remove(0)
     }
 
-    async fn make(&self, tenant: &TenantId, backup: Option<&str>) -> Result<Provisioned, Error> {
+    /// Provisions each of `asked` (a tenant, and the backup to restore it from): claims each,
+    /// makes each one's database, binds them all in one change, then brings each to its schema
+    /// and runs its hooks. Each one's outcome, in order.
+    async fn make(&self, asked: &[(TenantId, Option<String>)]) -> Vec<Result<Provisioned, Error>> {
+        let mut outcomes: Vec<Option<Result<Provisioned, Error>>> = vec![None; asked.len()];
+        let mut working = Vec::new();
+        for (at, (tenant, backup)) in asked.iter().enumerate() {
+            match self.claim(tenant, backup.as_deref()).await {
+                Ok(Ok(claimed)) => working.push((at, claimed)),
+                Ok(Err(done)) => outcomes[at] = Some(Ok(done)),
+                Err(error) => outcomes[at] = Some(Err(error)),
+            }
+        }
+        let mut made = Vec::new();
+        for (at, mut claimed) in working {
+            match self.make_database(&mut claimed).await {
+                Ok(()) => made.push((at, claimed)),
+                Err(error) => outcomes[at] = Some(Err(self.fail(&claimed, error).await)),
+            }
+        }
+        let unbound: Vec<usize> = (0..made.len())
+            .filter(|&i| made[i].1.record.binding.is_none())
+            .collect();
+        let bound = self.bind_all(unbound.iter().map(|&i| &made[i].1)).await;
+        let mut failed = vec![None; made.len()];
+        for (i, outcome) in unbound.into_iter().zip(bound) {
+            let claimed = &mut made[i].1;
+            let recorded = match outcome {
+                Ok(Some(bound)) => self
+                    .registry
+                    .record_binding(
+                        &claimed.tenant,
+                        &claimed.lease,
+                        Some((&bound.binding, &bound.script)),
+                        self.now(),
+                    )
+                    .await
+                    .map(|record| claimed.record = record),
+                Ok(None) => Ok(()),
+                // Past the Worker's binding limit the tenant is served over the REST API: an
+                // explicit rule, recorded on the tenant (its error code while ready), not a
+                // silent fallback.
+                Err(limit @ Error::BindingLimit { .. }) => {
+                    claimed.note = Some(limit);
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            };
+            failed[i] = recorded.err();
+        }
+        for ((at, claimed), failed) in made.into_iter().zip(failed) {
+            let finished = match failed {
+                Some(error) => Err(error),
+                None => self.finish_steps(&claimed).await,
+            };
+            outcomes[at] = Some(match finished {
+                Ok(record) => Ok(Provisioned {
+                    record,
+                    already: false,
+                }),
+                Err(error) => Err(self.fail(&claimed, error).await),
+            });
+        }
+        outcomes.into_iter().flatten().collect()
+    }
+
+    /// Takes `tenant`'s row to provision it (from `backup`): `Err` with what a tenant that needs
+    /// nothing came to (it is ready).
+    async fn claim(
+        &self,
+        tenant: &TenantId,
+        backup: Option<&str>,
+    ) -> Result<Result<Claimed, Provisioned>, Error> {
         let name = self.database_name(tenant).await?;
         let now = self.now();
         let claimed = self
@@ -163,116 +263,142 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
                     Err(Error::TenantExists)
                 }
                 Some(Leased { record, .. }) if record.state == TenantState::Ready => {
-                    Ok(Provisioned {
+                    Ok(Err(Provisioned {
                         record,
                         already: true,
-                    })
+                    }))
                 }
                 Some(leased) => Err(busy(&leased, now)),
                 // Removed between the two statements: nothing to resume.
                 None => Err(Error::LeaseLost),
             };
         };
-        match self.provision_steps(tenant, leased, &lease, &name).await {
-            Ok(record) => Ok(Provisioned {
-                record,
-                already: false,
-            }),
-            Err(Error::LeaseLost) => Err(Error::LeaseLost),
-            Err(error) => {
-                // Lost meanwhile: the new holder records its own outcome.
-                let failed = self
-                    .registry
-                    .finish(
-                        tenant,
-                        &lease,
-                        TenantState::Failed,
-                        Some(&error),
-                        self.now(),
-                    )
-                    .await;
-                match failed {
-                    Ok(_) | Err(Error::LeaseLost) => Err(error),
-                    Err(storage) => Err(storage),
-                }
-            }
+        Ok(Ok(Claimed {
+            tenant: tenant.clone(),
+            lease,
+            record: leased.record,
+            name,
+            note: None,
+        }))
+    }
+
+    /// What a provisioning that failed with `error` answers, after recording it on the row (a
+    /// holder that lost the lease records nothing: the new holder records its own outcome).
+    async fn fail(&self, claimed: &Claimed, error: Error) -> Error {
+        if error == Error::LeaseLost {
+            return error;
+        }
+        let failed = self
+            .registry
+            .finish(
+                &claimed.tenant,
+                &claimed.lease,
+                TenantState::Failed,
+                Some(&error),
+                self.now(),
+            )
+            .await;
+        match failed {
+            Ok(_) | Err(Error::LeaseLost) => error,
+            Err(storage) => storage,
         }
     }
 
-    async fn provision_steps(
-        &self,
-        tenant: &TenantId,
-        leased: Leased,
-        lease: &Lease,
-        name: &str,
-    ) -> Result<TenantRecord, Error> {
-        let mut record = leased.record;
-        let database_id = match record.database_id.clone() {
-            Some(id) => id,
-            None => {
-                // A row from before names carried the registry (or changed under us): its name
-                // does not prove the database is ours, so it is never adopted.
-                let adoptable = record.database_name.as_deref() == Some(name);
-                let made = self
-                    .fenced(tenant, lease, None, async {
-                        match self.backend.create(name).await {
-                            Err(Error::Upstream(ApiError::NameExists)) if adoptable => {
-                                // Made by an earlier attempt whose answer was lost or never
-                                // recorded: the name is this registry's and this tenant's.
-                                self.backend.find(name).await?.ok_or(Error::ForeignDatabase)
-                            }
-                            Err(Error::Upstream(ApiError::NameExists)) => {
-                                Err(Error::ForeignDatabase)
-                            }
-                            made => made,
+    /// Makes (or adopts) `claimed`'s database and records it; when restoring, fills it from the
+    /// backup, before it is bound so that no request writes to it first.
+    async fn make_database(&self, claimed: &mut Claimed) -> Result<(), Error> {
+        let (tenant, lease) = (&claimed.tenant, &claimed.lease);
+        if claimed.record.database_id.is_none() {
+            // A row from before names carried the registry (or changed under us): its name does
+            // not prove the database is ours, so it is never adopted.
+            let adoptable = claimed.record.database_name.as_deref() == Some(&claimed.name);
+            let made = self
+                .fenced(&[(tenant, lease)], None, async {
+                    match self.backend.create(&claimed.name).await {
+                        Err(Error::Upstream(ApiError::NameExists)) if adoptable => {
+                            // Made by an earlier attempt whose answer was lost or never
+                            // recorded: the name is this registry's and this tenant's.
+                            self.backend
+                                .find(&claimed.name)
+                                .await?
+                                .ok_or(Error::ForeignDatabase)
                         }
-                    })
-                    .await?;
-                record = self
-                    .registry
-                    .record_database(tenant, lease, &made.id, self.now())
-                    .await?;
-                made.id
-            }
-        };
-        // Before the tenant is ready, so no request writes to it first.
-        if let Some(backup) = &record.restored_from {
-            self.fenced(tenant, lease, None, async {
+                        Err(Error::Upstream(ApiError::NameExists)) => Err(Error::ForeignDatabase),
+                        made => made,
+                    }
+                })
+                .await?;
+            claimed.record = self
+                .registry
+                .record_database(tenant, lease, &made.id, self.now())
+                .await?;
+        }
+        if let Some(backup) = &claimed.record.restored_from {
+            let record = &claimed.record;
+            self.fenced(&[(tenant, lease)], None, async {
                 self.hooks
-                    .restore(&record, backup)
+                    .restore(record, backup)
                     .await
                     .map_err(Error::HookFailed)
             })
             .await?;
         }
-        // Past the Worker's binding limit the tenant is served over the REST API: an explicit
-        // rule, recorded on the tenant (its error code while ready), not a silent fallback.
-        let mut note = None;
-        if record.binding.is_none() {
-            let bound = match self
-                .binding_change(tenant, lease, self.backend.bind(tenant, &database_id))
-                .await
-            {
-                Err(limit @ Error::BindingLimit { .. }) => {
-                    note = Some(limit);
-                    None
-                }
-                bound => bound?,
-            };
-            if let Some(bound) = bound {
-                record = self
-                    .registry
-                    .record_binding(
-                        tenant,
-                        lease,
-                        Some((&bound.binding, &bound.script)),
-                        self.now(),
-                    )
-                    .await?;
+        Ok(())
+    }
+
+    /// Binds the databases of `claimed` (made, not bound yet) in one change of the backend's
+    /// list: each one's outcome, in order. A tenant whose lease was lost is left out
+    /// ([`Error::LeaseLost`]); a failure of the change is every tenant's.
+    async fn bind_all<'c>(
+        &self,
+        claimed: impl Iterator<Item = &'c Claimed>,
+    ) -> Vec<Result<Option<Bound>, Error>> {
+        let mut outcomes = Vec::new();
+        let mut live = Vec::new();
+        for (at, c) in claimed.enumerate() {
+            outcomes.push(Err(Error::LeaseLost));
+            if self.renew_all(&[(&c.tenant, &c.lease)], None).await.is_ok() {
+                live.push((at, c));
             }
         }
+        if live.is_empty() {
+            return outcomes;
+        }
+        let leases: Vec<_> = live.iter().map(|(_, c)| (&c.tenant, &c.lease)).collect();
+        let databases: Vec<_> = live
+            .iter()
+            .map(|(_, c)| {
+                let id = c.record.database_id.clone().unwrap_or_default();
+                (c.tenant.clone(), id)
+            })
+            .collect();
+        let changed = self
+            .binding_change(&leases, |list| async move {
+                self.backend.bind(&databases, list.as_deref()).await
+            })
+            .await;
+        match changed {
+            Ok(each) => {
+                for ((at, _), outcome) in live.iter().zip(each) {
+                    outcomes[*at] = outcome;
+                }
+            }
+            Err(error) => {
+                for (at, _) in &live {
+                    outcomes[*at] = Err(error.clone());
+                }
+            }
+        }
+        outcomes
+    }
+
+    /// Brings `claimed`'s database to its schema, runs the user's `after_provision` and makes
+    /// the tenant ready.
+    async fn finish_steps(&self, claimed: &Claimed) -> Result<TenantRecord, Error> {
+        let (tenant, lease) = (&claimed.tenant, &claimed.lease);
+        let mut record = claimed.record.clone();
         let schema = self
-            .fenced(tenant, lease, None, self.hooks.migrate(&record))
+            .fenced(&[(tenant, lease)], None, self.hooks.migrate(&record))
             .await?;
         if let Some(schema) = schema {
             record = self
@@ -280,7 +406,7 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
                 .record_schema(tenant, lease, &schema, self.now())
                 .await?;
         }
-        self.fenced(tenant, lease, None, async {
+        self.fenced(&[(tenant, lease)], None, async {
             self.hooks
                 .after_provision(&record)
                 .await
@@ -288,7 +414,13 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         })
         .await?;
         self.registry
-            .finish(tenant, lease, TenantState::Ready, note.as_ref(), self.now())
+            .finish(
+                tenant,
+                lease,
+                TenantState::Ready,
+                claimed.note.as_ref(),
+                self.now(),
+            )
             .await
     }
 
@@ -360,7 +492,7 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
             let ours = self.database_name(tenant).await.ok() == Some(name.clone());
             let found = match ours {
                 true => {
-                    self.fenced(tenant, lease, None, self.backend.find(&name))
+                    self.fenced(&[(tenant, lease)], None, self.backend.find(&name))
                         .await?
                 }
                 false => None,
@@ -374,7 +506,7 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         }
         if !leased.backed_up {
             let backup = self
-                .fenced(tenant, lease, None, async {
+                .fenced(&[(tenant, lease)], None, async {
                     self.hooks
                         .before_deprovision(&record)
                         .await
@@ -393,11 +525,13 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
             });
         };
         if let (Some(binding), Some(script)) = (record.binding.clone(), record.script.clone()) {
-            let bound = Bound { binding, script };
-            self.binding_change(tenant, lease, self.backend.unbind(&bound, &id))
-                .await?;
+            let (bound, id) = (Bound { binding, script }, &id);
+            self.binding_change(&[(tenant, lease)], |list| async move {
+                self.backend.unbind(&bound, id, list.as_deref()).await
+            })
+            .await?;
         }
-        self.fenced(tenant, lease, None, self.backend.delete(&id))
+        self.fenced(&[(tenant, lease)], None, self.backend.delete(&id))
             .await?;
         self.registry.record_gone(tenant, lease, self.now()).await?;
         Ok(Removed {
@@ -438,16 +572,17 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         }
     }
 
-    /// Runs a change of the backend's binding list (`step`) under the lease on the list's name as
-    /// well as `lease`: one writer at a time per list, waiting for the other for up to a lease.
-    async fn binding_change<T>(
+    /// Runs a change of the backend's binding list (`step`, given the list the last change
+    /// answered while it is fresh) under the lease on the list's name as well as `leases`: one
+    /// writer at a time per list, waiting for the other for up to a lease. The list the change
+    /// answers is kept for the next; a failed change forgets it (its outcome is unknown).
+    async fn binding_change<T, F: Future<Output = Result<Listed<T>, Error>>>(
         &self,
-        tenant: &TenantId,
-        lease: &Lease,
-        step: impl Future<Output = Result<T, Error>>,
+        leases: &[(&TenantId, &Lease)],
+        step: impl FnOnce(Option<String>) -> F,
     ) -> Result<T, Error> {
         let Some(target) = self.backend.binding_target() else {
-            return step.await;
+            return Ok(step(None).await?.outcome);
         };
         let lock = format!("bindings:{target}");
         let give_up = self.now() + self.lease;
@@ -465,43 +600,57 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
             let wait = 50.0 + 200.0 * self.runtime.random();
             self.runtime.sleep(Duration::from_millis(wait as u64)).await;
         }
-        let outcome = self.fenced(tenant, lease, Some(&lock), step).await;
+        let fresh = self.backend.binding_list_fresh();
+        let list = match fresh.is_zero() {
+            true => None,
+            false => self.registry.kept_list(&lock, self.now() - fresh).await?,
+        };
+        let outcome = self.fenced(leases, Some(&lock), step(list)).await;
+        let kept = match &outcome {
+            Ok(Listed { list, .. }) if !fresh.is_zero() => list.as_deref(),
+            _ => None,
+        };
+        // Best effort: a list not kept is read again.
+        let _ = self
+            .registry
+            .keep_list(&lock, &self.owner, kept, self.now())
+            .await;
         self.registry.unlock(&lock, &self.owner).await?;
-        outcome
+        outcome.map(|listed| listed.outcome)
     }
 
-    /// Runs `step` under `lease` (and the lock named `lock`): renewed before it starts and every
-    /// third of the lease while it runs; the step is dropped, and the answer is
-    /// [`Error::LeaseLost`], as soon as a renewal finds either taken over.
+    /// Runs `step` under `leases` (and the lock named `lock`): renewed before it starts and
+    /// every third of a lease while it runs; the step is dropped, and the answer is
+    /// [`Error::LeaseLost`], as soon as a renewal finds one taken over.
     async fn fenced<T>(
         &self,
-        tenant: &TenantId,
-        lease: &Lease,
+        leases: &[(&TenantId, &Lease)],
         lock: Option<&str>,
         step: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        self.renew(tenant, lease, lock).await?;
+        self.renew_all(leases, lock).await?;
         let heartbeat = async {
             loop {
                 self.runtime.sleep(self.lease / 3).await;
-                self.renew(tenant, lease, lock).await?;
+                self.renew_all(leases, lock).await?;
             }
         };
         first(step, heartbeat).await
     }
 
-    async fn renew(
+    async fn renew_all(
         &self,
-        tenant: &TenantId,
-        lease: &Lease,
+        leases: &[(&TenantId, &Lease)],
         lock: Option<&str>,
     ) -> Result<(), Error> {
-        let now = self.now();
-        self.registry.renew(tenant, lease, now + self.lease).await?;
+        let until = self.now() + self.lease;
+        for (tenant, lease) in leases {
+            self.registry.renew(tenant, lease, until).await?;
+        }
         if let Some(lock) = lock {
             if !self
                 .registry
-                .lock(lock, &self.owner, now, self.lease)
+                .lock(lock, &self.owner, self.now(), self.lease)
                 .await?
             {
                 return Err(Error::LeaseLost);

@@ -33,9 +33,21 @@ pub const PASSING: &[&str] = &[
 /// How long a tenant that failed for a passing reason waits before a drain tries it again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// The Cloudflare API calls one tenant's provisioning may make (its database, the Worker's
-/// settings read and written, its migrations): a drain starts one only with room for them.
-pub const CALLS_PER_TENANT: u32 = 4;
+/// The most tenants a drain provisions together, their databases bound in one change of the
+/// Worker's binding list.
+pub const BATCH: usize = 20;
+
+/// The Cloudflare API calls one tenant's provisioning may make besides the binding change (its
+/// database, its migrations over the REST API): a drain starts a batch only with room for them.
+pub const CALLS_PER_TENANT: u32 = 2;
+
+/// The calls a batch's binding change makes: the Worker's settings read and written.
+pub const CALLS_PER_BATCH: u32 = 2;
+
+/// The calls a batch of `tenants` may make.
+fn batch_calls(tenants: usize) -> u32 {
+    tenants as u32 * CALLS_PER_TENANT + CALLS_PER_BATCH
+}
 
 /// Where the queue stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -55,13 +67,14 @@ pub struct Drained {
     pub failed: Vec<Failure>,
     /// Why it stopped: `empty`, `budget` (milliseconds until the budget has room), `limit`.
     pub stopped: String,
-    /// How long until the budget has room again, when that is what stopped it (milliseconds).
+    /// How long until the budget has room for a whole batch again, when that is what stopped it
+    /// (milliseconds).
     pub wait_ms: u64,
 }
 
 /// What an administrator reads of the queue: its length, the API client's budget (`used` and
 /// `left` in its window) and `drain_secs`, how long the queue takes at the budget's pace
-/// ([`CALLS_PER_TENANT`] calls a tenant, `limit` calls a window).
+/// ([`CALLS_PER_TENANT`] a tenant and [`CALLS_PER_BATCH`] a [`BATCH`], `limit` calls a window).
 pub fn queue_report(
     status: QueueStatus,
     used: u32,
@@ -69,11 +82,12 @@ pub fn queue_report(
     options: &crate::cloudflare::ClientOptions,
 ) -> serde_json::Value {
     let budget = &options.budget;
-    let per_window = u64::from((budget.limit / CALLS_PER_TENANT).max(1));
+    // Tenants the budget's `calls` provision, in full batches.
+    let tenants = |calls: u32| u64::from(calls) * BATCH as u64 / u64::from(batch_calls(BATCH));
     let windows = status
         .length
-        .saturating_sub(u64::from(left / CALLS_PER_TENANT))
-        .div_ceil(per_window);
+        .saturating_sub(tenants(left))
+        .div_ceil(tenants(budget.limit).max(1));
     serde_json::json!({
         "length": status.length,
         "retrying": status.retrying,
@@ -223,9 +237,10 @@ impl<D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'_, D, B, H, 
         Ok(queued)
     }
 
-    /// Provisions the queue's due tenants, oldest first, one at a time, until it is empty,
-    /// `until` passes, `tenants` have been tried, or the API's request budget (`room_for(calls)`:
-    /// how long until it has room for that many) has no room for one more.
+    /// Provisions the queue's due tenants, oldest first, in batches of up to [`BATCH`] (their
+    /// bindings in one change), until it is empty, `until` passes, `tenants` have been tried,
+    /// or the API's request budget (`room_for(calls)`: how long until it has room for that
+    /// many) has no room for a batch of one.
     pub async fn drain(
         &self,
         until: UnixTime,
@@ -238,23 +253,33 @@ impl<D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'_, D, B, H, 
             if self.now() >= until || tried >= tenants {
                 break "limit".into();
             }
-            let wait = room_for(CALLS_PER_TENANT);
-            if !wait.is_zero() {
-                drained.wait_ms = wait.as_millis() as u64;
+            let most = BATCH.min(tenants - tried);
+            let Some(fit) = (1..=most)
+                .rev()
+                .find(|&n| room_for(batch_calls(n)).is_zero())
+            else {
+                // Until a whole batch fits: a drain started sooner binds fewer at a time.
+                drained.wait_ms = room_for(batch_calls(most)).as_millis() as u64;
                 break "budget".into();
-            }
-            let Some(tenant) = self.registry.due(self.now(), 1).await?.pop() else {
-                break "empty".into();
             };
-            tried += 1;
-            match self.provision(&tenant).await {
-                Ok(_) => drained.ready.push(tenant),
-                Err(error) => {
-                    let code = error.to_response().code;
-                    drained.failed.push(Failure {
-                        tenant,
-                        code: code.to_owned(),
-                    });
+            let due = self.registry.due(self.now(), fit as u32).await?;
+            if due.is_empty() {
+                break "empty".into();
+            }
+            tried += due.len();
+            let outcomes = self.provision_many(&due).await;
+            for (tenant, outcome) in due.into_iter().zip(outcomes) {
+                match outcome {
+                    Ok(_) => drained.ready.push(tenant),
+                    // Another drain took it meanwhile: its outcome is that one's to report.
+                    Err(Error::TenantBusy { .. }) => {}
+                    Err(error) => {
+                        let code = error.to_response().code;
+                        drained.failed.push(Failure {
+                            tenant,
+                            code: code.to_owned(),
+                        });
+                    }
                 }
             }
         };

@@ -665,6 +665,50 @@ impl<D: SqlDatabase> Registry<D> {
         self.rows(unlock).await.map(|_| ())
     }
 
+    /// The list kept under lock `name` ([`Registry::keep_list`]) if it was kept after `since`.
+    pub async fn kept_list(&self, name: &str, since: UnixTime) -> Result<Option<String>, Error> {
+        let select = Statement::new(
+            "SELECT list FROM edge_tenancy_lists WHERE name = ? AND listed_at > ?",
+            vec![name.into(), Value::Integer(since.millis())],
+        );
+        Ok(self
+            .rows(select)
+            .await?
+            .first()
+            .and_then(|row| row.get("list")?.as_str().map(str::to_owned)))
+    }
+
+    /// Keeps `list` under lock `name` as of `now` (`None` forgets it), if `owner` holds the
+    /// lock: only its holder knows the list as it stands.
+    pub async fn keep_list(
+        &self,
+        name: &str,
+        owner: &str,
+        list: Option<&str>,
+        now: UnixTime,
+    ) -> Result<(), Error> {
+        let held = "EXISTS (SELECT 1 FROM edge_tenancy_locks WHERE name = ?1 AND owner = ?2)";
+        let statement = match list {
+            Some(list) => Statement::new(
+                format!(
+                    "INSERT INTO edge_tenancy_lists (name, list, listed_at) SELECT ?1, ?3, ?4 \
+                     WHERE {held} ON CONFLICT (name) DO UPDATE SET list = ?3, listed_at = ?4"
+                ),
+                vec![
+                    name.into(),
+                    owner.into(),
+                    list.into(),
+                    Value::Integer(now.millis()),
+                ],
+            ),
+            None => Statement::new(
+                format!("DELETE FROM edge_tenancy_lists WHERE name = ?1 AND {held}"),
+                vec![name.into(), owner.into()],
+            ),
+        };
+        self.rows(statement).await.map(|_| ())
+    }
+
     async fn update_leased(
         &self,
         id: &TenantId,

@@ -217,6 +217,58 @@ fn provision_is_one_create_and_the_binding_and_a_second_call_costs_nothing() {
 }
 
 #[test]
+fn a_burst_of_provisions_reads_the_workers_bindings_once_and_notices_a_deploy() {
+    let world = World::new();
+    let hooks = FlakyHooks::default();
+    let provision = |tenant: &str| {
+        world
+            .with(tenant, &hooks, async |p| p.provision(&id(tenant)).await)
+            .unwrap();
+        world.calls()
+    };
+    let read_and_write = [
+        "d1.create",
+        "workers.settings.get",
+        "workers.settings.patch",
+    ];
+    assert_eq!(provision("acme"), read_and_write);
+    world.advance(Duration::from_secs(10));
+    assert_eq!(
+        provision("globex"),
+        ["d1.create", "workers.settings.patch"],
+        "the list the last change answered stands in for a read"
+    );
+    assert_eq!(world.bound(), ["TENANT_ACME", "TENANT_GLOBEX"]);
+    // A deploy: the Worker has its own bindings again, one of them new.
+    *world.sim.bindings.borrow_mut() =
+        vec![serde_json::json!({"type": "kv_namespace", "name": "KV", "namespace_id": "k"})];
+    assert_eq!(
+        provision("initech"),
+        [
+            "d1.create",
+            "workers.settings.patch",
+            "workers.settings.get",
+            "workers.settings.patch"
+        ],
+        "a write from a list that keeps a binding now gone is refused; the list is read"
+    );
+    assert_eq!(
+        world.bound(),
+        ["KV", "TENANT_INITECH"],
+        "the new binding kept"
+    );
+    // Past its freshness the list is read again.
+    world.advance(Duration::from_secs(61));
+    assert_eq!(provision("umbrella"), read_and_write);
+    // Deprovisioning uses it too.
+    world
+        .with("d", &hooks, async |p| p.deprovision(&id("umbrella")).await)
+        .unwrap();
+    assert_eq!(world.calls(), ["workers.settings.patch", "d1.delete"]);
+    assert_eq!(world.bound(), ["KV", "TENANT_INITECH"]);
+}
+
+#[test]
 fn a_restore_fills_a_new_database_before_it_is_bound_and_resumes_after_a_failure() {
     let world = World::new();
     let hooks = FlakyHooks::default();

@@ -6,7 +6,11 @@
 //! 64 characters ([`MAX_NAME_LEN`]); a tenant id that does not fit is refused before anything is
 //! written. After provisioning, a database can be bound to a Worker script (`bindTo`), keeping the
 //! script's other bindings, under a name derived from the tenant id ([`binding_name`]); that
-//! binding is the fast path to it, with no API rate limit. A script holding `maxBindings` D1
+//! binding is the fast path to it, with no API rate limit. Many tenants are bound in one write
+//! of the script's list, and the list a write answers stands in for reading it before the next
+//! write for `bindingListSecs` (a minute): a write made from a list that keeps a binding since
+//! removed (a deploy) is refused by the API (10021), and the list is read and the write made
+//! again; a binding added by hand within that minute is not seen, and the write drops it. A script holding `maxBindings` D1
 //! bindings already (about 5,000 fit one Worker) binds no more: the tenant is provisioned
 //! unbound, its record says why (`binding_limit`), and its queries use the REST API. Without
 //! one, the database is reached through the REST query API, which shares the account's 1,200
@@ -16,14 +20,14 @@ pub mod schema_group;
 
 pub use schema_group::{Bindings, CaughtUp, D1Group, Level, Log, Migrating, Submitted};
 
-use super::{binding_name, Backend, Bound, Made};
+use super::{binding_name, Backend, Bound, Listed, Made};
 use crate::cloudflare::d1::{
     CreateDatabase, Database, Jurisdiction, LocationHint, QueryResult, RawResult, Upload,
 };
-use crate::cloudflare::settings::Binding;
+use crate::cloudflare::settings::{Binding, WorkerSettings};
 use crate::cloudflare::{
     ApiError, Client, DatabaseId, DatabaseName, Runtime, ScriptName, Transport,
-    CODE_DATABASE_NOT_FOUND,
+    CODE_BINDING_FAILED, CODE_DATABASE_NOT_FOUND,
 };
 use crate::config::ConfigError;
 use crate::sql::{Row, SqlDatabase, SqlError, Statement};
@@ -31,6 +35,7 @@ use crate::{Error, TenantId};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::rc::Rc;
+use std::time::Duration;
 
 /// D1 factory settings, as users give them (`createD1Factory({ databasePrefix, … })`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -52,6 +57,19 @@ pub struct D1Options {
     /// provisioned past it is not bound, and its queries use the REST API.
     #[serde(default = "default_max_bindings")]
     pub max_bindings: usize,
+    /// How long the binding list a change answered stands in for reading it before the next
+    /// change, in seconds (default [`DEFAULT_BINDING_LIST_SECS`]; 0 reads it before every
+    /// change). A binding added to the script by hand within that time may be dropped by the
+    /// next change; a deploy that removed one is noticed (the write is refused) and read.
+    #[serde(default = "default_binding_list_secs")]
+    pub binding_list_secs: u32,
+}
+
+/// A minute: provisionings in a burst share one read of the Worker's bindings.
+pub const DEFAULT_BINDING_LIST_SECS: u32 = 60;
+
+fn default_binding_list_secs() -> u32 {
+    DEFAULT_BINDING_LIST_SECS
 }
 
 /// About as many D1 bindings as fit one Worker (its metadata is at most 1 MB).
@@ -76,6 +94,7 @@ impl Default for D1Options {
             jurisdiction: None,
             bind_to: None,
             max_bindings: DEFAULT_MAX_BINDINGS,
+            binding_list_secs: DEFAULT_BINDING_LIST_SECS,
         }
     }
 }
@@ -88,6 +107,7 @@ pub struct D1Backend<'c, T, R> {
     jurisdiction: Option<Jurisdiction>,
     bind_to: Option<ScriptName>,
     max_bindings: usize,
+    binding_list_fresh: Duration,
 }
 
 impl<'c, T: Transport, R: Runtime> D1Backend<'c, T, R> {
@@ -119,6 +139,7 @@ impl<'c, T: Transport, R: Runtime> D1Backend<'c, T, R> {
             jurisdiction: options.jurisdiction,
             bind_to,
             max_bindings: options.max_bindings,
+            binding_list_fresh: Duration::from_secs(options.binding_list_secs.into()),
         })
     }
 }
@@ -200,6 +221,74 @@ impl<T: Transport, R: Runtime> D1Backend<'_, T, R> {
     }
 }
 
+impl<T: Transport, R: Runtime> D1Backend<'_, T, R> {
+    /// `script`'s bindings: the remembered `list` when there is one, else read (one call).
+    async fn bindings(
+        &self,
+        script: &ScriptName,
+        list: Option<&str>,
+    ) -> Result<WorkerSettings, Error> {
+        match list.and_then(WorkerSettings::from_remembered) {
+            Some(remembered) => Ok(remembered),
+            None => Ok(self.client.worker_settings(script).await?),
+        }
+    }
+
+    /// Writes `wanted` as `script`'s bindings: the list as it now stands. `None` when `wanted`
+    /// was made from a remembered list that is out of date (it keeps a binding that is gone, as
+    /// after a deploy): the caller reads the list and starts again.
+    async fn write(
+        &self,
+        script: &ScriptName,
+        wanted: &[Binding],
+        remembered: bool,
+    ) -> Result<Option<WorkerSettings>, Error> {
+        match self.client.set_worker_bindings(script, wanted).await {
+            Err(ApiError::Rejected { errors, .. })
+                if remembered && errors.iter().any(|e| e.code == CODE_BINDING_FAILED) =>
+            {
+                Ok(None)
+            }
+            written => Ok(Some(written?)),
+        }
+    }
+
+    /// The database `tenant`'s binding must be set to for it to reach database `id`, given the
+    /// list `current` and `adding` bindings this change adds: `None` when it does already. Never
+    /// over a binding of that name to a database that still exists, nor past the limit.
+    async fn may_bind(
+        &self,
+        current: &WorkerSettings,
+        tenant: &TenantId,
+        id: &str,
+        adding: usize,
+    ) -> Result<Option<DatabaseId>, Error> {
+        let name = binding_name(tenant);
+        if let Some(other) = current.bindings.iter().find(|b| b.name == name) {
+            match other.d1_database() {
+                Some(there) if there == id => return Ok(None),
+                // A binding of that name to a database that still exists is someone else's
+                // (another registry's, or the Worker's own): never replaced.
+                Some(there) => match self.client.database(&database_id(there)?).await {
+                    Err(ApiError::NotFound {
+                        code: CODE_DATABASE_NOT_FOUND,
+                    }) => {}
+                    Ok(_) => return Err(Error::ForeignDatabase),
+                    Err(error) => return Err(error.into()),
+                },
+                None => return Err(Error::ForeignDatabase),
+            }
+        }
+        let d1 = current.bindings.iter().filter(|b| b.kind == "d1").count();
+        if d1 + adding >= self.max_bindings {
+            return Err(Error::BindingLimit {
+                limit: self.max_bindings,
+            });
+        }
+        Ok(Some(database_id(id)?))
+    }
+}
+
 impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
     fn name(&self) -> &'static str {
         "d1"
@@ -234,71 +323,91 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
         self.bind_to.as_ref().map(|s| s.as_str().to_owned())
     }
 
-    async fn bind(&self, tenant: &TenantId, id: &str) -> Result<Option<Bound>, Error> {
-        let Some(script) = &self.bind_to else {
-            return Ok(None);
-        };
-        let name = binding_name(tenant);
-        let bound = || Bound {
-            binding: name.clone(),
-            script: script.as_str().to_owned(),
-        };
-        let current = self.client.worker_settings(script).await?;
-        if let Some(other) = current.bindings.iter().find(|b| b.name == name) {
-            match other.d1_database() {
-                Some(there) if there == id => return Ok(Some(bound())),
-                // A binding of that name to a database that still exists is someone else's
-                // (another registry's, or the Worker's own): never replaced.
-                Some(there) => match self.client.database(&database_id(there)?).await {
-                    Err(ApiError::NotFound {
-                        code: CODE_DATABASE_NOT_FOUND,
-                    }) => {}
-                    Ok(_) => return Err(Error::ForeignDatabase),
-                    Err(error) => return Err(error.into()),
-                },
-                None => return Err(Error::ForeignDatabase),
-            }
-        }
-        let d1 = current.bindings.iter().filter(|b| b.kind == "d1").count();
-        if d1 >= self.max_bindings {
-            return Err(Error::BindingLimit {
-                limit: self.max_bindings,
-            });
-        }
-        let bindings = current.with_d1(&name, &database_id(id)?);
-        let written = self.client.set_worker_bindings(script, &bindings).await?;
-        // The answer is the list as it now stands: the binding must be in it.
-        if !written
-            .bindings
-            .iter()
-            .any(|b| b.name == name && b.d1_database() == Some(id))
-        {
-            return Err(Error::Upstream(ApiError::Decode(
-                "the Worker's settings did not keep the new binding".into(),
-            )));
-        }
-        Ok(Some(bound()))
+    fn binding_list_fresh(&self) -> Duration {
+        self.binding_list_fresh
     }
 
-    async fn unbind(&self, bound: &Bound, id: &str) -> Result<(), Error> {
+    async fn bind(
+        &self,
+        tenants: &[(TenantId, String)],
+        list: Option<&str>,
+    ) -> Result<Listed<Vec<Result<Option<Bound>, Error>>>, Error> {
+        let Some(script) = &self.bind_to else {
+            return Ok(Listed::unbound(tenants.len()));
+        };
+        let bound = |tenant: &TenantId| Bound {
+            binding: binding_name(tenant),
+            script: script.as_str().to_owned(),
+        };
+        let mut current = self.bindings(script, list).await?;
+        let mut outcome = Vec::with_capacity(tenants.len());
+        let mut added = Vec::new();
+        for (tenant, id) in tenants {
+            let checked = self.may_bind(&current, tenant, id, added.len()).await;
+            if let Ok(Some(database)) = &checked {
+                added.push((binding_name(tenant), database.clone()));
+            }
+            outcome.push(checked.map(|_| Some(bound(tenant))));
+        }
+        if !added.is_empty() {
+            let wanted = current.with_d1(&added);
+            let Some(written) = self.write(script, &wanted, list.is_some()).await? else {
+                // Check the tenants again against the list as it is.
+                return Box::pin(self.bind(tenants, None)).await;
+            };
+            // The answer is the list as it now stands: each new binding must be in it.
+            for ((tenant, id), outcome) in tenants.iter().zip(&mut outcome) {
+                let name = binding_name(tenant);
+                let kept = written
+                    .bindings
+                    .iter()
+                    .any(|b| b.name == name && b.d1_database() == Some(id));
+                if outcome.is_ok() && !kept {
+                    *outcome = Err(Error::Upstream(ApiError::Decode(
+                        "the Worker's settings did not keep the new binding".into(),
+                    )));
+                }
+            }
+            current = written;
+        }
+        Ok(Listed {
+            outcome,
+            list: Some(current.remembered()),
+        })
+    }
+
+    async fn unbind(
+        &self,
+        bound: &Bound,
+        id: &str,
+        list: Option<&str>,
+    ) -> Result<Listed<()>, Error> {
         let script = ScriptName::parse(&bound.script)?;
-        let current = self.client.worker_settings(&script).await?;
+        // Only the list of the script this backend binds to is remembered.
+        let list = list.filter(|_| self.bind_to.as_ref() == Some(&script));
+        let current = self.bindings(&script, list).await?;
         // Only a binding that still reaches this database: one made since for another (the
         // tenant provisioned again) stays.
         let ours = |b: &Binding| b.name == bound.binding && b.d1_database() == Some(id);
         if !current.bindings.iter().any(ours) {
-            return Ok(());
+            return Ok(Listed {
+                outcome: (),
+                list: Some(current.remembered()),
+            });
         }
-        let written = self
-            .client
-            .set_worker_bindings(&script, &current.without(ours))
-            .await?;
+        let wanted = current.without(ours);
+        let Some(written) = self.write(&script, &wanted, list.is_some()).await? else {
+            return Box::pin(self.unbind(bound, id, None)).await;
+        };
         if written.bindings.iter().any(ours) {
             return Err(Error::Upstream(ApiError::Decode(
                 "the Worker's settings kept the removed binding".into(),
             )));
         }
-        Ok(())
+        Ok(Listed {
+            outcome: (),
+            list: Some(written.remembered()),
+        })
     }
 
     async fn delete(&self, id: &str) -> Result<(), Error> {

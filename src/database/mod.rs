@@ -80,6 +80,26 @@ pub struct Bound {
     pub script: String,
 }
 
+/// What a change of a binding list came to, and the list as it now stands (opaque to the control
+/// plane, which keeps it for the next change under the list's lock), if the backend says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed<T> {
+    /// The change's outcome.
+    pub outcome: T,
+    /// The list after it.
+    pub list: Option<String>,
+}
+
+impl Listed<Vec<Result<Option<Bound>, Error>>> {
+    /// `tenants` tenants, none bound: a backend that binds nothing.
+    pub fn unbound(tenants: usize) -> Self {
+        Self {
+            outcome: (0..tenants).map(|_| Ok(None)).collect(),
+            list: None,
+        }
+    }
+}
+
 /// What the control plane asks of a database backend to provision and deprovision.
 #[allow(async_fn_in_trait)]
 pub trait Backend {
@@ -100,17 +120,47 @@ pub trait Backend {
     async fn find(&self, name: &str) -> Result<Option<Made>, Error>;
 
     /// The name of what [`Backend::bind`] and [`Backend::unbind`] change (a Worker's binding
-    /// list), which one writer at a time may change; `None` when the backend binds nothing.
-    fn binding_target(&self) -> Option<String>;
+    /// list), which one writer at a time may change; `None` (the default) when the backend
+    /// binds nothing.
+    fn binding_target(&self) -> Option<String> {
+        None
+    }
 
-    /// Makes database `id` reachable from the Worker, if the backend is set up to; `None` when
-    /// it is not. Never replaces a binding of the same name that reaches a database that still
-    /// exists ([`Error::ForeignDatabase`]).
-    async fn bind(&self, tenant: &TenantId, id: &str) -> Result<Option<Bound>, Error>;
+    /// How long the binding list a change answered ([`Listed::list`]) may stand in for reading
+    /// it again before the next change: zero reads it before every change.
+    fn binding_list_fresh(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
+    /// Makes each of `tenants`' databases (tenant, database id) reachable from the Worker, all
+    /// in one change of its list, if the backend is set up to: each tenant's outcome, in order,
+    /// `None` when the backend binds nothing (the default). Never replaces a binding of the same
+    /// name that reaches a database that still exists (that tenant's
+    /// [`Error::ForeignDatabase`]); a tenant past the list's limit is [`Error::BindingLimit`].
+    /// `list` is the list as the last change answered it, when it is fresh: it spares reading
+    /// the list first.
+    async fn bind(
+        &self,
+        tenants: &[(TenantId, String)],
+        _list: Option<&str>,
+    ) -> Result<Listed<Vec<Result<Option<Bound>, Error>>>, Error> {
+        Ok(Listed::unbound(tenants.len()))
+    }
 
     /// Removes `bound` if it still reaches database `id`, keeping every other binding: a
-    /// binding of the same name made since for another database is left alone.
-    async fn unbind(&self, bound: &Bound, id: &str) -> Result<(), Error>;
+    /// binding of the same name made since for another database is left alone. `list` as for
+    /// [`Backend::bind`].
+    async fn unbind(
+        &self,
+        _bound: &Bound,
+        _id: &str,
+        _list: Option<&str>,
+    ) -> Result<Listed<()>, Error> {
+        Ok(Listed {
+            outcome: (),
+            list: None,
+        })
+    }
 
     /// Deletes database `id`; one the backend itself says is gone is not an error.
     async fn delete(&self, id: &str) -> Result<(), Error>;

@@ -77,6 +77,8 @@ struct D1Settings {
     bind_to: Option<String>,
     #[serde(default = "default_max_bindings")]
     max_bindings: usize,
+    #[serde(default = "default_binding_list_secs")]
+    binding_list_secs: u32,
     #[serde(default)]
     schema: Option<SchemaSettings>,
 }
@@ -130,6 +132,10 @@ fn default_prefix() -> String {
 
 fn default_max_bindings() -> usize {
     D1Options::default().max_bindings
+}
+
+fn default_binding_list_secs() -> u32 {
+    D1Options::default().binding_list_secs
 }
 
 /// Who makes tenants' databases: the D1 backend through its API client (boxed: one per control
@@ -483,6 +489,7 @@ impl Control {
                     jurisdiction: settings.jurisdiction,
                     bind_to: settings.bind_to,
                     max_bindings: settings.max_bindings,
+                    binding_list_secs: settings.binding_list_secs,
                 };
                 // The backend names its settings as the Rust workers' D1_FACTORY holds them (`d1.`).
                 D1Backend::new(&client, options.clone())

@@ -11,7 +11,7 @@ use edge_tenancy::cloudflare::{
 };
 use edge_tenancy::control::TenantRecord;
 use edge_tenancy::database::d1::{restore_dump, Bindings, Level, Log};
-use edge_tenancy::database::{Backend, Bound, Hooks, Made};
+use edge_tenancy::database::{Backend, Hooks, Made};
 use edge_tenancy::sql::{Row, SqlDatabase, SqlError, Statement, Value};
 use edge_tenancy::{Error, TenantId, UnixTime};
 use js_sys::Promise;
@@ -397,18 +397,6 @@ impl Backend for CustomBackend {
 
     async fn find(&self, _name: &str) -> Result<Option<Made>, Error> {
         Ok(None)
-    }
-
-    fn binding_target(&self) -> Option<String> {
-        None
-    }
-
-    async fn bind(&self, _tenant: &TenantId, _id: &str) -> Result<Option<Bound>, Error> {
-        Ok(None)
-    }
-
-    async fn unbind(&self, _bound: &Bound, _id: &str) -> Result<(), Error> {
-        Ok(())
     }
 
     async fn delete(&self, id: &str) -> Result<(), Error> {

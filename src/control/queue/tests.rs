@@ -95,6 +95,10 @@ fn sixty_queued_tenants_all_end_ready_once_oldest_first_within_the_budget() {
         assert_eq!(made, 1, "{tenant}: one database");
     }
     assert_eq!(sim.databases.borrow().len(), 60);
+    // Bound in batches: one change of the Worker's list for many tenants.
+    assert_eq!(sim.bindings_of("demo").len(), 60);
+    let calls = sim.log.borrow().len();
+    assert!(calls * 10 <= 60 * 12, "{calls} API calls for 60 tenants");
     assert_eq!(
         block_on(registry.queue_status(sim.now.get()))
             .unwrap()
