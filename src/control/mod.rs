@@ -14,6 +14,8 @@ mod model;
 #[cfg(test)]
 mod scale;
 #[cfg(test)]
+mod shards;
+#[cfg(test)]
 mod tests;
 
 pub use provision::{Deprovisioned, Provisioned, Provisioner, DEFAULT_LEASE};

@@ -25,7 +25,10 @@
 //!
 //! Many tenants at once ([`Provisioner::provision_many`], what a queue drain does): each is
 //! claimed and its database made, then all are bound in one change of the list, then each is
-//! brought to its schema and made ready; each tenant's failure is its own.
+//! brought to its schema and made ready. A tenant's failure in its own steps is its own; the
+//! binding change is shared: it fails for all when the API fails it or when any one's lease is
+//! lost meanwhile (the others are recorded failed, and tried again), and a binding the API
+//! refuses makes the change fall back to one tenant at a time.
 //!
 //! Provisioning: claim the row (`provisioning`, database name recorded first) → make (or adopt)
 //! the database → record its id → when restoring, fill it from the backup (the `restore` hook)
@@ -282,12 +285,11 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         }))
     }
 
-    /// What a provisioning that failed with `error` answers, after recording it on the row (a
-    /// holder that lost the lease records nothing: the new holder records its own outcome).
+    /// What a provisioning that failed with `error` answers, after recording it on the row. A
+    /// lease lost is recorded too: a batch's change stops when any one of its tenants' leases
+    /// is lost, and the others', still held, are failed (and tried again) rather than left
+    /// leased; the registry refuses the record where the lease is truly gone.
     async fn fail(&self, claimed: &Claimed, error: Error) -> Error {
-        if error == Error::LeaseLost {
-            return error;
-        }
         let failed = self
             .registry
             .finish(
@@ -347,49 +349,144 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
     }
 
     /// Binds the databases of `claimed` (made, not bound yet) in one change of the backend's
-    /// list: each one's outcome, in order. A tenant whose lease was lost is left out
-    /// ([`Error::LeaseLost`]); a failure of the change is every tenant's.
+    /// first list; those past its limit in one change of the next, and so on: each one's
+    /// outcome, in order. A tenant whose lease was lost before the change is left out
+    /// ([`Error::LeaseLost`]); a failure of a change (a lease lost during it included) is every
+    /// tenant's it was for.
     async fn bind_all<'c>(
         &self,
         claimed: impl Iterator<Item = &'c Claimed>,
     ) -> Vec<Result<Option<Bound>, Error>> {
         let mut outcomes = Vec::new();
-        let mut live = Vec::new();
+        let mut pending = Vec::new();
         for (at, c) in claimed.enumerate() {
-            outcomes.push(Err(Error::LeaseLost));
-            if self.renew_all(&[(&c.tenant, &c.lease)], None).await.is_ok() {
-                live.push((at, c));
+            match self.renew_all(&[(&c.tenant, &c.lease)], None).await {
+                Ok(()) => {
+                    outcomes.push(Ok(None));
+                    pending.push((at, c));
+                }
+                Err(error) => outcomes.push(Err(error)),
             }
         }
-        if live.is_empty() {
-            return outcomes;
-        }
-        let leases: Vec<_> = live.iter().map(|(_, c)| (&c.tenant, &c.lease)).collect();
-        let databases: Vec<_> = live
-            .iter()
-            .map(|(_, c)| {
-                let id = c.record.database_id.clone().unwrap_or_default();
-                (c.tenant.clone(), id)
-            })
-            .collect();
-        let changed = self
-            .binding_change(&leases, |list| async move {
-                self.backend.bind(&databases, list.as_deref()).await
-            })
-            .await;
-        match changed {
-            Ok(each) => {
-                for ((at, _), outcome) in live.iter().zip(each) {
-                    outcomes[*at] = outcome;
-                }
+        for target in self.backend.binding_targets() {
+            if pending.is_empty() {
+                break;
             }
-            Err(error) => {
-                for (at, _) in &live {
-                    outcomes[*at] = Err(error.clone());
+            let leases: Vec<_> = pending.iter().map(|(_, c)| (&c.tenant, &c.lease)).collect();
+            let databases: Vec<_> = pending
+                .iter()
+                .map(|(_, c)| {
+                    let id = c.record.database_id.clone().unwrap_or_default();
+                    (c.tenant.clone(), id)
+                })
+                .collect();
+            let target = &target;
+            let changed = self
+                .binding_change(target, &leases, |list| async move {
+                    self.backend.bind(target, &databases, list.as_deref()).await
+                })
+                .await;
+            let each = match changed {
+                Ok(each) => each,
+                Err(error) => pending.iter().map(|_| Err(error.clone())).collect(),
+            };
+            let mut full = Vec::new();
+            for ((at, c), outcome) in pending.into_iter().zip(each) {
+                if matches!(outcome, Err(Error::BindingLimit { .. })) {
+                    full.push((at, c));
                 }
+                outcomes[at] = outcome;
             }
+            pending = full;
         }
         outcomes
+    }
+
+    /// Moves ready `tenant`'s binding to Worker `script` (one of the backend's): bound there,
+    /// recorded, then unbound from where it was. It is served all along: by the old binding
+    /// until the registry records the new one, then by the new. A move that stops after the new
+    /// binding is recorded leaves the old one in place, which moving the tenant again removes
+    /// only if it moves back; a failure is recorded on the tenant, which stays where it was.
+    pub async fn move_to(&self, tenant: &TenantId, script: &str) -> Result<TenantRecord, Error> {
+        if !self.backend.binding_targets().iter().any(|t| t == script) {
+            return Err(Error::InvalidBody(
+                "the script is not one of those the factory binds to (bindTo)",
+            ));
+        }
+        let now = self.now();
+        let Some((leased, lease)) = self
+            .registry
+            .claim_ready(tenant, &self.owner, now, self.lease)
+            .await?
+        else {
+            return match self.registry.leased(tenant).await? {
+                Some(leased) => Err(busy(&leased, now)),
+                None => Err(Error::TenantNotFound),
+            };
+        };
+        let moved = self.move_steps(tenant, &lease, leased.record, script).await;
+        if let Err(error) = &moved {
+            if *error != Error::LeaseLost {
+                // Best effort: with the registry down, the lease runs out instead.
+                let _ = self
+                    .registry
+                    .release(tenant, &lease, error, self.now())
+                    .await;
+            }
+        }
+        moved
+    }
+
+    async fn move_steps(
+        &self,
+        tenant: &TenantId,
+        lease: &Lease,
+        record: TenantRecord,
+        script: &str,
+    ) -> Result<TenantRecord, Error> {
+        let id = record.database_id.clone().ok_or(Error::NotConfigured(
+            "a ready tenant without a database cannot be moved",
+        ))?;
+        let from = match (record.binding.clone(), record.script.clone()) {
+            (Some(binding), Some(from)) if from != script => Some(Bound {
+                binding,
+                script: from,
+            }),
+            (Some(_), Some(_)) => {
+                return self
+                    .registry
+                    .finish(tenant, lease, TenantState::Ready, None, self.now())
+                    .await
+            }
+            _ => None,
+        };
+        let databases = [(tenant.clone(), id.clone())];
+        let bound = self
+            .binding_change(script, &[(tenant, lease)], |list| async move {
+                self.backend.bind(script, &databases, list.as_deref()).await
+            })
+            .await?
+            .pop()
+            .unwrap_or(Ok(None))?
+            .ok_or(Error::NotConfigured("the backend bound nothing"))?;
+        self.registry
+            .record_binding(
+                tenant,
+                lease,
+                Some((&bound.binding, &bound.script)),
+                self.now(),
+            )
+            .await?;
+        if let Some(from) = from {
+            let (script, id) = (from.script.clone(), &id);
+            self.binding_change(&script, &[(tenant, lease)], |list| async move {
+                self.backend.unbind(&from, id, list.as_deref()).await
+            })
+            .await?;
+        }
+        self.registry
+            .finish(tenant, lease, TenantState::Ready, None, self.now())
+            .await
     }
 
     /// Brings `claimed`'s database to its schema, runs the user's `after_provision` and makes
@@ -526,7 +623,8 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         };
         if let (Some(binding), Some(script)) = (record.binding.clone(), record.script.clone()) {
             let (bound, id) = (Bound { binding, script }, &id);
-            self.binding_change(&[(tenant, lease)], |list| async move {
+            let target = bound.script.clone();
+            self.binding_change(&target, &[(tenant, lease)], |list| async move {
                 self.backend.unbind(&bound, id, list.as_deref()).await
             })
             .await?;
@@ -572,20 +670,19 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
         }
     }
 
-    /// Runs a change of the backend's binding list (`step`, given the list the last change
-    /// answered while it is fresh) under the lease on the list's name as well as `leases`: one
+    /// Runs a change of binding list `target` (`step`, given the list the last change answered
+    /// while it is fresh) under the lease on the list's name as well as `leases`: one
     /// writer at a time per list, waiting for the other for up to a lease. The list the change
     /// answers is kept for the next; a failed change forgets it (its outcome is unknown).
     async fn binding_change<T, F: Future<Output = Result<Listed<T>, Error>>>(
         &self,
+        target: &str,
         leases: &[(&TenantId, &Lease)],
         step: impl FnOnce(Option<String>) -> F,
     ) -> Result<T, Error> {
-        let Some(target) = self.backend.binding_target() else {
-            return Ok(step(None).await?.outcome);
-        };
         let lock = format!("bindings:{target}");
         let give_up = self.now() + self.lease;
+        let mut renewed = self.now();
         while !self
             .registry
             .lock(&lock, &self.owner, self.now(), self.lease)
@@ -596,25 +693,38 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
                     retry_after_secs: BUSY_RETRY_SECS,
                 });
             }
+            // The tenants' leases are kept while their change waits its turn.
+            if self.now().since(renewed) >= self.lease / 3 {
+                self.renew_all(leases, None).await?;
+                renewed = self.now();
+            }
             // Spread out, so waiters do not poll the registry in step.
             let wait = 50.0 + 200.0 * self.runtime.random();
             self.runtime.sleep(Duration::from_millis(wait as u64)).await;
         }
+        // Taken, not just read: only a change that succeeds puts a list back, so a failure
+        // anywhere (the change's, or keeping its list) leaves none, and the next change reads.
         let fresh = self.backend.binding_list_fresh();
-        let list = match fresh.is_zero() {
+        let kept = match fresh.is_zero() {
             true => None,
-            false => self.registry.kept_list(&lock, self.now() - fresh).await?,
+            false => self.registry.take_list(&lock, &self.owner).await?,
+        }
+        .filter(|(_, at)| self.now().since(*at) < fresh);
+        let given = kept.as_ref().map(|(list, _)| list.clone());
+        let outcome = self.fenced(leases, Some(&lock), step(given)).await;
+        // A list the change read or wrote, as of now; the one it was given and left as it was,
+        // as of when that was read.
+        let keep = match &outcome {
+            Ok(Listed {
+                list: Some(list), ..
+            }) => Some((list.as_str(), self.now())),
+            Ok(Listed { list: None, .. }) => kept.as_ref().map(|(list, at)| (list.as_str(), *at)),
+            Err(_) => None,
         };
-        let outcome = self.fenced(leases, Some(&lock), step(list)).await;
-        let kept = match &outcome {
-            Ok(Listed { list, .. }) if !fresh.is_zero() => list.as_deref(),
-            _ => None,
-        };
-        // Best effort: a list not kept is read again.
-        let _ = self
-            .registry
-            .keep_list(&lock, &self.owner, kept, self.now())
-            .await;
+        if let (Some((list, at)), false) = (keep, fresh.is_zero()) {
+            // Best effort: a list not kept is read by the next change.
+            let _ = self.registry.keep_list(&lock, &self.owner, list, at).await;
+        }
         self.registry.unlock(&lock, &self.owner).await?;
         outcome.map(|listed| listed.outcome)
     }

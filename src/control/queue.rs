@@ -271,8 +271,6 @@ impl<D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'_, D, B, H, 
             for (tenant, outcome) in due.into_iter().zip(outcomes) {
                 match outcome {
                     Ok(_) => drained.ready.push(tenant),
-                    // Another drain took it meanwhile: its outcome is that one's to report.
-                    Err(Error::TenantBusy { .. }) => {}
                     Err(error) => {
                         let code = error.to_response().code;
                         drained.failed.push(Failure {

@@ -375,8 +375,8 @@ impl<D: SqlDatabase> Registry<D> {
     }
 
     /// Takes the lease to deprovision `id`: from `ready` or `failed`, or from `deprovisioning` or
-    /// `provisioning` whose lease ran out or was released. `None`: not registered, or busy with
-    /// a live lease.
+    /// `provisioning`, whose lease ran out or was released (a ready tenant holds one while it
+    /// moves). `None`: not registered, or busy with a live lease.
     pub async fn claim_deprovisioning(
         &self,
         id: &TenantId,
@@ -389,10 +389,37 @@ impl<D: SqlDatabase> Registry<D> {
                 "UPDATE edge_tenancy_tenants SET
                     state = 'deprovisioning', lease_owner = ?2, lease_until = ?3, updated_at = ?4,
                     generation = generation + 1
-                 WHERE id = ?1
-                   AND (state IN ('ready', 'failed')
-                        OR (state IN ('deprovisioning', 'provisioning')
-                            AND (lease_until IS NULL OR lease_until <= ?4)))
+                 WHERE id = ?1 AND (lease_until IS NULL OR lease_until <= ?4)
+                 RETURNING {COLUMNS}"
+            ),
+            vec![
+                id.as_str().into(),
+                owner.into(),
+                Value::Integer((now + lease).millis()),
+                Value::Integer(now.millis()),
+            ],
+        );
+        Ok(self
+            .one(claim)
+            .await?
+            .map(|row| Self::leased_by(row, owner)))
+    }
+
+    /// Takes the lease on ready tenant `id` to change where it is bound: it stays `ready`, and
+    /// is served meanwhile. `None`: not registered, not ready, or busy with a live lease.
+    pub async fn claim_ready(
+        &self,
+        id: &TenantId,
+        owner: &str,
+        now: UnixTime,
+        lease: Duration,
+    ) -> Result<Option<(Leased, Lease)>, Error> {
+        let claim = Statement::new(
+            format!(
+                "UPDATE edge_tenancy_tenants SET
+                    lease_owner = ?2, lease_until = ?3, updated_at = ?4,
+                    generation = generation + 1
+                 WHERE id = ?1 AND state = 'ready' AND (lease_until IS NULL OR lease_until <= ?4)
                  RETURNING {COLUMNS}"
             ),
             vec![
@@ -563,8 +590,8 @@ impl<D: SqlDatabase> Registry<D> {
         .await
     }
 
-    /// Records, under `lease`, why deprovisioning `id` stopped, and gives the lease up so that
-    /// a retry resumes at once; the row stays `deprovisioning`.
+    /// Records, under `lease`, why deprovisioning (or moving) `id` stopped, and gives the lease
+    /// up so that a retry resumes at once; the row stays in its state.
     pub async fn release(
         &self,
         id: &TenantId,
@@ -665,48 +692,50 @@ impl<D: SqlDatabase> Registry<D> {
         self.rows(unlock).await.map(|_| ())
     }
 
-    /// The list kept under lock `name` ([`Registry::keep_list`]) if it was kept after `since`.
-    pub async fn kept_list(&self, name: &str, since: UnixTime) -> Result<Option<String>, Error> {
-        let select = Statement::new(
-            "SELECT list FROM edge_tenancy_lists WHERE name = ? AND listed_at > ?",
-            vec![name.into(), Value::Integer(since.millis())],
+    /// Takes the list kept under lock `name` ([`Registry::keep_list`]), with when it was read,
+    /// if `owner` holds the lock: it is kept no more until the holder keeps one again.
+    pub async fn take_list(
+        &self,
+        name: &str,
+        owner: &str,
+    ) -> Result<Option<(String, UnixTime)>, Error> {
+        let take = Statement::new(
+            format!("DELETE FROM edge_tenancy_lists WHERE name = ?1 AND {HOLDS_LOCK} RETURNING list, listed_at"),
+            vec![name.into(), owner.into()],
         );
-        Ok(self
-            .rows(select)
-            .await?
-            .first()
-            .and_then(|row| row.get("list")?.as_str().map(str::to_owned)))
+        let rows = self.rows(take).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let list = row.get("list").and_then(|l| l.as_str());
+        let at = row.get("listed_at").and_then(|t| t.as_i64());
+        Ok(list
+            .zip(at)
+            .map(|(list, at)| (list.to_owned(), UnixTime::from_millis(at))))
     }
 
-    /// Keeps `list` under lock `name` as of `now` (`None` forgets it), if `owner` holds the
-    /// lock: only its holder knows the list as it stands.
+    /// Keeps `list` under lock `name`, as read at `at`, if `owner` holds the lock: only its
+    /// holder knows the list as it stands.
     pub async fn keep_list(
         &self,
         name: &str,
         owner: &str,
-        list: Option<&str>,
-        now: UnixTime,
+        list: &str,
+        at: UnixTime,
     ) -> Result<(), Error> {
-        let held = "EXISTS (SELECT 1 FROM edge_tenancy_locks WHERE name = ?1 AND owner = ?2)";
-        let statement = match list {
-            Some(list) => Statement::new(
-                format!(
-                    "INSERT INTO edge_tenancy_lists (name, list, listed_at) SELECT ?1, ?3, ?4 \
-                     WHERE {held} ON CONFLICT (name) DO UPDATE SET list = ?3, listed_at = ?4"
-                ),
-                vec![
-                    name.into(),
-                    owner.into(),
-                    list.into(),
-                    Value::Integer(now.millis()),
-                ],
+        let keep = Statement::new(
+            format!(
+                "INSERT INTO edge_tenancy_lists (name, list, listed_at) SELECT ?1, ?3, ?4 \
+                 WHERE {HOLDS_LOCK} ON CONFLICT (name) DO UPDATE SET list = ?3, listed_at = ?4"
             ),
-            None => Statement::new(
-                format!("DELETE FROM edge_tenancy_lists WHERE name = ?1 AND {held}"),
-                vec![name.into(), owner.into()],
-            ),
-        };
-        self.rows(statement).await.map(|_| ())
+            vec![
+                name.into(),
+                owner.into(),
+                list.into(),
+                Value::Integer(at.millis()),
+            ],
+        );
+        self.rows(keep).await.map(|_| ())
     }
 
     async fn update_leased(
@@ -757,6 +786,9 @@ impl<D: SqlDatabase> Registry<D> {
             .transpose()
     }
 }
+
+/// Whether `?2` holds the lock named `?1`.
+const HOLDS_LOCK: &str = "EXISTS (SELECT 1 FROM edge_tenancy_locks WHERE name = ?1 AND owner = ?2)";
 
 /// The longest failure message a registry row keeps: a sentence, never a stack trace.
 const MAX_ERROR_CHARS: usize = 200;

@@ -269,6 +269,28 @@ fn a_burst_of_provisions_reads_the_workers_bindings_once_and_notices_a_deploy() 
 }
 
 #[test]
+fn a_binding_the_api_refuses_in_a_batch_fails_no_other_tenant() {
+    let world = World::new();
+    let hooks = FlakyHooks::default();
+    world
+        .sim
+        .fault("workers.settings.patch", Fault::Status(400, 0));
+    let tenants = [id("acme"), id("globex"), id("initech")];
+    let outcomes = world.with("b", &hooks, async |p| p.provision_many(&tenants).await);
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(
+        world.bound(),
+        ["TENANT_ACME", "TENANT_GLOBEX", "TENANT_INITECH"]
+    );
+    let patches = world
+        .calls()
+        .iter()
+        .filter(|c| *c == "workers.settings.patch")
+        .count();
+    assert_eq!(patches, 4, "the batch's write refused, then one a tenant");
+}
+
+#[test]
 fn a_restore_fills_a_new_database_before_it_is_bound_and_resumes_after_a_failure() {
     let world = World::new();
     let hooks = FlakyHooks::default();

@@ -50,11 +50,13 @@ pub struct D1Options {
     /// Where new databases' data must stay.
     #[serde(default)]
     pub jurisdiction: Option<Jurisdiction>,
-    /// The Worker script to bind each new database to (usually the one serving the tenants).
+    /// The Worker script to bind each new database to (usually the one serving the tenants),
+    /// or several (shards), filled in their order.
     #[serde(default)]
-    pub bind_to: Option<String>,
-    /// The most D1 bindings the script may hold (default [`DEFAULT_MAX_BINDINGS`]): a tenant
-    /// provisioned past it is not bound, and its queries use the REST API.
+    pub bind_to: Option<BindTo>,
+    /// The most D1 bindings each script may hold (default [`DEFAULT_MAX_BINDINGS`]): a tenant
+    /// provisioned past it is bound to the next script, and past the last one it is not bound,
+    /// and its queries use the REST API.
     #[serde(default = "default_max_bindings")]
     pub max_bindings: usize,
     /// How long the binding list a change answered stands in for reading it before the next
@@ -70,6 +72,32 @@ pub const DEFAULT_BINDING_LIST_SECS: u32 = 60;
 
 fn default_binding_list_secs() -> u32 {
     DEFAULT_BINDING_LIST_SECS
+}
+
+/// The Worker scripts a D1 factory binds tenants' databases to: one, or several (shards).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum BindTo {
+    /// One script.
+    One(String),
+    /// Several, each holding up to `maxBindings`, filled in this order.
+    Shards(Vec<String>),
+}
+
+impl BindTo {
+    /// The scripts, in order.
+    pub fn scripts(&self) -> &[String] {
+        match self {
+            Self::One(script) => std::slice::from_ref(script),
+            Self::Shards(scripts) => scripts,
+        }
+    }
+}
+
+impl From<&str> for BindTo {
+    fn from(script: &str) -> Self {
+        Self::One(script.to_owned())
+    }
 }
 
 /// About as many D1 bindings as fit one Worker (its metadata is at most 1 MB).
@@ -105,7 +133,8 @@ pub struct D1Backend<'c, T, R> {
     prefix: String,
     location_hint: Option<LocationHint>,
     jurisdiction: Option<Jurisdiction>,
-    bind_to: Option<ScriptName>,
+    /// The scripts to bind to, in order; none: databases are not bound.
+    bind_to: Vec<ScriptName>,
     max_bindings: usize,
     binding_list_fresh: Duration,
 }
@@ -126,12 +155,15 @@ impl<'c, T: Transport, R: Runtime> D1Backend<'c, T, R> {
                     .into(),
             ));
         }
-        let bind_to = options
-            .bind_to
-            .as_deref()
-            .map(ScriptName::parse)
-            .transpose()
+        let scripts = options.bind_to.as_ref().map_or(&[][..], BindTo::scripts);
+        let bind_to = scripts
+            .iter()
+            .map(|script| ScriptName::parse(script))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ConfigError(format!("d1.bindTo: {}", e.0)))?;
+        if matches!(options.bind_to, Some(BindTo::Shards(_))) && bind_to.is_empty() {
+            return Err(ConfigError("d1.bindTo: an empty list of scripts".into()));
+        }
         Ok(Self {
             client,
             prefix: options.database_prefix,
@@ -156,7 +188,14 @@ fn made(database: Database) -> Made {
     }
 }
 
-/// The D1 id a registry row holds; one that is not a D1 id means the row was changed under us.
+/// Whether a write of a Worker's bindings made from the kept `list` was refused because that
+/// list is out of date (it keeps a binding since removed, as by a deploy): read it and start
+/// again.
+fn stale(list: Option<&str>, error: &ApiError) -> bool {
+    matches!(error, ApiError::Rejected { errors, .. }
+        if list.is_some() && errors.iter().any(|e| e.code == CODE_BINDING_FAILED))
+}
+
 /// Counts the tables a user made: not SQLite's (`sqlite_%`) nor D1's own (`_cf_%`).
 const USER_TABLES: &str = "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' \
     AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'";
@@ -222,35 +261,37 @@ impl<T: Transport, R: Runtime> D1Backend<'_, T, R> {
 }
 
 impl<T: Transport, R: Runtime> D1Backend<'_, T, R> {
-    /// `script`'s bindings: the remembered `list` when there is one, else read (one call).
+    /// `script`'s bindings: the kept `list` when there is one, else read (one call), and
+    /// whether they were read.
     async fn bindings(
         &self,
         script: &ScriptName,
         list: Option<&str>,
-    ) -> Result<WorkerSettings, Error> {
+    ) -> Result<(WorkerSettings, bool), Error> {
         match list.and_then(WorkerSettings::from_remembered) {
-            Some(remembered) => Ok(remembered),
-            None => Ok(self.client.worker_settings(script).await?),
+            Some(kept) => Ok((kept, false)),
+            None => Ok((self.client.worker_settings(script).await?, true)),
         }
     }
 
-    /// Writes `wanted` as `script`'s bindings: the list as it now stands. `None` when `wanted`
-    /// was made from a remembered list that is out of date (it keeps a binding that is gone, as
-    /// after a deploy): the caller reads the list and starts again.
-    async fn write(
+    /// [`Backend::bind`] one tenant at a time (each change from the list the last answered).
+    async fn bind_each(
         &self,
-        script: &ScriptName,
-        wanted: &[Binding],
-        remembered: bool,
-    ) -> Result<Option<WorkerSettings>, Error> {
-        match self.client.set_worker_bindings(script, wanted).await {
-            Err(ApiError::Rejected { errors, .. })
-                if remembered && errors.iter().any(|e| e.code == CODE_BINDING_FAILED) =>
-            {
-                Ok(None)
+        target: &str,
+        tenants: &[(TenantId, String)],
+    ) -> Result<Listed<Vec<Result<Option<Bound>, Error>>>, Error> {
+        let (mut outcome, mut list) = (Vec::with_capacity(tenants.len()), None);
+        for tenant in tenants {
+            let one = Box::pin(self.bind(target, std::slice::from_ref(tenant), list.as_deref()));
+            match one.await {
+                Ok(one) => {
+                    outcome.extend(one.outcome);
+                    list = one.list.or(list);
+                }
+                Err(error) => outcome.push(Err(error)),
             }
-            written => Ok(Some(written?)),
         }
+        Ok(Listed { outcome, list })
     }
 
     /// The database `tenant`'s binding must be set to for it to reach database `id`, given the
@@ -319,8 +360,8 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
         Ok(self.client.find_database(&name).await?.map(made))
     }
 
-    fn binding_target(&self) -> Option<String> {
-        self.bind_to.as_ref().map(|s| s.as_str().to_owned())
+    fn binding_targets(&self) -> Vec<String> {
+        self.bind_to.iter().map(|s| s.as_str().to_owned()).collect()
     }
 
     fn binding_list_fresh(&self) -> Duration {
@@ -329,17 +370,18 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
 
     async fn bind(
         &self,
+        target: &str,
         tenants: &[(TenantId, String)],
         list: Option<&str>,
     ) -> Result<Listed<Vec<Result<Option<Bound>, Error>>>, Error> {
-        let Some(script) = &self.bind_to else {
+        let Some(script) = self.bind_to.iter().find(|s| s.as_str() == target) else {
             return Ok(Listed::unbound(tenants.len()));
         };
         let bound = |tenant: &TenantId| Bound {
             binding: binding_name(tenant),
             script: script.as_str().to_owned(),
         };
-        let mut current = self.bindings(script, list).await?;
+        let (mut current, mut changed) = self.bindings(script, list).await?;
         let mut outcome = Vec::with_capacity(tenants.len());
         let mut added = Vec::new();
         for (tenant, id) in tenants {
@@ -350,10 +392,22 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
             outcome.push(checked.map(|_| Some(bound(tenant))));
         }
         if !added.is_empty() {
-            let wanted = current.with_d1(&added);
-            let Some(written) = self.write(script, &wanted, list.is_some()).await? else {
+            let written = match self
+                .client
+                .set_worker_bindings(script, &current.with_d1(&added))
+                .await
+            {
+                Ok(written) => written,
                 // Check the tenants again against the list as it is.
-                return Box::pin(self.bind(tenants, None)).await;
+                Err(error) if stale(list, &error) => {
+                    return Box::pin(self.bind(target, tenants, None)).await;
+                }
+                // A binding the API will not make (its database gone since) fails no other
+                // tenant's: each is bound alone.
+                Err(ApiError::Rejected { .. }) if tenants.len() > 1 => {
+                    return self.bind_each(target, tenants).await;
+                }
+                Err(error) => return Err(error.into()),
             };
             // The answer is the list as it now stands: each new binding must be in it.
             for ((tenant, id), outcome) in tenants.iter().zip(&mut outcome) {
@@ -368,11 +422,11 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
                     )));
                 }
             }
-            current = written;
+            (current, changed) = (written, true);
         }
         Ok(Listed {
             outcome,
-            list: Some(current.remembered()),
+            list: changed.then(|| current.remembered()),
         })
     }
 
@@ -383,21 +437,26 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
         list: Option<&str>,
     ) -> Result<Listed<()>, Error> {
         let script = ScriptName::parse(&bound.script)?;
-        // Only the list of the script this backend binds to is remembered.
-        let list = list.filter(|_| self.bind_to.as_ref() == Some(&script));
-        let current = self.bindings(&script, list).await?;
+        let (current, read) = self.bindings(&script, list).await?;
         // Only a binding that still reaches this database: one made since for another (the
         // tenant provisioned again) stays.
         let ours = |b: &Binding| b.name == bound.binding && b.d1_database() == Some(id);
         if !current.bindings.iter().any(ours) {
             return Ok(Listed {
                 outcome: (),
-                list: Some(current.remembered()),
+                list: read.then(|| current.remembered()),
             });
         }
-        let wanted = current.without(ours);
-        let Some(written) = self.write(&script, &wanted, list.is_some()).await? else {
-            return Box::pin(self.unbind(bound, id, None)).await;
+        let written = match self
+            .client
+            .set_worker_bindings(&script, &current.without(ours))
+            .await
+        {
+            Ok(written) => written,
+            Err(error) if stale(list, &error) => {
+                return Box::pin(self.unbind(bound, id, None)).await;
+            }
+            Err(error) => return Err(error.into()),
         };
         if written.bindings.iter().any(ours) {
             return Err(Error::Upstream(ApiError::Decode(

@@ -80,13 +80,15 @@ pub struct Bound {
     pub script: String,
 }
 
-/// What a change of a binding list came to, and the list as it now stands (opaque to the control
-/// plane, which keeps it for the next change under the list's lock), if the backend says.
+/// What a change of a binding list came to, and the list as it now stands when the change read
+/// or wrote it (opaque to the control plane, which keeps it for the next change under the
+/// list's lock).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed<T> {
     /// The change's outcome.
     pub outcome: T,
-    /// The list after it.
+    /// The list after it; `None` when the change neither read nor wrote it (the list it was
+    /// given stands).
     pub list: Option<String>,
 }
 
@@ -119,11 +121,11 @@ pub trait Backend {
     /// The database called `name`, if there is one.
     async fn find(&self, name: &str) -> Result<Option<Made>, Error>;
 
-    /// The name of what [`Backend::bind`] and [`Backend::unbind`] change (a Worker's binding
-    /// list), which one writer at a time may change; `None` (the default) when the backend
-    /// binds nothing.
-    fn binding_target(&self) -> Option<String> {
-        None
+    /// The names of what [`Backend::bind`] and [`Backend::unbind`] change (Workers' binding
+    /// lists), each of which one writer at a time may change, in the order they are filled;
+    /// none (the default) when the backend binds nothing.
+    fn binding_targets(&self) -> Vec<String> {
+        Vec::new()
     }
 
     /// How long the binding list a change answered ([`Listed::list`]) may stand in for reading
@@ -132,15 +134,15 @@ pub trait Backend {
         std::time::Duration::ZERO
     }
 
-    /// Makes each of `tenants`' databases (tenant, database id) reachable from the Worker, all
-    /// in one change of its list, if the backend is set up to: each tenant's outcome, in order,
-    /// `None` when the backend binds nothing (the default). Never replaces a binding of the same
-    /// name that reaches a database that still exists (that tenant's
-    /// [`Error::ForeignDatabase`]); a tenant past the list's limit is [`Error::BindingLimit`].
-    /// `list` is the list as the last change answered it, when it is fresh: it spares reading
-    /// the list first.
+    /// Makes each of `tenants`' databases (tenant, database id) reachable from Worker
+    /// `target`, all in one change of its list: each tenant's outcome, in order, `None` when
+    /// the backend binds nothing (the default). Never replaces a binding of the same name that
+    /// reaches a database that still exists (that tenant's [`Error::ForeignDatabase`]); a
+    /// tenant past the list's limit is [`Error::BindingLimit`]. `list` is the list as the last
+    /// change answered it, when it is fresh: it spares reading the list first.
     async fn bind(
         &self,
+        _target: &str,
         tenants: &[(TenantId, String)],
         _list: Option<&str>,
     ) -> Result<Listed<Vec<Result<Option<Bound>, Error>>>, Error> {

@@ -16,7 +16,9 @@ use edge_tenancy::control::jobs::{JobControl, TaskPage};
 use edge_tenancy::control::queue::{drain_limits, queue_report};
 use edge_tenancy::control::{Provisioner, Registry};
 use edge_tenancy::database::d1::schema_group::{drive_limits, job_request};
-use edge_tenancy::database::d1::{query_error, CaughtUp, D1Backend, D1Group, D1Options, Migrating};
+use edge_tenancy::database::d1::{
+    query_error, BindTo, CaughtUp, D1Backend, D1Group, D1Options, Migrating,
+};
 use edge_tenancy::database::{Backend, Hooks};
 use edge_tenancy::lookup::{CachePolicy, Lookup, TenantCache, TenantStatus};
 use edge_tenancy::schema::{Migrations, SchemaGroup};
@@ -74,7 +76,7 @@ struct D1Settings {
     #[serde(default)]
     jurisdiction: Option<Jurisdiction>,
     #[serde(default)]
-    bind_to: Option<String>,
+    bind_to: Option<BindTo>,
     #[serde(default = "default_max_bindings")]
     max_bindings: usize,
     #[serde(default = "default_binding_list_secs")]
