@@ -7,6 +7,9 @@
 //!   `TENANT_ACME` (when `D1_FACTORY` names `bindTo`), its `notes` table made by the
 //!   provisioning hook; calling again finishes an interrupted provisioning.
 //! - `GET /tenants?after=&limit=`: a page of tenants; `GET /tenants/{id}`: one record.
+//! - `POST /tenants/{id}/move` with `{"to": "<script>"}`: with shards (`bindTo` a list of
+//!   Worker scripts), moves the tenant's database binding to that script; its requests follow
+//!   once that Worker is deployed with the binding.
 //! - `DELETE /tenants/{id}`: deprovisions it: backs its database up to the R2 bucket that the
 //!   `BACKUP_BUCKET` var names (`BACKUPS` in wrangler.toml), unbinds, deletes the database, then
 //!   the record. `BACKUP_BUCKET` set with no such bucket bound is a deployment error, never a
@@ -44,6 +47,7 @@ pub fn routes(router: TenancyRouter<'_>) -> TenancyRouter<'_> {
         .post_async("/tenants", admin(provision))
         .get_async("/tenants/:id", admin(get))
         .delete_async("/tenants/:id", admin(deprovision))
+        .post_async("/tenants/:id/move", admin(move_tenant))
         .get_async("/t/:tenant/notes", tenant(notes))
         .post_async("/t/:tenant/notes", tenant(write_note))
         .get_async("/t/:tenant/notes/:id", tenant(note))
@@ -177,6 +181,20 @@ pub(crate) fn page(
         }
     }
     Ok((after, limit))
+}
+
+async fn move_tenant(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        to: String,
+    }
+    let expected = r#"expected {"to": "<one of bindTo's scripts>"}"#;
+    let text = req.text().await.map_err(|_| Error::InvalidBody(expected))?;
+    let body: Body = serde_json::from_str(&text).map_err(|_| Error::InvalidBody(expected))?;
+    let tenant = tenant_param(&admin)?;
+    let factory = admin.factory(()).await?;
+    Ok(Reply::json(&factory.move_tenant(&tenant, &body.to).await?))
 }
 
 async fn list(admin: AdminRequest, req: Request) -> Result<Reply, Error> {

@@ -115,6 +115,7 @@ impl TenantRecord {
             (TenantStatus::Ready, Some(database_id)) => Some(Location {
                 database_id: database_id.clone(),
                 binding: self.binding.clone(),
+                script: self.script.clone(),
                 schema_group: self.schema_group.clone(),
                 schema_version: self.schema_version,
                 group_version: 0,
@@ -985,6 +986,7 @@ mod tests {
                 location: Some(Location {
                     database_id: "uuid-1".into(),
                     binding: Some("TENANT_ACME".into()),
+                    script: None,
                     schema_group: None,
                     schema_version: 0,
                     group_version: 0,

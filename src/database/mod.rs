@@ -215,6 +215,14 @@ pub fn binding_name(tenant: &TenantId) -> String {
     )
 }
 
+/// The name of the service binding through which a Worker reaches shard `script` (the Worker
+/// that binds some tenants' databases): `SHARD_` and the script's name, upper case, `-` → `_`
+/// (`tenants-1` → `SHARD_TENANTS_1`). A Worker with such a binding hands a request for one of
+/// that shard's tenants to it whole; one without serves it itself.
+pub fn shard_binding(script: &str) -> String {
+    format!("SHARD_{}", script.replace('-', "_").to_ascii_uppercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

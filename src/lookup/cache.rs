@@ -34,8 +34,8 @@ const ENTRY_OVERHEAD: usize = 128;
 pub struct CachePolicy {
     /// Most tenants kept.
     pub capacity: usize,
-    /// Most bytes kept: each answer counts its tenant id, database id and binding name, plus a
-    /// fixed overhead.
+    /// Most bytes kept: each answer counts its tenant id, database id, binding and script
+    /// names, plus a fixed overhead.
     pub max_bytes: usize,
     /// How long a registered tenant's answer is kept.
     pub ttl: Duration,
@@ -90,6 +90,7 @@ fn entry_bytes(tenant: &TenantId, lookup: &Lookup) -> usize {
     let location = lookup.location.as_ref().map_or(0, |l| {
         l.database_id.len()
             + l.binding.as_deref().map_or(0, str::len)
+            + l.script.as_deref().map_or(0, str::len)
             + l.schema_group.as_deref().map_or(0, str::len)
     });
     ENTRY_OVERHEAD + tenant.as_str().len() + location
@@ -361,6 +362,7 @@ mod tests {
             location: Some(Location {
                 database_id: "6f8d2a51-2b7e-4c1e-9d4b-0b3e5f6a7c8d".into(),
                 binding: binding.map(str::to_owned),
+                script: None,
                 schema_group: None,
                 schema_version: 0,
                 group_version: 0,
@@ -410,6 +412,7 @@ mod tests {
             location: Some(Location {
                 database_id: "d".repeat(n),
                 binding: Some("B".repeat(n)),
+                script: None,
                 schema_group: None,
                 schema_version: 0,
                 group_version: 0,

@@ -39,6 +39,8 @@ pub struct Location {
     pub database_id: String,
     /// The Worker binding that reaches it, once one was made.
     pub binding: Option<String>,
+    /// The Worker script holding that binding (one of several, with shards).
+    pub script: Option<String>,
     /// The schema group it follows: its handle then refuses schema changes
     /// ([`schema::Lock`](crate::schema::Lock)).
     pub schema_group: Option<String>,

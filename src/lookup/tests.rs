@@ -41,6 +41,7 @@ fn row(version: u32) -> Lookup {
         location: Some(Location {
             database_id: version.to_string(),
             binding: None,
+            script: None,
             schema_group: None,
             schema_version: 0,
             group_version: 0,

@@ -167,6 +167,21 @@ impl<H: Hooks> D1Factory<'_, H> {
         Ok(drained)
     }
 
+    /// Moves ready `tenant`'s database binding to shard `script` (one of `bindTo`'s): bound
+    /// there, recorded, unbound from where it was ([`Provisioner::move_to`]). Its requests
+    /// follow once the Worker holding the new binding is deployed with it.
+    pub async fn move_tenant(
+        &self,
+        tenant: &TenantId,
+        script: &str,
+    ) -> Result<TenantRecord, Error> {
+        let outcome = self
+            .provisioner(async |p| p.move_to(tenant, script).await)
+            .await;
+        self.cache.invalidate(tenant);
+        outcome
+    }
+
     /// Where the queue stands, and the API client's budget: `{"length", "retrying", "budget":
     /// {"used", "left"}, "drain_secs"}`, `drain_secs` what the queue takes at the budget's pace.
     pub async fn queue_status(&self) -> Result<serde_json::Value, Error> {

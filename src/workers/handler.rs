@@ -82,6 +82,10 @@ pub type RouteHandler = Box<
 
 /// Who may call a route, and the request type its handler gets; [`Member`] or [`Administrator`].
 pub trait Access: sealed::Sealed + 'static {
+    /// Whether a request for a tenant whose database another Worker binds is handed to that
+    /// Worker ([`Tenancy::shard`]): a tenant's route is; the control plane's is served here.
+    const FOLLOWS_SHARDS: bool;
+
     /// Runs the pipeline for this kind of route.
     #[allow(async_fn_in_trait)]
     async fn resolve(tenancy: &Tenancy, req: &Request, env: &Env) -> Result<TenantContext, Error>;
@@ -100,12 +104,16 @@ pub enum Member {}
 pub enum Administrator {}
 
 impl Access for Member {
+    const FOLLOWS_SHARDS: bool = true;
+
     async fn resolve(tenancy: &Tenancy, req: &Request, env: &Env) -> Result<TenantContext, Error> {
         tenancy.resolve(req, env).await
     }
 }
 
 impl Access for Administrator {
+    const FOLLOWS_SHARDS: bool = false;
+
     async fn resolve(tenancy: &Tenancy, req: &Request, env: &Env) -> Result<TenantContext, Error> {
         tenancy.resolve_administrator(req, env).await
     }
@@ -286,6 +294,17 @@ where
             let what = format!("{} {}", req.method(), req.path());
             let outcome = async {
                 let context = A::resolve(&route.data, &req, &route.env).await?;
+                if A::FOLLOWS_SHARDS {
+                    if let Some((script, shard)) = route.data.shard(&route.env, &context).await? {
+                        // Handed over whole: the shard runs the pipeline again and answers.
+                        let answer = shard.fetch_request(req).await.map_err(|e| {
+                            Error::Storage(crate::sql::SqlError(format!(
+                                "shard {script} did not answer: {e}"
+                            )))
+                        })?;
+                        return Ok(Reply::from(answer));
+                    }
+                }
                 let request = TenantRequest {
                     context,
                     route,
@@ -293,11 +312,11 @@ where
                     db: OnceCell::new(),
                     access: PhantomData,
                 };
-                handler(request, req).await
+                handler(request, req).await.map(Into::into)
             }
             .await;
             match outcome {
-                Ok(reply) => reply.into().0,
+                Ok(reply) => reply.0,
                 Err(error) => answer_error(&what, &error),
             }
         })

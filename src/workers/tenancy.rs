@@ -19,15 +19,15 @@ use super::cloudflare::client_from_env;
 use super::factory::ApiClient;
 use super::{resolve_request, D1Factory, WorkerEdges, WorkerFetch, D1};
 use crate::control::Registry;
-use crate::database::d1::D1Options;
-use crate::database::Hooks;
+use crate::database::d1::{BindTo, D1Options};
+use crate::database::{shard_binding, Hooks};
 use crate::lookup::{CachePolicy, TenantCache};
 use crate::pipeline::{Pipeline, TenantContext};
 use crate::schema::SchemaGroup;
 use crate::{Error, TenancyConfig, UnixTime};
 use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
-use worker::{js_sys, Env, Request};
+use worker::{js_sys, Env, Fetcher, Request};
 
 /// The var holding the pipeline's settings.
 pub const CONFIG_VAR: &str = "TENANCY_CONFIG";
@@ -183,6 +183,31 @@ impl Tenancy {
             hooks,
         )
         .with_schema(self.schema.clone()))
+    }
+
+    /// The shard that serves `context`'s tenant: the Worker holding its database's binding, when
+    /// the factory binds to several (`bindTo` a list) and this Worker reaches that one by a
+    /// service binding ([`shard_binding`]). `None`: this Worker serves it.
+    pub async fn shard(
+        &self,
+        env: &Env,
+        context: &TenantContext,
+    ) -> Result<Option<(String, Fetcher)>, Error> {
+        if !matches!(self.options(env)?.bind_to, Some(BindTo::Shards(_))) {
+            return Ok(None);
+        }
+        let registry = self.registry(env).await?;
+        let lookup = super::edges::cached_lookup(&registry, &self.cache, context.tenant(), now())
+            .await
+            .map_err(|why| {
+                worker::console_error!("edge-tenancy: looking up {}: {why}", context.tenant());
+                Error::LookupUnavailable
+            })?;
+        let script = lookup.location.and_then(|location| location.script);
+        Ok(script.and_then(|script| {
+            let shard = env.service(&shard_binding(&script)).ok()?;
+            Some((script, shard))
+        }))
     }
 
     /// The factory's settings, from `D1_FACTORY` on first use.
