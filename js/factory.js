@@ -157,8 +157,9 @@ function settingsError(error, apiToken) {
 // for all of them, and stops waiting for a read whose request went away or that is 2 s old) and
 // its own adapters, so an open that never returns (its request gone) holds no other up.
 function tenantsOf(control, make) {
-  // tenant → { databaseId, binding, schemaGroup, schemaVersion, schemaHeld, until, database,
-  // adapters, and for a schema group's tenant its guard and the database under it (opened) }
+  // tenant → { databaseId, binding, shard, schemaGroup, schemaVersion, schemaHeld, until,
+  // database, adapters, and for a schema group's tenant its guard and the database under it
+  // (opened); or, for a tenant a shard this Worker reaches serves, that shard's Fetcher (forward) }
   const kept = new Map();
   // Moved by every provisioning call as it starts and as it ends: an open begun before a move may
   // have read the tenant as it was, and answers its own request without keeping it. One number
@@ -177,11 +178,12 @@ function tenantsOf(control, make) {
     // A tenant that is not there or not ready throws its 404 or 503 here.
     const location = await answer(control.locate(tenantId));
     const previous = kept.get(tenantId);
-    const reuse = previous?.databaseId === location.databaseId && previous.binding === location.binding && previous.schemaGroup === location.schemaGroup;
-    const { database, adapters, guard, opened } = reuse ? previous : await make(location, tenantId);
+    const reuse =
+      previous?.databaseId === location.databaseId && previous.binding === location.binding && previous.shard === location.shard && previous.schemaGroup === location.schemaGroup;
+    const { database, adapters, guard, opened, forward } = reuse ? previous : await make(location, tenantId);
     // A kept guard moves only with a read no change overtook (a stale read must not lift a hold).
     if (reuse && guard !== undefined && generation === began) guard.lock = lockOf(location);
-    const fresh = { ...location, database, adapters, guard, opened };
+    const fresh = { ...location, database, adapters, guard, opened, forward };
     if (generation !== began) return fresh;
     kept.delete(tenantId);
     if (kept.size >= MAX_KEPT) kept.delete(kept.keys().next().value);
@@ -214,6 +216,7 @@ function tenantsOf(control, make) {
     forget,
     getAdapters: async (tenantId) => (await open(tenantId)).adapters,
     provision: (tenantId) => change(tenantId, (id) => control.provision(id)),
+    move: (tenantId, script) => change(tenantId, (id) => control.moveTenant(id, String(script))),
     deprovision: async (tenantId) => (await change(tenantId, (id) => control.deprovision(id))).backup ?? null,
     // A ready tenant marked failed: the user's own step after `provision` threw `message`.
     fail: (tenantId, message) => change(tenantId, (id) => control.fail(id, message)),
@@ -307,6 +310,9 @@ export function createD1Factory(options) {
   // A schema group's database refuses schema changes of its own, and writes while its group
   // migrates (the lock Rust decides, set again each time the tenant's location is read).
   const tenants = tenantsOf(control, async (location, tenantId) => {
+    // Bound to another Worker (a shard) this one reaches: its requests are handed there whole.
+    const shard = location.shard === null ? undefined : env[location.shard];
+    if (typeof shard?.fetch === "function") return { forward: shard };
     const opened = openDatabase({ id: tenantId, ...location });
     if (location.schemaGroup === null) return { database: opened, adapters: await createAdapters(opened, tenantId) };
     const guard = new SchemaGuard((sql, lock) => call(wasm.checkSql, sql, lock));

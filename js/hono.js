@@ -102,8 +102,10 @@ const forSchemaChanges = (opened, guard) =>
   new LockedD1Database(opened, { check: (sql) => (guard.lock === "migrating" ? guard.check(sql, "held") : undefined) });
 
 // Hands the handler the adapters at `c.env.data` on a copy of env: the runtime's env object is
-// shared by every request of the isolate and is never written.
-function put(c, { adapters, database, guard, opened, schemaGroup, schemaVersion }) {
+// shared by every request of the isolate and is never written. A tenant served by a shard (the
+// Worker binding its database) is handed there instead: a Promise of the shard's answer.
+function put(c, { adapters, database, guard, opened, schemaGroup, schemaVersion, forward }) {
+  if (forward !== undefined) return forward.fetch(c.req.raw);
   const env = Object.create(c.env ?? null);
   // Assigned, the fast way, unless env has a `data` of its own that assignment would not shadow.
   if (c.env != null && "data" in c.env) Object.defineProperty(env, "data", { value: adapters, enumerable: true });
@@ -115,7 +117,8 @@ function put(c, { adapters, database, guard, opened, schemaGroup, schemaVersion 
 }
 
 // Puts the tenant's adapters on the context: at once (undefined) when what is kept of the tenant
-// holds, the warm path with no await; else a Promise of undefined or of the response to answer.
+// holds, the warm path with no await; else a Promise of undefined or of the response to answer
+// (a shard's, for a tenant another Worker serves).
 function inject(c, iso, tenantId) {
   const known = iso.known?.(tenantId);
   if (known !== undefined) return put(c, known);
@@ -236,6 +239,17 @@ export function setupMultiTenancy(options) {
     return c.json(await iso.list({ after: c.req.query("after"), limit: limit === undefined ? 100 : Number(limit) }));
   });
   app.get("/tenants/:id", async (c) => c.json(await iso.get(c.req.param("id"))));
+  // With shards: a tenant's database binding moved to another of them, `{"to": "<script>"}`.
+  if (iso?.move !== undefined) {
+    app.post("/tenants/:id/move", async (c) => {
+      const body = await c.req.json().catch(() => null);
+      const keys = body !== null && typeof body === "object" ? Object.keys(body) : [];
+      if (keys.length !== 1 || typeof body.to !== "string") {
+        return errorResponse({ status: 400, code: "invalid_body", message: 'expected {"to": "<one of bindTo\'s scripts>"}' });
+      }
+      return c.json(await iso.move(c.req.param("id"), body.to));
+    });
+  }
   app.delete("/tenants/:id", async (c) => {
     const backup = await iso.deprovision(c.req.param("id"));
     return c.json({ deleted: c.req.param("id"), backup: typeof backup === "string" ? backup : null });

@@ -63,11 +63,17 @@ export interface D1FactoryOptions<Adapters> {
   locationHint?: "wnam" | "enam" | "weur" | "eeur" | "apac" | "oc";
   /** Where new databases' data must stay. */
   jurisdiction?: "eu" | "fedramp" | "us";
-  /** The Worker script each new database is bound to, keeping its other bindings. */
-  bindTo?: string;
   /**
-   * The most D1 bindings the `bindTo` Worker may hold: a tenant provisioned past it is made ready
-   * unbound (its record's `error_code` is `binding_limit`) and its queries use the REST API.
+   * The Worker script each new database is bound to, keeping its other bindings; or several
+   * (shards), each holding up to `maxBindings`, filled in order. A Worker with the service binding
+   * `SHARD_<SCRIPT>` (the script's name upper case, `-` as `_`) hands a request for a tenant bound
+   * to that shard to it whole.
+   */
+  bindTo?: string | string[];
+  /**
+   * The most D1 bindings each `bindTo` Worker may hold: a tenant provisioned past it is bound to
+   * the next; past the last, made ready unbound (its record's `error_code` is `binding_limit`) and
+   * its queries use the REST API.
    * @default 5000
    */
   maxBindings?: number;
@@ -232,6 +238,13 @@ export interface D1Factory<Adapters> {
    * tenant the registry holds (deprovision it first).
    */
   restore?(tenantId: string, backupKey: string): Promise<{ record: TenantRecord; already: boolean }>;
+  /**
+   * With shards (`bindTo` a list): moves the ready tenant's database binding to `script`, one of
+   * them (bound there, recorded, unbound from where it was); its requests follow once that Worker
+   * is deployed with the binding. Throws `EdgeTenancyError` 409 `binding_limit` when that shard is
+   * full, 400 `invalid_body` for a script that is none of them.
+   */
+  move(tenantId: string, script: string): Promise<TenantRecord>;
   get(tenantId: string): Promise<TenantRecord>;
   list(page?: { after?: string; limit?: number }): Promise<TenantPage>;
   /** What the registry says of a tenant (through the per-isolate cache). */

@@ -19,7 +19,7 @@ use edge_tenancy::database::d1::schema_group::{drive_limits, job_request};
 use edge_tenancy::database::d1::{
     query_error, BindTo, CaughtUp, D1Backend, D1Group, D1Options, Migrating,
 };
-use edge_tenancy::database::{Backend, Hooks};
+use edge_tenancy::database::{shard_binding, Backend, Hooks};
 use edge_tenancy::lookup::{CachePolicy, Lookup, TenantCache, TenantStatus};
 use edge_tenancy::schema::{Migrations, SchemaGroup};
 use edge_tenancy::sql::{Statement, Value};
@@ -377,6 +377,12 @@ impl Inner {
         let made = match change {
             Change::Provision => provisioner.provision(tenant).await,
             Change::Restore(backup) => provisioner.restore(tenant, &backup).await,
+            Change::Move(script) => {
+                return provisioner
+                    .move_to(tenant, &script)
+                    .await
+                    .map(|record| to_json(&record));
+            }
             Change::Deprovision => {
                 return provisioner.deprovision(tenant).await.map(|done| {
                     format!(
@@ -402,6 +408,8 @@ enum Change {
     /// Provision from the backup at this key.
     Restore(String),
     Deprovision,
+    /// Move its binding to this shard.
+    Move(String),
 }
 
 fn d1_backend<'c>(
@@ -527,8 +535,9 @@ impl Control {
     }
 
     /// Where a ready tenant's database is, and until when JS may keep that answer:
-    /// `{"databaseId", "binding", "schemaGroup", "schemaVersion", "schemaHeld", "until"}`
-    /// (`binding` and `schemaGroup` null when it has none, `until` in milliseconds); 404/503
+    /// `{"databaseId", "binding", "shard", "schemaGroup", "schemaVersion", "schemaHeld",
+    /// "until"}` (`binding`, `shard` and `schemaGroup` null when it has none, `until` in
+    /// milliseconds; `shard` the service binding of the shard Worker binding it); 404/503
     /// errors as the pipeline gives them. A database of the factory's schema group is first
     /// brought to where its group stands, once per isolate and version.
     pub fn locate(&self, tenant: String) -> Promise {
@@ -560,9 +569,18 @@ impl Control {
                         .await?;
                 }
             }
+            // With shards, the service binding of the Worker that binds it (the request is
+            // handed there when this Worker has that binding).
+            let shard = match &inner.maker {
+                Maker::D1 { options, .. } if matches!(options.bind_to, Some(BindTo::Shards(_))) => {
+                    location.script.as_deref().map(shard_binding)
+                }
+                _ => None,
+            };
             Ok(serde_json::json!({
                 "databaseId": location.database_id,
                 "binding": location.binding,
+                "shard": shard,
                 "schemaGroup": location.schema_group,
                 "schemaVersion": version,
                 "schemaHeld": location.schema_held,
@@ -596,6 +614,17 @@ impl Control {
         promise(self.inner.clone(), move |inner| async move {
             inner
                 .change(&self::tenant(&tenant)?, Change::Deprovision)
+                .await
+        })
+    }
+
+    /// Moves ready `tenant`'s database binding to shard `script` (one of `bindTo`'s): its
+    /// record.
+    #[wasm_bindgen(js_name = moveTenant)]
+    pub fn move_tenant(&self, tenant: String, script: String) -> Promise {
+        promise(self.inner.clone(), move |inner| async move {
+            inner
+                .change(&self::tenant(&tenant)?, Change::Move(script))
                 .await
         })
     }
