@@ -159,7 +159,7 @@ function settingsError(error, apiToken) {
 function tenantsOf(control, make) {
   // tenant → { databaseId, binding, shard, schemaGroup, schemaVersion, schemaHeld, until,
   // database, adapters, and for a schema group's tenant its guard and the database under it
-  // (opened); or, for a tenant a shard this Worker reaches serves, that shard's Fetcher (forward) }
+  // (opened), and for a tenant a shard this Worker reaches serves, that shard's Fetcher (forward) }
   const kept = new Map();
   // Moved by every provisioning call as it starts and as it ends: an open begun before a move may
   // have read the tenant as it was, and answers its own request without keeping it. One number
@@ -245,10 +245,10 @@ export function createD1Factory(options) {
     const reaches = api === undefined || db?.localApiDatabase === databaseId;
     return typeof db?.prepare === "function" && reaches ? db : undefined;
   }
-  function openDatabase({ id, databaseId, binding }) {
+  function openDatabase({ id, databaseId, binding }, quiet = false) {
     const db = bound(binding, databaseId);
     if (db !== undefined) return db;
-    if (!warned.has(id)) {
+    if (!quiet && !warned.has(id)) {
       if (warned.size >= 10_000) warned.clear(); // bounded, as the Rust factory's
       warned.add(id);
       console.warn(`edge-tenancy: tenant ${id} has no D1 binding here that reaches its database; its queries go through the REST API (1,200 requests per 5 minutes per account)`);
@@ -310,15 +310,16 @@ export function createD1Factory(options) {
   // A schema group's database refuses schema changes of its own, and writes while its group
   // migrates (the lock Rust decides, set again each time the tenant's location is read).
   const tenants = tenantsOf(control, async (location, tenantId) => {
-    // Bound to another Worker (a shard) this one reaches: its requests are handed there whole.
+    // Bound to another Worker (a shard) this one reaches: its requests are handed there whole
+    // (`forward`); its adapters here (a cron job's, say) go over the REST API.
     const shard = location.shard === null ? undefined : env[location.shard];
-    if (typeof shard?.fetch === "function") return { forward: shard };
-    const opened = openDatabase({ id: tenantId, ...location });
-    if (location.schemaGroup === null) return { database: opened, adapters: await createAdapters(opened, tenantId) };
+    const forward = typeof shard?.fetch === "function" ? shard : undefined;
+    const opened = openDatabase({ id: tenantId, ...location }, forward !== undefined);
+    if (location.schemaGroup === null) return { database: opened, adapters: await createAdapters(opened, tenantId), forward };
     const guard = new SchemaGuard((sql, lock) => call(wasm.checkSql, sql, lock));
     guard.lock = lockOf(location);
     const database = new LockedD1Database(opened, guard);
-    return { database, guard, opened, adapters: await createAdapters(database, tenantId) };
+    return { database, guard, opened, adapters: await createAdapters(database, tenantId), forward };
   });
   const { open, known, change, forget, ...factory } = tenants;
   factory.database = async (tenantId) => (await open(tenantId)).database;

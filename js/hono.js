@@ -105,7 +105,7 @@ const forSchemaChanges = (opened, guard) =>
 // shared by every request of the isolate and is never written. A tenant served by a shard (the
 // Worker binding its database) is handed there instead: a Promise of the shard's answer.
 function put(c, { adapters, database, guard, opened, schemaGroup, schemaVersion, forward }) {
-  if (forward !== undefined) return forward.fetch(c.req.raw);
+  if (forward !== undefined) return handOver(c.req.raw, forward);
   const env = Object.create(c.env ?? null);
   // Assigned, the fast way, unless env has a `data` of its own that assignment would not shadow.
   if (c.env != null && "data" in c.env) Object.defineProperty(env, "data", { value: adapters, enumerable: true });
@@ -114,6 +114,26 @@ function put(c, { adapters, database, guard, opened, schemaGroup, schemaVersion,
   const ddl = guard !== undefined && c.get("principal")?.scopes.includes("ddl");
   if (database !== undefined) c.set("database", ddl ? forSchemaChanges(opened, guard) : database);
   if (schemaGroup != null) c.set("schema", { group: schemaGroup, version: schemaVersion });
+}
+
+// The header a request handed to a shard carries (Rust's HANDED_OVER): a request is handed over
+// at most once, whatever the deployment's service bindings.
+const HANDED_OVER = "x-edge-tenancy-handed-over";
+const HANDED_TWICE = {
+  status: 503,
+  code: "not_configured",
+  message: "a request handed to a shard would be handed over again: a shard must have no service binding to a shard",
+};
+
+// `request` whole to `shard`, which runs the pipeline again and answers.
+function handOver(request, shard) {
+  if (request.headers.has(HANDED_OVER)) {
+    console.error(`edge-tenancy: ${HANDED_TWICE.message}`);
+    return errorResponse(HANDED_TWICE);
+  }
+  const copy = new Request(request);
+  copy.headers.set(HANDED_OVER, "1");
+  return shard.fetch(copy);
 }
 
 // Puts the tenant's adapters on the context: at once (undefined) when what is kept of the tenant

@@ -82,6 +82,10 @@ test("six tenants fill three shards of two in order, and each one's requests rea
   }
   assert.equal((await local.calls()).calls["d1.query"] ?? 0, 0, "no request took the REST path");
   assert.equal((await call("GET", `/t/t1/notes`, await member("t6"))).status, 403);
+  // A request handed over already is never handed over again: refused, not served over REST.
+  const front = await mf.getWorker("hono-front");
+  const again = await front.fetch("http://front/t/t1/notes", { headers: { authorization: `Bearer ${await member("t1")}`, "x-edge-tenancy-handed-over": "1" } });
+  assert.deepEqual([again.status, (await again.json()).error.code], [503, "not_configured"]);
 });
 
 test("a tenant moves to another shard in one call and is served from there once it is deployed", async () => {

@@ -103,6 +103,12 @@ test("200 tenants fill four shards of 50 in order, and each one's requests reach
   }
   const { calls } = await w.local.calls();
   assert.equal(calls["d1.query"] ?? 0, 0, "no request took the REST path");
+  // A request handed over already is never handed over again (a shard deployed with service
+  // bindings to shards would loop): refused, not served over REST.
+  const res = await fetch(new URL(`/t/${ids[0]}/notes`, await w.mf.ready), {
+    headers: { authorization: `Bearer ${await member(ids[0])}`, "x-edge-tenancy-handed-over": "x" },
+  });
+  assert.deepEqual([res.status, (await res.json()).error.code], [503, "not_configured"]);
   // A member of one tenant is refused another's, through the shards too.
   assert.equal((await w.call("GET", `/t/${ids[0]}/notes`, undefined, await member(ids[199]))).status, 403);
 });

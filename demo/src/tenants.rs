@@ -9,7 +9,8 @@
 //! - `GET /tenants?after=&limit=`: a page of tenants; `GET /tenants/{id}`: one record.
 //! - `POST /tenants/{id}/move` with `{"to": "<script>"}`: with shards (`bindTo` a list of
 //!   Worker scripts), moves the tenant's database binding to that script; its requests follow
-//!   once that Worker is deployed with the binding.
+//!   once that Worker runs with the binding (at once on Cloudflare, where the settings change
+//!   deploys it; under the local API, from its next start).
 //! - `DELETE /tenants/{id}`: deprovisions it: backs its database up to the R2 bucket that the
 //!   `BACKUP_BUCKET` var names (`BACKUPS` in wrangler.toml), unbinds, deletes the database, then
 //!   the record. `BACKUP_BUCKET` set with no such bucket bound is a deployment error, never a

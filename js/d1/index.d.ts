@@ -241,7 +241,7 @@ export interface D1Factory<Adapters> {
   /**
    * With shards (`bindTo` a list): moves the ready tenant's database binding to `script`, one of
    * them (bound there, recorded, unbound from where it was); its requests follow once that Worker
-   * is deployed with the binding. Throws `EdgeTenancyError` 409 `binding_limit` when that shard is
+   * runs with the binding (at once on Cloudflare, where the settings change deploys it). Throws `EdgeTenancyError` 409 `binding_limit` when that shard is
    * full, 400 `invalid_body` for a script that is none of them.
    */
   move(tenantId: string, script: string): Promise<TenantRecord>;

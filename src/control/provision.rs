@@ -403,10 +403,12 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
     }
 
     /// Moves ready `tenant`'s binding to Worker `script` (one of the backend's): bound there,
-    /// recorded, then unbound from where it was. It is served all along: by the old binding
-    /// until the registry records the new one, then by the new. A move that stops after the new
-    /// binding is recorded leaves the old one in place, which moving the tenant again removes
-    /// only if it moves back; a failure is recorded on the tenant, which stays where it was.
+    /// recorded, then unbound from where it was. It stays `ready` all along; an isolate that
+    /// still has the old place cached (for up to its cache's lifetime) reaches the database
+    /// over the REST API once the old binding is gone. A move refused (that Worker full) or
+    /// failed before the new binding is recorded leaves the tenant as it was, its record
+    /// untouched; one that stops after it leaves the old binding in place (a slot of the old
+    /// Worker's, reaching the same database), which moving the tenant back removes.
     pub async fn move_to(&self, tenant: &TenantId, script: &str) -> Result<TenantRecord, Error> {
         if !self.backend.binding_targets().iter().any(|t| t == script) {
             return Err(Error::InvalidBody(
@@ -425,14 +427,9 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
             };
         };
         let moved = self.move_steps(tenant, &lease, leased.record, script).await;
-        if let Err(error) = &moved {
-            if *error != Error::LeaseLost {
-                // Best effort: with the registry down, the lease runs out instead.
-                let _ = self
-                    .registry
-                    .release(tenant, &lease, error, self.now())
-                    .await;
-            }
+        if moved.is_err() {
+            // Best effort: with the registry down, the lease runs out instead.
+            let _ = self.registry.let_go(tenant, &lease, self.now()).await;
         }
         moved
     }

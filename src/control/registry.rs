@@ -591,8 +591,8 @@ impl<D: SqlDatabase> Registry<D> {
         .await
     }
 
-    /// Records, under `lease`, why deprovisioning (or moving) `id` stopped, and gives the lease
-    /// up so that a retry resumes at once; the row stays in its state.
+    /// Records, under `lease`, why deprovisioning `id` stopped, and gives the lease up so that
+    /// a retry resumes at once; the row stays `deprovisioning`.
     pub async fn release(
         &self,
         id: &TenantId,
@@ -609,6 +609,20 @@ impl<D: SqlDatabase> Registry<D> {
             now,
         )
         .await
+    }
+
+    /// Gives `lease` on `id` up and changes nothing else: a ready tenant's move that did not
+    /// happen.
+    pub async fn let_go(&self, id: &TenantId, lease: &Lease, now: UnixTime) -> Result<(), Error> {
+        self.update_leased(
+            id,
+            lease,
+            "lease_owner = NULL, lease_until = NULL",
+            vec![],
+            now,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Marks ready tenant `id` failed with `error`, when nobody holds its lease: the user's own
@@ -986,7 +1000,7 @@ mod tests {
                 location: Some(Location {
                     database_id: "uuid-1".into(),
                     binding: Some("TENANT_ACME".into()),
-                    script: None,
+                    script: Some("demo".into()),
                     schema_group: None,
                     schema_version: 0,
                     group_version: 0,

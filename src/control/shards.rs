@@ -85,7 +85,9 @@ fn tenants_fill_the_shards_in_order_and_move_between_them_in_one_call() {
         (stayed.state, stayed.script.as_deref()),
         (TenantState::Ready, Some("tenants-1"))
     );
-    assert_eq!(stayed.error_code.as_deref(), Some("binding_limit"));
+    assert_eq!(stayed.error_code, None, "its record untouched");
+    let leased = block_on(registry.leased(t1)).unwrap().unwrap();
+    assert_eq!(leased.lease_until, None, "its lease given up");
     assert_eq!(SHARDS.map(|s| held(s).len()), [50, 50, 50, 31]);
     // A script that is not a shard, or a tenant that is not there.
     assert!(matches!(

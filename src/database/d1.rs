@@ -20,7 +20,7 @@ pub mod schema_group;
 
 pub use schema_group::{Bindings, CaughtUp, D1Group, Level, Log, Migrating, Submitted};
 
-use super::{binding_name, Backend, Bound, Listed, Made};
+use super::{binding_name, shard_binding, Backend, Bound, Listed, Made};
 use crate::cloudflare::d1::{
     CreateDatabase, Database, Jurisdiction, LocationHint, QueryResult, RawResult, Upload,
 };
@@ -163,6 +163,15 @@ impl<'c, T: Transport, R: Runtime> D1Backend<'c, T, R> {
             .map_err(|e| ConfigError(format!("d1.bindTo: {}", e.0)))?;
         if matches!(options.bind_to, Some(BindTo::Shards(_))) && bind_to.is_empty() {
             return Err(ConfigError("d1.bindTo: an empty list of scripts".into()));
+        }
+        // Each shard is reached by its own service binding: two scripts may not share one.
+        let mut services: Vec<String> = scripts.iter().map(|s| shard_binding(s)).collect();
+        services.sort();
+        if let Some(twice) = services.windows(2).find(|w| w[0] == w[1]) {
+            return Err(ConfigError(format!(
+                "d1.bindTo: two scripts would share the service binding {}",
+                twice[0]
+            )));
         }
         Ok(Self {
             client,

@@ -223,6 +223,11 @@ pub fn shard_binding(script: &str) -> String {
     format!("SHARD_{}", script.replace('-', "_").to_ascii_uppercase())
 }
 
+/// The header a request handed to a shard carries (the shard's name): a Worker never hands over
+/// a request that has it, so a request is handed over at most once, whatever the deployment's
+/// service bindings.
+pub const HANDED_OVER: &str = "x-edge-tenancy-handed-over";
+
 #[cfg(test)]
 mod tests {
     use super::*;

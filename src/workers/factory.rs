@@ -169,7 +169,7 @@ impl<H: Hooks> D1Factory<'_, H> {
 
     /// Moves ready `tenant`'s database binding to shard `script` (one of `bindTo`'s): bound
     /// there, recorded, unbound from where it was ([`Provisioner::move_to`]). Its requests
-    /// follow once the Worker holding the new binding is deployed with it.
+    /// follow once the Worker holding the new binding runs with it (at once on Cloudflare).
     pub async fn move_tenant(
         &self,
         tenant: &TenantId,

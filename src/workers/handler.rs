@@ -59,7 +59,7 @@
 
 use super::factory::ApiClient;
 use super::{error_response, D1Factory, Tenancy, TenantDb};
-use crate::database::{DatabaseFactory, Hooks};
+use crate::database::{DatabaseFactory, Hooks, HANDED_OVER};
 use crate::pipeline::TenantContext;
 use crate::{Error, Principal, TenantId};
 use serde::Serialize;
@@ -67,7 +67,7 @@ use std::cell::OnceCell;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::rc::Rc;
-use worker::{Env, Request, Response, RouteContext, Router};
+use worker::{Env, Fetcher, Request, Response, RouteContext, Router};
 
 /// A router whose routes share the isolate's [`Tenancy`]: `TenancyRouter::with_data(tenancy)`.
 pub type TenancyRouter<'a> = Router<'a, Rc<Tenancy>>;
@@ -296,13 +296,7 @@ where
                 let context = A::resolve(&route.data, &req, &route.env).await?;
                 if A::FOLLOWS_SHARDS {
                     if let Some((script, shard)) = route.data.shard(&route.env, &context).await? {
-                        // Handed over whole: the shard runs the pipeline again and answers.
-                        let answer = shard.fetch_request(req).await.map_err(|e| {
-                            Error::Storage(crate::sql::SqlError(format!(
-                                "shard {script} did not answer: {e}"
-                            )))
-                        })?;
-                        return Ok(Reply::from(answer));
+                        return hand_over(req, &script, &shard).await.map(Reply::from);
                     }
                 }
                 let request = TenantRequest {
@@ -321,6 +315,31 @@ where
             }
         })
     })
+}
+
+/// Hands `req` whole to `shard` (the Worker `script` binding the tenant's database), which runs
+/// the pipeline again and answers. A request handed over already is not handed over again.
+async fn hand_over(req: Request, script: &str, shard: &Fetcher) -> Result<Response, Error> {
+    if req.headers().has(HANDED_OVER).unwrap_or(true) {
+        return Err(Error::NotConfigured(
+            "a request handed to a shard would be handed over again: a shard must have no \
+             service binding to a shard",
+        ));
+    }
+    let failed = |e: &dyn std::fmt::Debug| {
+        Error::Storage(crate::sql::SqlError(format!(
+            "shard {script} did not answer: {e:?}"
+        )))
+    };
+    // A copy, whose headers may be set (the incoming request's may not).
+    let copy = worker::web_sys::Request::new_with_request(req.inner()).map_err(|e| failed(&e))?;
+    copy.headers()
+        .set(HANDED_OVER, script)
+        .map_err(|e| failed(&e))?;
+    shard
+        .fetch_request(Request::from(copy))
+        .await
+        .map_err(|e| failed(&e))
 }
 
 /// The one place a handler's error becomes its answer; a server-side one is logged with its

@@ -196,6 +196,10 @@ impl Tenancy {
         if !matches!(self.options(env)?.bind_to, Some(BindTo::Shards(_))) {
             return Ok(None);
         }
+        // The control-plane tenant is never looked up, nor served elsewhere.
+        if self.pipeline(env)?.resolver().control_plane() == Some(context.tenant()) {
+            return Ok(None);
+        }
         let registry = self.registry(env).await?;
         let lookup = super::edges::cached_lookup(&registry, &self.cache, context.tenant(), now())
             .await
