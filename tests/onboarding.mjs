@@ -18,8 +18,10 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function onboardingWorld(windowSecs) {
   const D1_FACTORY = JSON.stringify({ databasePrefix: "tenant_", bindTo: SCRIPT });
   const budget = { budget: { limit: BUDGET_LIMIT, windowSecs, maxWaitMs: 0 } };
-  const mf = new Miniflare({ workers: [demoWorker(budget, { D1_FACTORY }), localApiWorker(), localD1Worker()] });
-  const api = await mf.getWorker("edge-tenancy-local-api");
+  const workers = [demoWorker(budget, { D1_FACTORY }), localApiWorker(), localD1Worker()];
+  const mf = new Miniflare({ workers });
+  // The stub is asked for each time: a restart (setOptions) makes old ones stale.
+  const api = { fetch: async (...args) => (await mf.getWorker("edge-tenancy-local-api")).fetch(...args) };
   const admin = await adminToken();
   const call = async (method, path, body, token = admin) => {
     const res = await fetch(new URL(path, await mf.ready), {
@@ -30,10 +32,16 @@ export async function onboardingWorld(windowSecs) {
     return { status: res.status, headers: res.headers, body: await json(res) };
   };
   const local = control((u, init) => api.fetch(new URL(u, "http://local-api"), init));
-  await local.limits({ rateLimit: { limit: API_LIMIT, windowSeconds: windowSecs } });
+  const limits = () => local.limits({ rateLimit: { limit: API_LIMIT, windowSeconds: windowSecs } });
+  await limits();
   const cf = (path) =>
     api.fetch(`http://local-api/client/v4/accounts/${LOCAL_ACCOUNT_ID}${path}`, { headers: { authorization: `Bearer ${LOCAL_API_TOKEN}` } }).then((r) => r.json());
-  return { mf, call, local, cf, windowSecs };
+  // The runtime stopped and started again, state kept: every invocation in flight dies.
+  const restart = async () => {
+    await mf.setOptions({ workers });
+    await limits();
+  };
+  return { mf, call, local, cf, windowSecs, restart };
 }
 
 /**
