@@ -1,7 +1,8 @@
 //! The control plane: the tenant [`registry`] (its own versioned schema, [`migrations`]) and the
 //! [`Provisioner`] that makes and removes tenants' databases with a
-//! [`Backend`](crate::database::Backend), recording every step in the registry.
+//! [`Backend`](backend::Backend), recording every step in the registry.
 
+pub mod backend;
 pub mod fanout;
 pub mod jobs;
 pub mod migrations;

@@ -45,9 +45,9 @@
 //! tenant the registry does not hold removes a database of its name that a stalled provisioning
 //! made after an earlier removal, under a row of its own while it does.
 
+use super::backend::{Backend, Bound, Created, Hooks, Listed};
 use super::registry::{Lease, Leased, Registry, TenantRecord, TenantState};
-use crate::cloudflare::{ApiError, Runtime};
-use crate::database::{Backend, Bound, Hooks, Listed};
+use crate::cloudflare::Runtime;
 use crate::sql::SqlDatabase;
 use crate::{Error, TenantId, UnixTime};
 use std::future::Future;
@@ -316,17 +316,16 @@ impl<'a, D: SqlDatabase, B: Backend, H: Hooks, R: Runtime> Provisioner<'a, D, B,
             let adoptable = claimed.record.database_name.as_deref() == Some(&claimed.name);
             let made = self
                 .fenced(&[(tenant, lease)], None, async {
-                    match self.backend.create(&claimed.name).await {
-                        Err(Error::Upstream(ApiError::NameExists)) if adoptable => {
-                            // Made by an earlier attempt whose answer was lost or never
-                            // recorded: the name is this registry's and this tenant's.
-                            self.backend
-                                .find(&claimed.name)
-                                .await?
-                                .ok_or(Error::ForeignDatabase)
-                        }
-                        Err(Error::Upstream(ApiError::NameExists)) => Err(Error::ForeignDatabase),
-                        made => made,
+                    match self.backend.create(&claimed.name).await? {
+                        Created::Made(made) => Ok(made),
+                        // Made by an earlier attempt whose answer was lost or never recorded:
+                        // the name is this registry's and this tenant's.
+                        Created::NameTaken if adoptable => self
+                            .backend
+                            .find(&claimed.name)
+                            .await?
+                            .ok_or(Error::ForeignDatabase),
+                        Created::NameTaken => Err(Error::ForeignDatabase),
                     }
                 })
                 .await?;

@@ -9,10 +9,10 @@
 //! path) takes it at once, as it takes any row whose lease has run out. So the queue needs no
 //! state of its own, a crash loses nothing, and a drain resumes a provisioning a crash stopped.
 
+use super::backend::{Backend, Hooks};
 use super::provision::Provisioner;
 use super::registry::Registry;
 use crate::cloudflare::Runtime;
-use crate::database::{Backend, Hooks};
 use crate::sql::{SqlDatabase, Statement, Value};
 use crate::{Error, TenantId, UnixTime};
 use std::time::Duration;

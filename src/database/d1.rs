@@ -20,7 +20,7 @@ pub mod schema_group;
 
 pub use schema_group::{Bindings, CaughtUp, D1Group, Level, Log, Migrating, Submitted};
 
-use super::{binding_name, shard_binding, Backend, Bound, Listed, Made};
+use super::{binding_name, shard_binding, Backend, Bound, Created, Listed, Made};
 use crate::cloudflare::d1::{
     CreateDatabase, Database, Jurisdiction, LocationHint, QueryResult, RawResult, Upload,
 };
@@ -355,13 +355,17 @@ impl<T: Transport, R: Runtime> Backend for D1Backend<'_, T, R> {
         Ok(name)
     }
 
-    async fn create(&self, name: &str) -> Result<Made, Error> {
+    async fn create(&self, name: &str) -> Result<Created, Error> {
         let create = CreateDatabase {
             name: DatabaseName::parse(name)?,
             primary_location_hint: self.location_hint,
             jurisdiction: self.jurisdiction,
         };
-        Ok(made(self.client.create_database(&create).await?))
+        match self.client.create_database(&create).await {
+            Ok(database) => Ok(Created::Made(made(database))),
+            Err(ApiError::NameExists) => Ok(Created::NameTaken),
+            Err(error) => Err(error.into()),
+        }
     }
 
     async fn find(&self, name: &str) -> Result<Option<Made>, Error> {

@@ -11,7 +11,7 @@ use edge_tenancy::cloudflare::{
 };
 use edge_tenancy::control::TenantRecord;
 use edge_tenancy::database::d1::{restore_dump, Bindings, Level, Log};
-use edge_tenancy::database::{Backend, Hooks, Made};
+use edge_tenancy::database::{Backend, Created, Hooks, Made};
 use edge_tenancy::sql::{Row, SqlDatabase, SqlError, Statement, Value};
 use edge_tenancy::{Error, TenantId, UnixTime};
 use js_sys::Promise;
@@ -385,14 +385,14 @@ impl Backend for CustomBackend {
         Ok(tenant.as_str().to_owned())
     }
 
-    async fn create(&self, name: &str) -> Result<Made, Error> {
+    async fn create(&self, name: &str) -> Result<Created, Error> {
         // Its `provision` is the user's: it is asked to be idempotent, as the anchor's are, so
         // a name it already made is never an error here.
         self.call("make", name).await?;
-        Ok(Made {
+        Ok(Created::Made(Made {
             id: name.to_owned(),
             created_at: None,
-        })
+        }))
     }
 
     async fn find(&self, _name: &str) -> Result<Option<Made>, Error> {

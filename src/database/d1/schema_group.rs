@@ -19,7 +19,7 @@ use crate::cloudflare::{ApiError, Client, DatabaseId, Runtime, Transport};
 use crate::control::fanout::{drive, Driven, JobEdges, Limits};
 use crate::control::jobs::{JobControl, JobRecord};
 use crate::control::{Registry, TenantRecord};
-use crate::database::{Backend, Hooks};
+use crate::database::{Backend, Created, Hooks};
 use crate::lookup::{Location, TenantCache};
 use crate::schema::job::{Answer, Job, Settings};
 use crate::schema::{
@@ -498,7 +498,14 @@ impl<S: SqlDatabase, T: Transport, R: Runtime, B: Bindings> D1Group<'_, S, T, R,
         let database = backend.schema_database_name(name, &identity)?;
         let made = match backend.find(&database).await? {
             Some(made) => made,
-            None => backend.create(&database).await?,
+            None => match backend.create(&database).await? {
+                Created::Made(made) => made,
+                // Made meanwhile by another isolate: the name is this group's.
+                Created::NameTaken => backend
+                    .find(&database)
+                    .await?
+                    .ok_or(Error::ForeignDatabase)?,
+            },
         };
         let id = self.registry.record_group_database(name, &made.id).await?;
         Ok((D1Rest::new(self.client.clone(), &id)?, version))
