@@ -385,25 +385,8 @@ impl<D: SqlDatabase> Registry<D> {
         now: UnixTime,
         lease: Duration,
     ) -> Result<Option<(Leased, Lease)>, Error> {
-        let claim = Statement::new(
-            format!(
-                "UPDATE edge_tenancy_tenants SET
-                    state = 'deprovisioning', lease_owner = ?2, lease_until = ?3, updated_at = ?4,
-                    generation = generation + 1
-                 WHERE id = ?1 AND (lease_until IS NULL OR lease_until <= ?4)
-                 RETURNING {COLUMNS}"
-            ),
-            vec![
-                id.as_str().into(),
-                owner.into(),
-                Value::Integer((now + lease).millis()),
-                Value::Integer(now.millis()),
-            ],
-        );
-        Ok(self
-            .one(claim)
-            .await?
-            .map(|row| Self::leased_by(row, owner)))
+        self.claim_free(id, "state = 'deprovisioning', ", "true", owner, now, lease)
+            .await
     }
 
     /// Takes the lease on ready tenant `id` to change where it is bound: it stays `ready`, and
@@ -415,12 +398,28 @@ impl<D: SqlDatabase> Registry<D> {
         now: UnixTime,
         lease: Duration,
     ) -> Result<Option<(Leased, Lease)>, Error> {
+        self.claim_free(id, "", "state = 'ready'", owner, now, lease)
+            .await
+    }
+
+    /// Takes the lease on `id`, a row whose lease ran out or was given up and for which `only`
+    /// holds, making the assignments `set` too (each followed by `, `); a new generation, the
+    /// fencing token. One statement, so of many concurrent callers at most one gets it.
+    async fn claim_free(
+        &self,
+        id: &TenantId,
+        set: &str,
+        only: &str,
+        owner: &str,
+        now: UnixTime,
+        lease: Duration,
+    ) -> Result<Option<(Leased, Lease)>, Error> {
         let claim = Statement::new(
             format!(
                 "UPDATE edge_tenancy_tenants SET
-                    lease_owner = ?2, lease_until = ?3, updated_at = ?4,
+                    {set}lease_owner = ?2, lease_until = ?3, updated_at = ?4,
                     generation = generation + 1
-                 WHERE id = ?1 AND state = 'ready' AND (lease_until IS NULL OR lease_until <= ?4)
+                 WHERE id = ?1 AND ({only}) AND (lease_until IS NULL OR lease_until <= ?4)
                  RETURNING {COLUMNS}"
             ),
             vec![
