@@ -44,6 +44,16 @@ pub(crate) async fn body<T: for<'de> Deserialize<'de>>(
     req.json().await.map_err(|_| Error::InvalidBody(expected))
 }
 
+/// [`body`] for a type that refuses fields it does not name (`deny_unknown_fields`): read as
+/// text, since the runtime's JSON object hides the keys a struct does not name.
+pub(crate) async fn exact_body<T: for<'de> Deserialize<'de>>(
+    req: &mut Request,
+    expected: &'static str,
+) -> Result<T, Error> {
+    let text = req.text().await.map_err(|_| Error::InvalidBody(expected))?;
+    serde_json::from_str(&text).map_err(|_| Error::InvalidBody(expected))
+}
+
 async fn list(admin: AdminRequest, req: Request) -> Outcome {
     let client = admin.client()?;
     let url = req.url().map_err(|_| Error::InvalidBody("bad URL"))?;

@@ -11,6 +11,7 @@
 //!   and that many tenants (40, 60 at most: each provisioning makes a dozen database calls and
 //!   subrequests, within an invocation's 1,000).
 
+use crate::admin::exact_body;
 use edge_tenancy::control::queue::drain_limits;
 use edge_tenancy::workers::{admin, AdminRequest, Reply, TenancyRouter};
 use edge_tenancy::{Error, TenantId};
@@ -37,8 +38,7 @@ async fn enqueue(admin: AdminRequest, mut req: Request) -> Result<Reply, Error> 
         ids: Vec<String>,
     }
     let expected = r#"expected {"ids": ["<tenant id>", …]}, 1 to 1,000 of them"#;
-    let text = req.text().await.map_err(|_| Error::InvalidBody(expected))?;
-    let body: Body = serde_json::from_str(&text).map_err(|_| Error::InvalidBody(expected))?;
+    let body: Body = exact_body(&mut req, expected).await?;
     if !(1..=1_000).contains(&body.ids.len()) {
         return Err(Error::InvalidBody(expected));
     }

@@ -27,7 +27,7 @@
 //! for a blob; text for `i` goes through `CAST(? AS INTEGER)`): how each SQLite type fares on
 //! each path.
 
-use crate::admin::body;
+use crate::admin::{body, exact_body};
 use edge_tenancy::control::TenantRecord;
 use edge_tenancy::database::{DatabaseFactory, Hooks};
 use edge_tenancy::schema::{Migrations, SchemaGroup};
@@ -191,8 +191,7 @@ async fn move_tenant(admin: AdminRequest, mut req: Request) -> Result<Reply, Err
         to: String,
     }
     let expected = r#"expected {"to": "<one of bindTo's scripts>"}"#;
-    let text = req.text().await.map_err(|_| Error::InvalidBody(expected))?;
-    let body: Body = serde_json::from_str(&text).map_err(|_| Error::InvalidBody(expected))?;
+    let body: Body = exact_body(&mut req, expected).await?;
     let tenant = tenant_param(&admin)?;
     let factory = admin.factory(()).await?;
     Ok(Reply::json(&factory.move_tenant(&tenant, &body.to).await?))
@@ -213,11 +212,8 @@ async fn provision(admin: AdminRequest, mut req: Request) -> Result<Reply, Error
         id: String,
         restore: Option<String>,
     }
-    // Read as text: the runtime's JSON object hides the keys a struct does not name, so
-    // `deny_unknown_fields` would see none.
     let expected = r#"expected {"id": "<tenant id>"} or {"id", "restore": "<backup key>"}"#;
-    let text = req.text().await.map_err(|_| Error::InvalidBody(expected))?;
-    let body: Body = serde_json::from_str(&text).map_err(|_| Error::InvalidBody(expected))?;
+    let body: Body = exact_body(&mut req, expected).await?;
     let tenant = TenantId::parse(&body.id)?;
     let pipeline = admin.tenancy().pipeline(admin.env())?;
     if pipeline.resolver().control_plane() == Some(&tenant) {

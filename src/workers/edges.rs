@@ -93,3 +93,19 @@ pub(crate) async fn cached_lookup(
     let answer = cache.get_or_load(tenant, now, load, pause).await?;
     Ok(answer.lookup)
 }
+
+/// [`cached_lookup`] for a route: a registry that cannot answer is logged and is
+/// [`Error::LookupUnavailable`] (503), its cause never sent.
+pub(crate) async fn route_lookup(
+    registry: &Registry<D1>,
+    cache: &TenantCache,
+    tenant: &TenantId,
+    now: UnixTime,
+) -> Result<Lookup, Error> {
+    cached_lookup(registry, cache, tenant, now)
+        .await
+        .map_err(|why| {
+            worker::console_error!("edge-tenancy: looking up {tenant}: {why}");
+            Error::LookupUnavailable
+        })
+}

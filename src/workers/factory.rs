@@ -3,7 +3,7 @@
 //! its Worker binding when there is one, or the REST API otherwise.
 
 use super::cloudflare::{ApiTransport, WorkerRuntime};
-use super::edges::cached_lookup;
+use super::edges::route_lookup;
 use super::tenant_db::TenantDb;
 use super::D1;
 use crate::cloudflare::Client;
@@ -200,12 +200,7 @@ impl<H: Hooks> DatabaseFactory for D1Factory<'_, H> {
     async fn open(&self, context: &TenantContext) -> Result<TenantDb, Error> {
         may_open(context, self.anonymous)?;
         let tenant = context.tenant();
-        let lookup = cached_lookup(&self.registry, &self.cache, tenant, now())
-            .await
-            .map_err(|why| {
-                worker::console_error!("edge-tenancy: looking up {tenant}: {why}");
-                Error::LookupUnavailable
-            })?;
+        let lookup = route_lookup(&self.registry, &self.cache, tenant, now()).await?;
         let location = match (lookup.status, lookup.location) {
             (TenantStatus::Ready, Some(location)) => location,
             (TenantStatus::NotFound, _) => return Err(Error::TenantNotFound),

@@ -201,12 +201,8 @@ impl Tenancy {
             return Ok(None);
         }
         let registry = self.registry(env).await?;
-        let lookup = super::edges::cached_lookup(&registry, &self.cache, context.tenant(), now())
-            .await
-            .map_err(|why| {
-                worker::console_error!("edge-tenancy: looking up {}: {why}", context.tenant());
-                Error::LookupUnavailable
-            })?;
+        let lookup =
+            super::edges::route_lookup(&registry, &self.cache, context.tenant(), now()).await?;
         let script = lookup.location.and_then(|location| location.script);
         Ok(script.and_then(|script| {
             let shard = env.service(&shard_binding(&script)).ok()?;
